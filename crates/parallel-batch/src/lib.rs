@@ -1,0 +1,1 @@
+//! parallel-batch (in progress).

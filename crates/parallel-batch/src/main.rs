@@ -1,0 +1,2 @@
+//! The `parallel-batch` command-line tool.
+fn main() {}

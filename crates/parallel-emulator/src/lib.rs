@@ -1,0 +1,1 @@
+//! parallel-emulator (in progress).

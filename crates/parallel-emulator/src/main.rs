@@ -1,0 +1,2 @@
+//! The `parallel-emulator` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! parallel-sse (in progress).

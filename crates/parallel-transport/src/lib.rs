@@ -1,0 +1,1 @@
+//! parallel-transport (in progress).

@@ -1,0 +1,1 @@
+//! parallel-types (in progress).
