@@ -1,1 +1,73 @@
-//! parallel-types (in progress).
+//! Wire types of the [Parallel](https://parallel.ai) Task Group and Task Run API.
+//!
+//! Every request body, response and server-sent event of the API has a serde type here,
+//! with the exact wire names:
+//!
+//! - groups: [`TaskGroup`], [`TaskGroupStatus`], [`CreateTaskGroupRequest`],
+//!   [`AddRunsRequest`], [`AddRunsResponse`];
+//! - runs: [`RunInput`] (with [`TaskSpec`], [`SourcePolicy`], [`McpServer`], [`Webhook`], ...),
+//!   [`TaskRun`], [`TaskRunResult`], [`RunOutput`] with its [`FieldBasis`] and [`Citation`]s;
+//! - errors: [`ErrorObject`], [`ErrorResponse`], [`ValidationErrorBody`] and [`ApiErrorBody`]
+//!   (either shape);
+//! - events: [`TaskGroupStatusEvent`], [`TaskRunEvent`], [`ErrorEvent`],
+//!   [`ProgressStatsEvent`], [`ProgressMessageEvent`], grouped in the unions each stream
+//!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`].
+//!
+//! The types are forward compatible: a status, processor, warning type, output type or event
+//! type this version does not know decodes into an `Other`/`Unknown` arm that keeps the raw
+//! value and writes it back unchanged; unknown fields are ignored; nullable fields accept both
+//! `null` and absence.
+//!
+//! # Example
+//!
+//! ```
+//! use parallel_types::{GroupEvent, RunStatus};
+//!
+//! let data = br#"{"type":"task_group_status","event_id":"16","status":{"num_task_runs":3,
+//!     "task_run_status_counts":{"completed":1,"running":2},"is_active":true,
+//!     "status_message":null,"modified_at":null}}"#;
+//! match serde_json::from_slice::<GroupEvent>(data)? {
+//!     GroupEvent::TaskGroupStatus(event) => {
+//!         assert_eq!(event.status.count(&RunStatus::Running), 2);
+//!         assert!(event.status.is_active);
+//!     }
+//!     other => panic!("unexpected event {}", other.event_type()),
+//! }
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod api_error;
+mod enums;
+mod error;
+mod event;
+mod group;
+mod input;
+mod metadata;
+mod open_enum;
+mod run;
+mod serde_util;
+mod spec;
+mod tagged;
+
+pub use api_error::{
+    ApiErrorBody, ErrorObject, ErrorResponse, LocationSegment, ValidationErrorBody, ValidationIssue,
+};
+pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
+pub use error::Error;
+pub use event::{
+    ERROR, ErrorEvent, GroupEvent, GroupRunEvent, ProgressMessageEvent, ProgressStatsEvent,
+    RunEvent, SourceStats, TASK_GROUP_STATUS, TASK_RUN_PROGRESS_MSG_PREFIX,
+    TASK_RUN_PROGRESS_STATS, TASK_RUN_STATE, TaskGroupStatusEvent, TaskRunEvent,
+};
+pub use group::{
+    AddRunsRequest, AddRunsResponse, CreateTaskGroupRequest, TaskGroup, TaskGroupStatus,
+};
+pub use input::{AdvancedSettings, McpServer, RunInput, SourcePolicy, Webhook};
+pub use metadata::{Metadata, MetadataValue};
+pub use run::{
+    Citation, FieldBasis, JsonOutput, McpToolCall, RunOutput, TaskRun, TaskRunResult, TextOutput,
+    Warning,
+};
+pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};

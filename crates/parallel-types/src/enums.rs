@@ -1,0 +1,117 @@
+//! Server-extensible string enums: run status, processor, warning type, progress kinds.
+
+use crate::open_enum::open_enum;
+
+open_enum! {
+    /// The status of a task run.
+    pub enum RunStatus {
+        /// Accepted, waiting to start.
+        Queued = "queued",
+        /// Waiting for the user to act.
+        ActionRequired = "action_required",
+        /// Being processed.
+        Running = "running",
+        /// Finished with an output.
+        Completed = "completed",
+        /// Finished without an output; see the run's `error`.
+        Failed = "failed",
+        /// Cancellation requested, not yet done.
+        Cancelling = "cancelling",
+        /// Cancelled.
+        Cancelled = "cancelled",
+    }
+}
+
+impl RunStatus {
+    /// Whether a run in this status still counts as active (`queued`, `running`,
+    /// `cancelling`), the rule the server uses for `is_active`. Unknown statuses are not
+    /// active; prefer the server's own `is_active` flag where one is at hand.
+    pub fn is_active(&self) -> bool {
+        matches!(self, Self::Queued | Self::Running | Self::Cancelling)
+    }
+
+    /// Whether this status is final (`completed`, `failed`, `cancelled`).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+open_enum! {
+    /// A processor (the engine a run uses). Documented names get a variant; any other
+    /// string is accepted as [`Processor::Other`] (the server answers 403 if it is invalid).
+    /// The `-fast` variants trade some data freshness for 2–5× lower latency at equal price.
+    pub enum Processor {
+        /// `lite`: about 2 output fields.
+        Lite = "lite",
+        /// `lite-fast`.
+        LiteFast = "lite-fast",
+        /// `base`: about 5 output fields.
+        Base = "base",
+        /// `base-fast`.
+        BaseFast = "base-fast",
+        /// `core`: about 10 output fields.
+        Core = "core",
+        /// `core-fast`.
+        CoreFast = "core-fast",
+        /// `core2x`: about 10 output fields.
+        Core2x = "core2x",
+        /// `core2x-fast`.
+        Core2xFast = "core2x-fast",
+        /// `pro`: about 20 output fields; events on by default.
+        Pro = "pro",
+        /// `pro-fast`.
+        ProFast = "pro-fast",
+        /// `ultra`: about 20 output fields.
+        Ultra = "ultra",
+        /// `ultra-fast`.
+        UltraFast = "ultra-fast",
+        /// `ultra2x`: about 25 output fields.
+        Ultra2x = "ultra2x",
+        /// `ultra2x-fast`.
+        Ultra2xFast = "ultra2x-fast",
+        /// `ultra4x`: about 25 output fields.
+        Ultra4x = "ultra4x",
+        /// `ultra4x-fast`.
+        Ultra4xFast = "ultra4x-fast",
+        /// `ultra8x`: about 25 output fields.
+        Ultra8x = "ultra8x",
+        /// `ultra8x-fast`.
+        Ultra8xFast = "ultra8x-fast",
+    }
+}
+
+impl Processor {
+    /// Whether this is a `-fast` variant (judged by name, so it also works for unknown ones).
+    pub fn is_fast(&self) -> bool {
+        self.as_str().ends_with("-fast")
+    }
+}
+
+open_enum! {
+    /// The kind of a [`Warning`](crate::Warning).
+    pub enum WarningType {
+        /// The task spec has a problem the server worked around.
+        SpecValidation = "spec_validation_warning",
+        /// The input has a problem the server worked around.
+        InputValidation = "input_validation_warning",
+        /// Any other warning.
+        Warning = "warning",
+    }
+}
+
+open_enum! {
+    /// The kind of a progress message on a run's event stream: the part of the event type
+    /// after `task_run.progress_msg.`.
+    pub enum ProgressMessageKind {
+        /// The research plan.
+        Plan = "plan",
+        /// A search being made.
+        Search = "search",
+        /// A search result.
+        Result = "result",
+        /// A tool call.
+        ToolCall = "tool_call",
+        /// Execution status.
+        ExecStatus = "exec_status",
+    }
+}

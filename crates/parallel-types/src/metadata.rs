@@ -1,0 +1,140 @@
+//! User metadata attached to groups and runs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
+
+/// Metadata on a group or run: string keys to string, integer, number or boolean values.
+///
+/// The API documents keys of at most 16 characters and string values of at most 512
+/// characters; the server enforces that, this type does not.
+pub type Metadata = BTreeMap<String, MetadataValue>;
+
+/// One metadata value. Serialized as the bare JSON value (no tag).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataValue {
+    /// A JSON string.
+    String(String),
+    /// A JSON number without fraction or exponent that fits an `i64`.
+    Integer(i64),
+    /// Any other JSON number.
+    Number(f64),
+    /// A JSON boolean.
+    Bool(bool),
+}
+
+impl MetadataValue {
+    /// The string, if this is a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::String(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is an integer value.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Self::Integer(value) => Some(*value),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for MetadataValue {
+    fn from(value: &str) -> Self {
+        Self::String(value.to_owned())
+    }
+}
+
+impl From<String> for MetadataValue {
+    fn from(value: String) -> Self {
+        Self::String(value)
+    }
+}
+
+impl From<i64> for MetadataValue {
+    fn from(value: i64) -> Self {
+        Self::Integer(value)
+    }
+}
+
+impl From<f64> for MetadataValue {
+    fn from(value: f64) -> Self {
+        Self::Number(value)
+    }
+}
+
+impl From<bool> for MetadataValue {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+impl fmt::Display for MetadataValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::String(value) => f.write_str(value),
+            Self::Integer(value) => write!(f, "{value}"),
+            Self::Number(value) => write!(f, "{value}"),
+            Self::Bool(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+impl Serialize for MetadataValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::String(value) => serializer.serialize_str(value),
+            Self::Integer(value) => serializer.serialize_i64(*value),
+            Self::Number(value) => serializer.serialize_f64(*value),
+            Self::Bool(value) => serializer.serialize_bool(*value),
+        }
+    }
+}
+
+// Hand-written rather than `#[serde(untagged)]`: no buffering, and a clear error message.
+impl<'de> Deserialize<'de> for MetadataValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+
+        impl Visitor<'_> for ValueVisitor {
+            type Value = MetadataValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a metadata value (string, integer, number or boolean)")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::String(value.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, value: String) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::String(value))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Integer(value))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<MetadataValue, E> {
+                // Integers beyond i64 keep their magnitude as a number, as JSON allows.
+                #[allow(clippy::cast_precision_loss)]
+                Ok(i64::try_from(value)
+                    .map_or(MetadataValue::Number(value as f64), MetadataValue::Integer))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Number(value))
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Bool(value))
+            }
+        }
+
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the wire types: the spec samples and property tests.
+
+mod samples;
