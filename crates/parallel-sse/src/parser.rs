@@ -1,0 +1,531 @@
+//! The sans-IO parser: bytes in through [`Parser::push`], events out of [`Parser::next_event`].
+
+use std::collections::VecDeque;
+use std::mem;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{Error, LimitKind};
+use crate::event::{Event, SmallStr};
+use crate::limits::Limits;
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Smallest buffer allocated for lines spanning chunks and for multi-line data. Events are
+/// frozen out of these buffers as slices, so one allocation serves many events.
+const MIN_BUFFER: usize = 16 * 1024;
+
+/// An incremental, zero-copy server-sent events parser (sans-IO).
+///
+/// Feed chunks with [`push`](Parser::push) in stream order, then call
+/// [`next_event`](Parser::next_event) until it returns `None`; call [`finish`](Parser::finish)
+/// at end of stream. The output depends only on the concatenated bytes, never on how they were
+/// cut.
+///
+/// Every byte is scanned once (by `memchr2` for CR/LF). A line lying inside one chunk is never
+/// copied: a one-line `data:` event's data is a slice of the chunk. A line spanning chunks is
+/// copied once; several `data:` lines are joined with one copy.
+///
+/// ```
+/// use bytes::Bytes;
+/// use parallel_sse::Parser;
+///
+/// let mut parser = Parser::new();
+/// parser.push(Bytes::from_static(b"event: ping\ndata: {\"n\":"));
+/// assert!(parser.next_event().is_none()); // the event is not complete yet
+/// parser.push(Bytes::from_static(b"1}\n\n"));
+/// let event = parser.next_event().unwrap().unwrap();
+/// assert_eq!(event.event_type(), "ping");
+/// assert_eq!(event.data_str(), r#"{"n":1}"#);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Parser {
+    /// The chunk being scanned and the offset of its first unscanned byte.
+    chunk: Bytes,
+    pos: usize,
+    /// Chunks pushed before the current one was used up.
+    queue: VecDeque<Bytes>,
+    /// The start of a line that began in an earlier chunk (copied, since it must be
+    /// contiguous).
+    line: BytesMut,
+    /// The previous chunk ended with CR: an LF starting the next chunk belongs to it.
+    skip_lf: bool,
+    /// Past the leading BOM (or its absence): set once the first bytes are seen.
+    past_bom: bool,
+    /// How many bytes of a leading BOM have been matched so far.
+    bom_matched: u8,
+    block: Block,
+    last_event_id: SmallStr,
+    retry: Option<u64>,
+    limits: Limits,
+    finished: bool,
+    failed: bool,
+    /// Bytes looked at by the line and colon scans, to prove no byte is rescanned.
+    #[cfg(test)]
+    examined: usize,
+}
+
+/// The event under construction (the spec's data, event-type and last-event-ID buffers).
+#[derive(Debug, Clone, Default)]
+struct Block {
+    data: Data,
+    /// Data bytes gathered, counting one separator per line (what the limits count).
+    data_len: usize,
+    data_lines: usize,
+    /// Holds the joined data when the block has several `data:` lines.
+    joined: BytesMut,
+    event_type: SmallStr,
+    /// An `id:` field seen in this block, committed at the next blank line.
+    pending_id: Option<SmallStr>,
+}
+
+#[derive(Debug, Clone, Default)]
+enum Data {
+    #[default]
+    Empty,
+    /// One `data:` line: its value, sliced from a chunk.
+    One(Bytes),
+    /// Several lines, joined in `Block::joined`.
+    Joined,
+}
+
+impl Parser {
+    /// A parser with the default [`Limits`].
+    pub fn new() -> Self {
+        Parser::default()
+    }
+
+    /// A parser with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Parser {
+            limits,
+            ..Parser::default()
+        }
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Feeds the next chunk of the stream. Empty chunks are fine. Chunks pushed after
+    /// [`finish`](Parser::finish) or after an error are ignored.
+    ///
+    /// Call [`next_event`](Parser::next_event) until it returns `None` before pushing more, so
+    /// that only the unfinished line is held in memory.
+    pub fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() || self.finished || self.failed {
+            return;
+        }
+        if self.pos == self.chunk.len() && self.queue.is_empty() {
+            self.chunk = chunk;
+            self.pos = 0;
+        } else {
+            self.queue.push_back(chunk);
+        }
+    }
+
+    /// Marks the end of the stream. Events already complete are still returned by
+    /// [`next_event`](Parser::next_event); a final event without its closing blank line is
+    /// discarded, and an `id:` inside it is not committed.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// The stream's last event id: the value of the most recent `id:` field whose block was
+    /// closed by a blank line (`""` if none). Send it as `Last-Event-ID` when reconnecting.
+    pub fn last_event_id(&self) -> &str {
+        self.last_event_id.as_str()
+    }
+
+    /// The reconnection time in milliseconds from the most recent valid `retry:` field. A value
+    /// too large for `u64` is ignored, like any other invalid value.
+    pub fn retry(&self) -> Option<u64> {
+        self.retry
+    }
+
+    /// The next complete event, `None` when more input is needed (or the stream is over).
+    ///
+    /// An `Err` means a limit was exceeded; the parser then drops its buffers and returns
+    /// `None` from then on.
+    pub fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if self.pos == self.chunk.len() {
+                if let Some(next) = self.queue.pop_front() {
+                    self.chunk = next;
+                    self.pos = 0;
+                } else {
+                    if self.finished {
+                        // End of stream: a partial line and an unclosed block are dropped.
+                        self.line.clear();
+                        self.block.clear();
+                        self.block.pending_id = None;
+                    }
+                    return None;
+                }
+            }
+            if self.skip_lf {
+                self.skip_lf = false;
+                if self.chunk[self.pos] == b'\n' {
+                    self.pos += 1;
+                    continue;
+                }
+            }
+            if !self.past_bom {
+                self.match_bom();
+                continue;
+            }
+            match self.step() {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => {}
+                Err(error) => {
+                    self.fail();
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+
+    /// Matches a leading BOM, which may arrive split over several chunks.
+    fn match_bom(&mut self) {
+        let matched = self.bom_matched;
+        let rest = &self.chunk[self.pos..];
+        let mut count = usize::from(matched);
+        let mut taken = 0;
+        while count < BOM.len() && taken < rest.len() && rest[taken] == BOM[count] {
+            count += 1;
+            taken += 1;
+        }
+        if count == BOM.len() {
+            self.past_bom = true;
+            self.pos += taken;
+        } else if taken == rest.len() {
+            // Still a BOM prefix; wait for the next chunk. (`count < 3` fits in a u8.)
+            #[allow(clippy::cast_possible_truncation)]
+            let count = count as u8;
+            self.bom_matched = count;
+            self.pos += taken;
+        } else {
+            // Not a BOM: the bytes matched in earlier chunks are content after all. Those
+            // matched in this chunk are left unconsumed and scanned as usual.
+            self.past_bom = true;
+            make_room(&mut self.line, usize::from(matched));
+            self.line.extend_from_slice(&BOM[..usize::from(matched)]);
+        }
+    }
+
+    /// Scans for the next line end in the current chunk and interprets the line if one ends.
+    fn step(&mut self) -> Result<Option<Event>, Error> {
+        let start = self.pos;
+        let rest = &self.chunk[start..];
+        let Some(offset) = memchr::memchr2(b'\n', b'\r', rest) else {
+            #[cfg(test)]
+            {
+                self.examined += rest.len();
+            }
+            // The line continues in the next chunk: keep what we have.
+            self.check_line(self.line.len() + rest.len())?;
+            make_room(&mut self.line, rest.len());
+            self.line.extend_from_slice(rest);
+            self.pos = self.chunk.len();
+            return Ok(None);
+        };
+        #[cfg(test)]
+        {
+            self.examined += offset + 1;
+        }
+        let end = start + offset;
+        self.pos = if rest[offset] == b'\n' {
+            end + 1
+        } else if let Some(&next) = rest.get(offset + 1) {
+            // CR, then LF in the same chunk: one terminator.
+            if next == b'\n' { end + 2 } else { end + 1 }
+        } else {
+            // CR ends the line now; an LF opening the next chunk is part of this terminator.
+            self.skip_lf = true;
+            end + 1
+        };
+        if self.line.is_empty() {
+            self.check_line(offset)?;
+            let examined = self.block.line(
+                &self.chunk,
+                start,
+                end,
+                &mut self.last_event_id,
+                &mut self.retry,
+                &self.limits,
+            )?;
+            self.count(examined);
+            Ok(if examined.dispatch {
+                self.block.dispatch(&self.last_event_id)
+            } else {
+                None
+            })
+        } else {
+            self.check_line(self.line.len() + offset)?;
+            make_room(&mut self.line, offset);
+            self.line.extend_from_slice(&self.chunk[start..end]);
+            let line = self.line.split().freeze();
+            let examined = self.block.line(
+                &line,
+                0,
+                line.len(),
+                &mut self.last_event_id,
+                &mut self.retry,
+                &self.limits,
+            )?;
+            self.count(examined);
+            Ok(if examined.dispatch {
+                self.block.dispatch(&self.last_event_id)
+            } else {
+                None
+            })
+        }
+    }
+
+    /// Adds the colon scan of a line to the scan counter (tests only).
+    fn count(&mut self, examined: Examined) {
+        #[cfg(test)]
+        {
+            self.examined += examined.colon_scan;
+        }
+        #[cfg(not(test))]
+        let _ = (self, examined);
+    }
+
+    /// Checks a line of `line_len` bytes (so far) against the line and event limits. When both
+    /// are exceeded, reports the one the stream crossed first, so the error does not depend on
+    /// where chunks were cut.
+    fn check_line(&self, line_len: usize) -> Result<(), Error> {
+        let Limits {
+            max_line_bytes,
+            max_event_bytes,
+            ..
+        } = self.limits;
+        let event_len = self.block.data_len.saturating_add(line_len);
+        let line_over = line_len > max_line_bytes;
+        let event_over = event_len > max_event_bytes;
+        let event_first = event_over
+            && (!line_over || max_event_bytes.saturating_sub(self.block.data_len) < max_line_bytes);
+        if event_first {
+            Err(Error::new(LimitKind::Event, max_event_bytes, event_len))
+        } else if line_over {
+            Err(Error::new(LimitKind::Line, max_line_bytes, line_len))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Stops for good after an error, releasing everything buffered.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.chunk = Bytes::new();
+        self.pos = 0;
+        self.queue = VecDeque::new();
+        self.line = BytesMut::new();
+        self.block = Block::default();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn examined(&self) -> usize {
+        self.examined
+    }
+}
+
+/// What interpreting one line found: whether to dispatch, and bytes scanned for the counter.
+#[derive(Debug, Clone, Copy)]
+struct Examined {
+    dispatch: bool,
+    #[cfg_attr(not(test), allow(dead_code))]
+    colon_scan: usize,
+}
+
+impl Block {
+    /// Interprets one complete line, `src[start..end]`, without its terminator.
+    fn line(
+        &mut self,
+        src: &Bytes,
+        start: usize,
+        end: usize,
+        last_event_id: &mut SmallStr,
+        retry: &mut Option<u64>,
+        limits: &Limits,
+    ) -> Result<Examined, Error> {
+        let line = &src[start..end];
+        if line.is_empty() {
+            // Rule 20: the id is committed at every blank line, event or not.
+            if let Some(id) = self.pending_id.take() {
+                *last_event_id = id;
+            }
+            return Ok(Examined {
+                dispatch: true,
+                colon_scan: 0,
+            });
+        }
+        // The common case first: a `data:` line needs no colon search.
+        if line.starts_with(b"data:") {
+            let value = if line.get(5) == Some(&b' ') {
+                start + 6
+            } else {
+                start + 5
+            };
+            self.append_data(src, value, end, limits)?;
+            return Ok(Examined {
+                dispatch: false,
+                colon_scan: 5,
+            });
+        }
+        let (name, value) = match memchr::memchr(b':', line) {
+            // A comment.
+            Some(0) => {
+                return Ok(Examined {
+                    dispatch: false,
+                    colon_scan: 1,
+                });
+            }
+            Some(colon) => {
+                let value = if line.get(colon + 1) == Some(&b' ') {
+                    colon + 2
+                } else {
+                    colon + 1
+                };
+                (&line[..colon], value)
+            }
+            None => (line, line.len()),
+        };
+        let colon_scan = (name.len() + 1).min(line.len());
+        match name {
+            b"data" => self.append_data(src, start + value, end, limits)?,
+            b"event" => self.set_event_type(&line[value..]),
+            b"id" => {
+                let id = &line[value..];
+                // Rule 17: an id containing NUL is ignored.
+                if memchr::memchr(0, id).is_none() {
+                    self.pending_id = Some(if id == last_event_id.as_bytes() {
+                        last_event_id.clone()
+                    } else {
+                        SmallStr::from_utf8_lossy(id)
+                    });
+                }
+            }
+            b"retry" => {
+                if let Some(ms) = parse_retry(&line[value..]) {
+                    *retry = Some(ms);
+                }
+            }
+            _ => {}
+        }
+        Ok(Examined {
+            dispatch: false,
+            colon_scan,
+        })
+    }
+
+    fn set_event_type(&mut self, value: &[u8]) {
+        // Streams repeat the same few names; keep the stored one when it matches, so a long
+        // name is not reallocated for every event.
+        if value != self.event_type.as_bytes() {
+            self.event_type = SmallStr::from_utf8_lossy(value);
+        }
+    }
+
+    /// Appends `src[start..end]` to the data buffer (rule 16). The trailing LF the rules add
+    /// after each line is never written, which also implements rule 22's "remove one".
+    fn append_data(
+        &mut self,
+        src: &Bytes,
+        start: usize,
+        end: usize,
+        limits: &Limits,
+    ) -> Result<(), Error> {
+        if self.data_lines >= limits.max_data_lines {
+            return Err(Error::new(
+                LimitKind::DataLines,
+                limits.max_data_lines,
+                self.data_lines + 1,
+            ));
+        }
+        self.data_lines += 1;
+        self.data_len += end - start + 1;
+        match mem::take(&mut self.data) {
+            Data::Empty => self.data = Data::One(src.slice(start..end)),
+            Data::One(first) => {
+                make_room(&mut self.joined, first.len() + 1 + (end - start));
+                self.joined.extend_from_slice(&first);
+                self.joined.extend_from_slice(b"\n");
+                self.joined.extend_from_slice(&src[start..end]);
+                self.data = Data::Joined;
+            }
+            Data::Joined => {
+                make_room(&mut self.joined, 1 + (end - start));
+                self.joined.extend_from_slice(b"\n");
+                self.joined.extend_from_slice(&src[start..end]);
+                self.data = Data::Joined;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a blank line: the event, if the block had data (rules 21–25).
+    fn dispatch(&mut self, last_event_id: &SmallStr) -> Option<Event> {
+        let data = match mem::take(&mut self.data) {
+            Data::Empty => {
+                self.event_type = SmallStr::EMPTY;
+                return None;
+            }
+            Data::One(data) => data,
+            Data::Joined => self.joined.split().freeze(),
+        };
+        self.data_len = 0;
+        self.data_lines = 0;
+        Some(Event {
+            data,
+            name: mem::take(&mut self.event_type),
+            id: last_event_id.clone(),
+        })
+    }
+
+    /// Drops the data and event type (end of stream).
+    fn clear(&mut self) {
+        self.data = Data::Empty;
+        self.joined.clear();
+        self.data_len = 0;
+        self.data_lines = 0;
+        self.event_type = SmallStr::EMPTY;
+    }
+}
+
+/// Makes room for `additional` more bytes in `buf`, which lends its memory to events as
+/// frozen slices. Reuses the allocation when every event cut from it is gone; otherwise starts
+/// a new one of at least `MIN_BUFFER` bytes, doubling for a growing line so that a long line
+/// costs amortised linear time.
+fn make_room(buf: &mut BytesMut, additional: usize) {
+    if buf.capacity() - buf.len() >= additional || buf.try_reclaim(additional) {
+        return;
+    }
+    let capacity = (buf.len() + additional).max(2 * buf.len()).max(MIN_BUFFER);
+    let mut fresh = BytesMut::with_capacity(capacity);
+    fresh.extend_from_slice(buf);
+    *buf = fresh;
+}
+
+/// Rule 18: only a non-empty run of ASCII digits, in base 10. A value that does not fit in a
+/// `u64` is ignored (the spec leaves overflow open; ignoring keeps the previous, sane value).
+fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |ms, &byte| {
+        if byte.is_ascii_digit() {
+            ms.checked_mul(10)?.checked_add(u64::from(byte - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
