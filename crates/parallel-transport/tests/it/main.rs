@@ -1,0 +1,1 @@
+//! Integration tests of `HyperTransport` over real loopback sockets.
