@@ -13,6 +13,12 @@
 //!   [`ProgressStatsEvent`], [`ProgressMessageEvent`], grouped in the unions each stream
 //!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`].
 //!
+//! For the hot path, [`TaskRunEventRef`] (and the stream unions [`GroupRunEventRef`],
+//! [`GroupEventRef`]) decode a `task_run.state` event from a byte slice without copying: ids
+//! borrow from the input, and the run's input and output content stay raw JSON until
+//! [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them straight into
+//! the caller's own types.
+//!
 //! The types are forward compatible: a status, processor, warning type, output type or event
 //! type this version does not know decodes into an `Other`/`Unknown` arm that keeps the raw
 //! value and writes it back unchanged; unknown fields are ignored; nullable fields accept both
@@ -39,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod api_error;
+mod borrowed;
 mod enums;
 mod error;
 mod event;
@@ -53,6 +60,9 @@ mod tagged;
 
 pub use api_error::{
     ApiErrorBody, ErrorObject, ErrorResponse, LocationSegment, ValidationErrorBody, ValidationIssue,
+};
+pub use borrowed::{
+    GroupEventRef, GroupRunEventRef, RunOutputRef, TaskRunEventRef, TaskRunRef, peek_event_type,
 };
 pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
 pub use error::Error;

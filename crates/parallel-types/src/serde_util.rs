@@ -64,3 +64,35 @@ impl<'de> Deserialize<'de> for Key<'de> {
         cow_str(deserializer).map(Key)
     }
 }
+
+/// [`cow_str`] for a nullable field; pair with `#[serde(default)]`.
+pub(crate) fn option_cow_str<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct OptionVisitor;
+
+    impl<'de> Visitor<'de> for OptionVisitor {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            cow_str(deserializer).map(Some)
+        }
+    }
+
+    deserializer.deserialize_option(OptionVisitor)
+}

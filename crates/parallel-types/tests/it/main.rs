@@ -1,3 +1,4 @@
 //! Integration tests of the wire types: the spec samples and property tests.
 
+mod borrowed;
 mod samples;

@@ -1,0 +1,445 @@
+//! Borrowed views of the hot stream events, decoded without copying.
+//!
+//! A group runs stream with `include_input` and `include_output` carries every run's input
+//! and output; most of those bytes are the user's own data. These views decode an event from
+//! a byte slice without building a `serde_json::Value` tree: ids and timestamps borrow from
+//! the slice (a copy is made only when the JSON string holds an escape), and the input, the
+//! output content and the rarely used nested objects stay raw JSON slices ([`RawValue`])
+//! until asked for, straight into the caller's own type.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::serde_util::{Key, cow_str, option_cow_str};
+use crate::{
+    ERROR, Error, ErrorEvent, ErrorObject, FieldBasis, JsonOutput, McpToolCall, Metadata,
+    Processor, RunInput, RunOutput, RunStatus, TASK_GROUP_STATUS, TASK_RUN_STATE,
+    TaskGroupStatusEvent, TaskRun, TaskRunEvent, TextOutput, Warning,
+};
+
+fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, Error> {
+    serde_json::from_str(raw.get()).map_err(Error::decode)
+}
+
+fn parse_opt<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>, Error> {
+    raw.map(parse).transpose()
+}
+
+/// A borrowed `task_run.state` event; see [`TaskRunEvent`] for the owned form.
+///
+/// ```
+/// use parallel_types::TaskRunEventRef;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Company<'a> { company_name: &'a str }
+/// #[derive(serde::Deserialize)]
+/// struct Facts { founded_year: String }
+///
+/// let data = br#"{"type":"task_run.state","event_id":"17",
+///   "input":{"input":{"company_name":"Acme"},"processor":"core-fast"},
+///   "run":{"run_id":"trun_1","interaction_id":"trun_1","status":"completed","is_active":false,
+///          "processor":"core-fast","created_at":null,"modified_at":null},
+///   "output":{"type":"json","content":{"founded_year":"1998"},"basis":[]}}"#;
+/// let event = TaskRunEventRef::from_slice(data)?;
+/// assert_eq!(event.run.run_id, "trun_1");
+/// let company: Company<'_> = event.input_as()?.expect("input requested");
+/// let facts: Facts = event.output_as()?.expect("run completed");
+/// assert_eq!((company.company_name, facts.founded_year.as_str()), ("Acme", "1998"));
+/// let owned = event.into_owned()?;
+/// assert_eq!(owned.event_id.as_deref(), Some("17"));
+/// # Ok::<(), parallel_types::Error>(())
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskRunEventRef<'a> {
+    /// Resume cursor (null outside group streams).
+    #[serde(default, borrow, deserialize_with = "option_cow_str")]
+    pub event_id: Option<Cow<'a, str>>,
+    /// The run.
+    #[serde(borrow)]
+    pub run: TaskRunRef<'a>,
+    /// The whole `TaskRunInput` object (input, processor, metadata, ...), raw.
+    #[serde(default, borrow)]
+    pub input: Option<&'a RawValue>,
+    /// The output, with its content raw.
+    #[serde(default, borrow)]
+    pub output: Option<RunOutputRef<'a>>,
+}
+
+impl<'a> TaskRunEventRef<'a> {
+    /// Decodes an event from JSON bytes, borrowing from them.
+    pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
+        serde_json::from_slice(json).map_err(Error::decode)
+    }
+
+    /// The run's own input (the `input` member of the run input), decoded as `T` straight
+    /// from the raw bytes; `None` when the event carries no input.
+    pub fn input_as<T: Deserialize<'a>>(&self) -> Result<Option<T>, Error> {
+        #[derive(Deserialize)]
+        struct InputOnly<'a> {
+            #[serde(borrow)]
+            input: &'a RawValue,
+        }
+        let Some(raw) = self.input else {
+            return Ok(None);
+        };
+        let only: InputOnly<'a> = parse(raw)?;
+        parse(only.input).map(Some)
+    }
+
+    /// The whole run input, owned; `None` when the event carries no input.
+    pub fn run_input(&self) -> Result<Option<RunInput>, Error> {
+        parse_opt(self.input)
+    }
+
+    /// The output content decoded as `T` straight from the raw bytes; `None` when the event
+    /// carries no output. For a text output, `T` = `String` or `&str` (when unescaped).
+    pub fn output_as<T: Deserialize<'a>>(&self) -> Result<Option<T>, Error> {
+        self.output
+            .as_ref()
+            .map(RunOutputRef::content_as)
+            .transpose()
+    }
+
+    /// Converts to the owned event, decoding the raw parts. Fails only if a raw part does
+    /// not have the shape the owned type requires (e.g. a text output whose content is not
+    /// a string).
+    pub fn into_owned(self) -> Result<TaskRunEvent, Error> {
+        Ok(TaskRunEvent {
+            event_id: self.event_id.map(Cow::into_owned),
+            run: self.run.into_owned()?,
+            input: parse_opt(self.input)?,
+            output: self.output.map(RunOutputRef::into_owned).transpose()?,
+        })
+    }
+}
+
+/// A borrowed [`TaskRun`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskRunRef<'a> {
+    /// The run id.
+    #[serde(borrow, deserialize_with = "cow_str")]
+    pub run_id: Cow<'a, str>,
+    /// The interaction id (empty when the server is older than this field).
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub interaction_id: Cow<'a, str>,
+    /// Current status (known values are not allocated).
+    pub status: RunStatus,
+    /// Whether the run is queued, running or cancelling.
+    pub is_active: bool,
+    /// The processor (known values are not allocated).
+    pub processor: Processor,
+    /// Creation time, RFC 3339.
+    #[serde(default, borrow, deserialize_with = "option_cow_str")]
+    pub created_at: Option<Cow<'a, str>>,
+    /// Time of the last status change, RFC 3339.
+    #[serde(default, borrow, deserialize_with = "option_cow_str")]
+    pub modified_at: Option<Cow<'a, str>>,
+    /// Warnings, raw; see [`TaskRunRef::warnings`].
+    #[serde(default, borrow)]
+    pub warnings: Option<&'a RawValue>,
+    /// Error of a failed run, raw; see [`TaskRunRef::error`].
+    #[serde(default, borrow)]
+    pub error: Option<&'a RawValue>,
+    /// Metadata, raw; see [`TaskRunRef::metadata`].
+    #[serde(default, borrow)]
+    pub metadata: Option<&'a RawValue>,
+    /// The group the run belongs to.
+    #[serde(default, borrow, deserialize_with = "option_cow_str")]
+    pub taskgroup_id: Option<Cow<'a, str>>,
+}
+
+impl<'a> TaskRunRef<'a> {
+    /// The warnings, decoded.
+    pub fn warnings(&self) -> Result<Option<Vec<Warning>>, Error> {
+        parse_opt(self.warnings)
+    }
+
+    /// The error of a failed run, decoded.
+    pub fn error(&self) -> Result<Option<ErrorObject>, Error> {
+        parse_opt(self.error)
+    }
+
+    /// The metadata, decoded.
+    pub fn metadata(&self) -> Result<Option<Metadata>, Error> {
+        parse_opt(self.metadata)
+    }
+
+    /// The metadata decoded as the caller's own type (e.g. a struct with borrowed fields).
+    pub fn metadata_as<T: Deserialize<'a>>(&self) -> Result<Option<T>, Error> {
+        parse_opt(self.metadata)
+    }
+
+    /// Converts to the owned run.
+    pub fn into_owned(self) -> Result<TaskRun, Error> {
+        Ok(TaskRun {
+            warnings: parse_opt(self.warnings)?,
+            error: parse_opt(self.error)?,
+            metadata: parse_opt(self.metadata)?,
+            run_id: self.run_id.into_owned(),
+            interaction_id: self.interaction_id.into_owned(),
+            status: self.status,
+            is_active: self.is_active,
+            processor: self.processor,
+            created_at: self.created_at.map(Cow::into_owned),
+            modified_at: self.modified_at.map(Cow::into_owned),
+            taskgroup_id: self.taskgroup_id.map(Cow::into_owned),
+        })
+    }
+}
+
+/// A borrowed [`RunOutput`]: the content and nested objects stay raw.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunOutputRef<'a> {
+    /// The output type: `json`, `text`, or a type this version does not know.
+    #[serde(rename = "type", borrow, deserialize_with = "cow_str")]
+    pub output_type: Cow<'a, str>,
+    /// The content, raw: a JSON object for `json`, a JSON string for `text`.
+    #[serde(borrow, default = "raw_null")]
+    pub content: &'a RawValue,
+    /// The research basis, raw; see [`RunOutputRef::basis`].
+    #[serde(default, borrow)]
+    pub basis: Option<&'a RawValue>,
+    /// MCP tool calls, raw.
+    #[serde(default, borrow)]
+    pub mcp_tool_calls: Option<&'a RawValue>,
+    /// For auto-schema runs, the schema the service chose, raw.
+    #[serde(default, borrow)]
+    pub output_schema: Option<&'a RawValue>,
+    /// Deprecated beta fields, raw.
+    #[serde(default, borrow)]
+    pub beta_fields: Option<&'a RawValue>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+    Ok(option_cow_str(deserializer)?.unwrap_or_default())
+}
+
+fn raw_null() -> &'static RawValue {
+    RawValue::NULL
+}
+
+impl<'a> RunOutputRef<'a> {
+    /// The content decoded as `T` straight from the raw bytes.
+    pub fn content_as<T: Deserialize<'a>>(&self) -> Result<T, Error> {
+        parse(self.content)
+    }
+
+    /// The research basis, decoded (empty when absent or null).
+    pub fn basis(&self) -> Result<Vec<FieldBasis>, Error> {
+        Ok(parse_opt(self.basis)?.unwrap_or_default())
+    }
+
+    /// MCP tool calls, decoded.
+    pub fn mcp_tool_calls(&self) -> Result<Option<Vec<McpToolCall>>, Error> {
+        parse_opt(self.mcp_tool_calls)
+    }
+
+    /// Converts to the owned output. An output of unknown type becomes
+    /// [`RunOutput::Other`] holding its type and the members this view knows (present and
+    /// not null); other members of such an output are not kept.
+    pub fn into_owned(self) -> Result<RunOutput, Error> {
+        match &*self.output_type {
+            "json" => Ok(RunOutput::Json(JsonOutput {
+                content: parse(self.content)?,
+                basis: self.basis()?,
+                mcp_tool_calls: self.mcp_tool_calls()?,
+                output_schema: parse_opt(self.output_schema)?,
+                beta_fields: parse_opt(self.beta_fields)?,
+            })),
+            "text" => Ok(RunOutput::Text(TextOutput {
+                content: parse(self.content)?,
+                basis: self.basis()?,
+                mcp_tool_calls: self.mcp_tool_calls()?,
+                beta_fields: parse_opt(self.beta_fields)?,
+            })),
+            _ => {
+                let mut object = Map::new();
+                object.insert(
+                    "type".to_owned(),
+                    Value::String(self.output_type.into_owned()),
+                );
+                object.insert("content".to_owned(), parse(self.content)?);
+                let rest = [
+                    ("basis", self.basis),
+                    ("mcp_tool_calls", self.mcp_tool_calls),
+                    ("output_schema", self.output_schema),
+                    ("beta_fields", self.beta_fields),
+                ];
+                for (name, raw) in rest {
+                    if let Some(raw) = raw {
+                        object.insert(name.to_owned(), parse(raw)?);
+                    }
+                }
+                Ok(RunOutput::Other(Value::Object(object)))
+            }
+        }
+    }
+}
+
+/// Reads the `"type"` of an event object. The server writes it first, which is read
+/// directly from the bytes; otherwise the object is scanned for it. `None` when the object
+/// has no string `"type"`.
+pub fn peek_event_type(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "type", default, borrow)]
+        tag: Option<&'a RawValue>,
+    }
+
+    if let Some(tag) = leading_type(json) {
+        return Ok(Some(Cow::Borrowed(tag)));
+    }
+    let peek: Peek<'_> = serde_json::from_slice(json).map_err(Error::decode)?;
+    Ok(peek
+        .tag
+        .and_then(|raw| serde_json::from_str::<Key<'_>>(raw.get()).ok())
+        .map(|key| key.0))
+}
+
+/// `{"type":"<tag>"` at the start of `json` (whitespace allowed), for a tag without escapes.
+fn leading_type(json: &[u8]) -> Option<&str> {
+    fn skip_ws(bytes: &[u8]) -> &[u8] {
+        let start = bytes
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(bytes.len());
+        &bytes[start..]
+    }
+    let rest = skip_ws(json).strip_prefix(b"{")?;
+    let rest = skip_ws(rest).strip_prefix(b"\"type\"")?;
+    let rest = skip_ws(rest).strip_prefix(b":")?;
+    let rest = skip_ws(rest).strip_prefix(b"\"")?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if rest[end] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+/// A borrowed event of a group's runs stream; see [`GroupRunEvent`](crate::GroupRunEvent).
+#[allow(clippy::large_enum_variant)] // as for the owned unions: one event at a time
+#[derive(Debug, Clone)]
+pub enum GroupRunEventRef<'a> {
+    /// `task_run.state`.
+    TaskRunState(TaskRunEventRef<'a>),
+    /// `error`.
+    Error(ErrorEvent),
+    /// An event of a type this version does not know, raw.
+    Unknown(&'a RawValue),
+}
+
+/// A borrowed event of a group's events stream; see [`GroupEvent`](crate::GroupEvent).
+#[allow(clippy::large_enum_variant)] // as for the owned unions: one event at a time
+#[derive(Debug, Clone)]
+pub enum GroupEventRef<'a> {
+    /// `task_group_status`.
+    TaskGroupStatus(TaskGroupStatusEvent),
+    /// `task_run.state`.
+    TaskRunState(TaskRunEventRef<'a>),
+    /// `error`.
+    Error(ErrorEvent),
+    /// An event of a type this version does not know, raw.
+    Unknown(&'a RawValue),
+}
+
+fn decode<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Error> {
+    serde_json::from_slice(json).map_err(Error::decode)
+}
+
+impl<'a> GroupRunEventRef<'a> {
+    /// Decodes an event from JSON bytes, borrowing from them.
+    pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
+        match peek_event_type(json)?.as_deref() {
+            Some(TASK_RUN_STATE) => decode(json).map(Self::TaskRunState),
+            Some(ERROR) => decode(json).map(Self::Error),
+            _ => decode(json).map(Self::Unknown),
+        }
+    }
+
+    /// Converts to the owned event.
+    pub fn into_owned(self) -> Result<crate::GroupRunEvent, Error> {
+        Ok(match self {
+            Self::TaskRunState(event) => crate::GroupRunEvent::TaskRunState(event.into_owned()?),
+            Self::Error(event) => crate::GroupRunEvent::Error(event),
+            Self::Unknown(raw) => crate::GroupRunEvent::Unknown(parse(raw)?),
+        })
+    }
+}
+
+impl<'a> GroupEventRef<'a> {
+    /// Decodes an event from JSON bytes, borrowing from them.
+    pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
+        match peek_event_type(json)?.as_deref() {
+            Some(TASK_GROUP_STATUS) => decode(json).map(Self::TaskGroupStatus),
+            Some(TASK_RUN_STATE) => decode(json).map(Self::TaskRunState),
+            Some(ERROR) => decode(json).map(Self::Error),
+            _ => decode(json).map(Self::Unknown),
+        }
+    }
+
+    /// Converts to the owned event.
+    pub fn into_owned(self) -> Result<crate::GroupEvent, Error> {
+        Ok(match self {
+            Self::TaskGroupStatus(event) => crate::GroupEvent::TaskGroupStatus(event),
+            Self::TaskRunState(event) => crate::GroupEvent::TaskRunState(event.into_owned()?),
+            Self::Error(event) => crate::GroupEvent::Error(event),
+            Self::Unknown(raw) => crate::GroupEvent::Unknown(parse(raw)?),
+        })
+    }
+}
+
+macro_rules! deserialize_via_raw {
+    ($name:ident) => {
+        // Inside another document: take the event's raw slice, then decode it as above.
+        impl<'de: 'a, 'a> Deserialize<'de> for $name<'a> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = <&'de RawValue>::deserialize(deserializer)?;
+                Self::from_slice(raw.get().as_bytes()).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+deserialize_via_raw!(GroupRunEventRef);
+deserialize_via_raw!(GroupEventRef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_type_reads_only_a_plain_first_type_key() {
+        assert_eq!(
+            leading_type(br#"{"type":"task_run.state","x":1}"#),
+            Some("task_run.state")
+        );
+        assert_eq!(leading_type(b" {\n \"type\" : \"error\"}"), Some("error"));
+        // Escapes, a later `type`, a prefix-alike key and truncation all go the slow way.
+        assert_eq!(leading_type(br#"{"type":"a\u0062"}"#), None);
+        assert_eq!(leading_type(br#"{"event_id":"1","type":"error"}"#), None);
+        assert_eq!(leading_type(br#"{"types":"error"}"#), None);
+        assert_eq!(leading_type(br#"{"type":"err"#), None);
+        assert_eq!(leading_type(br#"{"type":5}"#), None);
+    }
+
+    #[test]
+    fn peek_falls_back_to_a_full_scan() {
+        let peek = |json: &[u8]| peek_event_type(json).map(|tag| tag.map(Cow::into_owned));
+        assert_eq!(
+            peek(br#"{"type":"a\u0062"}"#).expect("valid"),
+            Some("ab".to_owned())
+        );
+        assert_eq!(
+            peek(br#"{"x":[{"type":"inner"}],"type":"outer"}"#).expect("valid"),
+            Some("outer".to_owned())
+        );
+        assert_eq!(peek(br#"{"type":5}"#).expect("valid"), None);
+        assert_eq!(peek(br#"{"x":1}"#).expect("valid"), None);
+        assert!(peek(br#"{"x":"#).is_err());
+    }
+}

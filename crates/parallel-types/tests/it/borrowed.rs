@@ -1,0 +1,170 @@
+//! The borrowed event views: zero-copy where possible, same meaning as the owned types.
+
+use std::borrow::Cow;
+
+use parallel_types::{
+    GroupEvent, GroupEventRef, GroupRunEvent, GroupRunEventRef, Processor, RunOutput, RunStatus,
+    TaskRunEvent, TaskRunEventRef, peek_event_type,
+};
+use serde::Deserialize;
+
+fn sample(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/samples")
+        .join(name);
+    std::fs::read(path).expect("read sample")
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Company<'a> {
+    company_name: &'a str,
+    company_website: &'a str,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Facts {
+    founded_year: String,
+    ceo_name: String,
+}
+
+#[test]
+fn completed_sample_borrows_ids_and_decodes_user_types() {
+    let bytes = sample("event_task_run_state_completed.json");
+    let event = TaskRunEventRef::from_slice(&bytes).expect("decode");
+    assert!(matches!(
+        event.run.run_id,
+        Cow::Borrowed("trun_0b6f2d1c9e8a4f37b2c5d4e3f1a0b9c8")
+    ));
+    assert!(matches!(event.event_id, Some(Cow::Borrowed("17"))));
+    assert!(matches!(event.run.taskgroup_id, Some(Cow::Borrowed(_))));
+    assert_eq!(event.run.status, RunStatus::Completed);
+    assert_eq!(event.run.processor, Processor::CoreFast);
+
+    let company: Company<'_> = event
+        .input_as()
+        .expect("input decodes")
+        .expect("input present");
+    assert_eq!(
+        company,
+        Company {
+            company_name: "Acme Corp",
+            company_website: "https://acme.example"
+        }
+    );
+    let facts: Facts = event
+        .output_as()
+        .expect("output decodes")
+        .expect("output present");
+    assert_eq!(facts.ceo_name, "Jane Q. Example");
+    assert_eq!(facts.founded_year, "1998");
+
+    let output = event.output.as_ref().expect("output");
+    assert_eq!(output.output_type, "json");
+    assert_eq!(output.basis().expect("basis").len(), 2);
+    let metadata = event.run.metadata().expect("metadata").expect("present");
+    assert_eq!(metadata["row"].as_i64(), Some(0));
+}
+
+#[test]
+fn into_owned_equals_owned_decode_on_samples() {
+    let bytes = sample("event_task_run_state_completed.json");
+    let owned: TaskRunEvent = serde_json::from_slice(&bytes).expect("owned decode");
+    let via_ref = TaskRunEventRef::from_slice(&bytes)
+        .expect("borrowed decode")
+        .into_owned()
+        .expect("into_owned");
+    assert_eq!(via_ref, owned);
+
+    let wire = String::from_utf8(sample("sse_group_events_wire.txt")).expect("utf-8");
+    for data in wire.lines().filter_map(|line| line.strip_prefix("data: ")) {
+        let owned: GroupEvent = serde_json::from_str(data).expect("owned");
+        let borrowed = GroupEventRef::from_slice(data.as_bytes()).expect("borrowed");
+        assert_eq!(borrowed.into_owned().expect("into_owned"), owned);
+    }
+}
+
+#[test]
+fn escaped_strings_are_copied_and_unescaped() {
+    let json = br#"{"type":"task_run.state","event_id":"a\"b","run":{"run_id":"trun_\u0041","status":"running",
+        "is_active":true,"processor":"lite"},"input":null,"output":null}"#;
+    let event = TaskRunEventRef::from_slice(json).expect("decode");
+    assert!(matches!(&event.event_id, Some(Cow::Owned(id)) if id == "a\"b"));
+    assert!(matches!(&event.run.run_id, Cow::Owned(id) if id == "trun_A"));
+    assert_eq!(event.run.interaction_id, "");
+    assert!(event.input.is_none() && event.output.is_none());
+    assert_eq!(
+        event
+            .input_as::<serde_json::Value>()
+            .expect("no input is fine"),
+        None
+    );
+}
+
+#[test]
+fn text_output_content_decodes_as_str() {
+    let json =
+        br#"{"type":"task_run.state","event_id":null,"run":{"run_id":"r","interaction_id":"r",
+        "status":"completed","is_active":false,"processor":"base"},
+        "output":{"type":"text","content":"plain answer","basis":[]}}"#;
+    let event = TaskRunEventRef::from_slice(json).expect("decode");
+    assert_eq!(
+        event.output_as::<&str>().expect("text").expect("present"),
+        "plain answer"
+    );
+    let owned = event.into_owned().expect("into_owned");
+    assert!(matches!(owned.output, Some(RunOutput::Text(text)) if text.content == "plain answer"));
+}
+
+#[test]
+fn text_output_with_non_string_content_fails_into_owned() {
+    let json = br#"{"run":{"run_id":"r","status":"completed","is_active":false,"processor":"base"},
+        "output":{"type":"text","content":{"not":"text"}}}"#;
+    let event =
+        TaskRunEventRef::from_slice(json).expect("the view itself does not look inside content");
+    let error = event
+        .into_owned()
+        .expect_err("text content must be a string");
+    assert!(error.is_decode());
+}
+
+#[test]
+fn unions_dispatch_on_type_wherever_it_is() {
+    let type_last = br#"{"event_id":"5","status":{"num_task_runs":0,"task_run_status_counts":{},"is_active":false},
+        "type":"task_group_status"}"#;
+    assert_eq!(
+        peek_event_type(type_last).expect("peek").as_deref(),
+        Some("task_group_status")
+    );
+    assert!(
+        matches!(GroupEventRef::from_slice(type_last), Ok(GroupEventRef::TaskGroupStatus(e)) if e.event_id == "5")
+    );
+
+    let unknown = br#"{"type":"task_group.paused","event_id":"9","reason":"maintenance"}"#;
+    let Ok(GroupRunEventRef::Unknown(raw)) = GroupRunEventRef::from_slice(unknown) else {
+        panic!("unknown type must decode to Unknown");
+    };
+    assert_eq!(raw.get().as_bytes(), unknown);
+    let owned = GroupRunEventRef::from_slice(unknown)
+        .expect("decode")
+        .into_owned()
+        .expect("into_owned");
+    assert_eq!(
+        owned,
+        serde_json::from_slice::<GroupRunEvent>(unknown).expect("owned")
+    );
+
+    let no_type = br#"{"event_id":"9"}"#;
+    assert!(matches!(
+        GroupEventRef::from_slice(no_type),
+        Ok(GroupEventRef::Unknown(_))
+    ));
+    assert!(GroupEventRef::from_slice(b"[1,2]").is_err());
+    assert!(GroupEventRef::from_slice(br#"{"type":"error""#).is_err());
+}
+
+#[test]
+fn borrowed_unions_decode_inside_other_documents() {
+    let json = br#"[{"type":"error","error":{"ref_id":"x","message":"boom","detail":null}}]"#;
+    let events: Vec<GroupRunEventRef<'_>> = serde_json::from_slice(json).expect("decode");
+    assert!(matches!(&events[0], GroupRunEventRef::Error(e) if e.error.message == "boom"));
+}
