@@ -1,1 +1,65 @@
-//! parallel-emulator (in progress).
+//! A local server of the Parallel Task Group and Task Run API, for tests and offline work.
+//!
+//! The emulator answers the same HTTP surface as the real service, under both `/v1` and
+//! `/v1beta`: groups (create, status, add runs, the runs and events streams, one run), and
+//! single runs (create, status, blocking result, input, events stream). Status codes and
+//! error bodies (`{"type":"error","error":{"ref_id","message","detail"}}`) and the SSE framing
+//! (`event:` line, one compact `data:` line, blank line, `:` keep-alive comments, no `id:`
+//! lines) follow the API reference.
+//!
+//! Processors are simulated: each run is queued, runs and then completes or fails after a
+//! latency drawn from its processor's range and multiplied by a time scale. Outputs conform to
+//! the run's output schema, are derived from its input, and carry a research basis; the same
+//! seed and input always give the same output. [`Faults`] switch on rate limiting, server
+//! errors, cut or dripping event streams and lost responses, all reproducible from the seed.
+//!
+//! Main types: [`Emulator`] (entry point), [`EmulatorBuilder`] (settings), [`EmulatorHandle`]
+//! (the running server: address, counters, shutdown), [`Faults`], [`Limits`], [`Stats`],
+//! [`Error`].
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), parallel_emulator::Error> {
+//! use parallel_emulator::{Emulator, Faults};
+//!
+//! let emulator = Emulator::builder()
+//!     .api_key(Some("test-key"))
+//!     .time_scale(0.0) // runs complete as soon as they are added
+//!     .seed(7)
+//!     .faults(Faults::none().rate_429(0.1))
+//!     .start()
+//!     .await?;
+//! let base_url = emulator.base_url(); // "http://127.0.0.1:PORT"
+//! assert!(base_url.starts_with("http://127.0.0.1:"));
+//! // ... point a client at `base_url` ...
+//! assert_eq!(emulator.run_count(), 0);
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod api;
+mod body;
+mod clock;
+mod config;
+mod error;
+mod ids;
+mod processor;
+mod progress;
+mod request;
+mod rng;
+mod schema;
+mod server;
+mod sim;
+mod spec;
+mod sse;
+mod state;
+mod stats;
+mod wire;
+
+pub use config::{Drip, EmulatorBuilder, Faults, Limits};
+pub use error::Error;
+pub use server::{Emulator, EmulatorHandle};
+pub use stats::{Endpoint, Stats};

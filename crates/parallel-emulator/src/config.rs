@@ -1,0 +1,297 @@
+//! Settings: the builder, faults and limits.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Faults the emulator injects on purpose, all off by default and all drawn from the
+/// emulator's seed, so a failing test replays the same faults in the same order.
+///
+/// Build one with struct update syntax or the setters:
+///
+/// ```
+/// use std::time::Duration;
+/// use parallel_emulator::Faults;
+///
+/// let faults = Faults { rate_429: 0.2, ..Faults::default() }.cut_sse_after(5);
+/// assert_eq!(faults.sse_cut_after_events, Some(5));
+/// assert_eq!(faults.retry_after, Duration::from_millis(200));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Share of requests answered `429 Too Many Requests` before doing anything.
+    pub rate_429: f64,
+    /// Share of requests answered with a 500, 502 or 503 before doing anything.
+    pub rate_5xx: f64,
+    /// The wait advertised by fault answers, as `retry-after-ms` (exact) and `retry-after`
+    /// (whole seconds, rounded up).
+    pub retry_after: Duration,
+    /// Cut every event stream after this many events: part of the next event is written,
+    /// then the connection is dropped without a clean end. The first `task_group_status` that
+    /// opens a group events stream is not counted, so a resuming client always makes progress.
+    pub sse_cut_after_events: Option<u32>,
+    /// Byte offset inside the cut event where the stream stops; `None` picks a seeded offset
+    /// strictly inside the event. Offsets past the event's end are clamped inside it.
+    pub sse_cut_offset: Option<usize>,
+    /// Write event streams in small pieces with pauses between them.
+    pub drip: Option<Drip>,
+    /// Share of `POST` requests that are processed in full and then answered by dropping the
+    /// connection, as if the response had been lost on the way back.
+    pub lost_response_rate: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rate_429: 0.0,
+            rate_5xx: 0.0,
+            retry_after: Duration::from_millis(200),
+            sse_cut_after_events: None,
+            sse_cut_offset: None,
+            drip: None,
+            lost_response_rate: 0.0,
+        }
+    }
+}
+
+impl Faults {
+    /// No faults.
+    pub fn none() -> Self {
+        Faults::default()
+    }
+
+    /// Sets [`Faults::rate_429`].
+    #[must_use]
+    pub fn rate_429(mut self, rate: f64) -> Self {
+        self.rate_429 = rate;
+        self
+    }
+
+    /// Sets [`Faults::rate_5xx`].
+    #[must_use]
+    pub fn rate_5xx(mut self, rate: f64) -> Self {
+        self.rate_5xx = rate;
+        self
+    }
+
+    /// Sets [`Faults::retry_after`].
+    #[must_use]
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// Sets [`Faults::sse_cut_after_events`].
+    #[must_use]
+    pub fn cut_sse_after(mut self, events: u32) -> Self {
+        self.sse_cut_after_events = Some(events);
+        self
+    }
+
+    /// Sets [`Faults::sse_cut_offset`].
+    #[must_use]
+    pub fn cut_sse_at_offset(mut self, offset: usize) -> Self {
+        self.sse_cut_offset = Some(offset);
+        self
+    }
+
+    /// Sets [`Faults::drip`].
+    #[must_use]
+    pub fn drip(mut self, chunk_bytes: usize, pause: Duration) -> Self {
+        self.drip = Some(Drip {
+            chunk_bytes: chunk_bytes.max(1),
+            pause,
+        });
+        self
+    }
+
+    /// Sets [`Faults::lost_response_rate`].
+    #[must_use]
+    pub fn lost_response_rate(mut self, rate: f64) -> Self {
+        self.lost_response_rate = rate;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("rate_429", self.rate_429),
+            ("rate_5xx", self.rate_5xx),
+            ("lost_response_rate", self.lost_response_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "fault rate `{name}` is {rate}; it must lie between 0 and 1"
+                ));
+            }
+        }
+        if self.rate_429 + self.rate_5xx > 1.0 {
+            return Err("rate_429 + rate_5xx exceeds 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// How a dripping stream is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drip {
+    /// Bytes per write (at least 1).
+    pub chunk_bytes: usize,
+    /// Pause between writes.
+    pub pause: Duration,
+}
+
+/// Limits the emulator enforces; the defaults are the API's.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest request body accepted; larger ones get `413`. Default 32 MiB.
+    pub max_body_bytes: usize,
+    /// Most inputs in one add-runs request; more get `422`. Default 1,000.
+    pub max_inputs_per_request: usize,
+    /// Most characters of task spec plus input per run; more get `422`. Default 25,000.
+    pub max_spec_and_input_chars: usize,
+    /// Deepest object nesting in an output schema (the root object is level 1). Default 3.
+    pub max_schema_depth: usize,
+    /// Longest a group events stream stays open. Default one hour.
+    pub group_events_max: Duration,
+    /// Longest a run events stream stays open. Default 570 s.
+    pub run_events_max: Duration,
+    /// How long `/result` waits when the request gives no `timeout`. Default 600 s.
+    pub default_result_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 << 20,
+            max_inputs_per_request: 1000,
+            max_spec_and_input_chars: 25_000,
+            max_schema_depth: crate::schema::DEFAULT_MAX_OBJECT_DEPTH,
+            group_events_max: Duration::from_secs(3600),
+            run_events_max: Duration::from_secs(570),
+            default_result_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Settings for an [`Emulator`](crate::Emulator); made by [`Emulator::builder`](crate::Emulator::builder).
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    pub(crate) listen: SocketAddr,
+    pub(crate) api_key: Option<String>,
+    pub(crate) time_scale: f64,
+    pub(crate) seed: u64,
+    pub(crate) fail_rate: f64,
+    pub(crate) faults: Faults,
+    pub(crate) limits: Limits,
+    pub(crate) keep_alive: Duration,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: None,
+            time_scale: 0.01,
+            seed: 0,
+            fail_rate: 0.0,
+            faults: Faults::default(),
+            limits: Limits::default(),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on; default `127.0.0.1:0` (a free port). Only loopback
+    /// addresses are accepted: the emulator has no TLS and is not meant to be exposed.
+    #[must_use]
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Require this `x-api-key` on every request (`401` otherwise); `None` (the default)
+    /// accepts any key or none.
+    #[must_use]
+    pub fn api_key<S: Into<String>>(mut self, key: Option<S>) -> Self {
+        self.api_key = key.map(Into::into);
+        self
+    }
+
+    /// Multiplies every processor latency (spec §7). Default `0.01`; `0` finishes runs as
+    /// soon as they are added.
+    #[must_use]
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = scale;
+        self
+    }
+
+    /// Seed for outputs, latencies, failures, ids and faults. Default `0`.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Share of runs that end `failed`. Default `0`.
+    #[must_use]
+    pub fn fail_rate(mut self, rate: f64) -> Self {
+        self.fail_rate = rate;
+        self
+    }
+
+    /// Faults to inject; see [`Faults`]. They can be changed later with
+    /// [`EmulatorHandle::set_faults`](crate::EmulatorHandle::set_faults).
+    #[must_use]
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Limits to enforce; see [`Limits`].
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Largest request body accepted (`413` above it).
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_body_bytes = bytes;
+        self
+    }
+
+    /// How long an event stream may stay quiet before a `: keep-alive` comment is sent.
+    /// Default 15 s.
+    #[must_use]
+    pub fn keep_alive_interval(mut self, interval: Duration) -> Self {
+        self.keep_alive = interval;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "refusing to listen on {}: the emulator only serves loopback addresses such as 127.0.0.1",
+                self.listen
+            ));
+        }
+        if !(self.time_scale.is_finite() && self.time_scale >= 0.0) {
+            return Err(format!(
+                "time scale {} must be a finite number >= 0",
+                self.time_scale
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(format!(
+                "fail rate {} must lie between 0 and 1",
+                self.fail_rate
+            ));
+        }
+        if self.keep_alive.is_zero() {
+            return Err("the keep-alive interval must be longer than zero".into());
+        }
+        self.faults.validate()
+    }
+}

@@ -1,0 +1,153 @@
+//! Writing event streams: frames are appended to a buffer and handed to the response body in
+//! batches, with the stream faults (cuts and dripping) applied on the way.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::config::Drip;
+use crate::rng::DetRng;
+use crate::wire;
+
+/// Flush once this much is buffered, so a large snapshot streams in pieces of about this size.
+const FLUSH_BYTES: usize = 32 * 1024;
+
+/// The receiving end lives in the response body.
+pub(crate) type BodyReceiver = mpsc::Receiver<Result<Bytes, io::Error>>;
+
+/// The stream cannot go on: the client left, the stream was cut on purpose, or it is over.
+#[derive(Debug)]
+pub(crate) struct Stop;
+
+/// Fault settings for one stream.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamFaults {
+    pub(crate) cut_after: Option<u32>,
+    pub(crate) cut_offset: Option<usize>,
+    pub(crate) drip: Option<Drip>,
+    /// Seeds the cut offset when none is fixed.
+    pub(crate) rng: DetRng,
+}
+
+/// The writing end of one event stream.
+pub(crate) struct SseSink {
+    tx: mpsc::Sender<Result<Bytes, io::Error>>,
+    buf: Vec<u8>,
+    counted: u32,
+    faults: StreamFaults,
+    cut_pending: bool,
+    /// Called once when the stream is cut on purpose (for the handle's counters).
+    on_cut: Box<dyn Fn() + Send + Sync>,
+}
+
+impl SseSink {
+    pub(crate) fn new(
+        faults: StreamFaults,
+        on_cut: Box<dyn Fn() + Send + Sync>,
+    ) -> (SseSink, BodyReceiver) {
+        let (tx, rx) = mpsc::channel(4);
+        (
+            SseSink {
+                tx,
+                buf: Vec::with_capacity(FLUSH_BYTES + 4096),
+                counted: 0,
+                faults,
+                cut_pending: false,
+                on_cut,
+            },
+            rx,
+        )
+    }
+
+    /// Appends one event frame whose JSON `write` produces. `counted` events count towards
+    /// the cut fault. Returns true when the caller should [`flush`](Self::flush) now.
+    pub(crate) fn event(
+        &mut self,
+        event_type: &str,
+        counted: bool,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
+        if self.cut_pending {
+            return true;
+        }
+        let start = self.buf.len();
+        wire::begin_frame(&mut self.buf, event_type);
+        write(&mut self.buf);
+        wire::end_frame(&mut self.buf);
+        if counted {
+            if self.faults.cut_after == Some(self.counted) {
+                let len = self.buf.len() - start;
+                // Strictly inside the frame: at least one byte of it is sent, at least one is not.
+                let offset = match self.faults.cut_offset {
+                    Some(o) => o.clamp(1, len - 1),
+                    None => 1 + self.faults.rng.index(len - 1),
+                };
+                self.buf.truncate(start + offset);
+                self.cut_pending = true;
+                return true;
+            }
+            self.counted += 1;
+        }
+        self.buf.len() >= FLUSH_BYTES
+    }
+
+    /// Sends a keep-alive comment at once.
+    pub(crate) async fn keep_alive(&mut self) -> Result<(), Stop> {
+        self.buf.extend_from_slice(wire::KEEP_ALIVE);
+        self.flush().await
+    }
+
+    /// Sends what is buffered. After a cut, sends the partial frame and then breaks the
+    /// connection, and reports [`Stop`].
+    pub(crate) async fn flush(&mut self) -> Result<(), Stop> {
+        if !self.buf.is_empty() {
+            let data = Bytes::from(std::mem::replace(
+                &mut self.buf,
+                Vec::with_capacity(FLUSH_BYTES + 4096),
+            ));
+            self.send(data).await?;
+        }
+        if self.cut_pending {
+            (self.on_cut)();
+            // An error ends the body abnormally: hyper drops the connection without the
+            // terminating chunk, which is what a network cut looks like to the client.
+            let _ = self
+                .tx
+                .send(Err(io::Error::other(
+                    "event stream cut on purpose (fault injection)",
+                )))
+                .await;
+            return Err(Stop);
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, data: Bytes) -> Result<(), Stop> {
+        match self.faults.drip {
+            Some(Drip { chunk_bytes, pause }) => {
+                let mut rest = data;
+                while !rest.is_empty() {
+                    let piece = rest.split_to(chunk_bytes.min(rest.len()));
+                    self.tx.send(Ok(piece)).await.map_err(|_| Stop)?;
+                    if !rest.is_empty() && pause > Duration::ZERO {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+                Ok(())
+            }
+            None => self.tx.send(Ok(data)).await.map_err(|_| Stop),
+        }
+    }
+
+    /// Whether the client has gone away.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Completes when the client goes away.
+    pub(crate) async fn closed(&self) {
+        self.tx.closed().await;
+    }
+}

@@ -1,0 +1,138 @@
+//! Counters of what the server did, for tests to assert on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An API endpoint, as counted by [`Stats::requests`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `POST /v1/tasks/groups`
+    CreateGroup,
+    /// `GET /v1/tasks/groups/{id}`
+    GetGroup,
+    /// `POST /v1/tasks/groups/{id}/runs`
+    AddRuns,
+    /// `GET /v1/tasks/groups/{id}/runs` (event stream)
+    GroupRuns,
+    /// `GET /v1/tasks/groups/{id}/events` (event stream)
+    GroupEvents,
+    /// `GET /v1/tasks/groups/{id}/runs/{run_id}`
+    GetGroupRun,
+    /// `POST /v1/tasks/runs`
+    CreateRun,
+    /// `GET /v1/tasks/runs/{id}`
+    GetRun,
+    /// `GET /v1/tasks/runs/{id}/result`
+    RunResult,
+    /// `GET /v1/tasks/runs/{id}/input`
+    RunInput,
+    /// `GET /v1/tasks/runs/{id}/events` (event stream)
+    RunEvents,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 11] = [
+        Endpoint::CreateGroup,
+        Endpoint::GetGroup,
+        Endpoint::AddRuns,
+        Endpoint::GroupRuns,
+        Endpoint::GroupEvents,
+        Endpoint::GetGroupRun,
+        Endpoint::CreateRun,
+        Endpoint::GetRun,
+        Endpoint::RunResult,
+        Endpoint::RunInput,
+        Endpoint::RunEvents,
+    ];
+
+    /// A short snake-case name, e.g. `add_runs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::CreateGroup => "create_group",
+            Endpoint::GetGroup => "get_group",
+            Endpoint::AddRuns => "add_runs",
+            Endpoint::GroupRuns => "group_runs",
+            Endpoint::GroupEvents => "group_events",
+            Endpoint::GetGroupRun => "get_group_run",
+            Endpoint::CreateRun => "create_run",
+            Endpoint::GetRun => "get_run",
+            Endpoint::RunResult => "run_result",
+            Endpoint::RunInput => "run_input",
+            Endpoint::RunEvents => "run_events",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A snapshot of the server's counters; see [`EmulatorHandle::stats`](crate::EmulatorHandle::stats).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Groups created.
+    pub groups_created: u64,
+    /// Runs created, in groups and alone.
+    pub runs_created: u64,
+    /// Requests that reached an endpoint (after routing, before authentication and faults).
+    requests: [u64; 11],
+    /// Requests answered `429` on purpose.
+    pub injected_429: u64,
+    /// Requests answered with a 5xx on purpose.
+    pub injected_5xx: u64,
+    /// Requests processed and then answered by dropping the connection.
+    pub responses_lost: u64,
+    /// Event streams cut on purpose.
+    pub streams_cut: u64,
+    /// Requests rejected with `401`.
+    pub unauthorized: u64,
+}
+
+impl Stats {
+    /// Requests seen by `endpoint`.
+    pub fn requests(&self, endpoint: Endpoint) -> u64 {
+        self.requests[endpoint.index()]
+    }
+
+    /// Requests seen by all endpoints together.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.iter().sum()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) groups_created: AtomicU64,
+    pub(crate) runs_created: AtomicU64,
+    requests: [AtomicU64; 11],
+    pub(crate) injected_429: AtomicU64,
+    pub(crate) injected_5xx: AtomicU64,
+    pub(crate) responses_lost: AtomicU64,
+    pub(crate) streams_cut: AtomicU64,
+    pub(crate) unauthorized: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn request(&self, endpoint: Endpoint) {
+        self.requests[endpoint.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            groups_created: get(&self.groups_created),
+            runs_created: get(&self.runs_created),
+            requests: std::array::from_fn(|i| get(&self.requests[i])),
+            injected_429: get(&self.injected_429),
+            injected_5xx: get(&self.injected_5xx),
+            responses_lost: get(&self.responses_lost),
+            streams_cut: get(&self.streams_cut),
+            unauthorized: get(&self.unauthorized),
+        }
+    }
+}
