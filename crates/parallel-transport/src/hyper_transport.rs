@@ -553,6 +553,29 @@ mod tests {
         assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
     }
 
+    #[test]
+    fn explicit_proxy_honours_the_no_proxy_list() {
+        let builder =
+            HyperTransport::builder().proxy("http://proxy.test:3128", "internal.test, .corp.test");
+        let matcher = builder.proxy_matcher().expect("valid").expect("a proxy");
+        let uri = |s: &str| s.parse::<http::Uri>().expect("valid URI");
+        for excluded in ["https://internal.test/", "http://api.corp.test/x"] {
+            assert!(
+                matcher.intercept(&uri(excluded)).is_none(),
+                "{excluded} is not proxied"
+            );
+        }
+        for proxied in ["https://api.parallel.ai/v1", "http://example.test/"] {
+            let intercept = matcher.intercept(&uri(proxied)).expect("proxied");
+            assert_eq!(intercept.uri(), &uri("http://proxy.test:3128"), "{proxied}");
+        }
+        let disabled = HyperTransport::builder()
+            .no_proxy()
+            .proxy_matcher()
+            .expect("valid");
+        assert!(disabled.is_none());
+    }
+
     #[tokio::test]
     async fn non_http_schemes_are_refused() {
         let transport = HyperTransport::builder()
