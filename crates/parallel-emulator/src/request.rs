@@ -299,14 +299,20 @@ impl Echo<'_> {
             out.extend_from_slice(b"null");
             None
         };
-        for field in [
-            "source_policy",
-            "advanced_settings",
-            "task_spec",
-            "previous_interaction_id",
-        ] {
+        for field in ["source_policy", "advanced_settings"] {
             push_field(&mut out, field, self.obj.get(field));
         }
+        let spec = self
+            .obj
+            .get("task_spec")
+            .filter(|v| !v.is_null())
+            .map(normalized_spec);
+        push_field(&mut out, "task_spec", spec.as_ref());
+        push_field(
+            &mut out,
+            "previous_interaction_id",
+            self.obj.get("previous_interaction_id"),
+        );
         push_field(&mut out, "mcp_servers", self.mcp_servers);
         for field in ["enable_events", "webhook"] {
             push_field(&mut out, field, self.obj.get(field));
@@ -317,6 +323,29 @@ impl Echo<'_> {
         out.push(b'}');
         (out, input_range, metadata_range)
     }
+}
+
+/// A checked task spec as the API echoes it: both keys present, and every schema object with
+/// its `type` (and a text schema with its `description`) spelled out.
+fn normalized_spec(spec: &Value) -> Value {
+    fn schema(v: &Value) -> Value {
+        let Value::Object(obj) = v else {
+            return v.clone();
+        };
+        let mut obj = obj.clone();
+        let ty = match obj.get("type").and_then(Value::as_str) {
+            Some(t) => t.to_owned(),
+            None if obj.contains_key("json_schema") => "json".to_owned(),
+            None => "text".to_owned(),
+        };
+        if ty == "text" {
+            obj.entry("description").or_insert(Value::Null);
+        }
+        obj.insert("type".into(), Value::String(ty));
+        Value::Object(obj)
+    }
+    let get = |key: &str| spec.get(key).map_or(Value::Null, schema);
+    serde_json::json!({"output_schema": get("output_schema"), "input_schema": get("input_schema")})
 }
 
 fn range(start: usize, end: usize) -> (u32, u32) {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::rng::{DetRng, combine, hash_bytes};
 use crate::schema::{self, Node, Subject};
@@ -268,44 +268,59 @@ fn write_json_output(
     out.push(b'}');
 }
 
+/// A `FieldBasis` entry, fields in the order the API writes them.
+#[derive(serde::Serialize)]
+struct Basis<'a> {
+    field: &'a str,
+    citations: Vec<Citation>,
+    reasoning: String,
+    confidence: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Citation {
+    url: String,
+    title: Option<String>,
+    excerpts: Option<Vec<String>>,
+}
+
 fn write_basis(out: &mut Vec<u8>, field: &str, subject: &Subject, rng: &mut DetRng) {
     const CONFIDENCE: [&str; 3] = ["high", "medium", "low"];
     let pretty = schema::humanize(field);
     let page = schema::slug(field);
-    let n_citations = 1 + rng.index(2);
-    let mut citations = Vec::with_capacity(n_citations);
-    for i in 0..n_citations {
-        let citation = if i == 0 {
-            serde_json::json!({
-                "url": format!("https://{}/{page}", subject.domain),
-                "title": format!("{pretty} — {}", subject.name),
-                "excerpts": [format!("{} lists its {} on this page.", subject.name, pretty.to_lowercase())],
-            })
-        } else {
-            serde_json::json!({
-                "url": format!("https://news.example.com/{}-{page}", schema::slug(&subject.name)),
-                "title": null,
-                "excerpts": null,
-            })
-        };
-        citations.push(citation);
-    }
-    let mut entry = Map::new();
-    entry.insert("field".into(), Value::String(field.to_owned()));
-    entry.insert("citations".into(), Value::Array(citations));
-    entry.insert(
-        "reasoning".into(),
-        Value::String(format!(
-            "{pretty} for {} was taken from {n_citations} source{} that agree.",
+    let mut citations = vec![Citation {
+        url: format!("https://{}/{page}", subject.domain),
+        title: Some(format!("{pretty} — {}", subject.name)),
+        excerpts: Some(vec![format!(
+            "{} lists its {} on this page.",
             subject.name,
-            if n_citations == 1 { "" } else { "s" }
-        )),
-    );
-    entry.insert(
-        "confidence".into(),
-        Value::String(CONFIDENCE[rng.index(3)].to_owned()),
-    );
-    push_json(out, &Value::Object(entry));
+            pretty.to_lowercase()
+        )]),
+    }];
+    let reasoning = if rng.chance(0.5) {
+        citations.push(Citation {
+            url: format!(
+                "https://news.example.com/{}-{page}",
+                schema::slug(&subject.name)
+            ),
+            title: None,
+            excerpts: None,
+        });
+        format!(
+            "Two sources agree on the {} of {}.",
+            pretty.to_lowercase(),
+            subject.name
+        )
+    } else {
+        format!("{pretty} of {} is stated on its own page.", subject.name)
+    };
+    let basis = Basis {
+        field,
+        citations,
+        reasoning,
+        confidence: CONFIDENCE[rng.index(3)],
+    };
+    let _ = serde_json::to_writer(&mut *out, &basis);
 }
 
 /// Appends compact JSON. Writing a `Value` into a `Vec` cannot fail.
