@@ -1,1 +1,92 @@
-//! parallel-client (in progress).
+//! The high-level async client of the Parallel Task Group and Task Run API.
+//!
+//! A [`Client`] creates task groups, adds any number of runs to them, follows their progress
+//! and reads their results, staying correct when the network misbehaves:
+//!
+//! - **Retries** follow the official SDKs ([`RetryPolicy`]): connection errors, timeouts, 408,
+//!   409, 429 and 5xx, exponential backoff with jitter, the server's `retry-after(-ms)` and
+//!   `x-should-retry`. A request that creates work is never sent twice blindly:
+//!   [`Client::add_runs`] reconciles a lost answer against the group's runs (see
+//!   [`add_runs`](crate::add_runs) for how), [`Client::create_run`] reports it
+//!   ([`Error::is_outcome_unknown`]).
+//! - **Streams** ([`RunsStream`], [`GroupEvents`], [`RunEvents`]) are `futures::Stream`s of
+//!   typed events that reconnect by themselves after a dropped connection, a broken body or an
+//!   idle timeout, resuming from the last event delivered, so each event arrives exactly once.
+//!   Group runs arrive as [`GroupRun`]s: the wire JSON, decoded on demand without copying
+//!   ([`GroupRun::view`], [`GroupRun::output_as`]).
+//! - **Batches** of any size: the [`batch`] module submits an input stream in chunks with
+//!   back-pressure and yields each run's result as it completes, resumable after a crash.
+//! - **Typed I/O**: with the `schemars` feature a [`TaskSpec`](parallel_types::TaskSpec) is built
+//!   from Rust types, and outputs are read back as your type ([`Client::run_result_as`],
+//!   [`GroupRun::output_as`]).
+//!
+//! The transport is pluggable ([`ClientBuilder::transport`], any
+//! [`parallel_transport::Transport`]); the default is hyper with rustls (feature `hyper`).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use futures::StreamExt;
+//! use parallel_client::{AddRuns, Client, GroupRunsOptions};
+//! use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
+//!
+//! # async fn demo() -> Result<(), parallel_client::Error> {
+//! // PARALLEL_API_KEY (and optionally PARALLEL_BASE_URL) from the environment.
+//! let client = Client::from_env()?;
+//! let group = client.create_group(CreateTaskGroupRequest::default()).await?;
+//! let inputs = ["Acme Corp", "Globex", "Initech"]
+//!     .into_iter()
+//!     .map(|name| RunInput::new(format!("Who is the CEO of {name}?"), "lite-fast"));
+//! let run_ids = client
+//!     .add_runs(&group.taskgroup_id, AddRuns::new(inputs).default_task_spec(TaskSpec::text("CEO name")))
+//!     .await?;
+//! let status = client.wait_group(&group.taskgroup_id).await?;
+//! println!("{} runs, {} finished", run_ids.len(), status.finished());
+//!
+//! let mut runs = client.group_runs(&group.taskgroup_id, GroupRunsOptions::with_input_and_output());
+//! while let Some(run) = runs.next().await {
+//!     let run = run?;
+//!     let answer: Option<String> = run.output_as()?;
+//!     println!("{}: {answer:?}", run.view()?.run.run_id);
+//! }
+//! # let _ = Duration::ZERO;
+//! # Ok(()) }
+//! ```
+//!
+//! # Cargo features
+//!
+//! - `hyper` (default): the default transport, `parallel_transport::HyperTransport`.
+//! - `schemars`: `TaskSpec::from_types` / `TaskSpec::from_output` in `parallel_types`, building
+//!   task specs from Rust types that derive `schemars::JsonSchema`.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod add_runs;
+pub mod batch;
+mod client;
+mod error;
+mod groups;
+mod request;
+mod retry;
+mod runs;
+mod session;
+mod streams;
+#[cfg(test)]
+mod tests;
+
+pub use add_runs::{AddRuns, CLIENT_TAG_KEY, MAX_RUNS_PER_REQUEST};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_STREAM_RECONNECTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT,
+};
+pub use error::Error;
+pub use retry::RetryPolicy;
+pub use runs::TypedResult;
+pub use streams::{
+    GroupEvents, GroupEventsOptions, GroupRun, GroupRunsOptions, RunEvents, RunsStream,
+};
+
+/// The wire types, re-exported so that one dependency is enough.
+pub use parallel_types as types;

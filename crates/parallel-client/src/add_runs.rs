@@ -1,0 +1,435 @@
+//! Adding runs to a group: chunking, and reconciling when an answer is lost.
+//!
+//! # How a lost answer is reconciled
+//!
+//! `POST /v1/tasks/groups/{id}/runs` creates billable runs and the API has no idempotency key.
+//! If the request was sent and no answer came back (connection reset, timeout, a 5xx from a
+//! proxy), the runs may or may not exist, and sending the request again could run every input
+//! twice. So every input carries a client tag in its metadata, under the key
+//! [`CLIENT_TAG_KEY`] (`"client_tag"`), with the value `"<token>:<position>"`: `token` is random
+//! per [`Client::add_runs`] call unless the caller supplies one ([`AddRuns::token`]), and
+//! `position` is the input's position in the call (offset by [`AddRuns::first_position`]).
+//! After an unknown outcome the client waits a backoff delay, streams the group's runs, collects
+//! the runs whose tag carries the token, and submits again only the inputs whose positions are
+//! missing. Run ids are returned in input order whichever request created them.
+//!
+//! This relies on runs being visible on the runs stream once the add request was processed,
+//! which is how the service and the emulator behave. Reconciliation counts against the retry
+//! policy: after `max_retries` rounds the call fails with [`Error::is_outcome_unknown`].
+//!
+//! A caller that supplies its own token and stable positions gets the same protection across
+//! process restarts: see the [`batch`](crate::batch) module, which builds on this.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use parallel_types::{AddRunsRequest, AddRunsResponse, MetadataValue, RunInput, TaskSpec};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::client::{Client, Inner};
+use crate::error::{Error, Kind};
+use crate::groups::to_body;
+use crate::request::{Call, Effect};
+use crate::session::Frame;
+use crate::streams::{GroupRunsOptions, Peek};
+
+/// The metadata key of the client tag (`"<token>:<position>"`) added to every input.
+pub const CLIENT_TAG_KEY: &str = "client_tag";
+
+/// The most inputs the API accepts in one add-runs request.
+pub const MAX_RUNS_PER_REQUEST: usize = 1000;
+
+/// The longest token accepted, so that tags stay well under the 512-character metadata limit.
+const MAX_TOKEN_LEN: usize = 128;
+
+/// Runs to add to a group with [`Client::add_runs`]: any number of inputs, sent in requests of
+/// at most [`MAX_RUNS_PER_REQUEST`].
+///
+/// ```
+/// use parallel_client::AddRuns;
+/// use parallel_types::{RunInput, TaskSpec};
+///
+/// let inputs = (0..2500).map(|i| RunInput::new(format!("Company #{i}"), "lite-fast"));
+/// let add = AddRuns::new(inputs)
+///     .default_task_spec(TaskSpec::text("The company's founding year"))
+///     .token("import-2026-03-02");
+/// ```
+#[derive(Debug, Clone)]
+pub struct AddRuns {
+    pub(crate) inputs: Vec<RunInput>,
+    pub(crate) default_task_spec: Option<TaskSpec>,
+    pub(crate) token: Option<String>,
+    pub(crate) first_position: u64,
+    pub(crate) chunk_size: usize,
+    pub(crate) tag: bool,
+}
+
+impl AddRuns {
+    /// The inputs, in order.
+    pub fn new(inputs: impl IntoIterator<Item = RunInput>) -> Self {
+        Self {
+            inputs: inputs.into_iter().collect(),
+            default_task_spec: None,
+            token: None,
+            first_position: 0,
+            chunk_size: MAX_RUNS_PER_REQUEST,
+            tag: true,
+        }
+    }
+
+    /// The task spec of every input that has none of its own.
+    #[must_use]
+    pub fn default_task_spec(mut self, spec: TaskSpec) -> Self {
+        self.default_task_spec = Some(spec);
+        self
+    }
+
+    /// The token of the client tags (default: random per call). Supply a stable one, with
+    /// stable positions, to make a resubmission after a crash skip the inputs already added.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Alias of [`AddRuns::token`].
+    #[must_use]
+    pub fn tag(self, token: impl Into<String>) -> Self {
+        self.token(token)
+    }
+
+    /// The position of the first input in the tags (default 0).
+    #[must_use]
+    pub fn first_position(mut self, position: u64) -> Self {
+        self.first_position = position;
+        self
+    }
+
+    /// Inputs per request, 1 to [`MAX_RUNS_PER_REQUEST`] (default the maximum).
+    #[must_use]
+    pub fn chunk_size(mut self, size: usize) -> Self {
+        self.chunk_size = size;
+        self
+    }
+
+    /// Whether inputs are tagged (default `true`). Without tags a lost answer cannot be
+    /// reconciled: the call then fails with [`Error::is_outcome_unknown`].
+    #[must_use]
+    pub fn client_tags(mut self, tag: bool) -> Self {
+        self.tag = tag;
+        self
+    }
+}
+
+/// What a chunk submission produced.
+pub(crate) struct ChunkOutcome {
+    pub(crate) run_ids: Vec<String>,
+}
+
+/// A new random token (64 bits, hex).
+pub(crate) fn random_token() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+pub(crate) fn check_token(token: &str) -> Result<(), Error> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.chars().any(char::is_control) {
+        return Err(Error::config(format!(
+            "invalid client tag token {token:?}: use 1 to {MAX_TOKEN_LEN} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The tag of `position` under `token`.
+pub(crate) fn make_tag(token: &str, position: u64) -> String {
+    format!("{token}:{position}")
+}
+
+/// The position of a tag made with `token`, or `None` for other tags.
+pub(crate) fn tag_position(tag: &str, token: &str) -> Option<u64> {
+    tag.strip_prefix(token)?.strip_prefix(':')?.parse().ok()
+}
+
+/// Tags `input` in place.
+pub(crate) fn apply_tag(input: &mut RunInput, token: &str, position: u64) {
+    input.metadata.get_or_insert_with(Default::default).insert(
+        CLIENT_TAG_KEY.to_owned(),
+        MetadataValue::String(make_tag(token, position)),
+    );
+}
+
+/// The run id and client tag of a run event, read without decoding the rest.
+#[derive(Deserialize)]
+pub(crate) struct TaggedRun<'a> {
+    #[serde(borrow)]
+    pub(crate) run: TaggedRunInner<'a>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TaggedRunInner<'a> {
+    #[serde(borrow)]
+    pub(crate) run_id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    metadata: Option<TagMetadata<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TagMetadata<'a> {
+    #[serde(borrow, default)]
+    client_tag: Option<&'a RawValue>,
+}
+
+impl TaggedRunInner<'_> {
+    /// The run's client tag, when it has a string one.
+    pub(crate) fn client_tag(&self) -> Option<Cow<'_, str>> {
+        let raw = self.metadata.as_ref()?.client_tag?;
+        serde_json::from_str::<Cow<'_, str>>(raw.get()).ok()
+    }
+}
+
+impl Client {
+    /// Adds runs to a group and returns their run ids in input order.
+    ///
+    /// Inputs are sent in requests of at most 1,000 (see [`AddRuns::chunk_size`]), in order;
+    /// all but the last request ask for no status refresh (`refresh_status=false`), as
+    /// recommended for bulk adds. Each input gets a client tag in its metadata so that a lost
+    /// answer is reconciled instead of resubmitted blindly; see the
+    /// [module documentation](crate::add_runs) for how.
+    ///
+    /// On failure some requests may have succeeded: the runs they created exist. Calling again
+    /// with the same [`AddRuns::token`] adds only the missing inputs.
+    pub async fn add_runs(&self, group_id: &str, runs: AddRuns) -> Result<Vec<String>, Error> {
+        let AddRuns {
+            inputs,
+            default_task_spec,
+            token,
+            first_position,
+            chunk_size,
+            tag,
+        } = runs;
+        if chunk_size == 0 || chunk_size > MAX_RUNS_PER_REQUEST {
+            return Err(Error::config(format!(
+                "chunk size {chunk_size} is out of range: use 1 to {MAX_RUNS_PER_REQUEST}"
+            )));
+        }
+        let token = match token {
+            Some(token) => {
+                check_token(&token)?;
+                Some(token)
+            }
+            None if tag => Some(random_token()),
+            None => None,
+        };
+        let total = inputs.len();
+        let mut run_ids = Vec::with_capacity(total);
+        let mut positioned: Vec<(u64, RunInput)> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| (first_position + i as u64, input))
+            .collect();
+        let mut chunks = Vec::new();
+        while !positioned.is_empty() {
+            let rest = positioned.split_off(positioned.len().min(chunk_size));
+            chunks.push(std::mem::replace(&mut positioned, rest));
+        }
+        let count = chunks.len();
+        for (index, chunk) in chunks.into_iter().enumerate() {
+            let refresh = index + 1 == count;
+            let outcome = self
+                .submit_chunk(
+                    group_id,
+                    chunk,
+                    default_task_spec.as_ref(),
+                    token.as_deref(),
+                    refresh,
+                )
+                .await?;
+            run_ids.extend(outcome.run_ids);
+        }
+        Ok(run_ids)
+    }
+
+    /// Submits one chunk (at most 1,000 inputs), reconciling lost answers when tagged.
+    pub(crate) async fn submit_chunk(
+        &self,
+        group_id: &str,
+        mut chunk: Vec<(u64, RunInput)>,
+        default_task_spec: Option<&TaskSpec>,
+        token: Option<&str>,
+        refresh_status: bool,
+    ) -> Result<ChunkOutcome, Error> {
+        let inner = &self.inner;
+        if let Some(token) = token {
+            for (position, input) in &mut chunk {
+                apply_tag(input, token, *position);
+            }
+        }
+        let mut ids: Vec<Option<String>> = vec![None; chunk.len()];
+        // Indexes into `chunk` still to submit.
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        let mut rounds = 0;
+        loop {
+            let request = AddRunsRequest {
+                inputs: pending.iter().map(|&i| chunk[i].1.clone()).collect(),
+                default_task_spec: default_task_spec.cloned(),
+            };
+            let body = to_body(&request, "the add-runs request")?;
+            drop(request);
+            let mut path = inner.group_path(Some(group_id)).segment("runs");
+            if !refresh_status {
+                path = path.query("refresh_status", "false");
+            }
+            let what = format!("adding {} runs to task group {group_id}", pending.len());
+            let call = Call::post(inner, what, path.build(), body, Effect::CreatesWork);
+            match inner.json::<AddRunsResponse>(&call).await {
+                Ok(response) => {
+                    if response.run_ids.len() != pending.len() {
+                        return Err(Error::new(
+                            Kind::Decode,
+                            format!(
+                                "adding runs to task group {group_id}: the server returned {} run ids \
+                                 for {} inputs; the runs may exist, check the group before retrying",
+                                response.run_ids.len(),
+                                pending.len()
+                            ),
+                        ));
+                    }
+                    for (&i, id) in pending.iter().zip(response.run_ids) {
+                        ids[i] = Some(id);
+                    }
+                    break;
+                }
+                Err(error) if error.is_outcome_unknown() => {
+                    let Some(token) = token else {
+                        return Err(error);
+                    };
+                    if rounds >= inner.retry.get_max_retries() {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(inner.retry.delay(rounds, None)).await;
+                    rounds += 1;
+                    tracing::debug!(group_id, error = %error, "add-runs outcome unknown; reconciling");
+                    let wanted: HashMap<u64, usize> =
+                        pending.iter().map(|&i| (chunk[i].0, i)).collect();
+                    let found = inner.find_tagged_runs(group_id, token, &wanted).await?;
+                    for (i, id) in found {
+                        ids[i] = Some(id);
+                    }
+                    pending.retain(|&i| ids[i].is_none());
+                    if pending.is_empty() {
+                        break;
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let run_ids = ids.into_iter().flatten().collect::<Vec<_>>();
+        debug_assert_eq!(run_ids.len(), chunk.len());
+        Ok(ChunkOutcome { run_ids })
+    }
+}
+
+impl Inner {
+    /// Streams a group's runs and returns `(index, run_id)` for every run whose tag has `token`
+    /// and a position in `wanted` (position -> index). The first run of a tag wins.
+    pub(crate) async fn find_tagged_runs(
+        self: &std::sync::Arc<Self>,
+        group_id: &str,
+        token: &str,
+        wanted: &HashMap<u64, usize>,
+    ) -> Result<Vec<(usize, String)>, Error> {
+        let mut session = self.group_runs_session(group_id, &GroupRunsOptions::default());
+        let mut found: HashMap<usize, String> = HashMap::new();
+        loop {
+            let data = match session.next_frame().await? {
+                Frame::End => break,
+                Frame::Data(data) => data,
+            };
+            let peek = Peek::parse(&data, session.what())?;
+            if peek.kind != "task_run.state" {
+                if peek.kind == "error" {
+                    let error = Error::new(
+                        Kind::Connection,
+                        format!("{} reported an error while reconciling", session.what()),
+                    );
+                    session.interrupted(error).await?;
+                }
+                continue;
+            }
+            let event_id = peek.event_id.clone();
+            let tagged: TaggedRun<'_> = serde_json::from_slice(&data)
+                .map_err(|e| Error::decode("a run while reconciling", e))?;
+            if let Some(position) = tagged
+                .run
+                .client_tag()
+                .and_then(|tag| tag_position(&tag, token))
+                && let Some(&index) = wanted.get(&position)
+            {
+                found
+                    .entry(index)
+                    .or_insert_with(|| tagged.run.run_id.clone().into_owned());
+            }
+            session.delivered(event_id.as_deref());
+        }
+        Ok(found.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_and_reject_other_tokens() {
+        let tag = make_tag("abc", 42);
+        assert_eq!(tag, "abc:42");
+        assert_eq!(tag_position(&tag, "abc"), Some(42));
+        assert_eq!(tag_position(&tag, "ab"), None);
+        assert_eq!(tag_position("abc:x", "abc"), None);
+        assert_eq!(tag_position("abcd:1", "abc"), None);
+        // Tokens may themselves contain colons.
+        assert_eq!(tag_position("a:b:7", "a:b"), Some(7));
+    }
+
+    #[test]
+    fn tokens_are_checked() {
+        assert!(check_token("run-2026").is_ok());
+        for bad in ["", "a\nb", &"x".repeat(200)] {
+            assert!(check_token(bad).unwrap_err().is_config());
+        }
+        let a = random_token();
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, random_token());
+    }
+
+    #[test]
+    fn tagging_keeps_the_callers_metadata() {
+        let mut input = RunInput::new("x", "lite");
+        let mut meta = parallel_types::Metadata::new();
+        meta.insert("row".into(), MetadataValue::Integer(3));
+        input = input.with_metadata(meta);
+        apply_tag(&mut input, "t", 9);
+        let meta = input.metadata.unwrap();
+        assert_eq!(meta.get("row"), Some(&MetadataValue::Integer(3)));
+        assert_eq!(
+            meta.get(CLIENT_TAG_KEY),
+            Some(&MetadataValue::String("t:9".into()))
+        );
+    }
+
+    #[test]
+    fn the_tag_is_read_from_a_run_event() {
+        let event = br#"{"type":"task_run.state","event_id":"3","run":{"run_id":"trun_1","metadata":{"row":1,"client_tag":"tok:5"}},"input":null}"#;
+        let tagged: TaggedRun<'_> = serde_json::from_slice(event).unwrap();
+        assert_eq!(tagged.run.run_id, "trun_1");
+        assert_eq!(tagged.run.client_tag().as_deref(), Some("tok:5"));
+        let untagged: TaggedRun<'_> =
+            serde_json::from_slice(br#"{"run":{"run_id":"trun_2","metadata":{"client_tag":7}}}"#)
+                .unwrap();
+        assert_eq!(untagged.run.client_tag(), None);
+        let no_meta: TaggedRun<'_> =
+            serde_json::from_slice(br#"{"run":{"run_id":"trun_3","metadata":null}}"#).unwrap();
+        assert_eq!(no_meta.run.client_tag(), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! Task-group endpoints.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use parallel_types::{CreateTaskGroupRequest, GroupEvent, TaskGroup, TaskGroupStatus, TaskRun};
+
+use crate::client::{Client, Inner};
+use crate::error::Error;
+use crate::request::{Call, Effect, PathBuilder};
+use crate::session::Session;
+use crate::streams::{
+    GroupEvents, GroupEventsOptions, GroupRunsOptions, RunsStream, group_events_stream, runs_stream,
+};
+
+impl Inner {
+    /// `{prefix}/tasks/groups[/{id}]`.
+    pub(crate) fn group_path(&self, group_id: Option<&str>) -> PathBuilder {
+        let path = PathBuilder::new(format!("{}/tasks/groups", self.group_prefix));
+        match group_id {
+            Some(id) => path.segment(id),
+            None => path,
+        }
+    }
+
+    pub(crate) fn group_runs_session(
+        self: &Arc<Self>,
+        group_id: &str,
+        options: &GroupRunsOptions,
+    ) -> Session {
+        let mut path = self.group_path(Some(group_id)).segment("runs");
+        if options.include_input {
+            path = path.query("include_input", "true");
+        }
+        if options.include_output {
+            path = path.query("include_output", "true");
+        }
+        path = path.query_opt(
+            "status",
+            options
+                .status
+                .as_ref()
+                .map(parallel_types::RunStatus::as_str),
+        );
+        Session::new(
+            Arc::clone(self),
+            format!("the runs stream of task group {group_id}"),
+            path.build(),
+            true,
+        )
+        .resume_after(options.last_event_id.clone())
+    }
+}
+
+impl Client {
+    /// Creates a task group (`POST /v1/tasks/groups`).
+    ///
+    /// Retried like a read: a duplicate caused by a lost answer is an empty group, which
+    /// costs nothing and runs nothing.
+    pub async fn create_group(&self, request: CreateTaskGroupRequest) -> Result<TaskGroup, Error> {
+        let inner = &self.inner;
+        let body = to_body(&request, "the create-group request")?;
+        let call = Call::post(
+            inner,
+            "creating a task group".to_owned(),
+            inner.group_path(None).build(),
+            body,
+            Effect::Idempotent,
+        );
+        inner.json(&call).await
+    }
+
+    /// A group and its aggregated status (`GET /v1/tasks/groups/{id}`).
+    pub async fn get_group(&self, group_id: &str) -> Result<TaskGroup, Error> {
+        let inner = &self.inner;
+        let call = Call::get(
+            inner,
+            format!("getting task group {group_id}"),
+            inner.group_path(Some(group_id)).build(),
+        );
+        inner.json(&call).await
+    }
+
+    /// One run of a group (`GET /v1/tasks/groups/{id}/runs/{run_id}`).
+    pub async fn get_group_run(&self, group_id: &str, run_id: &str) -> Result<TaskRun, Error> {
+        let inner = &self.inner;
+        let path = inner
+            .group_path(Some(group_id))
+            .segment("runs")
+            .segment(run_id)
+            .build();
+        let call = Call::get(
+            inner,
+            format!("getting run {run_id} of task group {group_id}"),
+            path,
+        );
+        inner.json(&call).await
+    }
+
+    /// Every run of a group, with its input and output if asked
+    /// (`GET /v1/tasks/groups/{id}/runs`, server-sent events).
+    ///
+    /// The stream connects on first poll, resumes after interruptions from the last run it
+    /// delivered, and ends after the last run. Items are [`GroupRun`](crate::GroupRun)s, kept
+    /// in wire form and decoded on demand:
+    ///
+    /// ```no_run
+    /// # async fn demo(client: parallel_client::Client, group_id: &str) -> Result<(), parallel_client::Error> {
+    /// use futures::StreamExt;
+    /// use parallel_client::GroupRunsOptions;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Insight { ceo_name: String }
+    ///
+    /// let mut runs = client.group_runs(group_id, GroupRunsOptions::with_input_and_output());
+    /// while let Some(run) = runs.next().await {
+    ///     let run = run?;
+    ///     if let Some(insight) = run.output_as::<Insight>()? {
+    ///         println!("{}: {}", run.view()?.run.run_id, insight.ceo_name);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[allow(clippy::needless_pass_by_value)] // by value reads better at call sites
+    pub fn group_runs(&self, group_id: &str, options: GroupRunsOptions) -> RunsStream {
+        runs_stream(self.inner.group_runs_session(group_id, &options))
+    }
+
+    /// A group's status updates and run completions (`GET /v1/tasks/groups/{id}/events`).
+    ///
+    /// The stream resumes after interruptions (and after the server's periodic closes) from
+    /// the last event it delivered, and ends after the status event that reports the group
+    /// inactive. Run completions carry no output: read results with
+    /// [`Client::run_result`] or [`Client::group_runs`].
+    pub fn group_events(&self, group_id: &str, options: GroupEventsOptions) -> GroupEvents {
+        let inner = &self.inner;
+        let mut path = inner.group_path(Some(group_id)).segment("events");
+        if let Some(timeout) = options.timeout {
+            path = path.query("timeout", &format!("{}", timeout.as_secs_f64()));
+        }
+        let session = Session::new(
+            Arc::clone(inner),
+            format!("the events stream of task group {group_id}"),
+            path.build(),
+            true,
+        )
+        .resume_after(options.last_event_id);
+        group_events_stream(session)
+    }
+
+    /// Waits until no run of the group is active and returns the final status.
+    pub async fn wait_group(&self, group_id: &str) -> Result<TaskGroupStatus, Error> {
+        let mut events = self.group_events(group_id, GroupEventsOptions::default());
+        let mut last = None;
+        while let Some(event) = events.next().await {
+            if let GroupEvent::TaskGroupStatus(status) = event? {
+                last = Some(status.status);
+            }
+        }
+        match last {
+            Some(status) if !status.is_active => Ok(status),
+            _ => Ok(self.get_group(group_id).await?.status),
+        }
+    }
+}
+
+pub(crate) fn to_body<T: serde::Serialize>(value: &T, what: &str) -> Result<Bytes, Error> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| Error::config(format!("{what} cannot be encoded as JSON")).with_source(e))
+}

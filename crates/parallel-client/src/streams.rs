@@ -1,0 +1,435 @@
+//! The three server-sent-event streams, as resuming `futures::Stream`s of typed events.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use futures::stream::BoxStream;
+use parallel_types::{ErrorObject, GroupEvent, RunEvent, RunStatus, TaskRunEvent, TaskRunEventRef};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Kind};
+use crate::session::{Frame, Session};
+
+/// Options of [`Client::group_runs`](crate::Client::group_runs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupRunsOptions {
+    /// Include each run's input (`include_input`).
+    pub include_input: bool,
+    /// Include the output of completed runs (`include_output`).
+    pub include_output: bool,
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Start after this event (a `run_cursor` or an `event_id` seen earlier).
+    pub last_event_id: Option<String>,
+}
+
+impl GroupRunsOptions {
+    /// Include inputs and outputs: everything needed to read a finished group's results.
+    pub fn with_input_and_output() -> Self {
+        Self {
+            include_input: true,
+            include_output: true,
+            ..Self::default()
+        }
+    }
+
+    /// Sets `include_input`.
+    #[must_use]
+    pub fn include_input(mut self, yes: bool) -> Self {
+        self.include_input = yes;
+        self
+    }
+
+    /// Sets `include_output`.
+    #[must_use]
+    pub fn include_output(mut self, yes: bool) -> Self {
+        self.include_output = yes;
+        self
+    }
+
+    /// Only runs in `status`.
+    #[must_use]
+    pub fn status(mut self, status: RunStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Start after this event id or cursor.
+    #[must_use]
+    pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
+        self.last_event_id = Some(id.into());
+        self
+    }
+}
+
+/// Options of [`Client::group_events`](crate::Client::group_events).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupEventsOptions {
+    /// Start after this event (an `event_cursor` or an `event_id` seen earlier).
+    pub last_event_id: Option<String>,
+    /// How long the server holds one connection (`timeout`); the stream reconnects by itself
+    /// while the group is active, so this only bounds each connection.
+    pub timeout: Option<Duration>,
+}
+
+impl GroupEventsOptions {
+    /// Start after this event id or cursor.
+    #[must_use]
+    pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
+        self.last_event_id = Some(id.into());
+        self
+    }
+
+    /// Sets the server-side `timeout` of each connection.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// One run from the group runs stream, still in its wire form.
+///
+/// The JSON is kept as received (a slice of the network buffer, no copy); decode what you need:
+/// [`GroupRun::view`] borrows ids, status and raw input/output without allocating,
+/// [`GroupRun::output_as`] and [`GroupRun::input_as`] deserialize straight into your types,
+/// [`GroupRun::to_event`] builds the owned [`TaskRunEvent`].
+#[derive(Clone)]
+pub struct GroupRun {
+    data: Bytes,
+}
+
+impl GroupRun {
+    pub(crate) fn new(data: Bytes) -> Self {
+        Self { data }
+    }
+
+    /// A borrowed view of the event (zero-copy).
+    pub fn view(&self) -> Result<TaskRunEventRef<'_>, Error> {
+        serde_json::from_slice(&self.data).map_err(|e| Error::decode("a task_run.state event", e))
+    }
+
+    /// The owned event.
+    pub fn to_event(&self) -> Result<TaskRunEvent, Error> {
+        serde_json::from_slice(&self.data).map_err(|e| Error::decode("a task_run.state event", e))
+    }
+
+    /// The run's output content as `T` (a JSON output's object, or a text output's string),
+    /// or `None` when the event carries no output (not requested, or the run did not complete).
+    pub fn output_as<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        let raw: RawParts<'_> = serde_json::from_slice(&self.data)
+            .map_err(|e| Error::decode("a task_run.state event", e))?;
+        raw.output
+            .map(|o| serde_json::from_str(o.content.get()))
+            .transpose()
+            .map_err(|e| Error::decode("the run's output as the requested type", e))
+    }
+
+    /// The run's input (`input` of the original request) as `T`, or `None` when the event
+    /// carries no input (not requested).
+    pub fn input_as<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        let raw: RawParts<'_> = serde_json::from_slice(&self.data)
+            .map_err(|e| Error::decode("a task_run.state event", e))?;
+        raw.input
+            .map(|i| serde_json::from_str(i.input.get()))
+            .transpose()
+            .map_err(|e| Error::decode("the run's input as the requested type", e))
+    }
+
+    /// The event's JSON text as received.
+    pub fn json(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl fmt::Debug for GroupRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupRun")
+            .field("json", &String::from_utf8_lossy(&self.data))
+            .finish()
+    }
+}
+
+/// Just the raw `input.input` and `output.content` of a run event.
+#[derive(Deserialize)]
+struct RawParts<'a> {
+    #[serde(borrow, default)]
+    input: Option<RawInput<'a>>,
+    #[serde(borrow, default)]
+    output: Option<RawOutput<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawInput<'a> {
+    #[serde(borrow)]
+    input: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct RawOutput<'a> {
+    #[serde(borrow)]
+    content: &'a RawValue,
+}
+
+/// The `type` and `event_id` of an event, read without decoding the rest.
+#[derive(Deserialize)]
+pub(crate) struct Peek<'a> {
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub(crate) event_id: Option<Cow<'a, str>>,
+}
+
+impl<'a> Peek<'a> {
+    pub(crate) fn parse(data: &'a [u8], what: &str) -> Result<Self, Error> {
+        serde_json::from_slice(data).map_err(|e| Error::decode(&format!("an event of {what}"), e))
+    }
+}
+
+/// An in-band `error` event: the stream was interrupted on the server side; the stream
+/// reconnects after it, and reports it if reconnecting does not help.
+fn error_event(data: &[u8], what: &str) -> Error {
+    #[derive(Deserialize)]
+    struct ErrorEventBody {
+        error: ErrorObject,
+    }
+    match serde_json::from_slice::<ErrorEventBody>(data) {
+        Ok(body) => Error::stream_event(what, body.error),
+        Err(e) => Error::decode(&format!("an error event of {what}"), e),
+    }
+}
+
+macro_rules! boxed_stream {
+    ($(#[$meta:meta])* $name:ident, $item:ty) => {
+        $(#[$meta])*
+        pub struct $name {
+            inner: BoxStream<'static, Result<$item, Error>>,
+        }
+
+        impl Stream for $name {
+            type Item = Result<$item, Error>;
+
+            fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+                self.inner.as_mut().poll_next(cx)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+boxed_stream!(
+    /// The runs of a group ([`Client::group_runs`](crate::Client::group_runs)): one
+    /// [`GroupRun`] per run, resuming by itself after interruptions, ending after the last run.
+    RunsStream,
+    GroupRun
+);
+
+boxed_stream!(
+    /// A group's status updates and run completions
+    /// ([`Client::group_events`](crate::Client::group_events)), resuming by itself; it ends
+    /// after the `task_group_status` event that reports the group inactive.
+    GroupEvents,
+    GroupEvent
+);
+
+boxed_stream!(
+    /// A run's state, progress and messages ([`Client::run_events`](crate::Client::run_events)),
+    /// reconnecting by itself without repeating events; it ends after the run's final state.
+    RunEvents,
+    RunEvent
+);
+
+/// Turns a step function (`state -> next item`) into a stream that stops after the end or
+/// the first error.
+fn drive<S, T, F, Fut>(state: S, mut step: F) -> BoxStream<'static, Result<T, Error>>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+    F: FnMut(S) -> Fut + Send + 'static,
+    Fut: Future<Output = (Result<Option<T>, Error>, S)> + Send + 'static,
+{
+    Box::pin(futures::stream::unfold(Some(state), move |state| {
+        let next = state.map(&mut step);
+        async move {
+            let (result, state) = next?.await;
+            match result {
+                Ok(Some(item)) => Some((Ok(item), Some(state))),
+                Ok(None) => None,
+                Err(error) => Some((Err(error), None)),
+            }
+        }
+    }))
+}
+
+pub(crate) fn runs_stream(session: Session) -> RunsStream {
+    RunsStream {
+        inner: drive(session, |mut session| async move {
+            let next = next_group_run(&mut session).await;
+            (next, session)
+        }),
+    }
+}
+
+async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error> {
+    loop {
+        let data = match session.next_frame().await? {
+            Frame::End => return Ok(None),
+            Frame::Data(data) => data,
+        };
+        let peek = Peek::parse(&data, session.what())?;
+        match peek.kind.as_ref() {
+            "task_run.state" => {
+                let id = peek.event_id.as_deref();
+                // A server resuming inclusively would repeat the last event.
+                if id.is_some() && id == session.last_event_id() {
+                    continue;
+                }
+                session.delivered(id);
+                drop(peek);
+                return Ok(Some(GroupRun::new(data)));
+            }
+            "error" => {
+                let error = error_event(&data, session.what());
+                session.interrupted(error).await?;
+            }
+            // An event type this client does not know: a newer server; skip it.
+            _ => {}
+        }
+    }
+}
+
+/// The events stream's state: the session and whether the group was seen inactive.
+pub(crate) struct GroupEventsState {
+    session: Session,
+    finished: bool,
+}
+
+pub(crate) fn group_events_stream(session: Session) -> GroupEvents {
+    let state = GroupEventsState {
+        session,
+        finished: false,
+    };
+    GroupEvents {
+        inner: drive(state, |mut state| async move {
+            let next = next_group_event(&mut state).await;
+            (next, state)
+        }),
+    }
+}
+
+async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEvent>, Error> {
+    if state.finished {
+        return Ok(None);
+    }
+    let session = &mut state.session;
+    loop {
+        let data = match session.next_frame().await? {
+            Frame::End => {
+                // The server closes a connection after its `timeout` or an hour; the group is
+                // still active since its final status was not seen, so continue.
+                let error = Error::new(
+                    Kind::Connection,
+                    format!("{} kept ending while the group was active", session.what()),
+                );
+                session.reopen_after_clean_end(error).await?;
+                continue;
+            }
+            Frame::Data(data) => data,
+        };
+        let peek = Peek::parse(&data, session.what())?;
+        if peek.kind == "error" {
+            let error = error_event(&data, session.what());
+            session.interrupted(error).await?;
+            continue;
+        }
+        let id = peek.event_id.as_deref();
+        if id.is_some() && id == session.last_event_id() {
+            continue;
+        }
+        let event: GroupEvent = serde_json::from_slice(&data)
+            .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
+        session.delivered(id);
+        if let GroupEvent::TaskGroupStatus(status) = &event
+            && !status.status.is_active
+        {
+            state.finished = true;
+        }
+        return Ok(Some(event));
+    }
+}
+
+/// The run events stream's state. The stream has no cursor: a reconnect replays the run's
+/// history, so events already delivered are recognised by a hash of their JSON and skipped.
+pub(crate) struct RunEventsState {
+    session: Session,
+    seen: HashSet<u64, BuildHasherDefault<DefaultHasher>>,
+    finished: bool,
+}
+
+pub(crate) fn run_events_stream(session: Session) -> RunEvents {
+    let state = RunEventsState {
+        session,
+        seen: HashSet::default(),
+        finished: false,
+    };
+    RunEvents {
+        inner: drive(state, |mut state| async move {
+            let next = next_run_event(&mut state).await;
+            (next, state)
+        }),
+    }
+}
+
+async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, Error> {
+    if state.finished {
+        return Ok(None);
+    }
+    let session = &mut state.session;
+    loop {
+        let data = match session.next_frame().await? {
+            Frame::End => {
+                // Run streams close after 570 s even while the run is active.
+                let error = Error::new(
+                    Kind::Connection,
+                    format!("{} kept ending while the run was active", session.what()),
+                );
+                session.reopen_after_clean_end(error).await?;
+                continue;
+            }
+            Frame::Data(data) => data,
+        };
+        let peek = Peek::parse(&data, session.what())?;
+        if peek.kind == "error" {
+            let error = error_event(&data, session.what());
+            session.interrupted(error).await?;
+            continue;
+        }
+        let hash = state.seen.hasher().hash_one(&data[..]);
+        if !state.seen.insert(hash) {
+            continue;
+        }
+        let event: RunEvent = serde_json::from_slice(&data)
+            .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
+        session.delivered(None);
+        if let RunEvent::TaskRunState(ev) = &event
+            && !ev.run.is_active
+        {
+            state.finished = true;
+        }
+        return Ok(Some(event));
+    }
+}
