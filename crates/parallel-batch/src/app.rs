@@ -1,0 +1,559 @@
+//! Command dispatch: picks the backend (API, a given URL, or the embedded emulator) and runs
+//! the subcommand.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures::StreamExt;
+use parallel_client::{Client, GroupEventsOptions, GroupRunsOptions};
+use parallel_types::{GroupEvent, TaskGroup};
+use serde_json::value::RawValue;
+
+use crate::cli::{Cli, Command, EmulatorArgs};
+use crate::progress::{Counts, Progress, ProgressMode};
+use crate::run::{Backend, Summary};
+use crate::{Error, OutputFormat, OutputWriter, Record};
+
+const EMBEDDED: &str = "embedded-emulator";
+
+/// Parses the command line, runs the command, and returns the process exit code.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let resume_command = shell_command(&args);
+    let json = cli.json;
+    match runtime.block_on(dispatch(cli, &resume_command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if !e.is_interrupted() {
+                if json {
+                    println!("{}", serde_json::json!({"error": e.to_string()}));
+                } else {
+                    eprintln!("error: {e}");
+                }
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// The command line as a user can paste it back into a POSIX shell.
+fn shell_command(args: &[std::ffi::OsString]) -> String {
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let s = a.to_string_lossy();
+            let s = if i == 0 {
+                Path::new(s.as_ref())
+                    .file_name()
+                    .map_or(s.to_string(), |n| n.to_string_lossy().into_owned())
+            } else {
+                s.into_owned()
+            };
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+            {
+                s
+            } else {
+                format!("'{}'", s.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn api_key() -> Option<String> {
+    std::env::var("PARALLEL_API_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+}
+
+fn client_for(base_url: &str, key: Option<&str>) -> Result<Client, Error> {
+    // An emulator started without a key accepts any; the client insists on sending one.
+    Client::builder()
+        .base_url(base_url)
+        .api_key(key.unwrap_or("no-key"))
+        .build()
+        .map_err(|e| Error::api("cannot set up the API client", e))
+}
+
+/// A client for commands that inspect an existing group (they cannot use a fresh emulator).
+fn remote_client(cli: &Cli) -> Result<Client, Error> {
+    if cli.emulator {
+        return Err(Error::usage(
+            "--emulator starts an empty emulator that has no groups to inspect; start one with \
+             `parallel-batch emulator` and pass its --base-url instead",
+        ));
+    }
+    match (api_key(), &cli.base_url) {
+        (Some(key), url) => client_for(
+            url.as_deref().unwrap_or("https://api.parallel.ai"),
+            Some(&key),
+        ),
+        (None, Some(url)) => client_for(url, None),
+        (None, None) => Err(Error::missing_key()),
+    }
+}
+
+async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
+    let interval = Duration::from_secs_f64(cli.progress_interval.max(0.1));
+    let mode = ProgressMode::detect(cli.json, cli.quiet, interval);
+    match &cli.command {
+        Command::Run(args) => {
+            let key = api_key();
+            let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
+            let emulator = if embedded {
+                let emulator = parallel_emulator::Emulator::builder()
+                    .time_scale(args.emulator_time_scale)
+                    .fail_rate(args.emulator_fail_rate)
+                    .start()
+                    .await
+                    .map_err(|e| {
+                        Error::state(format!("cannot start the embedded emulator: {e}"))
+                            .with_source(e)
+                    })?;
+                if !cli.quiet {
+                    let why = if cli.emulator {
+                        "--emulator"
+                    } else {
+                        "PARALLEL_API_KEY is not set"
+                    };
+                    eprintln!(
+                        "Using the embedded emulator ({why}): results are simulated. Set \
+                         PARALLEL_API_KEY to run on the Parallel API."
+                    );
+                }
+                Some(emulator)
+            } else {
+                None
+            };
+            let backend = match &emulator {
+                Some(emulator) => Backend {
+                    client: client_for(&emulator.base_url(), None)?,
+                    label: EMBEDDED.to_owned(),
+                    embedded: true,
+                },
+                None => {
+                    let url = cli
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| "https://api.parallel.ai".to_owned());
+                    Backend {
+                        client: client_for(&url, key.as_deref())?,
+                        label: url,
+                        embedded: false,
+                    }
+                }
+            };
+            let result = crate::run::run(args, &backend, mode, resume_command).await;
+            if let Some(emulator) = emulator {
+                emulator.shutdown().await;
+            }
+            print_summary(&result?, cli.json);
+            Ok(())
+        }
+        Command::Status { group } => {
+            let client = remote_client(&cli)?;
+            let group = client
+                .get_group(group)
+                .await
+                .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
+            print_group(&group, cli.json);
+            Ok(())
+        }
+        Command::Wait { group } => {
+            let client = remote_client(&cli)?;
+            wait(&client, group, mode, cli.json).await
+        }
+        Command::Results {
+            group,
+            output,
+            output_format,
+        } => {
+            let client = remote_client(&cli)?;
+            let format = OutputFormat::resolve(output, *output_format);
+            let counts = results(&client, group, output, format).await?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"group_id": group, "output": output, "rows": counts.done(),
+                        "completed": counts.completed, "failed": counts.failed})
+                );
+            } else {
+                eprintln!(
+                    "Wrote {} runs of {group} to {} ({} completed, {} not completed).",
+                    counts.done(),
+                    output.display(),
+                    counts.completed,
+                    counts.failed
+                );
+            }
+            Ok(())
+        }
+        Command::Events {
+            group,
+            last_event_id,
+        } => {
+            let client = remote_client(&cli)?;
+            events(&client, group, last_event_id.clone()).await
+        }
+        Command::Emulator(args) => serve_emulator(args).await,
+    }
+}
+
+fn print_summary(summary: &Summary, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(summary).unwrap_or_else(|_| "{}".to_owned())
+        );
+        return;
+    }
+    if summary.written_now == 0 && summary.complete && summary.resumed {
+        eprintln!(
+            "Nothing to do: all {} rows are already in {} (group {}). Delete {} and its \
+             .state.json file to run again.",
+            summary.total,
+            summary.output.display(),
+            summary.group_id,
+            summary.output.display()
+        );
+        return;
+    }
+    eprintln!(
+        "Done: {} rows in {} ({} completed, {} failed) in {:.1} s ({:.0} rows/s). Group: {}",
+        summary.total,
+        summary.output.display(),
+        summary.completed,
+        summary.failed,
+        summary.seconds,
+        summary.rows_per_second,
+        summary.group_id
+    );
+    if summary.duplicate_runs > 0 {
+        eprintln!(
+            "warning: the group holds {} duplicate runs for rows already submitted; each row \
+             is written once",
+            summary.duplicate_runs
+        );
+    }
+}
+
+fn print_group(group: &TaskGroup, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(group).unwrap_or_else(|_| "{}".to_owned())
+        );
+        return;
+    }
+    let status = &group.status;
+    let counts: Vec<String> = status
+        .task_run_status_counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    println!(
+        "{}: {} · {} runs ({})",
+        group.taskgroup_id,
+        if status.is_active { "active" } else { "idle" },
+        status.num_task_runs,
+        if counts.is_empty() {
+            "none".to_owned()
+        } else {
+            counts.join(", ")
+        }
+    );
+    if let Some(message) = status.status_message.as_deref().filter(|m| !m.is_empty()) {
+        println!("  {message}");
+    }
+}
+
+async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> Result<(), Error> {
+    let first = client
+        .get_group(group)
+        .await
+        .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
+    let to_counts = |status: &parallel_types::TaskGroupStatus| {
+        let mut c = Counts {
+            total: status.num_task_runs,
+            submitted: status.num_task_runs,
+            completed: 0,
+            failed: 0,
+        };
+        for (k, v) in &status.task_run_status_counts {
+            match k.to_string().as_str() {
+                "completed" => c.completed += v,
+                "failed" | "cancelled" => c.failed += v,
+                _ => {}
+            }
+        }
+        c
+    };
+    let mut counts = to_counts(&first.status);
+    let mut progress = Progress::new(mode, counts);
+    let mut last_event_id: Option<String> = None;
+    let mut errors = 0;
+    loop {
+        let mut options = GroupEventsOptions::default();
+        options.last_event_id.clone_from(&last_event_id);
+        let mut stream = client.group_events(group, options);
+        let mut inactive = false;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(GroupEvent::TaskGroupStatus(event)) => {
+                    counts = to_counts(&event.status);
+                    progress.update(&counts);
+                    inactive = !event.status.is_active;
+                    last_event_id = Some(event.event_id);
+                }
+                Ok(GroupEvent::TaskRunState(event)) => {
+                    if event.event_id.is_some() {
+                        last_event_id = event.event_id;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    errors += 1;
+                    if errors > 5 {
+                        return Err(Error::api(format!("cannot follow group {group}"), e));
+                    }
+                    break;
+                }
+            }
+        }
+        let group_now = client
+            .get_group(group)
+            .await
+            .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
+        if inactive || !group_now.status.is_active {
+            counts = to_counts(&group_now.status);
+            progress.finish(&counts);
+            print_group(&group_now, json);
+            return Ok(());
+        }
+    }
+}
+
+/// Writes every run of `group` with its input and output.
+async fn results(
+    client: &Client,
+    group: &str,
+    output: &Path,
+    format: OutputFormat,
+) -> Result<Counts, Error> {
+    struct Buffered {
+        row: u64,
+        input: Box<RawValue>,
+        output: Option<Box<RawValue>>,
+        run_id: String,
+        status: String,
+        error: Option<String>,
+    }
+    // CSV needs the output fields for its header: hold rows (at most this many) until the
+    // first completed JSON output names them.
+    const MAX_BUFFERED: usize = 10_000;
+    let options = GroupRunsOptions {
+        include_input: true,
+        include_output: true,
+        ..GroupRunsOptions::default()
+    };
+    let mut stream = client.group_runs(group, options);
+    let mut writer: Option<OutputWriter> = None;
+    let mut buffer: Vec<Buffered> = Vec::new();
+    let mut counts = Counts::default();
+    let mut index = 0u64;
+    let null = || RawValue::from_string("null".to_owned()).ok();
+    while let Some(event) = stream.next().await {
+        let event = event
+            .and_then(|run| run.to_event())
+            .map_err(|e| Error::api(format!("cannot read the runs of {group}"), e))?;
+        let row = event
+            .run
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(crate::run::CLIENT_TAG))
+            .and_then(|t| t.as_str())
+            .and_then(|t| t.rsplit_once(':'))
+            .and_then(|(_, r)| r.parse().ok())
+            .unwrap_or(index);
+        index += 1;
+        let input = event
+            .input
+            .as_ref()
+            .and_then(|i| serde_json::value::to_raw_value(&i.input).ok())
+            .or_else(null)
+            .ok_or_else(|| Error::state("cannot encode a run input"))?;
+        let content = event.output.as_ref().and_then(crate::run::output_content);
+        let record = Buffered {
+            row,
+            input,
+            output: content,
+            run_id: event.run.run_id.clone(),
+            status: event.run.status.as_str().to_owned(),
+            error: crate::run::error_message(&event.run),
+        };
+        if event.run.status == parallel_types::RunStatus::Completed {
+            counts.completed += 1;
+        } else {
+            counts.failed += 1;
+        }
+        if writer.is_none() {
+            let fields = match (&record.output, format) {
+                (_, OutputFormat::Jsonl) => Some(None),
+                (Some(o), OutputFormat::Csv) if o.get().starts_with('{') => {
+                    Some(crate::spec::object_keys(o.get()))
+                }
+                _ if buffer.len() >= MAX_BUFFERED => Some(None),
+                _ => None,
+            };
+            match fields {
+                Some(fields) => {
+                    let mut w = OutputWriter::open(output, format, 0, None, fields.as_deref())?;
+                    for b in buffer.drain(..) {
+                        w.write(&Record {
+                            row: b.row,
+                            input: &b.input,
+                            output: b.output.as_deref(),
+                            run_id: &b.run_id,
+                            status: &b.status,
+                            error: b.error.as_deref(),
+                        })?;
+                    }
+                    writer = Some(w);
+                }
+                None => {
+                    buffer.push(record);
+                    continue;
+                }
+            }
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write(&Record {
+                row: record.row,
+                input: &record.input,
+                output: record.output.as_deref(),
+                run_id: &record.run_id,
+                status: &record.status,
+                error: record.error.as_deref(),
+            })?;
+        }
+    }
+    let mut w = match writer {
+        Some(w) => w,
+        None => {
+            let mut w = OutputWriter::open(output, format, 0, None, None)?;
+            for b in buffer.drain(..) {
+                w.write(&Record {
+                    row: b.row,
+                    input: &b.input,
+                    output: b.output.as_deref(),
+                    run_id: &b.run_id,
+                    status: &b.status,
+                    error: b.error.as_deref(),
+                })?;
+            }
+            w
+        }
+    };
+    w.sync()?;
+    Ok(counts)
+}
+
+async fn events(client: &Client, group: &str, last_event_id: Option<String>) -> Result<(), Error> {
+    use std::io::Write;
+    let options = GroupEventsOptions {
+        last_event_id,
+        ..GroupEventsOptions::default()
+    };
+    let mut stream = client.group_events(group, options);
+    let stdout = std::io::stdout();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(|e| Error::api(format!("cannot follow group {group}"), e))?;
+        let line = match &event {
+            GroupEvent::TaskGroupStatus(e) => serde_json::to_string(e),
+            GroupEvent::TaskRunState(e) => serde_json::to_string(e),
+            GroupEvent::Error(e) => serde_json::to_string(e),
+            GroupEvent::Unknown(v) => serde_json::to_string(v),
+        }
+        .unwrap_or_default();
+        let mut out = stdout.lock();
+        // A closed stdout (e.g. `| head`) ends the command quietly.
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
+    if !args.listen.ip().is_loopback() {
+        return Err(Error::usage(
+            "the emulator listens on loopback addresses only (127.0.0.1 or ::1)",
+        ));
+    }
+    let emulator = parallel_emulator::Emulator::builder()
+        .listen(args.listen)
+        .time_scale(args.time_scale)
+        .fail_rate(args.fail_rate)
+        .seed(args.seed)
+        .api_key(args.api_key.clone())
+        .start()
+        .await
+        .map_err(|e| Error::state(format!("cannot start the emulator: {e}")).with_source(e))?;
+    eprintln!(
+        "Emulator listening on {} (Ctrl-C to stop). Use it with: parallel-batch --base-url {} ...",
+        emulator.base_url(),
+        emulator.base_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    emulator.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_command_is_quoted_for_the_shell() {
+        let args: Vec<std::ffi::OsString> = [
+            "/usr/bin/parallel-batch",
+            "run",
+            "in.csv",
+            "--columns",
+            "ceo: the CEO's name",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        assert_eq!(
+            shell_command(&args),
+            r"parallel-batch run in.csv --columns 'ceo: the CEO'\''s name'"
+        );
+    }
+}

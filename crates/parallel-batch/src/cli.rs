@@ -1,0 +1,174 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{InputFormat, OutputFormat};
+
+/// Run a CSV or JSONL file through the Parallel Task Group API, one task per row, resumably.
+///
+/// With no PARALLEL_API_KEY set (or with --emulator), `run` uses an embedded local emulator,
+/// so everything works offline; results are then simulated.
+#[derive(Debug, Parser)]
+#[command(name = "parallel-batch", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// The API base URL (default https://api.parallel.ai; e.g. an emulator's
+    /// http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "PARALLEL_BASE_URL", value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+
+    /// Use the embedded emulator even when PARALLEL_API_KEY is set.
+    #[arg(long, global = true, conflicts_with = "base_url")]
+    pub(crate) emulator: bool,
+
+    /// Machine-readable output: a JSON summary on stdout, progress as JSON lines on stderr.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// No progress display.
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, global = true, default_value_t = 5.0, value_name = "SECONDS")]
+    pub(crate) progress_interval: f64,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run one task per input row and write the results as they complete.
+    Run(RunArgs),
+    /// Show a task group's status.
+    Status {
+        /// The task group id (`tgrp_...`).
+        group: String,
+    },
+    /// Wait until a task group has no active runs, showing progress.
+    Wait {
+        /// The task group id (`tgrp_...`).
+        group: String,
+    },
+    /// Write every run of a task group, with its input and output, to a file.
+    Results {
+        /// The task group id (`tgrp_...`).
+        group: String,
+        /// The file to write (`.csv` or `.jsonl`).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The output format (default: from the extension; JSONL unless `.csv`).
+        #[arg(long, value_enum)]
+        output_format: Option<OutputFormat>,
+    },
+    /// Print a task group's events as they happen, one JSON object per line.
+    Events {
+        /// The task group id (`tgrp_...`).
+        group: String,
+        /// Start after this event id (from an earlier event's `event_id`).
+        #[arg(long)]
+        last_event_id: Option<String>,
+    },
+    /// Serve the emulator on this machine until Ctrl-C.
+    Emulator(EmulatorArgs),
+}
+
+/// `run` options.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The input file: CSV with a header line, or JSON Lines.
+    pub(crate) input: PathBuf,
+
+    /// The output file (`.csv` or `.jsonl`); its state is kept beside it in
+    /// `<OUTPUT>.state.json`.
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+
+    /// The input format (default: from the extension).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<InputFormat>,
+
+    /// The output format (default: from the extension; JSONL unless `.csv`).
+    #[arg(long, value_enum)]
+    pub(crate) output_format: Option<OutputFormat>,
+
+    /// A task spec JSON file (`{"output_schema": ..., "input_schema": ...}`).
+    #[arg(long, value_name = "FILE", group = "task")]
+    pub(crate) spec: Option<PathBuf>,
+
+    /// A JSON schema file for the output object.
+    #[arg(long, value_name = "FILE", group = "task")]
+    pub(crate) output_schema: Option<PathBuf>,
+
+    /// Output fields as "name: description, ..." (string fields).
+    #[arg(long, value_name = "FIELDS", group = "task")]
+    pub(crate) columns: Option<String>,
+
+    /// Free-text output: what to write for each row.
+    #[arg(long, value_name = "DESCRIPTION", group = "task")]
+    pub(crate) text: Option<String>,
+
+    /// Input columns to send, as "column,column=new_name,..." (default: all).
+    #[arg(long, value_name = "COLUMNS")]
+    pub(crate) input_columns: Option<String>,
+
+    /// The processor for every run.
+    #[arg(long, default_value = "lite-fast")]
+    pub(crate) processor: String,
+
+    /// Add the runs to this existing task group instead of creating one.
+    #[arg(long, value_name = "GROUP_ID")]
+    pub(crate) group: Option<String>,
+
+    /// Metadata for the group and every run, as key=value (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) metadata: Vec<String>,
+
+    /// Inputs per add-runs request (at most 1000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) chunk_size: u16,
+
+    /// Submitted rows not yet written, at most (bounds memory and work in flight).
+    #[arg(long, default_value_t = 20_000, value_name = "ROWS")]
+    pub(crate) max_in_flight: usize,
+
+    /// Result downloads running at once.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub(crate) fetch_concurrency: usize,
+
+    /// Replace an existing output that has no state file (otherwise an error).
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// Embedded emulator only: latency scale (0 = instant, 1 = real-world latencies).
+    #[arg(long, default_value_t = 0.2, value_name = "SCALE")]
+    pub(crate) emulator_time_scale: f64,
+
+    /// Embedded emulator only: fraction of runs that fail.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub(crate) emulator_fail_rate: f64,
+}
+
+/// `emulator` options.
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// The address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Latency scale (0 = instant, 1 = real-world latencies).
+    #[arg(long, default_value_t = 0.02)]
+    pub(crate) time_scale: f64,
+    /// Fraction of runs that fail.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) fail_rate: f64,
+    /// Seed for deterministic outputs.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Require this API key (`x-api-key`); default: accept any request.
+    #[arg(long, env = "PARALLEL_EMULATOR_API_KEY", hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+}

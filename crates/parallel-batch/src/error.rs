@@ -1,0 +1,222 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use parallel_client::Error as ClientError;
+
+/// Everything that can stop a `parallel-batch` command.
+///
+/// Opaque on purpose: match with the `is_*()` predicates, read the message with `Display`, and
+/// walk the cause with [`std::error::Error::source`]. Every message says what happened and, where
+/// there is one, what to do about it.
+#[derive(Debug)]
+pub struct Error {
+    kind: Kind,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// The command line asks for something impossible.
+    Usage(String),
+    /// A row of the input file is malformed.
+    Input {
+        path: PathBuf,
+        line: u64,
+        column: Option<String>,
+        message: String,
+    },
+    /// Reading or writing a local file failed.
+    Io { what: String },
+    /// The state file beside the output is unusable.
+    State(String),
+    /// No API key and nothing else to talk to.
+    MissingKey,
+    /// The API (or the network) refused.
+    Api { what: String, message: String },
+    /// The user pressed Ctrl-C.
+    Interrupted,
+}
+
+impl Error {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage(message.into()))
+    }
+
+    pub(crate) fn input(
+        path: impl Into<PathBuf>,
+        line: u64,
+        column: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(Kind::Input {
+            path: path.into(),
+            line,
+            column,
+            message: message.into(),
+        })
+    }
+
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::new(Kind::Io { what: what.into() }).with_source(source)
+    }
+
+    pub(crate) fn state(message: impl Into<String>) -> Self {
+        Self::new(Kind::State(message.into()))
+    }
+
+    pub(crate) fn missing_key() -> Self {
+        Self::new(Kind::MissingKey)
+    }
+
+    pub(crate) fn api(what: impl Into<String>, source: ClientError) -> Self {
+        let message = api_message(&source);
+        Self::new(Kind::Api {
+            what: what.into(),
+            message,
+        })
+        .with_source(source)
+    }
+
+    pub(crate) fn api_message_only(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Kind::Api {
+            what: what.into(),
+            message: message.into(),
+        })
+    }
+
+    pub(crate) fn interrupted() -> Self {
+        Self::new(Kind::Interrupted)
+    }
+
+    fn new(kind: Kind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The command line was inconsistent (for example two task definitions at once).
+    pub fn is_usage(&self) -> bool {
+        matches!(self.kind, Kind::Usage(_))
+    }
+
+    /// A row of the input file could not be read; the message names its line and column.
+    pub fn is_input(&self) -> bool {
+        matches!(self.kind, Kind::Input { .. })
+    }
+
+    /// A local file could not be read or written.
+    pub fn is_io(&self) -> bool {
+        matches!(self.kind, Kind::Io { .. })
+    }
+
+    /// The state file beside the output does not match this command or is damaged.
+    pub fn is_state(&self) -> bool {
+        matches!(self.kind, Kind::State(_))
+    }
+
+    /// No API key was configured for a command that needs the real API.
+    pub fn is_missing_key(&self) -> bool {
+        matches!(self.kind, Kind::MissingKey)
+    }
+
+    /// The API answered with an error, or could not be reached.
+    pub fn is_api(&self) -> bool {
+        matches!(self.kind, Kind::Api { .. })
+    }
+
+    /// The user interrupted the command (Ctrl-C); what was written is kept.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.kind, Kind::Interrupted)
+    }
+
+    /// The line of the input file at fault, for input errors.
+    pub fn line(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Input { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The process exit code this error maps to: 2 for usage and input mistakes, 130 for an
+    /// interruption, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            Kind::Usage(_) | Kind::Input { .. } | Kind::MissingKey => 2,
+            Kind::Interrupted => 130,
+            _ => 1,
+        }
+    }
+}
+
+/// The API's own words when there are some, so validation errors reach the user verbatim.
+fn api_message(error: &ClientError) -> String {
+    let mut message = error.to_string();
+    if let Some(api) = error.api_error() {
+        if !api.message.is_empty() && !message.contains(&api.message) {
+            message = format!("{message}: {}", api.message);
+        }
+        if let Some(detail) = &api.detail {
+            let detail = detail.to_string();
+            if detail != "null" && !message.contains(&detail) {
+                message = format!("{message} ({detail})");
+            }
+        }
+    }
+    if error.status().is_some_and(|s| s.as_u16() == 401) {
+        message.push_str(
+            "; check PARALLEL_API_KEY (create a key at https://platform.parallel.ai), \
+             or run on the local emulator with --emulator",
+        );
+    }
+    message
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Usage(message) | Kind::State(message) => f.write_str(message),
+            Kind::Input {
+                path,
+                line,
+                column,
+                message,
+            } => {
+                write!(f, "{}: line {line}", path.display())?;
+                if let Some(column) = column {
+                    write!(f, ", column {column}")?;
+                }
+                write!(f, ": {message}")
+            }
+            Kind::Io { what } => {
+                write!(f, "{what}")?;
+                if let Some(source) = &self.source {
+                    write!(f, ": {source}")?;
+                }
+                Ok(())
+            }
+            Kind::MissingKey => f.write_str(
+                "no API key: set PARALLEL_API_KEY (for example `export PARALLEL_API_KEY=...`, \
+                 keys are created at https://platform.parallel.ai), or pass --base-url to \
+                 talk to a running emulator (`parallel-batch emulator`)",
+            ),
+            Kind::Api { what, message } => write!(f, "{what}: {message}"),
+            Kind::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,599 @@
+//! Lazy readers for the input file: CSV (first line is the header) or JSON Lines.
+//!
+//! A reader yields one [`Row`] at a time and never holds more than one row, so a file of any
+//! size streams in constant memory. Each row becomes the run's `input`: a JSON object of the
+//! chosen columns (CSV values are strings), or, for a JSONL line holding a JSON string, that
+//! text. A malformed row is an error naming its line and column.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::value::RawValue;
+
+use crate::Error;
+use crate::state::{Fingerprint, Fnv64};
+
+/// The input file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object (or string) per line.
+    Jsonl,
+}
+
+impl InputFormat {
+    /// The format named by `explicit`, else guessed from the file extension.
+    pub fn resolve(path: &Path, explicit: Option<Self>) -> Result<Self, Error> {
+        if let Some(format) = explicit {
+            return Ok(format);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Ok(Self::Csv),
+            Some("jsonl" | "ndjson" | "json") => Ok(Self::Jsonl),
+            _ => Err(Error::usage(format!(
+                "cannot tell the format of {} from its extension; pass --format csv or \
+                 --format jsonl",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// `--input-columns`: which input columns become the run input, and under which names.
+///
+/// Syntax: a comma-separated list of `source` or `source=target`, e.g. `name=company,website`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnMap {
+    picks: Vec<(String, String)>,
+}
+
+impl ColumnMap {
+    /// Parses the `--input-columns` syntax.
+    pub fn parse(spec: &str) -> Result<Self, Error> {
+        let mut picks: Vec<(String, String)> = Vec::new();
+        for item in spec.split(',') {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            let (source, target) = match item.split_once('=') {
+                Some((s, t)) => (s.trim(), t.trim()),
+                None => (item, item),
+            };
+            if source.is_empty() || target.is_empty() {
+                return Err(Error::usage(format!(
+                    "--input-columns: `{item}` needs a column name on both sides of `=`"
+                )));
+            }
+            if picks.iter().any(|(_, t)| t == target) {
+                return Err(Error::usage(format!(
+                    "--input-columns: the name `{target}` is used twice"
+                )));
+            }
+            picks.push((source.to_owned(), target.to_owned()));
+        }
+        if picks.is_empty() {
+            return Err(Error::usage("--input-columns: no column named"));
+        }
+        Ok(Self { picks })
+    }
+
+    /// The names the columns get in the run input, in order.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.picks.iter().map(|(_, t)| t.as_str())
+    }
+}
+
+/// One input row, ready to submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// 0-based position among the data rows (the header is not a row).
+    pub index: u64,
+    /// 1-based line in the file where the row starts.
+    pub line: u64,
+    /// The run input as compact JSON: an object, or a string.
+    pub input: String,
+}
+
+/// Counts and hashes every byte read, so the validation pass also fingerprints the file.
+struct Hashing<R> {
+    inner: R,
+    hash: Fnv64,
+    len: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+enum Source {
+    Csv {
+        reader: csv::Reader<Hashing<File>>,
+        record: csv::StringRecord,
+        /// For each output key: (index in the CSV record, key already JSON-escaped).
+        picks: Vec<(usize, String)>,
+        headers: Vec<String>,
+    },
+    Jsonl {
+        reader: BufReader<Hashing<File>>,
+        buf: String,
+        line: u64,
+        map: Option<ColumnMap>,
+    },
+}
+
+/// A lazy reader over an input file.
+pub struct InputReader {
+    path: PathBuf,
+    source: Source,
+    next_index: u64,
+    columns: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for InputReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputReader")
+            .field("path", &self.path)
+            .field("next_index", &self.next_index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InputReader {
+    /// Opens `path`; for CSV, reads and checks the header line.
+    pub fn open(path: &Path, format: InputFormat, map: Option<&ColumnMap>) -> Result<Self, Error> {
+        let file = File::open(path)
+            .map_err(|e| Error::io(format!("cannot open input {}", path.display()), e))?;
+        let hashing = Hashing {
+            inner: file,
+            hash: Fnv64::default(),
+            len: 0,
+        };
+        let (source, columns) = match format {
+            InputFormat::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(false)
+                    .buffer_capacity(256 * 1024)
+                    .from_reader(hashing);
+                let headers: Vec<String> = reader
+                    .headers()
+                    .map_err(|e| csv_error(path, &e, &[]))?
+                    .iter()
+                    .map(|h| h.trim().to_owned())
+                    .collect();
+                if headers.iter().all(String::is_empty) {
+                    return Err(Error::input(
+                        path,
+                        1,
+                        None,
+                        "the header line is empty; the first line must name the columns",
+                    ));
+                }
+                for (i, h) in headers.iter().enumerate() {
+                    if headers[..i].contains(h) {
+                        return Err(Error::input(
+                            path,
+                            1,
+                            Some(format!("{} (`{h}`)", i + 1)),
+                            "this column name appears twice in the header",
+                        ));
+                    }
+                }
+                let pairs: Vec<(String, String)> = match map {
+                    Some(map) => map.picks.clone(),
+                    None => headers.iter().map(|h| (h.clone(), h.clone())).collect(),
+                };
+                let mut picks = Vec::with_capacity(pairs.len());
+                for (source, target) in &pairs {
+                    let Some(index) = headers.iter().position(|h| h == source) else {
+                        return Err(Error::input(
+                            path,
+                            1,
+                            None,
+                            format!(
+                                "no column `{source}` in the header (columns: {})",
+                                headers.join(", ")
+                            ),
+                        ));
+                    };
+                    picks.push((index, json_string(target)));
+                }
+                let columns = pairs.into_iter().map(|(_, t)| t).collect();
+                (
+                    Source::Csv {
+                        reader,
+                        record: csv::StringRecord::new(),
+                        picks,
+                        headers,
+                    },
+                    Some(columns),
+                )
+            }
+            InputFormat::Jsonl => (
+                Source::Jsonl {
+                    reader: BufReader::with_capacity(256 * 1024, hashing),
+                    buf: String::new(),
+                    line: 0,
+                    map: map.cloned(),
+                },
+                map.map(|m| m.targets().map(str::to_owned).collect()),
+            ),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            source,
+            next_index: 0,
+            columns,
+        })
+    }
+
+    /// The input column names, when known up front (CSV, or JSONL with `--input-columns`).
+    pub fn columns(&self) -> Option<&[String]> {
+        self.columns.as_deref()
+    }
+
+    /// The next row, or `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<Row>, Error> {
+        let row = match &mut self.source {
+            Source::Csv {
+                reader,
+                record,
+                picks,
+                headers,
+            } => {
+                match reader.read_record(record) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(None),
+                    Err(e) => return Err(csv_error(&self.path, &e, headers)),
+                }
+                let line = record.position().map_or(0, csv::Position::line);
+                let mut input = String::with_capacity(record.as_slice().len() + 16 * picks.len());
+                input.push('{');
+                for (n, (index, key)) in picks.iter().enumerate() {
+                    if n > 0 {
+                        input.push(',');
+                    }
+                    input.push_str(key);
+                    input.push(':');
+                    push_json_string(&mut input, record.get(*index).unwrap_or(""));
+                }
+                input.push('}');
+                Row {
+                    index: self.next_index,
+                    line,
+                    input,
+                }
+            }
+            Source::Jsonl {
+                reader,
+                buf,
+                line,
+                map,
+            } => loop {
+                buf.clear();
+                let n = reader.read_line(buf).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        Error::input(&self.path, *line + 1, None, "the line is not valid UTF-8")
+                    } else {
+                        Error::io(format!("cannot read {}", self.path.display()), e)
+                    }
+                })?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                *line += 1;
+                let text = buf.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                let input = jsonl_input(text, map.as_ref()).map_err(|(column, message)| {
+                    Error::input(&self.path, *line, column, message)
+                })?;
+                break Row {
+                    index: self.next_index,
+                    line: *line,
+                    input,
+                };
+            },
+        };
+        self.next_index += 1;
+        Ok(Some(row))
+    }
+
+    /// Length and hash of everything read so far (the whole file once `next_row` returned
+    /// `None`).
+    pub fn fingerprint(&self) -> Fingerprint {
+        let hashing = match &self.source {
+            Source::Csv { reader, .. } => reader.get_ref(),
+            Source::Jsonl { reader, .. } => reader.get_ref(),
+        };
+        Fingerprint {
+            len: hashing.len,
+            hash: hashing.hash.hex(),
+        }
+    }
+}
+
+/// One JSONL line to a run input; the error carries (column, message).
+fn jsonl_input(text: &str, map: Option<&ColumnMap>) -> Result<String, (Option<String>, String)> {
+    let raw: &RawValue = serde_json::from_str(text)
+        .map_err(|e| (Some(e.column().to_string()), format!("invalid JSON: {e}")))?;
+    let first = raw.get().as_bytes().first().copied();
+    match (first, map) {
+        (Some(b'{'), None) => Ok(raw.get().to_owned()),
+        (Some(b'"'), None) => Ok(raw.get().to_owned()),
+        (Some(b'{'), Some(map)) => {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+                .map_err(|e| (Some(e.column().to_string()), format!("invalid JSON: {e}")))?;
+            let mut input = String::from("{");
+            for (n, (source, target)) in map.picks.iter().enumerate() {
+                let Some(value) = object.get(source) else {
+                    return Err((
+                        Some(format!("`{source}`")),
+                        format!("the object has no key `{source}` (named by --input-columns)"),
+                    ));
+                };
+                if n > 0 {
+                    input.push(',');
+                }
+                push_json_string(&mut input, target);
+                input.push(':');
+                input.push_str(&value.to_string());
+            }
+            input.push('}');
+            Ok(input)
+        }
+        (Some(b'"'), Some(_)) => Err((
+            None,
+            "the line is a JSON string, but --input-columns needs JSON objects".to_owned(),
+        )),
+        _ => Err((
+            Some("1".to_owned()),
+            "expected a JSON object (or a JSON string) on each line".to_owned(),
+        )),
+    }
+}
+
+fn csv_error(path: &Path, error: &csv::Error, headers: &[String]) -> Error {
+    let line = error.position().map_or(0, csv::Position::line);
+    let column_name = |index: usize| -> String {
+        match headers.get(index) {
+            Some(name) if !name.is_empty() => format!("{} (`{name}`)", index + 1),
+            _ => (index + 1).to_string(),
+        }
+    };
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            #[allow(clippy::cast_possible_truncation)]
+            let (expected, found) = (*expected_len as usize, *len as usize);
+            let column = if found < expected {
+                column_name(found)
+            } else {
+                column_name(expected)
+            };
+            Error::input(
+                path,
+                line,
+                Some(column),
+                format!(
+                    "expected {expected} fields like the header, found {found} (a stray comma, \
+                     or a quote not closed?)"
+                ),
+            )
+        }
+        csv::ErrorKind::Utf8 { err, .. } => Error::input(
+            path,
+            line,
+            Some(column_name(err.field())),
+            "the field is not valid UTF-8 (save the file as UTF-8)",
+        ),
+        csv::ErrorKind::Io(e) => Error::io(
+            format!("cannot read {}", path.display()),
+            std::io::Error::new(e.kind(), e.to_string()),
+        ),
+        _ => Error::input(path, line.max(1), None, error.to_string()),
+    }
+}
+
+/// A JSON string literal for `s`.
+pub(crate) fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(&mut out, s);
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escape: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match escape {
+            Some(e) => out.push_str(e),
+            None => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn all(reader: &mut InputReader) -> Vec<Row> {
+        let mut rows = Vec::new();
+        while let Some(row) = reader.next_row().unwrap() {
+            rows.push(row);
+        }
+        rows
+    }
+
+    #[test]
+    fn csv_rows_become_json_objects_with_picked_and_renamed_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "in.csv",
+            "name,website,country\nAcme \"A\",acme.example,US\n\"Multi\nLine\",m.example,GB\n",
+        );
+        let map = ColumnMap::parse("name=company, website").unwrap();
+        let mut reader = InputReader::open(&path, InputFormat::Csv, Some(&map)).unwrap();
+        assert_eq!(reader.columns().unwrap(), ["company", "website"]);
+        let rows = all(&mut reader);
+        assert_eq!(rows.len(), 2);
+        let first: serde_json::Value = serde_json::from_str(&rows[0].input).unwrap();
+        assert_eq!(
+            first,
+            serde_json::json!({"company": "Acme \"A\"", "website": "acme.example"})
+        );
+        assert_eq!((rows[0].index, rows[0].line), (0, 2));
+        let second: serde_json::Value = serde_json::from_str(&rows[1].input).unwrap();
+        assert_eq!(second["company"], "Multi\nLine");
+        assert_eq!((rows[1].index, rows[1].line), (1, 3));
+        assert_eq!(
+            reader.fingerprint().len,
+            std::fs::metadata(&path).unwrap().len()
+        );
+    }
+
+    #[test]
+    fn csv_row_with_wrong_field_count_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "in.csv", "name,website\na,b\nc\nd,e\n");
+        let mut reader = InputReader::open(&path, InputFormat::Csv, None).unwrap();
+        assert!(reader.next_row().unwrap().is_some());
+        let err = reader.next_row().unwrap_err();
+        assert!(err.is_input());
+        assert_eq!(err.line(), Some(3));
+        let text = err.to_string();
+        assert!(text.contains("line 3, column 2 (`website`)"), "{text}");
+    }
+
+    #[test]
+    fn csv_unknown_input_column_is_reported_with_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "in.csv", "name,website\na,b\n");
+        let map = ColumnMap::parse("nmae").unwrap();
+        let err = InputReader::open(&path, InputFormat::Csv, Some(&map)).unwrap_err();
+        assert_eq!(err.line(), Some(1));
+        assert!(err.to_string().contains("no column `nmae`"));
+    }
+
+    #[test]
+    fn jsonl_passes_objects_and_strings_and_skips_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "in.jsonl",
+            "{\"a\": 1}\n\n\"free text\"\n{\"a\":2,\"b\":[1]}\n",
+        );
+        let mut reader = InputReader::open(&path, InputFormat::Jsonl, None).unwrap();
+        let rows = all(&mut reader);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].input, "{\"a\": 1}");
+        assert_eq!(rows[1].input, "\"free text\"");
+        assert_eq!((rows[2].index, rows[2].line), (2, 4));
+    }
+
+    #[test]
+    fn jsonl_bad_line_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "in.jsonl", "{\"a\":1}\n{\"a\":2}\n{\"a\" 3}\n");
+        let mut reader = InputReader::open(&path, InputFormat::Jsonl, None).unwrap();
+        reader.next_row().unwrap();
+        reader.next_row().unwrap();
+        let err = reader.next_row().unwrap_err();
+        assert_eq!(err.line(), Some(3));
+        assert!(err.to_string().contains("line 3, column 6"), "{err}");
+        let path = write(&dir, "arr.jsonl", "[1,2]\n");
+        let err = InputReader::open(&path, InputFormat::Jsonl, None)
+            .unwrap()
+            .next_row()
+            .unwrap_err();
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
+    }
+
+    #[test]
+    fn jsonl_with_column_map_picks_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "in.jsonl",
+            "{\"n\":\"x\",\"skip\":1,\"w\":{\"u\":2}}\n{\"w\":1}\n",
+        );
+        let map = ColumnMap::parse("n=name,w").unwrap();
+        let mut reader = InputReader::open(&path, InputFormat::Jsonl, Some(&map)).unwrap();
+        let row = reader.next_row().unwrap().unwrap();
+        assert_eq!(row.input, "{\"name\":\"x\",\"w\":{\"u\":2}}");
+        let err = reader.next_row().unwrap_err();
+        assert!(err.to_string().contains("line 2, column `n`"), "{err}");
+    }
+
+    #[test]
+    fn format_from_extension_or_flag() {
+        let p = Path::new("x.CSV");
+        assert_eq!(InputFormat::resolve(p, None).unwrap(), InputFormat::Csv);
+        assert_eq!(
+            InputFormat::resolve(Path::new("x.ndjson"), None).unwrap(),
+            InputFormat::Jsonl
+        );
+        assert!(
+            InputFormat::resolve(Path::new("x.txt"), None)
+                .unwrap_err()
+                .is_usage()
+        );
+        assert_eq!(
+            InputFormat::resolve(Path::new("x.txt"), Some(InputFormat::Csv)).unwrap(),
+            InputFormat::Csv
+        );
+    }
+
+    #[test]
+    fn column_map_rejects_duplicates_and_empty_names() {
+        assert!(ColumnMap::parse("a=x,b=x").is_err());
+        assert!(ColumnMap::parse("a=").is_err());
+        assert!(ColumnMap::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn json_string_escapes_control_characters() {
+        let s = "a\"b\\c\nd\u{1}é";
+        let encoded = json_string(s);
+        let back: String = serde_json::from_str(&encoded).unwrap();
+        assert_eq!(back, s);
+    }
+}

@@ -1,0 +1,530 @@
+//! Output writers: one line per input row, JSONL or CSV, appended as results arrive.
+//!
+//! A JSONL line is `{"row", "input", "output", "run_id", "status", "error"}` with the input and
+//! output kept as the JSON they were. A CSV row has `row`, the input columns, the output fields
+//! flattened into their own columns (nested values as compact JSON), then `run_id`, `status`
+//! and `error`. A column name used twice gets an `input.` or `output.` prefix.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::Error;
+
+/// The output file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl OutputFormat {
+    /// The format named by `explicit`, else guessed from the extension (JSONL unless `.csv`).
+    pub fn resolve(path: &Path, explicit: Option<Self>) -> Self {
+        explicit.unwrap_or_else(|| {
+            match path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("csv") => Self::Csv,
+                _ => Self::Jsonl,
+            }
+        })
+    }
+}
+
+/// One finished row.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// The input row number (0-based, header excluded).
+    pub row: u64,
+    /// The run input as JSON (object or string).
+    pub input: &'a RawValue,
+    /// The output content as JSON (object for JSON output, string for text), if completed.
+    pub output: Option<&'a RawValue>,
+    /// The run id.
+    pub run_id: &'a str,
+    /// The run's final status (`completed`, `failed`, `cancelled`).
+    pub status: &'a str,
+    /// The error message for a run that did not complete.
+    pub error: Option<&'a str>,
+}
+
+/// Which CSV columns exist and where their values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// (header name, input key)
+    input: Vec<(String, String)>,
+    /// (header name, output key); a single `("output", "")` entry means the whole output.
+    output: Vec<(String, String)>,
+}
+
+const RESERVED: [&str; 4] = ["row", "run_id", "status", "error"];
+
+impl CsvLayout {
+    /// A layout for these input columns and output fields (`None`: one `output` column).
+    pub fn new(input: &[String], output: Option<&[String]>) -> Self {
+        let output_keys: Vec<String> = output.map_or_else(Vec::new, <[String]>::to_vec);
+        let input = input
+            .iter()
+            .map(|key| {
+                let clash = RESERVED.contains(&key.as_str()) || output_keys.contains(key);
+                let name = if clash {
+                    format!("input.{key}")
+                } else {
+                    key.clone()
+                };
+                (name, key.clone())
+            })
+            .collect();
+        let output = match output {
+            Some(keys) => keys
+                .iter()
+                .map(|key| {
+                    let clash = RESERVED.contains(&key.as_str());
+                    let name = if clash {
+                        format!("output.{key}")
+                    } else {
+                        key.clone()
+                    };
+                    (name, key.clone())
+                })
+                .collect(),
+            None => vec![("output".to_owned(), String::new())],
+        };
+        Self { input, output }
+    }
+
+    /// The header line's names.
+    pub fn header(&self) -> Vec<&str> {
+        let mut names = vec!["row"];
+        names.extend(self.input.iter().map(|(n, _)| n.as_str()));
+        names.extend(self.output.iter().map(|(n, _)| n.as_str()));
+        names.extend(["run_id", "status", "error"]);
+        names
+    }
+}
+
+/// Appends records to the output file and tracks how many bytes are valid.
+#[derive(Debug)]
+pub struct OutputWriter {
+    path: PathBuf,
+    file: BufWriter<File>,
+    format: OutputFormat,
+    layout: Option<CsvLayout>,
+    /// Output fields to use when the layout is decided by the first record.
+    output_fields: Option<Vec<String>>,
+    len: u64,
+    line: Vec<u8>,
+    fields: Vec<String>,
+}
+
+impl OutputWriter {
+    /// Opens `path` for appending after its first `keep` bytes (anything after them is cut:
+    /// a partial line, or rows written after the last checkpoint). `keep = 0` starts a new
+    /// file. For CSV, `input_columns` fixes the input columns; when `None` they are taken
+    /// from the existing header or from the first record's input.
+    pub fn open(
+        path: &Path,
+        format: OutputFormat,
+        keep: u64,
+        input_columns: Option<&[String]>,
+        output_fields: Option<&[String]>,
+    ) -> Result<Self, Error> {
+        let io = |e| Error::io(format!("cannot write output {}", path.display()), e);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let existing = file.metadata().map_err(io)?.len();
+        if existing < keep {
+            return Err(Error::state(format!(
+                "the output {} is shorter ({existing} bytes) than its state file records \
+                 ({keep} bytes): it was changed since the last run; delete both the output and \
+                 its .state.json file to start over",
+                path.display()
+            )));
+        }
+        let mut layout = None;
+        if format == OutputFormat::Csv {
+            if keep > 0 {
+                layout = Some(read_layout(path, output_fields)?);
+            } else if let Some(columns) = input_columns {
+                layout = Some(CsvLayout::new(columns, output_fields));
+            }
+        }
+        file.set_len(keep).map_err(io)?;
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::Start(keep)).map_err(io)?;
+        let mut writer = Self {
+            path: path.to_owned(),
+            file: BufWriter::with_capacity(256 * 1024, file),
+            format,
+            layout,
+            output_fields: output_fields.map(<[String]>::to_vec),
+            len: keep,
+            line: Vec::with_capacity(1024),
+            fields: Vec::new(),
+        };
+        if keep == 0 && writer.layout.is_some() {
+            writer.write_header()?;
+        }
+        Ok(writer)
+    }
+
+    /// Bytes of the file that are complete records (including buffered ones).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn write_header(&mut self) -> Result<(), Error> {
+        let Some(layout) = &self.layout else {
+            return Ok(());
+        };
+        let header: Vec<String> = layout.header().into_iter().map(str::to_owned).collect();
+        self.line.clear();
+        csv_line(&mut self.line, &header);
+        self.emit()
+    }
+
+    /// Appends one record (buffered; call [`OutputWriter::flush`] to hand it to the OS).
+    pub fn write(&mut self, record: &Record<'_>) -> Result<(), Error> {
+        self.line.clear();
+        match self.format {
+            OutputFormat::Jsonl => {
+                let line = &mut self.line;
+                line.extend_from_slice(b"{\"row\":");
+                line.extend_from_slice(record.row.to_string().as_bytes());
+                line.extend_from_slice(b",\"input\":");
+                line.extend_from_slice(record.input.get().as_bytes());
+                line.extend_from_slice(b",\"output\":");
+                line.extend_from_slice(record.output.map_or("null", RawValue::get).as_bytes());
+                line.extend_from_slice(b",\"run_id\":");
+                serde_json::to_writer(&mut *line, record.run_id)
+                    .map_err(|e| Error::io("cannot encode a result", std::io::Error::other(e)))?;
+                line.extend_from_slice(b",\"status\":");
+                serde_json::to_writer(&mut *line, record.status)
+                    .map_err(|e| Error::io("cannot encode a result", std::io::Error::other(e)))?;
+                line.extend_from_slice(b",\"error\":");
+                serde_json::to_writer(&mut *line, &record.error)
+                    .map_err(|e| Error::io("cannot encode a result", std::io::Error::other(e)))?;
+                line.extend_from_slice(b"}\n");
+            }
+            OutputFormat::Csv => {
+                let input: BTreeMap<String, Value> = serde_json::from_str(record.input.get())
+                    .unwrap_or_else(|_| {
+                        // A text input (JSON string) has no columns: keep it under `input`.
+                        let mut m = BTreeMap::new();
+                        if let Ok(text) = serde_json::from_str::<Value>(record.input.get()) {
+                            m.insert("input".to_owned(), text);
+                        }
+                        m
+                    });
+                if self.layout.is_none() {
+                    let columns: Vec<String> = input.keys().cloned().collect();
+                    self.layout = Some(CsvLayout::new(&columns, self.output_fields.as_deref()));
+                    self.write_header()?;
+                    self.line.clear();
+                }
+                let output: Option<Value> = record
+                    .output
+                    .and_then(|o| serde_json::from_str(o.get()).ok());
+                let layout = self.layout.as_ref().ok_or_else(|| {
+                    Error::state("internal: the CSV layout is missing after the header")
+                })?;
+                let fields = &mut self.fields;
+                fields.clear();
+                fields.push(record.row.to_string());
+                for (_, key) in &layout.input {
+                    fields.push(cell(input.get(key)));
+                }
+                for (_, key) in &layout.output {
+                    let value = match (&output, key.is_empty()) {
+                        (Some(v), true) => Some(v),
+                        (Some(Value::Object(o)), false) => o.get(key),
+                        _ => None,
+                    };
+                    fields.push(cell(value));
+                }
+                fields.push(record.run_id.to_owned());
+                fields.push(record.status.to_owned());
+                fields.push(record.error.unwrap_or("").to_owned());
+                csv_line(&mut self.line, fields);
+            }
+        }
+        self.emit()
+    }
+
+    fn emit(&mut self) -> Result<(), Error> {
+        self.file
+            .write_all(&self.line)
+            .map_err(|e| Error::io(format!("cannot write output {}", self.path.display()), e))?;
+        self.len += self.line.len() as u64;
+        Ok(())
+    }
+
+    /// Hands buffered records to the OS: they survive a crash of this process.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.file
+            .flush()
+            .map_err(|e| Error::io(format!("cannot write output {}", self.path.display()), e))
+    }
+
+    /// Flushes and syncs to disk: they survive a crash of the machine. Returns the length.
+    pub fn sync(&mut self) -> Result<u64, Error> {
+        self.flush()?;
+        self.file
+            .get_ref()
+            .sync_data()
+            .map_err(|e| Error::io(format!("cannot sync output {}", self.path.display()), e))?;
+        Ok(self.len)
+    }
+}
+
+/// A CSV cell for a JSON value: strings as they are, null/absent empty, others as JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn csv_line(out: &mut Vec<u8>, fields: &[String]) {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(std::mem::take(out));
+    // Writing to a Vec cannot fail; a failure would only lose this line, which the caller sees
+    // as an empty write.
+    let _ = writer.write_record(fields);
+    *out = writer.into_inner().unwrap_or_default();
+}
+
+/// Rebuilds the CSV layout from the header of an existing output file.
+fn read_layout(path: &Path, output_fields: Option<&[String]>) -> Result<CsvLayout, Error> {
+    let file =
+        File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(file);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::state(format!("cannot read the header of {}: {e}", path.display())))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let output_names: Vec<String> = CsvLayout::new(&[], output_fields)
+        .output
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let n_out = output_names.len();
+    let ok = header.len() >= 4 + n_out
+        && header[0] == "row"
+        && header[header.len() - 3..] == ["run_id", "status", "error"]
+        && header[header.len() - 3 - n_out..header.len() - 3] == output_names[..];
+    if !ok {
+        return Err(Error::state(format!(
+            "the header of {} does not match this task's columns; delete the output and its \
+             .state.json file to start over, or write to another file",
+            path.display()
+        )));
+    }
+    let input = header[1..header.len() - 3 - n_out]
+        .iter()
+        .map(|name| {
+            let key = name.strip_prefix("input.").unwrap_or(name).to_owned();
+            (name.clone(), key)
+        })
+        .collect();
+    let output = CsvLayout::new(&[], output_fields).output;
+    Ok(CsvLayout { input, output })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn jsonl_lines_keep_input_and_output_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.jsonl");
+        let mut w = OutputWriter::open(&path, OutputFormat::Jsonl, 0, None, None).unwrap();
+        let input = raw(r#"{"name":"Acme"}"#);
+        let output = raw(r#"{"ceo":"J"}"#);
+        w.write(&Record {
+            row: 3,
+            input: &input,
+            output: Some(&output),
+            run_id: "trun_1",
+            status: "completed",
+            error: None,
+        })
+        .unwrap();
+        w.write(&Record {
+            row: 4,
+            input: &input,
+            output: None,
+            run_id: "trun_2",
+            status: "failed",
+            error: Some("boom \"x\""),
+        })
+        .unwrap();
+        let len = w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(len, text.len() as u64);
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines[0],
+            serde_json::json!({"row":3,"input":{"name":"Acme"},"output":{"ceo":"J"},
+                "run_id":"trun_1","status":"completed","error":null})
+        );
+        assert_eq!(lines[1]["error"], "boom \"x\"");
+        assert_eq!(lines[1]["output"], Value::Null);
+    }
+
+    #[test]
+    fn csv_flattens_output_and_prefixes_clashing_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.csv");
+        let inputs = vec!["name".to_owned(), "status".to_owned()];
+        let outputs = vec!["ceo".to_owned(), "tags".to_owned(), "error".to_owned()];
+        let mut w =
+            OutputWriter::open(&path, OutputFormat::Csv, 0, Some(&inputs), Some(&outputs)).unwrap();
+        let input = raw(r#"{"name":"Acme, Inc.","status":"active"}"#);
+        let output = raw(r#"{"ceo":"Jane \"J\" Doe","tags":["a","b"],"error":null}"#);
+        w.write(&Record {
+            row: 0,
+            input: &input,
+            output: Some(&output),
+            run_id: "trun_1",
+            status: "completed",
+            error: None,
+        })
+        .unwrap();
+        w.sync().unwrap();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "row",
+                "name",
+                "input.status",
+                "ceo",
+                "tags",
+                "output.error",
+                "run_id",
+                "status",
+                "error"
+            ]
+        );
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(&row[1], "Acme, Inc.");
+        assert_eq!(&row[2], "active");
+        assert_eq!(&row[3], "Jane \"J\" Doe");
+        assert_eq!(&row[4], r#"["a","b"]"#);
+        assert_eq!(&row[5], "");
+        assert_eq!(&row[7], "completed");
+    }
+
+    #[test]
+    fn reopening_cuts_after_the_checkpoint_and_keeps_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.csv");
+        let inputs = vec!["name".to_owned()];
+        let mut w = OutputWriter::open(&path, OutputFormat::Csv, 0, Some(&inputs), None).unwrap();
+        let input = raw(r#"{"name":"A"}"#);
+        let output = raw(r#""some text""#);
+        let rec = Record {
+            row: 0,
+            input: &input,
+            output: Some(&output),
+            run_id: "r",
+            status: "completed",
+            error: None,
+        };
+        w.write(&rec).unwrap();
+        let keep = w.sync().unwrap();
+        w.write(&Record { row: 1, ..rec }).unwrap();
+        w.flush().unwrap();
+        drop(w);
+        // Simulate a crash in the middle of a line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"2,\"partial").unwrap();
+        drop(f);
+
+        let mut w = OutputWriter::open(&path, OutputFormat::Csv, keep, None, None).unwrap();
+        w.write(&Record { row: 5, ..rec }).unwrap();
+        w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "row,name,output,run_id,status,error\n0,A,some text,r,completed,\n\
+             5,A,some text,r,completed,\n"
+        );
+
+        let err = OutputWriter::open(&path, OutputFormat::Csv, 10_000, None, None).unwrap_err();
+        assert!(err.is_state());
+        let err = OutputWriter::open(
+            &path,
+            OutputFormat::Csv,
+            keep,
+            None,
+            Some(&["other".to_owned()]),
+        )
+        .unwrap_err();
+        assert!(err.is_state(), "{err}");
+    }
+
+    #[test]
+    fn csv_layout_from_first_record_when_columns_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.csv");
+        let mut w = OutputWriter::open(&path, OutputFormat::Csv, 0, None, None).unwrap();
+        let input = raw(r#"{"b":1,"a":"x"}"#);
+        w.write(&Record {
+            row: 0,
+            input: &input,
+            output: None,
+            run_id: "r",
+            status: "failed",
+            error: Some("e"),
+        })
+        .unwrap();
+        w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "row,a,b,output,run_id,status,error\n0,x,1,,r,failed,e\n"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! Progress display: bars on a terminal, periodic plain lines otherwise, JSON lines with
+//! `--json`. Everything goes to stderr so stdout stays clean for summaries.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProgressMode {
+    /// indicatif bars (stderr is a terminal).
+    Bars,
+    /// A plain line every `interval`.
+    Lines(Duration),
+    /// A JSON object per line every `interval`.
+    Json(Duration),
+    /// Nothing.
+    Quiet,
+}
+
+impl ProgressMode {
+    /// Bars when stderr is a terminal, else lines; JSON lines when `json`.
+    pub(crate) fn detect(json: bool, quiet: bool, interval: Duration) -> Self {
+        if quiet {
+            Self::Quiet
+        } else if json {
+            Self::Json(interval)
+        } else if std::io::stderr().is_terminal() {
+            Self::Bars
+        } else {
+            Self::Lines(interval)
+        }
+    }
+}
+
+/// Counters of one batch, as shown and as summarised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// Rows in the input.
+    pub(crate) total: u64,
+    /// Rows the API has accepted.
+    pub(crate) submitted: u64,
+    /// Rows written with a completed run.
+    pub(crate) completed: u64,
+    /// Rows written with a failed or cancelled run.
+    pub(crate) failed: u64,
+}
+
+impl Counts {
+    /// Rows written.
+    pub(crate) fn done(&self) -> u64 {
+        self.completed + self.failed
+    }
+}
+
+/// The live display.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    mode: ProgressMode,
+    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    started: Instant,
+    /// Rows already done when this process started (excluded from the rate).
+    done_at_start: u64,
+    last_line: Instant,
+}
+
+impl Progress {
+    /// Starts the display for `counts` (already done rows are shown, not counted in the rate).
+    pub(crate) fn new(mode: ProgressMode, counts: Counts) -> Self {
+        let bars = (mode == ProgressMode::Bars).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            let style = |template: &str| {
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ")
+            };
+            let submitted = multi.add(ProgressBar::new(counts.total));
+            submitted.set_style(style(
+                "submitted [{bar:40.cyan/blue}] {pos:>8}/{len:8} {per_sec:>12}",
+            ));
+            let done = multi.add(ProgressBar::new(counts.total));
+            done.set_style(style(
+                "finished  [{bar:40.green/blue}] {pos:>8}/{len:8} {per_sec:>12} ETA {eta:<5} {msg}",
+            ));
+            submitted.set_position(counts.submitted);
+            done.set_position(counts.done());
+            submitted.reset_elapsed();
+            done.reset_eta();
+            (multi, submitted, done)
+        });
+        let mut progress = Self {
+            mode,
+            bars,
+            started: Instant::now(),
+            done_at_start: counts.done(),
+            last_line: Instant::now(),
+        };
+        progress.update(&counts);
+        progress
+    }
+
+    /// Shows new counts (lines are printed at most once per interval).
+    pub(crate) fn update(&mut self, counts: &Counts) {
+        match self.mode {
+            ProgressMode::Bars => {
+                if let Some((_, submitted, done)) = &self.bars {
+                    submitted.set_position(counts.submitted);
+                    done.set_position(counts.done());
+                    done.set_message(format!(
+                        "completed {} · failed {}",
+                        counts.completed, counts.failed
+                    ));
+                }
+            }
+            ProgressMode::Lines(interval) | ProgressMode::Json(interval) => {
+                if self.last_line.elapsed() >= interval {
+                    self.last_line = Instant::now();
+                    self.print_line(counts);
+                }
+            }
+            ProgressMode::Quiet => {}
+        }
+    }
+
+    fn print_line(&self, counts: &Counts) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let fresh = counts.done().saturating_sub(self.done_at_start);
+        #[allow(clippy::cast_precision_loss)]
+        let rate = if elapsed > 0.0 {
+            fresh as f64 / elapsed
+        } else {
+            0.0
+        };
+        let remaining = counts.total.saturating_sub(counts.done());
+        #[allow(clippy::cast_precision_loss)]
+        let eta = (rate > 0.0).then(|| remaining as f64 / rate);
+        let mut err = std::io::stderr().lock();
+        if let ProgressMode::Json(_) = self.mode {
+            let line = serde_json::json!({
+                "event": "progress",
+                "total": counts.total,
+                "submitted": counts.submitted,
+                "completed": counts.completed,
+                "failed": counts.failed,
+                "rows_per_second": (rate * 10.0).round() / 10.0,
+                "eta_seconds": eta.map(f64::round),
+            });
+            let _ = writeln!(err, "{line}");
+        } else {
+            let eta = eta.map_or_else(|| "-".to_owned(), |s| format_duration(s));
+            let _ = writeln!(
+                err,
+                "progress: submitted {}/{}, completed {}, failed {}, {rate:.0} rows/s, ETA {eta}",
+                counts.submitted, counts.total, counts.completed, counts.failed
+            );
+        }
+    }
+
+    /// Prints a message above the bars (or as a line).
+    pub(crate) fn println(&self, message: &str) {
+        match &self.bars {
+            Some((multi, _, _)) => {
+                let _ = multi.println(message);
+            }
+            None => {
+                if self.mode != ProgressMode::Quiet {
+                    eprintln!("{message}");
+                }
+            }
+        }
+    }
+
+    /// Stops the display, leaving the final state on screen (or printing a last line).
+    pub(crate) fn finish(&mut self, counts: &Counts) {
+        if self.bars.is_some() {
+            self.update(counts);
+            if let Some((_, submitted, done)) = &self.bars {
+                submitted.abandon();
+                done.abandon();
+            }
+        } else if matches!(self.mode, ProgressMode::Lines(_) | ProgressMode::Json(_)) {
+            self.print_line(counts);
+        }
+    }
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+pub(crate) fn format_duration(seconds: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(12.4), "12s");
+        assert_eq!(format_duration(185.0), "3m05s");
+        assert_eq!(format_duration(3720.0), "1h02m");
+        assert_eq!(format_duration(-1.0), "0s");
+    }
+
+    #[test]
+    fn done_adds_completed_and_failed() {
+        let c = Counts {
+            total: 10,
+            submitted: 8,
+            completed: 5,
+            failed: 2,
+        };
+        assert_eq!(c.done(), 7);
+    }
+}
