@@ -1,0 +1,117 @@
+//! Bad input, API refusals and missing configuration give clear errors.
+
+use crate::support::{COLUMNS, Emu, batch, write_csv};
+
+#[test]
+fn bad_csv_row_names_line_and_column_and_submits_nothing() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.csv");
+    std::fs::write(
+        &input,
+        "name,website\nA,a.example\nB,b.example\nC\nD,d.example\n",
+    )
+    .unwrap();
+    let out = batch()
+        .args(["--base-url", &emu.url(), "run"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("out.csv"))
+        .args(["--columns", COLUMNS])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 4, column 2 (`website`)"), "{stderr}");
+    assert_eq!(emu.runs_created(), 0);
+}
+
+#[test]
+fn bad_jsonl_line_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.jsonl");
+    std::fs::write(&input, "{\"a\":1}\n{\"a\":2,}\n").unwrap();
+    let out = batch()
+        .args(["--emulator", "run"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("out.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.jsonl: line 2, column 8"), "{stderr}");
+}
+
+#[test]
+fn api_refusal_shows_the_api_message() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 5);
+    let out = batch()
+        .args(["--base-url", &emu.url(), "run"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("out.csv"))
+        .args(["--columns", COLUMNS, "--processor", "warp-speed"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid processor"), "{stderr}");
+    assert!(stderr.contains("warp-speed"), "{stderr}");
+    assert_eq!(emu.runs_created(), 0);
+}
+
+#[test]
+fn inspecting_a_group_without_a_key_explains_how_to_set_one() {
+    let out = batch().args(["status", "tgrp_0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PARALLEL_API_KEY"), "{stderr}");
+    assert!(stderr.contains("--base-url"), "{stderr}");
+}
+
+#[test]
+fn an_existing_output_without_state_is_not_overwritten() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 3);
+    let output = dir.path().join("out.csv");
+    std::fs::write(&output, "precious\n").unwrap();
+    let out = batch()
+        .args(["--base-url", &emu.url(), "run"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .args(["--columns", COLUMNS])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "precious\n");
+    assert_eq!(emu.runs_created(), 0);
+}
+
+#[test]
+fn a_changed_input_is_refused_on_resume() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 10);
+    let output = dir.path().join("out.csv");
+    let run = |input: &std::path::Path| {
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "run"])
+            .arg(input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&input).status.success());
+    write_csv(dir.path(), 11);
+    let out = run(&input);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed since this job started"));
+}

@@ -1,0 +1,228 @@
+//! Whole files through the tool, and the `status` / `results` commands.
+
+use crate::support::{
+    COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_ok, state_of,
+    write_csv, write_jsonl,
+};
+
+#[test]
+fn csv_to_csv_1000_rows_with_failed_runs() {
+    let emu = Emu::start(0.1, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 1000);
+    let output = dir.path().join("out.csv");
+    let out = run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--json", "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS, "--chunk-size", "300"]),
+    );
+    let (header, rows) = read_csv_output(&output);
+    assert_eq!(
+        header,
+        [
+            "row",
+            "name",
+            "website",
+            "ceo_name",
+            "founded_year",
+            "run_id",
+            "status",
+            "error"
+        ]
+    );
+    assert_eq!(rows.len(), 1000);
+    assert_eq!(
+        rows.keys().copied().collect::<Vec<_>>(),
+        (0..1000).collect::<Vec<_>>()
+    );
+    let mut failed = 0;
+    for (row, fields) in &rows {
+        assert_eq!(fields["name"], input_name(*row));
+        assert_eq!(fields["website"], format!("https://c{row}.example"));
+        assert!(fields["run_id"].starts_with("trun_"));
+        match fields["status"].as_str() {
+            "completed" => {
+                assert!(!fields["ceo_name"].is_empty() && fields["error"].is_empty());
+            }
+            "failed" => {
+                failed += 1;
+                assert!(!fields["error"].is_empty() && fields["ceo_name"].is_empty());
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        failed > 0 && failed < 1000,
+        "about 10% of runs fail: {failed}"
+    );
+    assert_eq!(emu.runs_created(), 1000, "each row submitted once");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["total"], 1000);
+    assert_eq!(summary["failed"], failed);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(state_of(&output)["complete"], true);
+
+    // Running the same command again does nothing and submits nothing.
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS, "--chunk-size", "300"]),
+    );
+    assert_eq!(read_csv_output(&output).1.len(), 1000);
+    assert_eq!(emu.runs_created(), 1000);
+}
+
+#[test]
+fn jsonl_to_jsonl_1000_rows_with_failed_runs() {
+    let emu = Emu::start(0.05, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_jsonl(dir.path(), 1000);
+    let output = dir.path().join("out.jsonl");
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS]),
+    );
+    let rows = read_jsonl_output(&output);
+    assert_eq!(rows.len(), 1000);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&input)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut failed = 0;
+    for (row, value) in &rows {
+        let i = usize::try_from(*row).unwrap();
+        assert_eq!(
+            value["input"], lines[i],
+            "row {row} carries its input object"
+        );
+        match value["status"].as_str().unwrap() {
+            "completed" => {
+                assert!(value["output"]["ceo_name"].is_string());
+                assert!(value["error"].is_null());
+            }
+            "failed" => {
+                failed += 1;
+                assert!(value["output"].is_null());
+                assert!(value["error"].as_str().is_some_and(|e| !e.is_empty()));
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(failed > 0);
+    assert_eq!(emu.runs_created(), 1000);
+}
+
+#[test]
+fn input_columns_pick_and_rename_and_text_output() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 20);
+    let output = dir.path().join("out.jsonl");
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args([
+                "--input-columns",
+                "name=company",
+                "--text",
+                "A one-line profile",
+            ]),
+    );
+    let rows = read_jsonl_output(&output);
+    assert_eq!(rows.len(), 20);
+    assert_eq!(
+        rows[&3]["input"],
+        serde_json::json!({"company": "Company 3"})
+    );
+    assert!(rows[&3]["output"].is_string());
+}
+
+#[test]
+fn status_and_results_commands_read_the_group_back() {
+    let emu = Emu::start(0.1, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 150);
+    let output = dir.path().join("out.csv");
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS]),
+    );
+    let (_, written) = read_csv_output(&output);
+    let group = state_of(&output)["group_id"].as_str().unwrap().to_owned();
+
+    let out = run_ok(batch().args(["--base-url", &emu.url(), "--json", "status", &group]));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["taskgroup_id"], group);
+    assert_eq!(status["status"]["num_task_runs"], 150);
+    assert_eq!(status["status"]["is_active"], false);
+    let counts = &status["status"]["task_run_status_counts"];
+    let failed_in_file = written.values().filter(|r| r["status"] == "failed").count();
+    assert_eq!(
+        counts["failed"].as_u64().unwrap_or(0),
+        failed_in_file as u64
+    );
+
+    let out = run_ok(batch().args(["--base-url", &emu.url(), "status", &group]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&group) && text.contains("150 runs"), "{text}");
+
+    let results = dir.path().join("all.csv");
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "results", &group, "-o"])
+            .arg(&results),
+    );
+    let (header, rows) = read_csv_output(&results);
+    assert!(header.contains(&"ceo_name".to_owned()), "{header:?}");
+    assert_eq!(rows.len(), 150);
+    for (row, fields) in &rows {
+        assert_eq!(fields["name"], input_name(*row));
+        assert_eq!(fields["run_id"], written[row]["run_id"]);
+        assert_eq!(fields["status"], written[row]["status"]);
+        assert_eq!(fields["ceo_name"], written[row]["ceo_name"]);
+    }
+
+    let results = dir.path().join("all.jsonl");
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "results", &group, "-o"])
+            .arg(&results),
+    );
+    assert_eq!(read_jsonl_output(&results).len(), 150);
+
+    // `wait` returns at once for an idle group and prints its status.
+    let out = run_ok(batch().args(["--base-url", &emu.url(), "--quiet", "wait", &group]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("150 runs"));
+
+    // `events` prints JSON lines and ends when the group is idle.
+    let out = run_ok(batch().args(["--base-url", &emu.url(), "events", &group]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let types: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(types.iter().any(|t| t == "task_group_status"), "{types:?}");
+}

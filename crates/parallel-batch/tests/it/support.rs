@@ -1,0 +1,146 @@
+//! An emulator served from this test process, and helpers to run the binary and read files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use parallel_emulator::{Emulator, EmulatorHandle};
+
+/// An emulator on its own runtime, so tests can block on child processes meanwhile.
+pub struct Emu {
+    pub handle: EmulatorHandle,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Emu {
+    pub fn start(fail_rate: f64, time_scale: f64) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime
+            .block_on(
+                Emulator::builder()
+                    .time_scale(time_scale)
+                    .fail_rate(fail_rate)
+                    .seed(11)
+                    .start(),
+            )
+            .unwrap();
+        Self {
+            handle,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.handle.base_url()
+    }
+
+    pub fn runs_created(&self) -> u64 {
+        self.handle.run_count()
+    }
+}
+
+/// The binary with a clean environment (no key: every test names its server).
+pub fn batch() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parallel-batch"));
+    cmd.env_remove("PARALLEL_API_KEY")
+        .env_remove("PARALLEL_BASE_URL")
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub const COLUMNS: &str = "ceo_name: Full name of the current CEO, founded_year: Year founded";
+
+pub fn write_csv(dir: &Path, rows: u64) -> PathBuf {
+    let path = dir.join("companies.csv");
+    let mut text = String::from("name,website\n");
+    for i in 0..rows {
+        // A comma and a quote in some names exercise CSV quoting both ways.
+        if i % 7 == 0 {
+            text.push_str(&format!(
+                "\"Company {i}, \"\"Quoted\"\" Ltd\",https://c{i}.example\n"
+            ));
+        } else {
+            text.push_str(&format!("Company {i},https://c{i}.example\n"));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn input_name(i: u64) -> String {
+    if i % 7 == 0 {
+        format!("Company {i}, \"Quoted\" Ltd")
+    } else {
+        format!("Company {i}")
+    }
+}
+
+pub fn write_jsonl(dir: &Path, rows: u64) -> PathBuf {
+    let path = dir.join("companies.jsonl");
+    let mut text = String::new();
+    for i in 0..rows {
+        let line = serde_json::json!({"name": input_name(i), "website": format!("https://c{i}.example"), "rank": i});
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// CSV output rows keyed by their `row` column; panics on a row written twice.
+pub fn read_csv_output(path: &Path) -> (Vec<String>, BTreeMap<u64, BTreeMap<String, String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let map: BTreeMap<String, String> = header
+            .iter()
+            .cloned()
+            .zip(record.iter().map(str::to_owned))
+            .collect();
+        let row: u64 = map["row"].parse().unwrap();
+        assert!(rows.insert(row, map).is_none(), "row {row} written twice");
+    }
+    (header, rows)
+}
+
+/// JSONL output lines keyed by `row`; panics on a row written twice.
+pub fn read_jsonl_output(path: &Path) -> BTreeMap<u64, serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rows = BTreeMap::new();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let row = value["row"].as_u64().unwrap();
+        assert!(rows.insert(row, value).is_none(), "row {row} written twice");
+    }
+    rows
+}
+
+pub fn state_of(output: &Path) -> serde_json::Value {
+    let mut name = output.file_name().unwrap().to_os_string();
+    name.push(".state.json");
+    let text = std::fs::read_to_string(output.with_file_name(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
