@@ -19,6 +19,10 @@
 //! [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them straight into
 //! the caller's own types.
 //!
+//! With the `schemars` feature, [`TaskSpec::from_output`] and [`TaskSpec::from_types`] build
+//! a task spec from the caller's own Rust types, rewritten into the JSON Schema subset the
+//! API accepts (see `SchemaLimits`).
+//!
 //! The types are forward compatible: a status, processor, warning type, output type or event
 //! type this version does not know decodes into an `Other`/`Unknown` arm that keeps the raw
 //! value and writes it back unchanged; unknown fields are ignored; nullable fields accept both
@@ -54,6 +58,8 @@ mod input;
 mod metadata;
 mod open_enum;
 mod run;
+#[cfg(feature = "schemars")]
+mod schema;
 mod serde_util;
 mod spec;
 mod tagged;
@@ -80,4 +86,6 @@ pub use run::{
     Citation, FieldBasis, JsonOutput, McpToolCall, RunOutput, TaskRun, TaskRunResult, TextOutput,
     Warning,
 };
+#[cfg(feature = "schemars")]
+pub use schema::SchemaLimits;
 pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};

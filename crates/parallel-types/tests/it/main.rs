@@ -3,3 +3,5 @@
 mod borrowed;
 mod props;
 mod samples;
+#[cfg(feature = "schemars")]
+mod schema;
