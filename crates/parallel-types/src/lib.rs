@@ -19,7 +19,7 @@
 //! [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them straight into
 //! the caller's own types.
 //!
-//! With the `schemars` feature, [`TaskSpec::from_output`] and [`TaskSpec::from_types`] build
+//! With the `schemars` feature, `TaskSpec::from_output` and `TaskSpec::from_types` build
 //! a task spec from the caller's own Rust types, rewritten into the JSON Schema subset the
 //! API accepts (see `SchemaLimits`).
 //!
