@@ -111,8 +111,17 @@ impl SseSink {
         }
         if self.cut_pending {
             (self.on_cut)();
-            // An error ends the body abnormally: hyper drops the connection without the
-            // terminating chunk, which is what a network cut looks like to the client.
+            // hyper drops whatever it has buffered when the body fails, so first let it take
+            // and flush the partial event; then the error ends the body abnormally and hyper
+            // closes the connection without the terminating chunk, which is what a network
+            // cut looks like to the client.
+            for _ in 0..200 {
+                if self.tx.capacity() == self.tx.max_capacity() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
             let _ = self
                 .tx
                 .send(Err(io::Error::other(

@@ -1,0 +1,184 @@
+//! Generated outputs: conform to their schema, derive from the input, repeat per seed.
+
+use parallel_emulator::Emulator;
+use serde_json::{Value, json};
+
+use crate::http::split_frames;
+use crate::validate::violations;
+use crate::{create_group, start};
+
+fn rich_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "Official name"},
+            "short_code": {"type": "string", "maxLength": 4},
+            "summary": {"type": "string", "minLength": 60},
+            "segment": {"type": "string", "enum": ["enterprise", "consumer", "public sector"]},
+            "founded": {"type": "string", "format": "date"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "contact": {"type": "string", "format": "email"},
+            "homepage": {"type": "string", "format": "uri"},
+            "employees": {"type": "integer", "minimum": 1, "maximum": 500_000},
+            "margin": {"type": "number", "minimum": -1.0, "maximum": 1.0},
+            "public": {"type": "boolean"},
+            "nickname": {"type": ["string", "null"]},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 5},
+            "executives": {"type": "array", "items": {"$ref": "#/$defs/Person"}},
+            "headquarters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "geo": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+                            "required": ["lat", "lon"], "additionalProperties": false}
+                },
+                "required": ["city"],
+                "additionalProperties": false
+            },
+            "ticker": {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}]},
+            "kind": {"const": "company"}
+        },
+        "required": ["name", "short_code", "summary", "segment", "founded", "employees", "tags", "headquarters", "kind"],
+        "additionalProperties": false,
+        "$defs": {"Person": {"type": "object", "properties": {"name": {"type": "string"}, "title": {"type": "string"}},
+                              "required": ["name", "title"], "additionalProperties": false}}
+    })
+}
+
+async fn outputs_for(seed: u64, spec: &Value, inputs: &[Value]) -> Vec<Value> {
+    let (emu, client) = start(Emulator::builder().time_scale(0.0).seed(seed)).await;
+    let group = create_group(&client).await;
+    let body = json!({
+        "inputs": inputs.iter().map(|i| json!({"input": i, "processor": "core"})).collect::<Vec<_>>(),
+        "default_task_spec": spec,
+    });
+    let reply = client
+        .post(&format!("/v1/tasks/groups/{group}/runs"), body)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let streamed = client
+        .stream(&format!(
+            "/v1/tasks/groups/{group}/runs?include_output=true"
+        ))
+        .await;
+    emu.shutdown().await;
+    split_frames(&streamed.body)
+        .0
+        .into_iter()
+        .map(|f| f.data["output"].clone())
+        .collect()
+}
+
+fn company_inputs(n: usize) -> Vec<Value> {
+    (0..n).map(|i| json!({"company_name": format!("Firm {i} Holdings"), "website": format!("https://firm{i}.example")})).collect()
+}
+
+#[tokio::test]
+async fn json_outputs_conform_to_their_schema_and_carry_a_basis() {
+    let schema = rich_schema();
+    let spec = json!({"output_schema": {"type": "json", "json_schema": schema}});
+    let inputs = company_inputs(25);
+    let outputs = outputs_for(1, &spec, &inputs).await;
+    assert_eq!(outputs.len(), 25);
+    let mut optional_seen = 0;
+    for (output, input) in outputs.iter().zip(&inputs) {
+        assert_eq!(output["type"], "json");
+        let content = &output["content"];
+        let problems = violations(&schema, content);
+        assert!(problems.is_empty(), "{problems:?}\n{content}");
+        let name = input["company_name"].as_str().unwrap();
+        assert!(
+            content["name"].as_str().unwrap().contains(name),
+            "derived from the input: {content}"
+        );
+        if let Some(homepage) = content.get("homepage") {
+            assert!(
+                homepage.as_str().unwrap().contains("firm"),
+                "uses the input's domain: {content}"
+            );
+        }
+        optional_seen += usize::from(content.get("margin").is_some());
+        let basis = output["basis"].as_array().unwrap();
+        let fields: Vec<&str> = basis.iter().map(|b| b["field"].as_str().unwrap()).collect();
+        let mut keys: Vec<&str> = content
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut sorted = fields.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, keys, "one basis entry per top-level field");
+        for b in basis {
+            assert!(!b["reasoning"].as_str().unwrap().is_empty());
+            assert!(["low", "medium", "high"].contains(&b["confidence"].as_str().unwrap()));
+            assert!(
+                b["citations"][0]["url"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://")
+            );
+        }
+        assert_eq!(
+            output["output_schema"],
+            json!(null),
+            "only auto runs report a schema"
+        );
+        let typed: parallel_types::RunOutput = serde_json::from_value(output.clone()).unwrap();
+        assert!(matches!(typed, parallel_types::RunOutput::Json(_)));
+    }
+    assert!(
+        (1..25).contains(&optional_seen),
+        "optional fields appear sometimes: {optional_seen}"
+    );
+}
+
+#[tokio::test]
+async fn outputs_repeat_for_a_seed_and_input_and_differ_across_seeds() {
+    let spec = json!({"output_schema": {"type": "json", "json_schema": rich_schema()}});
+    let inputs = company_inputs(5);
+    let a = outputs_for(3, &spec, &inputs).await;
+    let b = outputs_for(3, &spec, &inputs).await;
+    let c = outputs_for(4, &spec, &inputs).await;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    // The same input gives the same output wherever it sits in the batch.
+    let reversed: Vec<Value> = inputs.iter().rev().cloned().collect();
+    let mut d = outputs_for(3, &spec, &reversed).await;
+    d.reverse();
+    assert_eq!(a, d);
+}
+
+#[tokio::test]
+async fn text_and_auto_schemas() {
+    let text = outputs_for(
+        1,
+        &json!({"output_schema": "The CEO's name"}),
+        &[json!("Who runs Initech?")],
+    )
+    .await;
+    assert_eq!(text[0]["type"], "text");
+    assert!(
+        text[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Who runs Initech?")
+    );
+    assert!(text[0].as_object().unwrap().get("output_schema").is_none());
+    let auto = outputs_for(
+        1,
+        &json!({"output_schema": {"type": "auto"}}),
+        &[json!({"topic": "Initech"})],
+    )
+    .await;
+    assert_eq!(auto[0]["type"], "json");
+    let schema = &auto[0]["output_schema"];
+    assert!(violations(schema, &auto[0]["content"]).is_empty());
+    assert!(
+        auto[0]["content"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Initech")
+    );
+}
