@@ -123,59 +123,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
     let interval = Duration::from_secs_f64(cli.progress_interval.max(0.1));
     let mode = ProgressMode::detect(cli.json, cli.quiet, interval);
     match &cli.command {
-        Command::Run(args) => {
-            let key = api_key();
-            let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
-            let emulator = if embedded {
-                let emulator = parallel_emulator::Emulator::builder()
-                    .time_scale(args.emulator_time_scale)
-                    .fail_rate(args.emulator_fail_rate)
-                    .start()
-                    .await
-                    .map_err(|e| {
-                        Error::state(format!("cannot start the embedded emulator: {e}"))
-                            .with_source(e)
-                    })?;
-                if !cli.quiet {
-                    let why = if cli.emulator {
-                        "--emulator"
-                    } else {
-                        "PARALLEL_API_KEY is not set"
-                    };
-                    eprintln!(
-                        "Using the embedded emulator ({why}): results are simulated. Set \
-                         PARALLEL_API_KEY to run on the Parallel API."
-                    );
-                }
-                Some(emulator)
-            } else {
-                None
-            };
-            let backend = match &emulator {
-                Some(emulator) => Backend {
-                    client: client_for(&emulator.base_url(), None)?,
-                    label: EMBEDDED.to_owned(),
-                    embedded: true,
-                },
-                None => {
-                    let url = cli
-                        .base_url
-                        .clone()
-                        .unwrap_or_else(|| "https://api.parallel.ai".to_owned());
-                    Backend {
-                        client: client_for(&url, key.as_deref())?,
-                        label: url,
-                        embedded: false,
-                    }
-                }
-            };
-            let result = crate::run::run(args, &backend, mode, resume_command).await;
-            if let Some(emulator) = emulator {
-                emulator.shutdown().await;
-            }
-            print_summary(&result?, cli.json);
-            Ok(())
-        }
+        Command::Run(args) => run_command(&cli, args, mode, resume_command).await,
         Command::Status { group } => {
             let client = remote_client(&cli)?;
             let group = client
@@ -223,6 +171,64 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
         }
         Command::Emulator(args) => serve_emulator(args).await,
     }
+}
+
+/// `run`: picks the backend (embedded emulator, a given URL, or the API) and runs the batch.
+async fn run_command(
+    cli: &Cli,
+    args: &crate::cli::RunArgs,
+    mode: ProgressMode,
+    resume_command: &str,
+) -> Result<(), Error> {
+    let key = api_key();
+    let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
+    let emulator = if embedded {
+        let emulator = parallel_emulator::Emulator::builder()
+            .time_scale(args.emulator_time_scale)
+            .fail_rate(args.emulator_fail_rate)
+            .start()
+            .await
+            .map_err(|e| {
+                Error::state(format!("cannot start the embedded emulator: {e}")).with_source(e)
+            })?;
+        if !cli.quiet {
+            let why = if cli.emulator {
+                "--emulator"
+            } else {
+                "PARALLEL_API_KEY is not set"
+            };
+            eprintln!(
+                "Using the embedded emulator ({why}): results are simulated. Set \
+                 PARALLEL_API_KEY to run on the Parallel API."
+            );
+        }
+        Some(emulator)
+    } else {
+        None
+    };
+    let backend = if let Some(emulator) = &emulator {
+        Backend {
+            client: client_for(&emulator.base_url(), None)?,
+            label: EMBEDDED.to_owned(),
+            embedded: true,
+        }
+    } else {
+        let url = cli
+            .base_url
+            .clone()
+            .unwrap_or_else(|| "https://api.parallel.ai".to_owned());
+        Backend {
+            client: client_for(&url, key.as_deref())?,
+            label: url,
+            embedded: false,
+        }
+    };
+    let result = crate::run::run(args, &backend, mode, resume_command).await;
+    if let Some(emulator) = emulator {
+        emulator.shutdown().await;
+    }
+    print_summary(&result?, cli.json);
+    Ok(())
 }
 
 fn print_summary(summary: &Summary, json: bool) {
@@ -360,6 +366,8 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
 }
 
 /// Writes every run of `group` with its input and output.
+// One linear pipeline (stream, buffer until the CSV header is known, write) reads best whole.
+#[allow(clippy::too_many_lines)]
 async fn results(
     client: &Client,
     group: &str,
@@ -431,25 +439,22 @@ async fn results(
                 _ if buffer.len() >= MAX_BUFFERED => Some(None),
                 _ => None,
             };
-            match fields {
-                Some(fields) => {
-                    let mut w = OutputWriter::open(output, format, 0, None, fields.as_deref())?;
-                    for b in buffer.drain(..) {
-                        w.write(&Record {
-                            row: b.row,
-                            input: &b.input,
-                            output: b.output.as_deref(),
-                            run_id: &b.run_id,
-                            status: &b.status,
-                            error: b.error.as_deref(),
-                        })?;
-                    }
-                    writer = Some(w);
+            if let Some(fields) = fields {
+                let mut w = OutputWriter::open(output, format, 0, None, fields.as_deref())?;
+                for b in buffer.drain(..) {
+                    w.write(&Record {
+                        row: b.row,
+                        input: &b.input,
+                        output: b.output.as_deref(),
+                        run_id: &b.run_id,
+                        status: &b.status,
+                        error: b.error.as_deref(),
+                    })?;
                 }
-                None => {
-                    buffer.push(record);
-                    continue;
-                }
+                writer = Some(w);
+            } else {
+                buffer.push(record);
+                continue;
             }
         }
         if let Some(w) = writer.as_mut() {
@@ -463,22 +468,21 @@ async fn results(
             })?;
         }
     }
-    let mut w = match writer {
-        Some(w) => w,
-        None => {
-            let mut w = OutputWriter::open(output, format, 0, None, None)?;
-            for b in buffer.drain(..) {
-                w.write(&Record {
-                    row: b.row,
-                    input: &b.input,
-                    output: b.output.as_deref(),
-                    run_id: &b.run_id,
-                    status: &b.status,
-                    error: b.error.as_deref(),
-                })?;
-            }
-            w
+    let mut w = if let Some(w) = writer {
+        w
+    } else {
+        let mut w = OutputWriter::open(output, format, 0, None, None)?;
+        for b in buffer.drain(..) {
+            w.write(&Record {
+                row: b.row,
+                input: &b.input,
+                output: b.output.as_deref(),
+                run_id: &b.run_id,
+                status: &b.status,
+                error: b.error.as_deref(),
+            })?;
         }
+        w
     };
     w.sync()?;
     Ok(counts)

@@ -8,17 +8,17 @@ use crate::{InputFormat, OutputFormat};
 
 /// Run a CSV or JSONL file through the Parallel Task Group API, one task per row, resumably.
 ///
-/// With no PARALLEL_API_KEY set (or with --emulator), `run` uses an embedded local emulator,
+/// With no `PARALLEL_API_KEY` set (or with --emulator), `run` uses an embedded local emulator,
 /// so everything works offline; results are then simulated.
 #[derive(Debug, Parser)]
 #[command(name = "parallel-batch", version, about, long_about = None)]
 pub(crate) struct Cli {
-    /// The API base URL (default https://api.parallel.ai; e.g. an emulator's
-    /// http://127.0.0.1:8080).
+    /// The API base URL (default <https://api.parallel.ai>; e.g. an emulator's
+    /// <http://127.0.0.1:8080>).
     #[arg(long, global = true, env = "PARALLEL_BASE_URL", value_name = "URL")]
     pub(crate) base_url: Option<String>,
 
-    /// Use the embedded emulator even when PARALLEL_API_KEY is set.
+    /// Use the embedded emulator even when `PARALLEL_API_KEY` is set.
     #[arg(long, global = true, conflicts_with = "base_url")]
     pub(crate) emulator: bool,
 
@@ -112,7 +112,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "DESCRIPTION", group = "task")]
     pub(crate) text: Option<String>,
 
-    /// Input columns to send, as "column,column=new_name,..." (default: all).
+    /// Input columns to send, as "`column,column=new_name`,..." (default: all).
     #[arg(long, value_name = "COLUMNS")]
     pub(crate) input_columns: Option<String>,
 

@@ -332,8 +332,7 @@ fn jsonl_input(text: &str, map: Option<&ColumnMap>) -> Result<String, (Option<St
         .map_err(|e| (Some(e.column().to_string()), format!("invalid JSON: {e}")))?;
     let first = raw.get().as_bytes().first().copied();
     match (first, map) {
-        (Some(b'{'), None) => Ok(raw.get().to_owned()),
-        (Some(b'"'), None) => Ok(raw.get().to_owned()),
+        (Some(b'{' | b'"'), None) => Ok(raw.get().to_owned()),
         (Some(b'{'), Some(map)) => {
             let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
                 .map_err(|e| (Some(e.column().to_string()), format!("invalid JSON: {e}")))?;
@@ -431,12 +430,11 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
             _ => continue,
         };
         out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
-                use std::fmt::Write;
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
+        if let Some(e) = escape {
+            out.push_str(e);
+        } else {
+            use std::fmt::Write;
+            let _ = write!(out, "\\u{:04x}", c as u32);
         }
         start = i + c.len_utf8();
     }

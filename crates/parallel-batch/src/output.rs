@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -165,7 +165,6 @@ impl OutputWriter {
             }
         }
         file.set_len(keep).map_err(io)?;
-        use std::io::Seek;
         file.seek(std::io::SeekFrom::Start(keep)).map_err(io)?;
         let mut writer = Self {
             path: path.to_owned(),

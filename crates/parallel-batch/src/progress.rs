@@ -148,7 +148,7 @@ impl Progress {
             });
             let _ = writeln!(err, "{line}");
         } else {
-            let eta = eta.map_or_else(|| "-".to_owned(), |s| format_duration(s));
+            let eta = eta.map_or_else(|| "-".to_owned(), format_duration);
             let _ = writeln!(
                 err,
                 "progress: submitted {}/{}, completed {}, failed {}, {rate:.0} rows/s, ETA {eta}",

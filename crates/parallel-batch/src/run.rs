@@ -73,13 +73,20 @@ struct Fetched {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// What an add-runs request gives back: its rows, their inputs, and the run ids or the error.
+type Submitted = (
+    Vec<Row>,
+    Vec<Arc<RawValue>>,
+    Result<Vec<String>, parallel_client::Error>,
+);
+
 enum ReaderMsg {
     Chunk(Vec<Row>),
     Failed(Error),
 }
 
 enum EventMsg {
-    Run(TaskRun),
+    Run(Box<TaskRun>),
     /// The stream ended (the group had no active run).
     Ended,
     Failed(parallel_client::Error),
@@ -222,99 +229,94 @@ pub(crate) async fn run(
     // The state: load it (resume) or create it before anything is submitted.
     let state_file = state_path(&args.output);
     let mut resumed = false;
-    let mut state = match State::load(&state_file)? {
-        Some(mut state) => {
-            if state.input != fingerprint {
-                return Err(Error::state(format!(
-                    "{} changed since this job started (its state is in {}); restore the \
-                     original input, or write to another output file",
-                    args.input.display(),
-                    state_file.display()
-                )));
-            }
-            if state.task_hash != task_hash {
-                return Err(Error::state(format!(
-                    "the task (spec, processor, columns or output format) differs from the one \
-                     that started {}; rerun with the same options, or write to another output file",
-                    args.output.display()
-                )));
-            }
-            if state.complete {
-                return Ok(Summary {
-                    group_id: state.group_id.clone().unwrap_or_default(),
-                    output: args.output.clone(),
-                    total,
-                    completed: state.completed,
-                    failed: state.failed,
-                    submitted_now: 0,
-                    written_now: 0,
-                    resumed: true,
-                    seconds: 0.0,
-                    rows_per_second: 0.0,
-                    complete: true,
-                    duplicate_runs: 0,
-                });
-            }
-            if state.backend != backend.label {
-                if state.backend == "embedded-emulator" && backend.embedded {
-                    // The embedded emulator died with the previous process; its runs are
-                    // gone. Keep what was written and send the other rows to a new group.
-                    state.group_id = None;
-                    state.submitted.clear();
-                    state.token = new_token();
-                } else {
-                    return Err(Error::state(format!(
-                        "{} was started against {}, not {}; rerun with the same backend",
-                        args.output.display(),
-                        state.backend,
-                        backend.label
-                    )));
-                }
-            } else if state.backend == "embedded-emulator" {
+    let mut state = if let Some(mut state) = State::load(&state_file)? {
+        if state.input != fingerprint {
+            return Err(Error::state(format!(
+                "{} changed since this job started (its state is in {}); restore the \
+                 original input, or write to another output file",
+                args.input.display(),
+                state_file.display()
+            )));
+        }
+        if state.task_hash != task_hash {
+            return Err(Error::state(format!(
+                "the task (spec, processor, columns or output format) differs from the one \
+                 that started {}; rerun with the same options, or write to another output file",
+                args.output.display()
+            )));
+        }
+        if state.complete {
+            return Ok(Summary {
+                group_id: state.group_id.clone().unwrap_or_default(),
+                output: args.output.clone(),
+                total,
+                completed: state.completed,
+                failed: state.failed,
+                submitted_now: 0,
+                written_now: 0,
+                resumed: true,
+                seconds: 0.0,
+                rows_per_second: 0.0,
+                complete: true,
+                duplicate_runs: 0,
+            });
+        }
+        if state.backend != backend.label {
+            if state.backend == "embedded-emulator" && backend.embedded {
+                // The embedded emulator died with the previous process; its runs are
+                // gone. Keep what was written and send the other rows to a new group.
                 state.group_id = None;
                 state.submitted.clear();
                 state.token = new_token();
-            }
-            if let (Some(wanted), Some(have)) = (&args.group, &state.group_id) {
-                if wanted != have {
-                    return Err(Error::state(format!(
-                        "{} belongs to group {have}, not {wanted}",
-                        args.output.display()
-                    )));
-                }
-            }
-            resumed = true;
-            state
-        }
-        None => {
-            let exists = std::fs::metadata(&args.output)
-                .map(|m| m.len() > 0)
-                .unwrap_or(false);
-            if exists && !args.force {
-                return Err(Error::usage(format!(
-                    "{} already exists and has no state file beside it; pass --force to \
-                     replace it, or choose another output file",
-                    args.output.display()
+            } else {
+                return Err(Error::state(format!(
+                    "{} was started against {}, not {}; rerun with the same backend",
+                    args.output.display(),
+                    state.backend,
+                    backend.label
                 )));
             }
-            let state = State {
-                version: STATE_VERSION,
-                token: new_token(),
-                group_id: args.group.clone(),
-                backend: backend.label.clone(),
-                input: fingerprint.clone(),
-                task_hash: task_hash.clone(),
-                total_rows: total,
-                output_len: 0,
-                written: Vec::new(),
-                submitted: Vec::new(),
-                completed: 0,
-                failed: 0,
-                complete: false,
-            };
-            state.save(&state_file)?;
-            state
+        } else if state.backend == "embedded-emulator" {
+            state.group_id = None;
+            state.submitted.clear();
+            state.token = new_token();
         }
+        if let (Some(wanted), Some(have)) = (&args.group, &state.group_id)
+            && wanted != have
+        {
+            return Err(Error::state(format!(
+                "{} belongs to group {have}, not {wanted}",
+                args.output.display()
+            )));
+        }
+        resumed = true;
+        state
+    } else {
+        let exists = std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0);
+        if exists && !args.force {
+            return Err(Error::usage(format!(
+                "{} already exists and has no state file beside it; pass --force to \
+                 replace it, or choose another output file",
+                args.output.display()
+            )));
+        }
+        let state = State {
+            version: STATE_VERSION,
+            token: new_token(),
+            group_id: args.group.clone(),
+            backend: backend.label.clone(),
+            input: fingerprint.clone(),
+            task_hash: task_hash.clone(),
+            total_rows: total,
+            output_len: 0,
+            written: Vec::new(),
+            submitted: Vec::new(),
+            completed: 0,
+            failed: 0,
+            complete: false,
+        };
+        state.save(&state_file)?;
+        state
     };
 
     let mut writer = OutputWriter::open(
@@ -335,25 +337,24 @@ pub(crate) async fn run(
     let client = &backend.client;
 
     let mut group_created_now = false;
-    let group_id = match state.group_id.clone() {
-        Some(id) => id,
-        None => {
-            group_created_now = true;
-            let mut metadata = user_metadata.clone();
-            metadata.insert(
-                "batch_token".into(),
-                MetadataValue::String(state.token.clone()),
-            );
-            let group = client
-                .create_group(CreateTaskGroupRequest {
-                    metadata: Some(metadata),
-                })
-                .await
-                .map_err(|e| Error::api("cannot create the task group", e))?;
-            state.group_id = Some(group.taskgroup_id.clone());
-            state.save(&state_file)?;
-            group.taskgroup_id
-        }
+    let group_id = if let Some(id) = state.group_id.clone() {
+        id
+    } else {
+        group_created_now = true;
+        let mut metadata = user_metadata.clone();
+        metadata.insert(
+            "batch_token".into(),
+            MetadataValue::String(state.token.clone()),
+        );
+        let group = client
+            .create_group(CreateTaskGroupRequest {
+                metadata: Some(metadata),
+            })
+            .await
+            .map_err(|e| Error::api("cannot create the task group", e))?;
+        state.group_id = Some(group.taskgroup_id.clone());
+        state.save(&state_file)?;
+        group.taskgroup_id
     };
     let token = state.token.clone();
 
@@ -382,7 +383,7 @@ pub(crate) async fn run(
             }
         })
         .await?;
-        if written.len() > 0 || submitted.len() > 0 {
+        if !written.is_empty() || !submitted.is_empty() {
             progress.println(&format!(
                 "Resuming group {group_id}: {} of {total} rows written, {} submitted.",
                 written.len(),
@@ -479,7 +480,11 @@ pub(crate) async fn run(
                             if let Some(id) = event.event_id {
                                 last_event_id = Some(id);
                             }
-                            if event_tx.send(EventMsg::Run(event.run)).await.is_err() {
+                            if event_tx
+                                .send(EventMsg::Run(Box::new(event.run)))
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -518,13 +523,7 @@ pub(crate) async fn run(
         }
     });
 
-    let mut submit: Option<
-        BoxFuture<(
-            Vec<Row>,
-            Vec<Arc<RawValue>>,
-            Result<Vec<String>, parallel_client::Error>,
-        )>,
-    > = None;
+    let mut submit: Option<BoxFuture<Submitted>> = None;
     let mut fetches: FuturesUnordered<BoxFuture<Result<Fetched, (u64, parallel_client::Error)>>> =
         FuturesUnordered::new();
     let mut checkpoint = tokio::time::interval(Duration::from_secs(1));
@@ -543,13 +542,13 @@ pub(crate) async fn run(
             let input = pending.get(&row).and_then(|p| p.input.clone());
             if input.is_some() && run.status != RunStatus::Completed {
                 // A failed run with its input at hand: nothing to download.
-                let fetched = Fetched {
+                let ready = Fetched {
                     row,
                     run,
                     input,
                     output: None,
                 };
-                write_fetched(&mut writer, &fetched, &mut written, &mut counts)?;
+                write_fetched(&mut writer, &ready, &mut written, &mut counts)?;
                 pending.remove(&row);
                 continue;
             }
@@ -599,9 +598,9 @@ pub(crate) async fn run(
             }
             Some(done) = fetches.next(), if !fetches.is_empty() => {
                 match done {
-                    Ok(fetched) => {
-                        write_fetched(&mut writer, &fetched, &mut written, &mut counts)?;
-                        pending.remove(&fetched.row);
+                    Ok(done) => {
+                        write_fetched(&mut writer, &done, &mut written, &mut counts)?;
+                        pending.remove(&done.row);
                     }
                     Err((row, e)) => {
                         failure = Some(Error::api(format!("cannot download the result of row {row}"), e));
@@ -612,11 +611,10 @@ pub(crate) async fn run(
                 match msg {
                     EventMsg::Run(run) => {
                         stream_errors = 0;
-                        if let Some(row) = tag_row(run.metadata.as_ref(), &token) {
-                            if is_final(&run.status) && !written.contains(row) && queued.insert(row) {
-                                fetch_queue.push_back((row, run));
+                        if let Some(row) = tag_row(run.metadata.as_ref(), &token)
+                            && is_final(&run.status) && !written.contains(row) && queued.insert(row) {
+                                fetch_queue.push_back((row, *run));
                             }
-                        }
                     }
                     EventMsg::Ended => {
                         stream_errors = 0;
@@ -792,13 +790,11 @@ fn write_fetched(
         return Ok(());
     }
     let null;
-    let input: &RawValue = match &fetched.input {
-        Some(input) => input,
-        None => {
-            null = RawValue::from_string("null".to_owned())
-                .map_err(|e| Error::state(e.to_string()))?;
-            &null
-        }
+    let input: &RawValue = if let Some(input) = &fetched.input {
+        input
+    } else {
+        null = RawValue::from_string("null".to_owned()).map_err(|e| Error::state(e.to_string()))?;
+        &null
     };
     let error = error_message(&fetched.run);
     writer.write(&Record {
@@ -848,11 +844,7 @@ fn add_runs_future(
     processor: &Processor,
     metadata: &Metadata,
     token: &str,
-) -> BoxFuture<(
-    Vec<Row>,
-    Vec<Arc<RawValue>>,
-    Result<Vec<String>, parallel_client::Error>,
-)> {
+) -> BoxFuture<Submitted> {
     let client = client.clone();
     let group_id = group_id.to_owned();
     let spec = spec.clone();

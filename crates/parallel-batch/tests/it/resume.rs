@@ -30,11 +30,7 @@ fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
 }
 
 fn lines_in(path: &Path) -> usize {
-    std::fs::read(path).map_or(0, |b| bytecount(&b))
-}
-
-fn bytecount(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    std::fs::read(path).map_or(0, |b| b.split(|&c| c == b'\n').count().saturating_sub(1))
 }
 
 /// Waits until `ready()` or the child exits; then SIGKILLs it. Returns whether it was killed.

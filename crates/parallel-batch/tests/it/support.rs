@@ -1,19 +1,20 @@
 //! An emulator served from this test process, and helpers to run the binary and read files.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use parallel_emulator::{Emulator, EmulatorHandle};
 
 /// An emulator on its own runtime, so tests can block on child processes meanwhile.
-pub struct Emu {
+pub(crate) struct Emu {
     pub handle: EmulatorHandle,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Emu {
-    pub fn start(fail_rate: f64, time_scale: f64) -> Self {
+    pub(crate) fn start(fail_rate: f64, time_scale: f64) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -34,17 +35,17 @@ impl Emu {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.handle.base_url()
     }
 
-    pub fn runs_created(&self) -> u64 {
+    pub(crate) fn runs_created(&self) -> u64 {
         self.handle.run_count()
     }
 }
 
 /// The binary with a clean environment (no key: every test names its server).
-pub fn batch() -> Command {
+pub(crate) fn batch() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_parallel-batch"));
     cmd.env_remove("PARALLEL_API_KEY")
         .env_remove("PARALLEL_BASE_URL")
@@ -52,7 +53,7 @@ pub fn batch() -> Command {
     cmd
 }
 
-pub fn run_ok(cmd: &mut Command) -> Output {
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -64,34 +65,36 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
-pub const COLUMNS: &str = "ceo_name: Full name of the current CEO, founded_year: Year founded";
+pub(crate) const COLUMNS: &str =
+    "ceo_name: Full name of the current CEO, founded_year: Year founded";
 
-pub fn write_csv(dir: &Path, rows: u64) -> PathBuf {
+pub(crate) fn write_csv(dir: &Path, rows: u64) -> PathBuf {
     let path = dir.join("companies.csv");
     let mut text = String::from("name,website\n");
     for i in 0..rows {
         // A comma and a quote in some names exercise CSV quoting both ways.
         if i % 7 == 0 {
-            text.push_str(&format!(
-                "\"Company {i}, \"\"Quoted\"\" Ltd\",https://c{i}.example\n"
-            ));
+            let _ = writeln!(
+                text,
+                "\"Company {i}, \"\"Quoted\"\" Ltd\",https://c{i}.example"
+            );
         } else {
-            text.push_str(&format!("Company {i},https://c{i}.example\n"));
+            let _ = writeln!(text, "Company {i},https://c{i}.example");
         }
     }
     std::fs::write(&path, text).unwrap();
     path
 }
 
-pub fn input_name(i: u64) -> String {
-    if i % 7 == 0 {
+pub(crate) fn input_name(i: u64) -> String {
+    if i.is_multiple_of(7) {
         format!("Company {i}, \"Quoted\" Ltd")
     } else {
         format!("Company {i}")
     }
 }
 
-pub fn write_jsonl(dir: &Path, rows: u64) -> PathBuf {
+pub(crate) fn write_jsonl(dir: &Path, rows: u64) -> PathBuf {
     let path = dir.join("companies.jsonl");
     let mut text = String::new();
     for i in 0..rows {
@@ -104,7 +107,9 @@ pub fn write_jsonl(dir: &Path, rows: u64) -> PathBuf {
 }
 
 /// CSV output rows keyed by their `row` column; panics on a row written twice.
-pub fn read_csv_output(path: &Path) -> (Vec<String>, BTreeMap<u64, BTreeMap<String, String>>) {
+pub(crate) fn read_csv_output(
+    path: &Path,
+) -> (Vec<String>, BTreeMap<u64, BTreeMap<String, String>>) {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = reader
         .headers()
@@ -127,7 +132,7 @@ pub fn read_csv_output(path: &Path) -> (Vec<String>, BTreeMap<u64, BTreeMap<Stri
 }
 
 /// JSONL output lines keyed by `row`; panics on a row written twice.
-pub fn read_jsonl_output(path: &Path) -> BTreeMap<u64, serde_json::Value> {
+pub(crate) fn read_jsonl_output(path: &Path) -> BTreeMap<u64, serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut rows = BTreeMap::new();
     for line in text.lines() {
@@ -138,7 +143,7 @@ pub fn read_jsonl_output(path: &Path) -> BTreeMap<u64, serde_json::Value> {
     rows
 }
 
-pub fn state_of(output: &Path) -> serde_json::Value {
+pub(crate) fn state_of(output: &Path) -> serde_json::Value {
     let mut name = output.file_name().unwrap().to_os_string();
     name.push(".state.json");
     let text = std::fs::read_to_string(output.with_file_name(name)).unwrap();
