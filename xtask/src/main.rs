@@ -5,7 +5,8 @@
 //!   workflow against the emulator.
 //! - `sdk-compat`: only that last step.
 //! - `bench [ARGS]`: the criterion benchmarks (`cargo bench -p parallel-benches`).
-//! - `fuzz [SECONDS]`: the SSE parser fuzz target under `cargo fuzz` (nightly toolchain).
+//! - `fuzz [SECONDS]`: the SSE parser fuzz target under `cargo fuzz` (default 600 s; works on
+//!   stable through `RUSTC_BOOTSTRAP=1`).
 //! - `emulator [ARGS]`: serve the emulator (`parallel-emulator --listen 127.0.0.1:8080`).
 //!
 //! It depends on nothing but `std`, so it builds in seconds.
@@ -25,7 +26,13 @@ fn main() -> ExitCode {
     let result = match task {
         "ci" => ci(),
         "sdk-compat" => sdk_compat(),
-        "bench" => cargo(&[&["bench", "-p", "parallel-benches", "--"], strs(rest).as_slice()].concat()),
+        "bench" => cargo(
+            &[
+                &["bench", "-p", "parallel-benches", "--"],
+                strs(rest).as_slice(),
+            ]
+            .concat(),
+        ),
         "fuzz" => fuzz(rest.first().map_or("600", String::as_str)),
         "emulator" => {
             let mut cmd = vec!["run", "--release", "-p", "parallel-emulator", "--"];
@@ -36,7 +43,9 @@ fn main() -> ExitCode {
             cargo(&cmd)
         }
         "help" | "-h" | "--help" => {
-            println!("usage: cargo xtask <ci | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>");
+            println!(
+                "usage: cargo xtask <ci | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
+            );
             Ok(())
         }
         other => Err(format!("unknown task `{other}`; try `cargo xtask help`")),
@@ -57,13 +66,19 @@ fn strs(args: &[String]) -> Vec<&str> {
 /// The whole CI gate. Each step builds on the previous one's artefacts where cargo allows it.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     cargo(&["test", "--workspace", "--locked"])?;
-    run(
-        Command::new(cargo_bin())
-            .args(["doc", "--workspace", "--no-deps", "--locked"])
-            .env("RUSTDOCFLAGS", "-D warnings"),
-    )?;
+    run(Command::new(cargo_bin())
+        .args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     sdk_compat()
 }
 
@@ -78,12 +93,35 @@ fn sdk_compat() -> Result<(), String> {
     if !python.exists() {
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
-    run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "parallel-web"]))?;
-    cargo(&["build", "--locked", "-p", "parallel-emulator", "--bin", "parallel-emulator"])?;
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "parallel-web",
+    ]))?;
+    cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "parallel-emulator",
+        "--bin",
+        "parallel-emulator",
+    ])?;
 
     let emulator = target.join("debug").join("parallel-emulator");
     let mut server = Command::new(&emulator)
-        .args(["--listen", "127.0.0.1:0", "--api-key", "sdk-compat-key", "--time-scale", "0.001", "--seed", "7"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "sdk-compat-key",
+            "--time-scale",
+            "0.001",
+            "--seed",
+            "7",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start {}: {e}", emulator.display()))?;
@@ -94,28 +132,68 @@ fn sdk_compat() -> Result<(), String> {
         .and_then(Result::ok)
         .unwrap_or_default();
     let outcome = match first_line.strip_prefix("listening on ") {
-        Some(base_url) => run(
-            Command::new(&python)
-                .arg(root.join("crates/parallel-emulator/tests/sdk_compat.py"))
-                .env("PARALLEL_BASE_URL", base_url.trim())
-                .env("PARALLEL_API_KEY", "sdk-compat-key"),
-        ),
-        None => Err(format!("the emulator printed `{first_line}` instead of `listening on http://ADDR`")),
+        Some(base_url) => run(Command::new(&python)
+            .arg(root.join("crates/parallel-emulator/tests/sdk_compat.py"))
+            .env("PARALLEL_BASE_URL", base_url.trim())
+            .env("PARALLEL_API_KEY", "sdk-compat-key")),
+        None => Err(format!(
+            "the emulator printed `{first_line}` instead of `listening on http://ADDR`"
+        )),
     };
     let _ = server.kill();
     let _ = server.wait();
     outcome
 }
 
+/// Runs the SSE parser's fuzz target (`crates/parallel-sse/fuzz`) for `seconds`.
+///
+/// cargo-fuzz passes nightly-only `-Z` flags to rustc. No nightly toolchain is needed:
+/// `RUSTC_BOOTSTRAP=1` lets a stable rustc accept them. The target is built with the address
+/// sanitizer when the toolchain supports it, else without a sanitizer (the parser is
+/// `forbid(unsafe_code)`, so the sanitizer mostly guards the dependencies). Needs
+/// `cargo install cargo-fuzz`.
 fn fuzz(seconds: &str) -> Result<(), String> {
     let dir = workspace_root().join("crates/parallel-sse/fuzz");
-    run(Command::new(cargo_bin())
-        .current_dir(dir)
-        .args(["+nightly", "fuzz", "run", "parse", "--", &format!("-max_total_time={seconds}")]))
+    let cargo_fuzz = |args: &[&str]| {
+        let mut cmd = Command::new(cargo_bin());
+        cmd.current_dir(&dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .arg("fuzz")
+            .args(args);
+        cmd
+    };
+    let installed = cargo_fuzz(&["--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !installed.is_ok_and(|status| status.success()) {
+        return Err("cargo-fuzz is not installed; run `cargo install cargo-fuzz` first".to_owned());
+    }
+    // Build first, so that a sanitizer the toolchain lacks is told apart from a crash found.
+    let sanitizer = if run(&mut cargo_fuzz(&["build", "parse"])).is_ok() {
+        "address"
+    } else {
+        eprintln!("xtask: the address-sanitizer build failed; fuzzing without a sanitizer");
+        run(&mut cargo_fuzz(&["build", "--sanitizer", "none", "parse"]))?;
+        "none"
+    };
+    let dict = dir.join("sse.dict");
+    run(&mut cargo_fuzz(&[
+        "run",
+        "--sanitizer",
+        sanitizer,
+        "parse",
+        "--",
+        &format!("-max_total_time={seconds}"),
+        &format!("-dict={}", dict.display()),
+        "-print_final_stats=1",
+    ]))
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
-    run(Command::new(cargo_bin()).args(args).current_dir(workspace_root()))
+    run(Command::new(cargo_bin())
+        .args(args)
+        .current_dir(workspace_root()))
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
@@ -125,8 +203,14 @@ fn run(cmd: &mut Command) -> Result<(), String> {
         .collect::<Vec<_>>()
         .join(" ");
     eprintln!("$ {shown}");
-    let status = cmd.status().map_err(|e| format!("could not run `{shown}`: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
 }
 
 fn cargo_bin() -> String {
@@ -134,5 +218,7 @@ fn cargo_bin() -> String {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
