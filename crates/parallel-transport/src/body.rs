@@ -312,3 +312,105 @@ where
             .map_err(|e| body_error(e.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use futures::StreamExt;
+    use http_body_util::{BodyExt, StreamBody};
+
+    use super::*;
+
+    fn chunks(parts: &[&'static str]) -> Body {
+        let parts: Vec<Result<Bytes, std::io::Error>> = parts
+            .iter()
+            .map(|p| Ok(Bytes::from_static(p.as_bytes())))
+            .collect();
+        Body::from_stream(futures::stream::iter(parts))
+    }
+
+    #[tokio::test]
+    async fn collect_joins_frames() {
+        assert_eq!(
+            chunks(&["ab", "", "cd", "e"])
+                .collect()
+                .await
+                .expect("body"),
+            "abcde"
+        );
+        assert_eq!(Body::empty().collect().await.expect("body"), "");
+    }
+
+    #[tokio::test]
+    async fn a_single_frame_is_collected_without_copying() {
+        let data = Bytes::from(vec![7u8; 4096]);
+        let collected = Body::from_bytes(data.clone())
+            .collect()
+            .await
+            .expect("body");
+        assert_eq!(collected.as_ptr(), data.as_ptr(), "same buffer");
+    }
+
+    #[tokio::test]
+    async fn collect_limited_fails_past_the_limit() {
+        let error = chunks(&["abc", "def"])
+            .collect_limited(5)
+            .await
+            .expect_err("6 > 5");
+        assert!(error.is_limit(), "{error:?}");
+        assert_eq!(
+            chunks(&["abc", "de"])
+                .collect_limited(5)
+                .await
+                .expect("5 fits"),
+            "abcde"
+        );
+        // A known length over the limit fails before reading anything.
+        let error = Body::from_bytes(vec![0u8; 10])
+            .collect_limited(9)
+            .await
+            .expect_err("10 > 9");
+        assert!(error.is_limit(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn stream_errors_become_body_errors() {
+        let parts = vec![
+            Ok(Bytes::from_static(b"ok")),
+            Err(std::io::Error::other("reset")),
+        ];
+        let mut stream = Body::from_stream(futures::stream::iter(parts)).into_stream();
+        assert_eq!(stream.next().await.expect("frame").expect("data"), "ok");
+        let error = stream.next().await.expect("item").expect_err("failed");
+        assert!(error.is_body(), "{error:?}");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("reset"));
+    }
+
+    #[tokio::test]
+    async fn wrapping_keeps_bodies_and_skips_trailers() {
+        // `Body::new(Body)` is the same body, not a box around it.
+        let body = Body::new(Body::from_bytes("x"));
+        assert!(format!("{body:?}").contains("full"), "{body:?}");
+
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("1"));
+        let frames = vec![
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"data"))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        let body = Body::new(StreamBody::new(futures::stream::iter(frames)));
+        let data: Vec<_> = body.into_stream().collect().await;
+        assert_eq!(data.len(), 1);
+        assert_eq!(data[0].as_ref().expect("data"), "data");
+
+        // And it is an `http_body::Body` for the ecosystem's combinators.
+        let collected = Body::from("abc").collect().await.expect("body");
+        let via_trait = BodyExt::collect(Body::from("abc"))
+            .await
+            .expect("body")
+            .to_bytes();
+        assert_eq!(collected, via_trait);
+    }
+}

@@ -6,7 +6,7 @@
 //!
 //! - [`Transport`]: one method, written as a plain `async fn`: an [`http::Request<Bytes>`] in,
 //!   an [`http::Response<Body>`] out. One attempt: no retries, no redirects followed.
-//! - [`Body`]: a streaming body of [`Bytes`] frames (an [`http_body::Body`]), read frame by frame
+//! - [`Body`]: a streaming body of [`Bytes`](bytes::Bytes) frames (an [`http_body::Body`]), read frame by frame
 //!   with [`Body::into_stream`] or whole with [`Body::collect_limited`].
 //! - [`TransportError`]: opaque, with the predicates a retry policy needs
 //!   ([`is_request_not_sent`](TransportError::is_request_not_sent),

@@ -131,3 +131,40 @@ impl fmt::Debug for SharedTransport {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BodyStream;
+
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    fn send_unpin<T: Send + Unpin + 'static>() {}
+    fn send_future<F: Future + Send>(_: &F) {}
+
+    #[test]
+    fn handles_and_bodies_cross_threads() {
+        send_sync_clone::<SharedTransport>();
+        send_unpin::<Body>();
+        send_unpin::<BodyStream>();
+        let transport = SharedTransport::new(Arc::new(Echo));
+        let request = http::Request::new(Bytes::new());
+        send_future(&transport.send(request));
+    }
+
+    struct Echo;
+
+    impl Transport for Echo {
+        async fn send(
+            &self,
+            request: http::Request<Bytes>,
+        ) -> Result<http::Response<Body>, TransportError> {
+            Ok(http::Response::new(Body::from_bytes(request.into_body())))
+        }
+    }
+
+    #[test]
+    fn debug_names_the_wrapped_transport() {
+        let transport = SharedTransport::new(Echo);
+        assert!(format!("{transport:?}").contains("Echo"), "{transport:?}");
+    }
+}
