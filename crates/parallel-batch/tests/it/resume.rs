@@ -6,7 +6,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, write_csv, write_jsonl,
+    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_ok, write_csv, write_jsonl,
 };
 
 fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
@@ -109,4 +109,64 @@ fn sigkill_at_several_points_then_resume_csv() {
 #[test]
 fn sigkill_at_several_points_then_resume_jsonl() {
     kill_and_resume(true);
+}
+
+#[test]
+fn ctrl_c_keeps_what_was_written_and_says_how_to_resume() {
+    const ROWS: u64 = 2000;
+    let emu = Emu::start(0.0, 0.002);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), ROWS);
+    let output = dir.path().join("out.csv");
+    let command = |cmd: &mut std::process::Command| {
+        cmd.args(["--base-url", &emu.url(), "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args([
+                "--columns",
+                COLUMNS,
+                "--chunk-size",
+                "100",
+                "--max-in-flight",
+                "300",
+            ]);
+    };
+    let mut cmd = batch();
+    command(&mut cmd);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines_in(&output) < 100 && Instant::now() < deadline {
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("To resume, run the same command again"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("parallel-batch --base-url"), "{stderr}");
+    let kept = read_csv_output(&output).1.len();
+    assert!(
+        kept >= 100 && kept < usize::try_from(ROWS).unwrap(),
+        "{kept}"
+    );
+
+    let mut cmd = batch();
+    command(&mut cmd);
+    run_ok(&mut cmd);
+    let rows: Vec<u64> = read_csv_output(&output).1.into_keys().collect();
+    assert_eq!(rows, (0..ROWS).collect::<Vec<_>>());
+    assert_eq!(emu.runs_created(), ROWS);
 }
