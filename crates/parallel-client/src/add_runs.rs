@@ -170,6 +170,7 @@ pub(crate) struct TaggedRun<'a> {
 pub(crate) struct TaggedRunInner<'a> {
     #[serde(borrow)]
     pub(crate) run_id: Cow<'a, str>,
+    pub(crate) status: parallel_types::RunStatus,
     #[serde(borrow, default)]
     metadata: Option<TagMetadata<'a>>,
 }
@@ -420,16 +421,19 @@ mod tests {
 
     #[test]
     fn the_tag_is_read_from_a_run_event() {
-        let event = br#"{"type":"task_run.state","event_id":"3","run":{"run_id":"trun_1","metadata":{"row":1,"client_tag":"tok:5"}},"input":null}"#;
+        let event = br#"{"type":"task_run.state","event_id":"3","run":{"run_id":"trun_1","status":"completed","metadata":{"row":1,"client_tag":"tok:5"}},"input":null}"#;
         let tagged: TaggedRun<'_> = serde_json::from_slice(event).unwrap();
         assert_eq!(tagged.run.run_id, "trun_1");
         assert_eq!(tagged.run.client_tag().as_deref(), Some("tok:5"));
-        let untagged: TaggedRun<'_> =
-            serde_json::from_slice(br#"{"run":{"run_id":"trun_2","metadata":{"client_tag":7}}}"#)
-                .unwrap();
+        let untagged: TaggedRun<'_> = serde_json::from_slice(
+            br#"{"run":{"run_id":"trun_2","status":"queued","metadata":{"client_tag":7}}}"#,
+        )
+        .unwrap();
         assert_eq!(untagged.run.client_tag(), None);
-        let no_meta: TaggedRun<'_> =
-            serde_json::from_slice(br#"{"run":{"run_id":"trun_3","metadata":null}}"#).unwrap();
+        let no_meta: TaggedRun<'_> = serde_json::from_slice(
+            br#"{"run":{"run_id":"trun_3","status":"failed","metadata":null}}"#,
+        )
+        .unwrap();
         assert_eq!(no_meta.run.client_tag(), None);
     }
 }

@@ -48,6 +48,8 @@ pub(crate) enum Kind {
     Decode,
     /// A configured size limit was exceeded.
     Limit,
+    /// A run failed or was cancelled (reading its output).
+    RunFailed,
 }
 
 impl Error {
@@ -183,6 +185,12 @@ impl Error {
     /// size).
     pub fn is_limit(&self) -> bool {
         self.kind == Kind::Limit
+    }
+
+    /// True when a run's output was asked for but the run failed or was cancelled; see
+    /// [`Error::api_error`] for the run's error.
+    pub fn is_run_failed(&self) -> bool {
+        self.kind == Kind::RunFailed
     }
 
     /// True when the client was configured wrongly or a call got an invalid argument.

@@ -241,7 +241,8 @@ boxed_stream!(
 boxed_stream!(
     /// A group's status updates and run completions
     /// ([`Client::group_events`](crate::Client::group_events)), resuming by itself; it ends
-    /// after the `task_group_status` event that reports the group inactive.
+    /// when the server closes it after a `task_group_status` event reporting the group
+    /// inactive.
     GroupEvents,
     GroupEvent
 );
@@ -312,16 +313,20 @@ async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error
     }
 }
 
-/// The events stream's state: the session and whether the group was seen inactive.
+/// The events stream's state: the session and whether the latest status said inactive.
+///
+/// The stream ends when the server closes it after an inactive status. It does not stop at
+/// the first inactive status by itself: a server opens each connection with a snapshot of the
+/// current status, which may say inactive while the events after the cursor still follow.
 pub(crate) struct GroupEventsState {
     session: Session,
-    finished: bool,
+    inactive: bool,
 }
 
 pub(crate) fn group_events_stream(session: Session) -> GroupEvents {
     let state = GroupEventsState {
         session,
-        finished: false,
+        inactive: false,
     };
     GroupEvents {
         inner: drive(state, |mut state| async move {
@@ -332,15 +337,13 @@ pub(crate) fn group_events_stream(session: Session) -> GroupEvents {
 }
 
 async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEvent>, Error> {
-    if state.finished {
-        return Ok(None);
-    }
     let session = &mut state.session;
     loop {
         let data = match session.next_frame().await? {
+            Frame::End if state.inactive => return Ok(None),
             Frame::End => {
                 // The server closes a connection after its `timeout` or an hour; the group is
-                // still active since its final status was not seen, so continue.
+                // still active as far as this stream knows, so continue.
                 let error = Error::new(
                     Kind::Connection,
                     format!("{} kept ending while the group was active", session.what()),
@@ -356,18 +359,17 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
             session.interrupted(error).await?;
             continue;
         }
+        let event: GroupEvent = serde_json::from_slice(&data)
+            .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
+        if let GroupEvent::TaskGroupStatus(status) = &event {
+            // Even a repeated status (the snapshot opening a resumed connection) is current.
+            state.inactive = !status.status.is_active;
+        }
         let id = peek.event_id.as_deref();
         if id.is_some() && id == session.last_event_id() {
             continue;
         }
-        let event: GroupEvent = serde_json::from_slice(&data)
-            .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
         session.delivered(id);
-        if let GroupEvent::TaskGroupStatus(status) = &event
-            && !status.status.is_active
-        {
-            state.finished = true;
-        }
         return Ok(Some(event));
     }
 }
@@ -377,14 +379,15 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
 pub(crate) struct RunEventsState {
     session: Session,
     seen: HashSet<u64, BuildHasherDefault<DefaultHasher>>,
-    finished: bool,
+    /// Whether the latest state was final.
+    run_done: bool,
 }
 
 pub(crate) fn run_events_stream(session: Session) -> RunEvents {
     let state = RunEventsState {
         session,
         seen: HashSet::default(),
-        finished: false,
+        run_done: false,
     };
     RunEvents {
         inner: drive(state, |mut state| async move {
@@ -395,12 +398,11 @@ pub(crate) fn run_events_stream(session: Session) -> RunEvents {
 }
 
 async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, Error> {
-    if state.finished {
-        return Ok(None);
-    }
     let session = &mut state.session;
     loop {
         let data = match session.next_frame().await? {
+            // The server closes the stream after the final state (with the output).
+            Frame::End if state.run_done => return Ok(None),
             Frame::End => {
                 // Run streams close after 570 s even while the run is active.
                 let error = Error::new(
@@ -425,10 +427,10 @@ async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, 
         let event: RunEvent = serde_json::from_slice(&data)
             .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
         session.delivered(None);
-        if let RunEvent::TaskRunState(ev) = &event
-            && !ev.run.is_active
-        {
-            state.finished = true;
+        if let RunEvent::TaskRunState(ev) = &event {
+            // Not the end yet: a stream opened on a finished run starts with its state
+            // without the output, and sends the final state with the output last.
+            state.run_done = !ev.run.is_active;
         }
         return Ok(Some(event));
     }

@@ -1,0 +1,168 @@
+//! The batch helper: every input's result once, failures, and resuming.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use parallel_client::batch::{BatchInput, BatchItem, BatchOptions, BatchProgress};
+use parallel_client::{Client, GroupRunsOptions};
+use parallel_emulator::Faults;
+
+use crate::common::{Company, Insight, client, company, emulator_with, spec};
+
+fn batch_inputs(n: u64) -> Vec<BatchInput> {
+    (0..n)
+        .map(|row| BatchInput::new(row, company(row)))
+        .collect()
+}
+
+/// Runs a batch to its end; returns (group, token, results by position, last progress).
+async fn run_batch(
+    client: &Client,
+    options: BatchOptions,
+    inputs: Vec<BatchInput>,
+) -> (
+    String,
+    String,
+    BTreeMap<u64, Result<Insight, String>>,
+    BatchProgress,
+) {
+    let mut stream = client.batch(options).run_iter(inputs);
+    let mut started = None;
+    let mut results = BTreeMap::new();
+    let mut progress = BatchProgress::default();
+    while let Some(item) = stream.next().await {
+        match item.unwrap() {
+            BatchItem::Started {
+                group_id, token, ..
+            } => started = Some((group_id, token)),
+            BatchItem::Result(result) => {
+                let company: Company = serde_json::from_value(result.input.clone()).unwrap();
+                assert_eq!(
+                    company.row, result.position,
+                    "the input travels with its result"
+                );
+                let value = match &result.outcome {
+                    Ok(_) => Ok(result.output_as::<Insight>().unwrap()),
+                    Err(error) => {
+                        assert!(result.output_as::<Insight>().unwrap_err().is_run_failed());
+                        Err(error.message.clone())
+                    }
+                };
+                assert!(
+                    results.insert(result.position, value).is_none(),
+                    "position {} twice",
+                    result.position
+                );
+            }
+            BatchItem::Progress(p) => progress = p,
+            BatchItem::Submitted { runs } => assert!(!runs.is_empty()),
+        }
+    }
+    let (group, token) = started.expect("Started comes first");
+    (group, token, results, progress)
+}
+
+#[tokio::test]
+async fn a_batch_delivers_each_input_once_with_outputs_and_errors() {
+    let emu = emulator_with(Faults::none(), 0.1).await;
+    let client = client(&emu);
+    let options = BatchOptions::new(spec(), "lite-fast")
+        .chunk_size(300)
+        .max_in_flight(1000);
+    let (_, _, results, progress) = run_batch(&client, options, batch_inputs(3000)).await;
+    assert_eq!(results.len(), 3000);
+    assert_eq!(
+        results.keys().copied().collect::<Vec<_>>(),
+        (0..3000).collect::<Vec<_>>()
+    );
+    let failed = results.values().filter(|r| r.is_err()).count() as u64;
+    assert!((100..600).contains(&failed), "about a tenth fail: {failed}");
+    assert_eq!(progress.finished, 3000);
+    assert_eq!(progress.failed, failed);
+    assert_eq!(progress.submitted, 3000);
+    assert_eq!(progress.in_flight, 0);
+    assert_eq!(emu.stats().runs_created, 3000);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_survives_faults_without_duplicates() {
+    let faults = Faults::none()
+        .rate_429(0.1)
+        .rate_5xx(0.05)
+        .lost_response_rate(0.1)
+        .cut_sse_after(50)
+        .retry_after(std::time::Duration::from_millis(2));
+    let emu = emulator_with(faults, 0.0).await;
+    let client = crate::common::client_with(&emu, crate::common::fast_retries(10));
+    let options = BatchOptions::new(spec(), "lite-fast").chunk_size(250);
+    let (_, _, results, _) = run_batch(&client, options, batch_inputs(2000)).await;
+    assert_eq!(results.len(), 2000);
+    assert!(results.values().all(Result::is_ok));
+    assert_eq!(emu.stats().runs_created, 2000);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crashed_batch_resumes_without_resubmitting_and_redelivers_results() {
+    let emu = emulator_with(Faults::none(), 0.0).await;
+    let client = client(&emu);
+    let token = "import-7";
+
+    // First session: stop after 400 results, as a crash would.
+    let options = BatchOptions::new(spec(), "lite-fast")
+        .token(token)
+        .chunk_size(200)
+        .max_in_flight(600);
+    let mut first = client.batch(options).run_iter(batch_inputs(2000));
+    let mut group = None;
+    let mut delivered = 0;
+    while let Some(item) = first.next().await {
+        match item.unwrap() {
+            BatchItem::Started {
+                group_id,
+                token: t,
+                resumed,
+            } => {
+                assert_eq!((t.as_str(), resumed), (token, 0));
+                group = Some(group_id);
+            }
+            BatchItem::Result(_) => {
+                delivered += 1;
+                if delivered == 400 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    drop(first);
+    let group = group.unwrap();
+    let submitted_before = emu.stats().runs_created;
+    assert!(
+        (400..2000).contains(&submitted_before),
+        "{submitted_before}"
+    );
+
+    // Second session: same group, token and inputs.
+    let options = BatchOptions::new(spec(), "lite-fast")
+        .group(&group)
+        .token(token)
+        .chunk_size(200);
+    let (group2, _, results, progress) = run_batch(&client, options, batch_inputs(2000)).await;
+    assert_eq!(group2, group);
+    assert_eq!(
+        results.len(),
+        2000,
+        "every position delivered, earlier ones again"
+    );
+    assert_eq!(progress.resumed, submitted_before);
+    assert_eq!(progress.submitted, 2000 - submitted_before);
+    assert_eq!(emu.stats().runs_created, 2000, "nothing submitted twice");
+    let runs = client
+        .group_runs(&group, GroupRunsOptions::default())
+        .count()
+        .await;
+    assert_eq!(runs, 2000);
+    emu.shutdown().await;
+}

@@ -1,0 +1,267 @@
+//! Every endpoint, end to end.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use http::StatusCode;
+use parallel_client::{AddRuns, Client, GroupEventsOptions, GroupRunsOptions};
+use parallel_emulator::Faults;
+use parallel_types::{
+    CreateTaskGroupRequest, GroupEvent, MetadataValue, RunEvent, RunInput, RunStatus,
+};
+
+use crate::common::{Company, Insight, KEY, client, emulator, inputs, spec};
+
+#[tokio::test]
+async fn groups_runs_and_results_round_trip() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+
+    let mut metadata = BTreeMap::new();
+    metadata.insert("batch".to_owned(), MetadataValue::String("q1".into()));
+    let group = client
+        .create_group(CreateTaskGroupRequest {
+            metadata: Some(metadata.clone()),
+        })
+        .await
+        .unwrap();
+    assert!(group.taskgroup_id.starts_with("tgrp_"));
+    assert_eq!(group.metadata, Some(metadata));
+    let id = group.taskgroup_id;
+
+    let run_ids = client
+        .add_runs(&id, AddRuns::new(inputs(3)).default_task_spec(spec()))
+        .await
+        .unwrap();
+    assert_eq!(run_ids.len(), 3);
+    let status = client.wait_group(&id).await.unwrap();
+    assert!(!status.is_active);
+    assert_eq!(status.num_task_runs, 3);
+    assert_eq!(status.count(&RunStatus::Completed), 3);
+    assert_eq!(client.get_group(&id).await.unwrap().status.num_task_runs, 3);
+
+    // The runs stream, in input order, with inputs and typed outputs.
+    let runs: Vec<_> = client
+        .group_runs(&id, GroupRunsOptions::with_input_and_output())
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(runs.len(), 3);
+    for (row, run) in runs.iter().enumerate() {
+        let view = run.view().unwrap();
+        assert_eq!(view.run.run_id, run_ids[row]);
+        assert_eq!(view.run.status, RunStatus::Completed);
+        let company: Company = run.input_as().unwrap().unwrap();
+        assert_eq!(company.row, row as u64);
+        let insight: Insight = run.output_as().unwrap().unwrap();
+        assert_eq!(insight.founded_year.len(), 4, "{insight:?}");
+        let owned = run.to_event().unwrap();
+        assert_eq!(owned.run.run_id, run_ids[row]);
+    }
+    // Without include flags, no input or output.
+    let bare = client
+        .group_runs(&id, GroupRunsOptions::default())
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bare.output_as::<Insight>().unwrap(), None);
+    assert_eq!(bare.input_as::<Company>().unwrap(), None);
+    // The status filter.
+    let failed = client
+        .group_runs(&id, GroupRunsOptions::default().status(RunStatus::Failed))
+        .count()
+        .await;
+    assert_eq!(failed, 0);
+
+    // One run, three ways.
+    let run = client.get_group_run(&id, &run_ids[1]).await.unwrap();
+    assert_eq!(run.run_id, run_ids[1]);
+    assert_eq!(run.taskgroup_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        client.get_run(&run_ids[1]).await.unwrap().status,
+        RunStatus::Completed
+    );
+    let input = client.run_input(&run_ids[1]).await.unwrap();
+    assert_eq!(
+        serde_json::from_value::<Company>(input.input).unwrap().row,
+        1
+    );
+    // The client tag is in the run's metadata.
+    let tag = run.metadata.unwrap()[parallel_client::CLIENT_TAG_KEY]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(tag.ends_with(":1"), "{tag}");
+
+    let result = client
+        .run_result(&run_ids[2], Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(result.run.run_id, run_ids[2]);
+    let typed = client
+        .run_result_as::<Insight>(&run_ids[2], Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(typed.run.run_id, run_ids[2]);
+    assert!(!typed.basis.is_empty());
+
+    // The events stream replays the completions and ends with the group inactive.
+    let events: Vec<GroupEvent> = client
+        .group_events(&id, GroupEventsOptions::default())
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let completed: HashSet<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            GroupEvent::TaskRunState(ev) => Some(ev.run.run_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(completed, run_ids.iter().cloned().collect());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_single_run_with_its_event_stream() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+    let run = client
+        .create_run(
+            RunInput::new("Who is the CEO of Acme?", "pro-fast")
+                .with_task_spec(spec())
+                .with_enable_events(true),
+        )
+        .await
+        .unwrap();
+    assert!(run.run_id.starts_with("trun_"));
+    let events: Vec<RunEvent> = client
+        .run_events(&run.run_id)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let Some(RunEvent::TaskRunState(last)) = events.last() else {
+        panic!("no final state: {events:?}")
+    };
+    assert_eq!(last.run.status, RunStatus::Completed);
+    assert!(last.output.is_some());
+    let result = client
+        .run_result_as::<Insight>(&run.run_id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(result.run.run_id, run.run_id);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_result_waits_through_408_until_the_deadline() {
+    // Real-time latencies: a `pro` run takes minutes, so /result answers 408 after each
+    // one-second server wait until the caller's deadline.
+    let emu = parallel_emulator::Emulator::builder()
+        .api_key(Some(KEY))
+        .time_scale(1.0)
+        .start()
+        .await
+        .unwrap();
+    let client = client(&emu);
+    let run = client
+        .create_run(RunInput::new("slow question", "pro"))
+        .await
+        .unwrap();
+    let err = client
+        .run_result(&run.run_id, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains(&run.run_id), "{err}");
+    let stats = emu.stats();
+    assert!(
+        stats.requests(parallel_emulator::Endpoint::RunResult) >= 2,
+        "{stats:?}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_legacy_prefix_reaches_the_same_groups() {
+    let emu = emulator(Faults::none()).await;
+    let legacy = Client::builder()
+        .api_key(KEY)
+        .base_url(emu.base_url())
+        .legacy_v1beta(true)
+        .build()
+        .unwrap();
+    let group = legacy
+        .create_group(CreateTaskGroupRequest::default())
+        .await
+        .unwrap();
+    legacy
+        .add_runs(&group.taskgroup_id, AddRuns::new(inputs(2)))
+        .await
+        .unwrap();
+    let status = client(&emu).wait_group(&group.taskgroup_id).await.unwrap();
+    assert_eq!(status.num_task_runs, 2);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_errors_carry_the_status_and_the_error_object() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+
+    let err = client
+        .get_group("tgrp_00000000000000000000000000000000")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    let api = err.api_error().expect("an error object");
+    assert!(!api.ref_id.is_empty());
+    assert!(err.to_string().contains(&api.message), "{err}");
+
+    let err = client
+        .create_run(RunInput::new("x", "no-such-processor"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
+    assert!(!err.is_outcome_unknown());
+
+    let bad_key = Client::builder()
+        .api_key("wrong")
+        .base_url(emu.base_url())
+        .build()
+        .unwrap();
+    let err = bad_key
+        .get_group("tgrp_00000000000000000000000000000000")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
+    assert!(err.to_string().contains("PARALLEL_API_KEY"), "{err}");
+    assert!(!err.to_string().contains("wrong"), "{err}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_runs_answer_404_on_result_and_carry_their_error() {
+    let emu = crate::common::emulator_with(Faults::none(), 1.0).await;
+    let client = client(&emu);
+    let group = client
+        .create_group(CreateTaskGroupRequest::default())
+        .await
+        .unwrap();
+    let ids = client
+        .add_runs(&group.taskgroup_id, AddRuns::new(inputs(2)))
+        .await
+        .unwrap();
+    client.wait_group(&group.taskgroup_id).await.unwrap();
+    let run = client.get_run(&ids[0]).await.unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.error.is_some());
+    let err = client
+        .run_result(&ids[0], Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    emu.shutdown().await;
+}

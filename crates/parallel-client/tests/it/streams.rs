@@ -1,0 +1,115 @@
+//! The runs and events streams under cut connections, and at scale.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use parallel_client::{AddRuns, GroupEventsOptions, GroupRunsOptions};
+use parallel_emulator::Faults;
+use parallel_types::{CreateTaskGroupRequest, GroupEvent};
+
+use crate::common::{Insight, client, emulator, emulator_with, inputs, spec};
+
+#[tokio::test]
+async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+    let id = client
+        .create_group(CreateTaskGroupRequest::default())
+        .await
+        .unwrap()
+        .taskgroup_id;
+    let ids = client
+        .add_runs(&id, AddRuns::new(inputs(600)).default_task_spec(spec()))
+        .await
+        .unwrap();
+    client.wait_group(&id).await.unwrap();
+
+    // Every connection is cut inside the 37th event from now on.
+    emu.set_faults(Faults::none().cut_sse_after(37));
+    let mut seen = Vec::new();
+    let mut runs = client.group_runs(&id, GroupRunsOptions::with_input_and_output());
+    while let Some(run) = runs.next().await {
+        let run = run.unwrap();
+        let insight: Insight = run
+            .output_as()
+            .unwrap()
+            .expect("completed runs carry an output");
+        assert!(!insight.ceo_name.is_empty());
+        seen.push(run.view().unwrap().run.run_id.into_owned());
+    }
+    assert!(emu.stats().streams_cut >= 10, "{:?}", emu.stats());
+    assert_eq!(seen, ids, "every run exactly once, in order");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_events_stream_delivers_every_completion_once_through_cut_connections() {
+    let emu = emulator_with(Faults::none(), 0.2).await;
+    let client = client(&emu);
+    let id = client
+        .create_group(CreateTaskGroupRequest::default())
+        .await
+        .unwrap()
+        .taskgroup_id;
+    let ids = client
+        .add_runs(&id, AddRuns::new(inputs(300)))
+        .await
+        .unwrap();
+    client.wait_group(&id).await.unwrap();
+
+    emu.set_faults(Faults::none().cut_sse_after(11));
+    let mut completions = Vec::new();
+    let mut event_ids = HashSet::new();
+    let mut events = client.group_events(&id, GroupEventsOptions::default());
+    while let Some(event) = events.next().await {
+        let event = event.unwrap();
+        if let Some(event_id) = event.event_id() {
+            assert!(
+                event_ids.insert(event_id.to_owned()),
+                "event {event_id} delivered twice"
+            );
+        }
+        if let GroupEvent::TaskRunState(ev) = event {
+            completions.push(ev.run.run_id);
+        }
+    }
+    assert!(emu.stats().streams_cut >= 10, "{:?}", emu.stats());
+    let unique: HashSet<_> = completions.iter().collect();
+    assert_eq!(
+        unique.len(),
+        completions.len(),
+        "a completion was delivered twice"
+    );
+    assert_eq!(unique, ids.iter().collect());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_100_000_run_group_streams_end_to_end() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+    let id = client
+        .create_group(CreateTaskGroupRequest::default())
+        .await
+        .unwrap()
+        .taskgroup_id;
+    let ids = client
+        .add_runs(&id, AddRuns::new(inputs(100_000)).default_task_spec(spec()))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 100_000);
+    let status = client.wait_group(&id).await.unwrap();
+    assert_eq!(status.num_task_runs, 100_000);
+
+    let mut count = 0usize;
+    let mut runs = client.group_runs(&id, GroupRunsOptions::with_input_and_output());
+    while let Some(run) = runs.next().await {
+        let run = run.unwrap();
+        let view = run.view().unwrap();
+        assert_eq!(view.run.run_id, ids[count]);
+        assert!(view.output.is_some());
+        count += 1;
+    }
+    assert_eq!(count, 100_000);
+    emu.shutdown().await;
+}
