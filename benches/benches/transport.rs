@@ -183,7 +183,14 @@ fn small_get(c: &mut Criterion) {
                     .body(Empty::new())
                     .expect("valid request");
                 let response = bare.request(request).await.expect("response");
-                black_box(response.into_body().collect().await.expect("body").to_bytes())
+                black_box(
+                    response
+                        .into_body()
+                        .collect()
+                        .await
+                        .expect("body")
+                        .to_bytes(),
+                )
             })
         });
     });
