@@ -77,8 +77,10 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiv
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    // Errors here are clients going away or the lost-response fault.
-                    let _ = conn.await;
+                    // Errors here are clients going away, cut streams or lost responses.
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
                 });
             }
             _ = shutdown.changed() => break,

@@ -422,3 +422,31 @@ async fn the_same_seed_gives_the_same_ids() {
     assert_eq!(seen[0], seen[1]);
     assert_ne!(seen[0].0, seen[2].0);
 }
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served() {
+    use http_body_util::{BodyExt as _, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let (emu, _) = instant().await;
+    let stream = tokio::net::TcpStream::connect(emu.local_addr())
+        .await
+        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("{}/v1/tasks/groups", emu.base_url()))
+        .body(Full::new(bytes::Bytes::from_static(b"{}")))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let group: parallel_types::TaskGroup = serde_json::from_slice(&body).unwrap();
+    assert!(group.taskgroup_id.starts_with("tgrp_"));
+    emu.shutdown().await;
+}
