@@ -279,8 +279,10 @@ impl App {
             }
             Endpoint::RunInput => {
                 let (owner, index) = run()?;
-                let input = owner.lock().runs[index].input.clone();
-                Ok(json_bytes(StatusCode::OK, input))
+                let run = owner.lock().runs[index].clone();
+                let mut out = Vec::with_capacity(run.input.len() + crate::state::NULL_TAIL.len());
+                run.write_input(&mut out);
+                Ok(json(StatusCode::OK, out))
             }
             Endpoint::RunEvents => {
                 let (owner, index) = run()?;
@@ -331,6 +333,12 @@ impl App {
         let mut plans = Vec::with_capacity(inputs.len());
         let instant = self.time_scale == 0.0;
         for input in inputs {
+            let mut canonical = input.canonical;
+            let null_tail = canonical.ends_with(crate::state::NULL_TAIL);
+            if null_tail {
+                canonical.truncate(canonical.len() - crate::state::NULL_TAIL.len());
+            }
+            canonical.shrink_to_fit();
             let (number, id) = self.next_id();
             let plan = sim::plan(
                 self.seed,
@@ -356,7 +364,8 @@ impl App {
                 modified_at: now,
                 running_at: plan.running_at,
                 done_at: plan.done_at,
-                input: Bytes::from(input.canonical),
+                null_tail,
+                input: Bytes::from(canonical),
                 input_range: input.input_range,
                 metadata_range: input.metadata_range,
                 spec: input.spec,
@@ -760,11 +769,7 @@ fn run_json(group: &Group, index: usize) -> Response<ResponseBody> {
 }
 
 fn json(status: StatusCode, body: Vec<u8>) -> Response<ResponseBody> {
-    json_bytes(status, Bytes::from(body))
-}
-
-fn json_bytes(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::Full(Some(body)));
+    let mut response = Response::new(ResponseBody::Full(Some(Bytes::from(body))));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

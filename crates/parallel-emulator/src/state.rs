@@ -80,15 +80,29 @@ pub(crate) struct Run {
     /// Planned times of the `running` and final transitions.
     pub(crate) running_at: Micros,
     pub(crate) done_at: Micros,
-    /// The run's `TaskRunInput` as the API echoes it (compact JSON).
+    /// The run's `TaskRunInput` as the API echoes it (compact JSON), except that the common
+    /// tail of all-null optional fields is left out when `null_tail` is set: it is the same
+    /// for most runs and would otherwise be a quarter of a run's memory.
     pub(crate) input: Bytes,
+    pub(crate) null_tail: bool,
     /// Byte ranges of the `input` value and of the `metadata` value inside `input`.
     pub(crate) input_range: (u32, u32),
     pub(crate) metadata_range: Option<(u32, u32)>,
     pub(crate) spec: Arc<Spec>,
 }
 
+/// The optional `TaskRunInput` fields, all null, closing the object.
+pub(crate) const NULL_TAIL: &[u8] = b",\"source_policy\":null,\"advanced_settings\":null,\"task_spec\":null,\"previous_interaction_id\":null,\"mcp_servers\":null,\"enable_events\":null,\"webhook\":null}";
+
 impl Run {
+    /// Appends the run's `TaskRunInput` JSON.
+    pub(crate) fn write_input(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.input);
+        if self.null_tail {
+            out.extend_from_slice(NULL_TAIL);
+        }
+    }
+
     pub(crate) fn input_value_json(&self) -> &[u8] {
         slice(&self.input, self.input_range)
     }

@@ -183,7 +183,7 @@ pub(crate) fn write_run_event(
     }
     out.extend_from_slice(b",\"input\":");
     if include_input {
-        out.extend_from_slice(&run.input);
+        run.write_input(out);
     } else {
         out.extend_from_slice(b"null");
     }

@@ -192,3 +192,35 @@ async fn lifecycle_moves_from_queued_to_completed() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_input_echo_spells_out_every_field() {
+    let (emu, client) = instant().await;
+    let created = client
+        .post(
+            "/v1/tasks/runs",
+            json!({"input": "hi", "processor": "lite", "metadata": {"k": true}}),
+        )
+        .await;
+    let id = created.json()["run_id"].as_str().unwrap().to_owned();
+    let echo = client.get(&format!("/v1/tasks/runs/{id}/input")).await;
+    assert_eq!(
+        echo.text(),
+        r#"{"input":"hi","processor":"lite","metadata":{"k":true},"source_policy":null,"advanced_settings":null,"task_spec":null,"previous_interaction_id":null,"mcp_servers":null,"enable_events":null,"webhook":null}"#
+    );
+    let with_policy = json!({"input": {"a": 1}, "processor": "base", "source_policy": {"include_domains": ["example.com"]}, "enable_events": false});
+    let created = client.post("/v1/tasks/runs", with_policy).await;
+    let id = created.json()["run_id"].as_str().unwrap().to_owned();
+    let echo = client
+        .get(&format!("/v1/tasks/runs/{id}/input"))
+        .await
+        .json();
+    assert_eq!(
+        echo["source_policy"],
+        json!({"include_domains": ["example.com"]})
+    );
+    assert_eq!(echo["enable_events"], json!(false));
+    assert_eq!(echo["metadata"], json!(null));
+    assert_eq!(echo.as_object().unwrap().len(), 10);
+    emu.shutdown().await;
+}
