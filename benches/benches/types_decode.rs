@@ -1,0 +1,140 @@
+//! Decoding one realistic `task_run.state` event (group runs stream with `include_input` and
+//! `include_output`: run, input, and a ~4 KB JSON output with basis) three ways:
+//!
+//! - `borrowed`: `parallel_types::TaskRunEventRef` (ids borrowed, input/content raw);
+//! - `owned`: `parallel_types::TaskRunEvent`;
+//! - `value`: a `serde_json::Value` tree, the baseline a hand-rolled client would use.
+//!
+//! Two more lines show the paths a client takes in practice: the borrowed view plus decoding
+//! the content into the user's own struct, and the owned `GroupRunEvent` union (tag dispatch).
+//!
+//! Run with `cargo bench -p parallel-benches --bench types_decode`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use parallel_types::{GroupRunEvent, TaskRunEvent, TaskRunEventRef};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The user's output type for the event below (ten fields of research results).
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct CompanyProfile<'a> {
+    #[serde(borrow)]
+    company_name: &'a str,
+    founded_year: &'a str,
+    ceo_name: &'a str,
+    headquarters: &'a str,
+    employee_count: &'a str,
+    annual_revenue: &'a str,
+    business_model: String,
+    key_products: Vec<String>,
+    competitors: Vec<String>,
+    recent_news: String,
+}
+
+fn event() -> Vec<u8> {
+    let sentence = "Acme Corp designs industrial anvils, rocket skates and portable holes, \
+                    and sells them worldwide through distributors and its own web store. ";
+    let content = json!({
+        "company_name": "Acme Corp",
+        "founded_year": "1998",
+        "ceo_name": "Jane Q. Example",
+        "headquarters": "Springfield, Oregon, United States",
+        "employee_count": "1,200 (2025 annual report)",
+        "annual_revenue": "$310M (FY2025)",
+        "business_model": sentence.repeat(8),
+        "key_products": ["Anvil Pro 3000", "Rocket Skates X", "Portable Hole (Mk II)", "Giant Magnet"],
+        "competitors": ["Globex Corporation", "Initech", "Umbrella Industrial", "Soylent Tools"],
+        "recent_news": sentence.repeat(7),
+    });
+    let basis: Vec<Value> = ["founded_year", "ceo_name", "annual_revenue", "business_model"]
+        .iter()
+        .map(|field| {
+            json!({
+                "field": field,
+                "citations": [{
+                    "url": format!("https://news.example.com/acme/{field}"),
+                    "title": "Acme Corp reports record year",
+                    "excerpts": ["Acme Corp, founded in 1998, reported revenue of $310M for fiscal 2025."],
+                }],
+                "reasoning": "The annual report and a news article agree on this value.",
+                "confidence": "high",
+            })
+        })
+        .collect();
+    let event = json!({
+        "type": "task_run.state",
+        "event_id": "1732811462000017",
+        "input": {
+            "input": {"company_name": "Acme Corp", "company_website": "https://acme.example"},
+            "processor": "core-fast",
+            "metadata": {"row": 17, "client_tag": "b7f3c2:17"},
+            "source_policy": null, "advanced_settings": null, "task_spec": null,
+            "previous_interaction_id": null, "mcp_servers": null, "enable_events": null, "webhook": null
+        },
+        "run": {
+            "run_id": "trun_0b6f2d1c9e8a4f37b2c5d4e3f1a0b9c8",
+            "interaction_id": "trun_0b6f2d1c9e8a4f37b2c5d4e3f1a0b9c8",
+            "status": "completed", "is_active": false, "warnings": null, "error": null,
+            "processor": "core-fast", "metadata": {"row": 17, "client_tag": "b7f3c2:17"},
+            "taskgroup_id": "tgrp_4c1f0a7e2b9d4e58a3f6c0d1e2b7a9c4",
+            "created_at": "2026-03-02T14:04:59.871002Z", "modified_at": "2026-03-02T14:06:40.315560Z"
+        },
+        "output": {
+            "type": "json", "content": content, "basis": basis,
+            "mcp_tool_calls": null, "beta_fields": null, "output_schema": null
+        }
+    });
+    // The server's layout: `type` first, compact. (`json!` sorts keys, so put it back first.)
+    let body = serde_json::to_string(&event).expect("serialize");
+    let without_type = body.replacen(r#""type":"task_run.state","#, "", 1);
+    format!(r#"{{"type":"task_run.state",{}"#, &without_type[1..]).into_bytes()
+}
+
+fn decode(c: &mut Criterion) {
+    let bytes = event();
+    let output_len =
+        serde_json::to_vec(&serde_json::from_slice::<Value>(&bytes).expect("valid")["output"])
+            .expect("serialize")
+            .len();
+    assert!(
+        (3_500..=5_000).contains(&output_len),
+        "output is {output_len} bytes, want ~4 KB"
+    );
+    // Every way must decode the event, and the typed ones agree.
+    let owned: TaskRunEvent = serde_json::from_slice(&bytes).expect("owned");
+    let borrowed = TaskRunEventRef::from_slice(&bytes).expect("borrowed");
+    assert_eq!(borrowed.into_owned().expect("into_owned"), owned);
+    assert!(matches!(
+        serde_json::from_slice::<GroupRunEvent>(&bytes),
+        Ok(GroupRunEvent::TaskRunState(_))
+    ));
+
+    let mut group = c.benchmark_group("task_run_state_4kb");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("borrowed", |b| {
+        b.iter(|| TaskRunEventRef::from_slice(black_box(&bytes)).expect("decode"));
+    });
+    group.bench_function("owned", |b| {
+        b.iter(|| serde_json::from_slice::<TaskRunEvent>(black_box(&bytes)).expect("decode"));
+    });
+    group.bench_function("value", |b| {
+        b.iter(|| serde_json::from_slice::<Value>(black_box(&bytes)).expect("decode"));
+    });
+    group.bench_function("borrowed_then_user_type", |b| {
+        b.iter(|| {
+            let event = TaskRunEventRef::from_slice(black_box(&bytes)).expect("decode");
+            let profile: CompanyProfile<'_> = event.output_as().expect("content").expect("present");
+            black_box(profile.key_products.len())
+        });
+    });
+    group.bench_function("owned_union", |b| {
+        b.iter(|| serde_json::from_slice::<GroupRunEvent>(black_box(&bytes)).expect("decode"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode);
+criterion_main!(benches);
