@@ -8,6 +8,11 @@
 //! type-erased `Body`, the error classification and the connector stack (proxy, TLS, timeout)
 //! that a kept-alive plain connection skips.
 //!
+//! The server runs on its own thread; the client (its connection task included) runs on a
+//! current-thread runtime on the bench thread. Each group is measured twice: by wall time
+//! (`transport/...`) and by the CPU time of the client thread (`transport_cpu/...`), which on a
+//! machine shared with other work is far less noisy and is what the transport layer adds to.
+//!
 //! Run: `cargo bench -p parallel-benches --bench transport -- --warm-up-time 1 --measurement-time 5 --noplot`
 
 use std::convert::Infallible;
@@ -16,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::BoxBody};
@@ -32,46 +38,66 @@ const SERVER_FRAME: usize = 64 * 1024;
 
 type ServerBody = BoxBody<Bytes, Infallible>;
 
-/// A hyper HTTP/1.1 server: `/big` streams `BIG` bytes, anything else answers `ok`.
-async fn start_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the bench server");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        let chunk = Bytes::from(vec![b'x'; SERVER_FRAME]);
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            let chunk = chunk.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: http::Request<_>| {
-                    let chunk = chunk.clone();
-                    async move {
-                        let response = if request.uri().path() == "/big" {
-                            let frames = BIG / SERVER_FRAME as u64;
-                            let body = StreamBody::new(futures::stream::iter(
-                                (0..frames).map(move |_| Ok(Frame::data(chunk.clone()))),
-                            ));
-                            http::Response::builder()
-                                .header("content-length", BIG)
-                                .body(BodyExt::boxed(body))
-                        } else {
-                            http::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from_static(b"{\"ok\":true}")).boxed())
-                        };
-                        Ok::<http::Response<ServerBody>, Infallible>(
-                            response.expect("valid response"),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+/// Starts, on a thread of its own, a hyper HTTP/1.1 server: `/big` streams `BIG` bytes,
+/// anything else answers a small JSON object. The thread lives as long as the process.
+fn start_server() -> SocketAddr {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind the bench server");
+            addr_tx
+                .send(listener.local_addr().expect("local address"))
+                .expect("report the address");
+            serve(listener).await;
+        });
     });
-    addr
+    addr_rx.recv().expect("the server started")
+}
+
+async fn serve(listener: tokio::net::TcpListener) {
+    let chunk = Bytes::from(vec![b'x'; SERVER_FRAME]);
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        let chunk = chunk.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: http::Request<_>| {
+                let chunk = chunk.clone();
+                async move {
+                    let response = if request.uri().path() == "/big" {
+                        let frames = BIG / SERVER_FRAME as u64;
+                        let body = StreamBody::new(futures::stream::iter(
+                            (0..frames).map(move |_| Ok(Frame::data(chunk.clone()))),
+                        ));
+                        http::Response::builder()
+                            .header("content-length", BIG)
+                            .body(BodyExt::boxed(body))
+                    } else {
+                        http::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(b"{\"ok\":true}")).boxed())
+                    };
+                    Ok::<http::Response<ServerBody>, Infallible>(response.expect("valid response"))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The client side: everything, connection tasks included, on the bench thread.
+fn client_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime")
 }
 
 fn bare_client() -> Client<HttpConnector, Empty<Bytes>> {
@@ -121,23 +147,14 @@ async fn read_via_bare(client: &Client<HttpConnector, Empty<Bytes>>, url: &str) 
     total
 }
 
-fn runtime() -> Runtime {
-    // Two workers: the server and the client each get one of the two cores.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn stream_256mib(c: &mut Criterion) {
-    let rt = runtime();
-    let addr = rt.block_on(start_server());
+fn stream_256mib<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
+    let addr = start_server();
+    let rt = client_runtime();
     let url = format!("http://{addr}/big");
-    let transport = transport();
-    let bare = bare_client();
+    let transport = rt.block_on(async { transport() });
+    let bare = rt.block_on(async { bare_client() });
 
-    let mut group = c.benchmark_group("transport/stream_256MiB");
+    let mut group = c.benchmark_group(format!("{prefix}/stream_256MiB"));
     group
         .throughput(Throughput::Bytes(BIG))
         .sampling_mode(SamplingMode::Flat)
@@ -159,14 +176,14 @@ fn stream_256mib(c: &mut Criterion) {
     group.finish();
 }
 
-fn small_get(c: &mut Criterion) {
-    let rt = runtime();
-    let addr = rt.block_on(start_server());
+fn small_get<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
+    let addr = start_server();
+    let rt = client_runtime();
     let url = format!("http://{addr}/v1/tasks/groups/tgrp_1");
-    let transport = transport();
-    let bare = bare_client();
+    let transport = rt.block_on(async { transport() });
+    let bare = rt.block_on(async { bare_client() });
 
-    let mut group = c.benchmark_group("transport/small_get");
+    let mut group = c.benchmark_group(format!("{prefix}/small_get"));
     group.throughput(Throughput::Elements(1));
     group.bench_function("HyperTransport", |b| {
         b.iter(|| {
@@ -197,9 +214,78 @@ fn small_get(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_secs(1));
-    targets = stream_256mib, small_get
+/// CPU time consumed by the calling thread (`CLOCK_THREAD_CPUTIME_ID`): time the bench thread
+/// spent waiting for the server or for a core does not count.
+struct ThreadCpuTime;
+
+static WALL_TIME: WallTime = WallTime;
+
+fn thread_cpu_now() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // The only unsafe code of the benches: a libc call writing into a local `timespec`.
+    #[allow(unsafe_code)]
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
-criterion_main!(benches);
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_now()
+    }
+
+    fn end(&self, started: Duration) -> Duration {
+        thread_cpu_now().saturating_sub(started)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_secs_f64() * 1e9
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Nanoseconds, like wall time.
+        WALL_TIME.formatter()
+    }
+}
+
+fn wall(c: &mut Criterion) {
+    stream_256mib(c, "transport");
+    small_get(c, "transport");
+}
+
+fn cpu(c: &mut Criterion<ThreadCpuTime>) {
+    stream_256mib(c, "transport_cpu");
+    small_get(c, "transport_cpu");
+}
+
+criterion_group! {
+    name = wall_time;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1));
+    targets = wall
+}
+criterion_group! {
+    name = client_cpu_time;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .with_measurement(ThreadCpuTime);
+    targets = cpu
+}
+criterion_main!(wall_time, client_cpu_time);
