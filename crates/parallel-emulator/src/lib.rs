@@ -13,6 +13,25 @@
 //! seed and input always give the same output. [`Faults`] switch on rate limiting, server
 //! errors, cut or dripping event streams and lost responses, all reproducible from the seed.
 //!
+//! # Streams and cursors
+//!
+//! - Group runs (`GET …/groups/{id}/runs`): one `task_run.state` per run, in add order, for
+//!   the runs that existed when the request arrived; `event_id` is the run's position in the
+//!   group (`"1"`, `"2"`, …), so `last_event_id=N` continues with run `N + 1`, and an
+//!   add-runs `run_cursor` is the position of the last run before that batch.
+//! - Group events (`GET …/groups/{id}/events`): the group keeps a log of `task_group_status`
+//!   (after every change of the counts) and `task_run.state` (a run reached a final status)
+//!   events, numbered from 1. A connection first gets the current status (carrying the
+//!   connection's own cursor as its `event_id`, `"0"` without one), then every log event after
+//!   the cursor, then live events; it ends after the final `is_active: false` status, after
+//!   `timeout` seconds, or after an hour. An add-runs `event_cursor` is the last log event
+//!   before that batch.
+//! - Run events (`GET …/runs/{id}/events`): the current state, the progress messages so far
+//!   (with their original timestamps), the latest progress statistics, live updates, and the
+//!   final state with the output.
+//!
+//! Quiet streams get a `: keep-alive` comment every 15 s (configurable).
+//!
 //! Main types: [`Emulator`] (entry point), [`EmulatorBuilder`] (settings), [`EmulatorHandle`]
 //! (the running server: address, counters, shutdown), [`Faults`], [`Limits`], [`Stats`],
 //! [`Error`].
