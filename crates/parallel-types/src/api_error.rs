@@ -116,7 +116,7 @@ pub enum ApiErrorBody {
 impl ApiErrorBody {
     /// Decodes an error body; never fails on valid JSON of an unexpected shape.
     pub fn from_slice(body: &[u8]) -> Result<Self, crate::Error> {
-        serde_json::from_slice(body).map_err(crate::Error::decode)
+        serde_json::from_slice(body).map_err(crate::Error::decode("an API error body"))
     }
 
     /// The error object, for the `{"type":"error"}` shape.

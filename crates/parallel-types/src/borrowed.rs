@@ -20,13 +20,21 @@ use crate::{
     TaskGroupStatusEvent, TaskRun, TaskRunEvent, TextOutput, Warning,
 };
 
-fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, Error> {
-    serde_json::from_str(raw.get()).map_err(Error::decode)
+/// Decodes a raw part; `what` names it in the error.
+fn parse<'a, T: Deserialize<'a>>(raw: &'a RawValue, what: &'static str) -> Result<T, Error> {
+    serde_json::from_str(raw.get()).map_err(Error::decode(what))
 }
 
-fn parse_opt<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>, Error> {
-    raw.map(parse).transpose()
+fn parse_opt<'a, T: Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+    what: &'static str,
+) -> Result<Option<T>, Error> {
+    raw.map(|raw| parse(raw, what)).transpose()
 }
+
+const USER_INPUT: &str = "the run's input as the requested type (does the type match the input?)";
+const USER_OUTPUT: &str =
+    "the output content as the requested type (does the type match the output schema?)";
 
 /// A borrowed `task_run.state` event; see [`TaskRunEvent`] for the owned form.
 ///
@@ -71,7 +79,7 @@ pub struct TaskRunEventRef<'a> {
 impl<'a> TaskRunEventRef<'a> {
     /// Decodes an event from JSON bytes, borrowing from them.
     pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
-        serde_json::from_slice(json).map_err(Error::decode)
+        serde_json::from_slice(json).map_err(Error::decode("a task_run.state event"))
     }
 
     /// The run's own input (the `input` member of the run input), decoded as `T` straight
@@ -85,13 +93,13 @@ impl<'a> TaskRunEventRef<'a> {
         let Some(raw) = self.input else {
             return Ok(None);
         };
-        let only: InputOnly<'a> = parse(raw)?;
-        parse(only.input).map(Some)
+        let only: InputOnly<'a> = parse(raw, "the run input")?;
+        parse(only.input, USER_INPUT).map(Some)
     }
 
     /// The whole run input, owned; `None` when the event carries no input.
     pub fn run_input(&self) -> Result<Option<RunInput>, Error> {
-        parse_opt(self.input)
+        parse_opt(self.input, "the run input")
     }
 
     /// The output content decoded as `T` straight from the raw bytes; `None` when the event
@@ -110,7 +118,7 @@ impl<'a> TaskRunEventRef<'a> {
         Ok(TaskRunEvent {
             event_id: self.event_id.map(Cow::into_owned),
             run: self.run.into_owned()?,
-            input: parse_opt(self.input)?,
+            input: parse_opt(self.input, "the run input")?,
             output: self.output.map(RunOutputRef::into_owned).transpose()?,
         })
     }
@@ -154,30 +162,30 @@ pub struct TaskRunRef<'a> {
 impl<'a> TaskRunRef<'a> {
     /// The warnings, decoded.
     pub fn warnings(&self) -> Result<Option<Vec<Warning>>, Error> {
-        parse_opt(self.warnings)
+        parse_opt(self.warnings, "the run's warnings")
     }
 
     /// The error of a failed run, decoded.
     pub fn error(&self) -> Result<Option<ErrorObject>, Error> {
-        parse_opt(self.error)
+        parse_opt(self.error, "the run's error")
     }
 
     /// The metadata, decoded.
     pub fn metadata(&self) -> Result<Option<Metadata>, Error> {
-        parse_opt(self.metadata)
+        parse_opt(self.metadata, "the run's metadata")
     }
 
     /// The metadata decoded as the caller's own type (e.g. a struct with borrowed fields).
     pub fn metadata_as<T: Deserialize<'a>>(&self) -> Result<Option<T>, Error> {
-        parse_opt(self.metadata)
+        parse_opt(self.metadata, "the run's metadata as the requested type")
     }
 
     /// Converts to the owned run.
     pub fn into_owned(self) -> Result<TaskRun, Error> {
         Ok(TaskRun {
-            warnings: parse_opt(self.warnings)?,
-            error: parse_opt(self.error)?,
-            metadata: parse_opt(self.metadata)?,
+            warnings: self.warnings()?,
+            error: self.error()?,
+            metadata: self.metadata()?,
             run_id: self.run_id.into_owned(),
             interaction_id: self.interaction_id.into_owned(),
             status: self.status,
@@ -224,17 +232,17 @@ fn raw_null() -> &'static RawValue {
 impl<'a> RunOutputRef<'a> {
     /// The content decoded as `T` straight from the raw bytes.
     pub fn content_as<T: Deserialize<'a>>(&self) -> Result<T, Error> {
-        parse(self.content)
+        parse(self.content, USER_OUTPUT)
     }
 
     /// The research basis, decoded (empty when absent or null).
     pub fn basis(&self) -> Result<Vec<FieldBasis>, Error> {
-        Ok(parse_opt(self.basis)?.unwrap_or_default())
+        Ok(parse_opt(self.basis, "the output's basis")?.unwrap_or_default())
     }
 
     /// MCP tool calls, decoded.
     pub fn mcp_tool_calls(&self) -> Result<Option<Vec<McpToolCall>>, Error> {
-        parse_opt(self.mcp_tool_calls)
+        parse_opt(self.mcp_tool_calls, "the output's MCP tool calls")
     }
 
     /// Converts to the owned output. An output of unknown type becomes
@@ -243,17 +251,17 @@ impl<'a> RunOutputRef<'a> {
     pub fn into_owned(self) -> Result<RunOutput, Error> {
         match &*self.output_type {
             "json" => Ok(RunOutput::Json(JsonOutput {
-                content: parse(self.content)?,
+                content: parse(self.content, "the JSON output content")?,
                 basis: self.basis()?,
                 mcp_tool_calls: self.mcp_tool_calls()?,
-                output_schema: parse_opt(self.output_schema)?,
-                beta_fields: parse_opt(self.beta_fields)?,
+                output_schema: parse_opt(self.output_schema, "the output's schema")?,
+                beta_fields: parse_opt(self.beta_fields, "the output's beta fields")?,
             })),
             "text" => Ok(RunOutput::Text(TextOutput {
-                content: parse(self.content)?,
+                content: parse(self.content, "the text output content (a JSON string)")?,
                 basis: self.basis()?,
                 mcp_tool_calls: self.mcp_tool_calls()?,
-                beta_fields: parse_opt(self.beta_fields)?,
+                beta_fields: parse_opt(self.beta_fields, "the output's beta fields")?,
             })),
             _ => {
                 let mut object = Map::new();
@@ -261,7 +269,10 @@ impl<'a> RunOutputRef<'a> {
                     "type".to_owned(),
                     Value::String(self.output_type.into_owned()),
                 );
-                object.insert("content".to_owned(), parse(self.content)?);
+                object.insert(
+                    "content".to_owned(),
+                    parse(self.content, "the output content")?,
+                );
                 let rest = [
                     ("basis", self.basis),
                     ("mcp_tool_calls", self.mcp_tool_calls),
@@ -270,7 +281,7 @@ impl<'a> RunOutputRef<'a> {
                 ];
                 for (name, raw) in rest {
                     if let Some(raw) = raw {
-                        object.insert(name.to_owned(), parse(raw)?);
+                        object.insert(name.to_owned(), parse(raw, "an output member")?);
                     }
                 }
                 Ok(RunOutput::Other(Value::Object(object)))
@@ -292,7 +303,7 @@ pub fn peek_event_type(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
     if let Some(tag) = leading_type(json) {
         return Ok(Some(Cow::Borrowed(tag)));
     }
-    let peek: Peek<'_> = serde_json::from_slice(json).map_err(Error::decode)?;
+    let peek: Peek<'_> = serde_json::from_slice(json).map_err(Error::decode("an event"))?;
     Ok(peek
         .tag
         .and_then(|raw| serde_json::from_str::<Key<'_>>(raw.get()).ok())
@@ -348,7 +359,7 @@ pub enum GroupEventRef<'a> {
 }
 
 fn decode<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Error> {
-    serde_json::from_slice(json).map_err(Error::decode)
+    serde_json::from_slice(json).map_err(Error::decode("an event"))
 }
 
 impl<'a> GroupRunEventRef<'a> {
@@ -366,7 +377,7 @@ impl<'a> GroupRunEventRef<'a> {
         Ok(match self {
             Self::TaskRunState(event) => crate::GroupRunEvent::TaskRunState(event.into_owned()?),
             Self::Error(event) => crate::GroupRunEvent::Error(event),
-            Self::Unknown(raw) => crate::GroupRunEvent::Unknown(parse(raw)?),
+            Self::Unknown(raw) => crate::GroupRunEvent::Unknown(parse(raw, "an event")?),
         })
     }
 }
@@ -388,7 +399,7 @@ impl<'a> GroupEventRef<'a> {
             Self::TaskGroupStatus(event) => crate::GroupEvent::TaskGroupStatus(event),
             Self::TaskRunState(event) => crate::GroupEvent::TaskRunState(event.into_owned()?),
             Self::Error(event) => crate::GroupEvent::Error(event),
-            Self::Unknown(raw) => crate::GroupEvent::Unknown(parse(raw)?),
+            Self::Unknown(raw) => crate::GroupEvent::Unknown(parse(raw, "an event")?),
         })
     }
 }

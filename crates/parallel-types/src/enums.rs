@@ -115,3 +115,57 @@ open_enum! {
         ExecStatus = "exec_status",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_follows_the_documented_rule() {
+        let active: Vec<&str> = RunStatus::KNOWN
+            .iter()
+            .filter(|s| s.is_active())
+            .map(RunStatus::as_str)
+            .collect();
+        assert_eq!(active, ["queued", "running", "cancelling"]);
+        let terminal: Vec<&str> = RunStatus::KNOWN
+            .iter()
+            .filter(|s| s.is_terminal())
+            .map(RunStatus::as_str)
+            .collect();
+        assert_eq!(terminal, ["completed", "failed", "cancelled"]);
+        assert!(!RunStatus::from("paused").is_active());
+    }
+
+    #[test]
+    fn processors_parse_display_and_keep_unknown_names() {
+        assert_eq!(Processor::KNOWN.len(), 18);
+        assert_eq!(
+            "core2x-fast".parse::<Processor>(),
+            Ok(Processor::Core2xFast)
+        );
+        assert_eq!(Processor::Ultra8x.to_string(), "ultra8x");
+        assert!(Processor::LiteFast.is_fast() && !Processor::Pro.is_fast());
+        let unknown = Processor::from("mega-fast");
+        assert_eq!(unknown, Processor::Other("mega-fast".to_owned()));
+        assert!(unknown.is_fast() && !unknown.is_known());
+        // Every known name maps back to its own variant.
+        for processor in Processor::KNOWN {
+            assert_eq!(&Processor::from(processor.as_str()), processor);
+        }
+    }
+
+    #[test]
+    fn unknown_values_round_trip_through_serde() {
+        let status: RunStatus = serde_json::from_str("\"on_hold\"").expect("decode");
+        assert_eq!(status, RunStatus::Other("on_hold".to_owned()));
+        assert_eq!(
+            serde_json::to_string(&status).expect("encode"),
+            "\"on_hold\""
+        );
+        let warning: WarningType =
+            serde_json::from_str("\"spec_validation_warning\"").expect("decode");
+        assert_eq!(warning, WarningType::SpecValidation);
+        assert!(serde_json::from_str::<RunStatus>("3").is_err());
+    }
+}

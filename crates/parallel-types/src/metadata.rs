@@ -138,3 +138,38 @@ impl<'de> Deserialize<'de> for MetadataValue {
         deserializer.deserialize_any(ValueVisitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_their_json_kind() {
+        let metadata: Metadata = serde_json::from_str(
+            r#"{"s":"x","i":-3,"n":1.5,"whole":2.0,"b":true,"big":18446744073709551615}"#,
+        )
+        .expect("decode");
+        assert_eq!(metadata["s"], MetadataValue::String("x".to_owned()));
+        assert_eq!(metadata["i"], MetadataValue::Integer(-3));
+        assert_eq!(metadata["n"], MetadataValue::Number(1.5));
+        assert_eq!(metadata["whole"], MetadataValue::Number(2.0));
+        assert_eq!(metadata["b"], MetadataValue::Bool(true));
+        assert!(
+            matches!(metadata["big"], MetadataValue::Number(_)),
+            "beyond i64 stays a number"
+        );
+        let encoded = serde_json::to_string(&metadata).expect("encode");
+        assert_eq!(
+            encoded,
+            r#"{"b":true,"big":1.8446744073709552e+19,"i":-3,"n":1.5,"s":"x","whole":2.0}"#
+        );
+    }
+
+    #[test]
+    fn nested_values_are_rejected() {
+        let error = serde_json::from_str::<Metadata>(r#"{"k":{"nested":1}}"#)
+            .expect_err("objects are not metadata");
+        assert!(error.to_string().contains("metadata value"), "{error}");
+        assert!(serde_json::from_str::<Metadata>(r#"{"k":null}"#).is_err());
+    }
+}

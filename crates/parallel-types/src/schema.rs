@@ -223,7 +223,7 @@ fn rewrite(schema: &mut Value, name: &str) -> Result<(), Error> {
                 }
             }
             ("items" | "additionalProperties" | "not", child @ Value::Object(_)) => {
-                rewrite(child, name)?
+                rewrite(child, name)?;
             }
             _ => {}
         }

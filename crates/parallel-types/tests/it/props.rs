@@ -23,6 +23,9 @@ use serde_json::{Map, Value, json};
 
 // ---------------------------------------------------------------------------------------
 // Strategies
+//
+// The composite strategies are boxed (`x()` wraps `x_unboxed()`): unboxed, their nested
+// value trees are large enough to overflow the test thread's stack in debug builds.
 
 /// Text with quotes, backslashes, control characters and non-ASCII, to exercise escaping.
 fn text() -> impl Strategy<Value = String> {
