@@ -182,3 +182,68 @@ async fn text_and_auto_schemas() {
             .contains("Initech")
     );
 }
+
+/// A tiny deterministic generator for random schemas (independent of the emulator's).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn random_schema(rng: &mut Lcg, depth: usize) -> Value {
+    let kinds = if depth >= 3 { 6 } else { 8 };
+    match rng.next(kinds) {
+        0 => json!({"type": "string"}),
+        1 => json!({"type": "string", "enum": ["red", "green", "blue"]}),
+        2 => json!({"type": "integer", "minimum": rng.next(50), "maximum": 50 + rng.next(50)}),
+        3 => json!({"type": "number"}),
+        4 => json!({"type": "boolean"}),
+        5 => {
+            let format =
+                ["date", "email", "uri", "date-time"][usize::try_from(rng.next(4)).unwrap()];
+            json!({"type": "string", "format": format})
+        }
+        6 => {
+            json!({"type": "array", "items": random_schema(rng, depth), "maxItems": 1 + rng.next(4)})
+        }
+        _ => random_object(rng, depth + 1),
+    }
+}
+
+fn random_object(rng: &mut Lcg, depth: usize) -> Value {
+    let n = 1 + rng.next(5);
+    let mut properties = serde_json::Map::new();
+    let mut required = Vec::new();
+    for i in 0..n {
+        let name = format!("field_{i}");
+        properties.insert(name.clone(), random_schema(rng, depth));
+        if rng.next(2) == 0 {
+            required.push(name);
+        }
+    }
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+#[tokio::test]
+async fn random_schemas_always_get_conforming_outputs() {
+    let mut rng = Lcg(42);
+    let inputs = company_inputs(3);
+    for round in 0..20 {
+        let schema = random_object(&mut rng, 1);
+        let spec = json!({"output_schema": {"type": "json", "json_schema": schema}});
+        for output in outputs_for(round, &spec, &inputs).await {
+            let problems = violations(&schema, &output["content"]);
+            assert!(
+                problems.is_empty(),
+                "schema {schema}\noutput {}\n{problems:?}",
+                output["content"]
+            );
+        }
+    }
+}
