@@ -30,6 +30,13 @@ use crate::{
     TaskSource,
 };
 
+/// A sweep starts once this many completed rows wait for one...
+const SWEEP_MIN: usize = 1000;
+/// ...or once this long has passed since the last sweep.
+const SWEEP_EVERY: Duration = Duration::from_millis(200);
+/// At most this many runs are read per sweep (bounds the memory a sweep holds).
+const SWEEP_CAP: usize = 5000;
+
 /// The metadata key tagging each run with its batch token and row.
 pub(crate) const CLIENT_TAG: &str = parallel_client::CLIENT_TAG_KEY;
 
@@ -229,7 +236,13 @@ pub(crate) async fn run(
     // The state: load it (resume) or create it before anything is submitted.
     let state_file = state_path(&args.output);
     let mut resumed = false;
-    let mut state = if let Some(mut state) = State::load(&state_file)? {
+    // A job that never got a row accepted (say the API refused the processor) holds nothing
+    // worth keeping: a rerun with corrected options starts over instead of refusing.
+    let loaded = State::load(&state_file)?.filter(|s| {
+        let fresh_start = s.submitted.is_empty() && s.written.is_empty();
+        !(fresh_start && (s.input != fingerprint || s.task_hash != task_hash))
+    });
+    let mut state = if let Some(mut state) = loaded {
         if state.input != fingerprint {
             return Err(Error::state(format!(
                 "{} changed since this job started (its state is in {}); restore the \
@@ -292,7 +305,8 @@ pub(crate) async fn run(
         resumed = true;
         state
     } else {
-        let exists = std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0);
+        let exists =
+            std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) && !state_file.exists();
         if exists && !args.force {
             return Err(Error::usage(format!(
                 "{} already exists and has no state file beside it; pass --force to \
@@ -362,18 +376,26 @@ pub(crate) async fn run(
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut fetch_queue: VecDeque<(u64, TaskRun)> = VecDeque::new();
     let mut queued = RowSet::new();
+    // Results come in two ways. Rows a sweep of the runs stream has not read yet ("ahead")
+    // are collected in bulk by the next sweep, which starts at `frontier`. Rows a sweep has
+    // read while still running ("swept") are fetched one by one when their completion event
+    // arrives.
+    let mut swept = RowSet::new();
+    let mut ahead: HashMap<u64, TaskRun> = HashMap::new();
+    let mut frontier: Option<String> = None;
     let mut duplicate_runs = 0u64;
 
     // Resume: the group's run list says which rows reached the server, whatever the state
     // file had time to record. Rows that finished but were not written are queued now.
     if resumed && !group_created_now {
         let mut seen = RowSet::new();
-        scan_group(client, &group_id, &token, |row, run| {
+        frontier = scan_group(client, &group_id, &token, |row, run| {
             if !seen.insert(row) {
                 duplicate_runs += 1;
                 return;
             }
             submitted.insert(row);
+            swept.insert(row);
             if written.contains(row) {
                 return;
             }
@@ -524,6 +546,8 @@ pub(crate) async fn run(
     });
 
     let mut submit: Option<BoxFuture<Submitted>> = None;
+    let mut sweep: Option<BoxFuture<Result<Sweep, Error>>> = None;
+    let mut last_sweep = Instant::now();
     let mut fetches: FuturesUnordered<BoxFuture<Result<Fetched, (u64, parallel_client::Error)>>> =
         FuturesUnordered::new();
     let mut checkpoint = tokio::time::interval(Duration::from_secs(1));
@@ -583,8 +607,23 @@ pub(crate) async fn run(
             }));
         }
 
-        let work_left =
-            !reader_done || submit.is_some() || !pending.is_empty() || !fetches.is_empty();
+        if sweep.is_none()
+            && !ahead.is_empty()
+            && (ahead.len() >= SWEEP_MIN || last_sweep.elapsed() >= SWEEP_EVERY)
+        {
+            sweep = Some(Box::pin(sweep_group(
+                client.clone(),
+                group_id.clone(),
+                token.clone(),
+                frontier.clone(),
+                SWEEP_CAP,
+            )));
+        }
+        let work_left = !reader_done
+            || submit.is_some()
+            || !pending.is_empty()
+            || !fetches.is_empty()
+            || sweep.is_some();
         if !work_left || interrupted || failure.is_some() {
             break;
         }
@@ -612,15 +651,20 @@ pub(crate) async fn run(
                     EventMsg::Run(run) => {
                         stream_errors = 0;
                         if let Some(row) = tag_row(run.metadata.as_ref(), &token)
-                            && is_final(&run.status) && !written.contains(row) && queued.insert(row) {
+                            && is_final(&run.status) && !written.contains(row)
+                        {
+                            if run.status == RunStatus::Completed && !swept.contains(row) {
+                                ahead.insert(row, *run);
+                            } else if queued.insert(row) {
                                 fetch_queue.push_back((row, *run));
                             }
+                        }
                     }
                     EventMsg::Ended => {
                         stream_errors = 0;
                         // The group has no active run. Rows still pending with nothing in flight
                         // mean events were missed: look them up in the group's run list.
-                        if submit.is_none() && reader_done && !pending.is_empty() && fetch_queue.is_empty() && fetches.is_empty() {
+                        if submit.is_none() && !pending.is_empty() && fetch_queue.is_empty() && fetches.is_empty() && ahead.is_empty() && sweep.is_none() {
                             let before = queued.len();
                             scan_group(client, &group_id, &token, |row, run| {
                                 if pending.contains_key(&row) && is_final(&run.status) && queued.insert(row) {
@@ -711,6 +755,38 @@ pub(crate) async fn run(
                     None => reader_done = true,
                 }
             }
+            done = async { match sweep.as_mut() { Some(f) => f.await, None => std::future::pending().await } }, if sweep.is_some() => {
+                sweep = None;
+                last_sweep = Instant::now();
+                let done = done?;
+                frontier = done.cursor;
+                for (row, run, output) in done.runs {
+                    swept.insert(row);
+                    ahead.remove(&row);
+                    if written.contains(row) || !is_final(&run.status) {
+                        // Still running: its completion event will queue a download.
+                        continue;
+                    }
+                    let input = pending.get(&row).and_then(|p| p.input.clone());
+                    if input.is_some() && (output.is_some() || run.status != RunStatus::Completed) {
+                        write_fetched(&mut writer, &Fetched { row, run, input, output }, &mut written, &mut counts)?;
+                        pending.remove(&row);
+                    } else if queued.insert(row) {
+                        fetch_queue.push_back((row, run));
+                    }
+                }
+                if !done.capped {
+                    // The sweep read to the end of the group: anything still "ahead" was not
+                    // there (it cannot happen with a consistent server); fetch it directly.
+                    for (row, run) in ahead.drain() {
+                        swept.insert(row);
+                        if queued.insert(row) {
+                            fetch_queue.push_back((row, run));
+                        }
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(last_sweep + SWEEP_EVERY)), if sweep.is_none() && !ahead.is_empty() => {}
             _ = checkpoint.tick() => {
                 save_checkpoint(&mut writer, &mut state, &written, &submitted, &counts, &state_file)?;
             }
@@ -875,24 +951,82 @@ fn add_runs_future(
     })
 }
 
-/// Streams the group's runs and calls `f(row, run)` for each run tagged with `token`.
+/// Streams the group's runs and calls `f(row, run)` for each run tagged with `token`;
+/// returns the cursor after the last run.
 async fn scan_group(
     client: &Client,
     group_id: &str,
     token: &str,
     mut f: impl FnMut(u64, TaskRun),
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let mut stream = client.group_runs(group_id, GroupRunsOptions::default());
+    let mut last = None;
     while let Some(run) = stream.next().await {
         let what = || format!("cannot list the runs of {group_id}");
         let event = run
             .and_then(|run| run.to_event())
             .map_err(|e| Error::api(what(), e))?;
+        if event.event_id.is_some() {
+            last = event.event_id;
+        }
         if let Some(row) = tag_row(event.run.metadata.as_ref(), token) {
             f(row, event.run);
         }
     }
-    Ok(())
+    Ok(last)
+}
+
+/// What one sweep of the runs stream read.
+struct Sweep {
+    /// Our runs, in stream order, with the output of completed ones.
+    runs: Vec<(u64, TaskRun, Option<Box<RawValue>>)>,
+    /// The cursor after the last run read.
+    cursor: Option<String>,
+    /// Whether the sweep stopped at the cap rather than at the end of the group.
+    capped: bool,
+}
+
+/// Reads the group's runs after `cursor`, with outputs, up to `cap` runs.
+///
+/// Downloading finished results this way costs one streamed request per thousands of runs
+/// instead of one request per run, which is what lets a fast backend go at full speed.
+async fn sweep_group(
+    client: Client,
+    group_id: String,
+    token: String,
+    cursor: Option<String>,
+    cap: usize,
+) -> Result<Sweep, Error> {
+    let options = GroupRunsOptions {
+        include_output: true,
+        last_event_id: cursor.clone(),
+        ..GroupRunsOptions::default()
+    };
+    let mut stream = client.group_runs(&group_id, options);
+    let mut sweep = Sweep {
+        runs: Vec::new(),
+        cursor,
+        capped: false,
+    };
+    let mut read = 0usize;
+    while let Some(run) = stream.next().await {
+        let event = run
+            .and_then(|run| run.to_event())
+            .map_err(|e| Error::api(format!("cannot read the runs of {group_id}"), e))?;
+        if event.event_id.is_some() {
+            sweep.cursor = event.event_id;
+        }
+        if let Some(row) = tag_row(event.run.metadata.as_ref(), &token) {
+            let output = event.output.as_ref().and_then(output_content);
+            sweep.runs.push((row, event.run, output));
+        }
+        read += 1;
+        if read >= cap {
+            sweep.capped = true;
+            break;
+        }
+    }
+    Ok(sweep)
 }
 
 #[cfg(test)]

@@ -61,6 +61,19 @@ fn api_refusal_shows_the_api_message() {
     assert!(stderr.contains("invalid processor"), "{stderr}");
     assert!(stderr.contains("warp-speed"), "{stderr}");
     assert_eq!(emu.runs_created(), 0);
+
+    // Nothing was accepted, so the corrected command starts over instead of refusing.
+    let output = dir.path().join("out.csv");
+    crate::support::run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--quiet", "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS]),
+    );
+    assert_eq!(crate::support::read_csv_output(&output).1.len(), 5);
+    assert_eq!(emu.runs_created(), 5);
 }
 
 #[test]
