@@ -87,6 +87,9 @@ impl SmallStr {
 
     /// Decodes `raw` as UTF-8 with replacement (the SSE decoding rule).
     pub(crate) fn from_utf8_lossy(raw: &[u8]) -> SmallStr {
+        if let Ok(s) = std::str::from_utf8(raw) {
+            return SmallStr::from_str(s);
+        }
         match String::from_utf8_lossy(raw) {
             Cow::Borrowed(s) => SmallStr::from_str(s),
             Cow::Owned(s) => SmallStr::from_str(&s),
