@@ -1,0 +1,121 @@
+//! Measures the group runs stream: how fast the client reads every run of a group with its
+//! input and output, and its peak memory.
+//!
+//! ```text
+//! parallel-emulator --listen 127.0.0.1:8080 --time-scale 0 &
+//! cargo run --release -p parallel-client --example stream_bench -- create http://127.0.0.1:8080 20000
+//! cargo run --release -p parallel-client --example stream_bench -- stream http://127.0.0.1:8080 tgrp_... view
+//! ```
+//!
+//! `create` makes a group of N completed runs and prints its id. `stream` reads all its runs
+//! with `include_input` and `include_output` and prints runs/s, MB/s (of event JSON) and the
+//! process's peak resident memory (`VmHWM`). Modes: `view` decodes each event's borrowed view
+//! and the output content as a `serde_json::Value`; `owned` decodes each event into the owned
+//! `TaskRunEvent`, as the Python SDK decodes into its models.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use parallel_client::{AddRuns, Client, GroupRunsOptions};
+use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["create", base_url, n] => runtime.block_on(create(base_url, n.parse()?)),
+        ["stream", base_url, group_id, mode] => runtime.block_on(stream(base_url, group_id, mode)),
+        _ => Err(
+            "usage: stream_bench create BASE_URL N | stream BASE_URL GROUP_ID view|owned".into(),
+        ),
+    }
+}
+
+fn client(base_url: &str) -> Result<Client, parallel_client::Error> {
+    Client::builder()
+        .api_key("bench")
+        .base_url(base_url)
+        .build()
+}
+
+async fn create(base_url: &str, n: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let client = client(base_url)?;
+    let spec = TaskSpec::json(serde_json::json!({
+        "type": "object",
+        "properties": {
+            "founded_year": {"type": "string", "description": "Year founded, YYYY"},
+            "ceo_name": {"type": "string", "description": "Full name of the CEO"},
+            "headquarters": {"type": "string", "description": "City and country of the headquarters"}
+        },
+        "required": ["founded_year", "ceo_name", "headquarters"],
+        "additionalProperties": false
+    }));
+    let group = client
+        .create_group(CreateTaskGroupRequest::default())
+        .await?;
+    let inputs = (0..n).map(|row| {
+        let input = serde_json::json!({
+            "company_name": format!("Company {row}"),
+            "company_website": format!("https://company-{row}.example"),
+        });
+        RunInput::new(input, "core-fast")
+    });
+    client
+        .add_runs(
+            &group.taskgroup_id,
+            AddRuns::new(inputs).default_task_spec(spec),
+        )
+        .await?;
+    client.wait_group(&group.taskgroup_id).await?;
+    println!("{}", group.taskgroup_id);
+    Ok(())
+}
+
+async fn stream(
+    base_url: &str,
+    group_id: &str,
+    mode: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let client = client(base_url)?;
+    let started = Instant::now();
+    let mut runs = client.group_runs(group_id, GroupRunsOptions::with_input_and_output());
+    let (mut count, mut bytes, mut checksum) = (0u64, 0u64, 0usize);
+    while let Some(run) = runs.next().await {
+        let run = run?;
+        bytes += run.json().len() as u64;
+        count += 1;
+        // Use the decoded data so that nothing is optimised away.
+        if mode == "owned" {
+            let event = run.to_event()?;
+            checksum += event.run.run_id.len() + usize::from(event.output.is_some());
+        } else {
+            let view = run.view()?;
+            let output: Option<serde_json::Value> = view.output_as()?;
+            checksum += view.run.run_id.len()
+                + output.map_or(0, |o| o.as_object().map_or(0, serde_json::Map::len));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let (runs_per_sec, mb_per_sec) = (count as f64 / secs, bytes as f64 / 1e6 / secs);
+    println!(
+        "mode={mode} runs={count} bytes={bytes} secs={secs:.3} runs_per_sec={runs_per_sec:.0} \
+         mb_per_sec={mb_per_sec:.1} vm_hwm_kb={} checksum={checksum}",
+        peak_rss_kb().unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// Peak resident set size (`VmHWM`) in KiB, on Linux.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
