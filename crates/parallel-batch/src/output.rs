@@ -236,7 +236,9 @@ impl OutputWriter {
                         m
                     });
                 if self.layout.is_none() {
-                    let columns: Vec<String> = input.keys().cloned().collect();
+                    // Columns in the order the first row lists them.
+                    let columns: Vec<String> = crate::spec::object_keys(record.input.get())
+                        .unwrap_or_else(|| input.keys().cloned().collect());
                     self.layout = Some(CsvLayout::new(&columns, self.output_fields.as_deref()));
                     self.write_header()?;
                     self.line.clear();
@@ -523,7 +525,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            "row,a,b,output,run_id,status,error\n0,x,1,,r,failed,e\n"
+            "row,b,a,output,run_id,status,error\n0,1,x,,r,failed,e\n"
         );
     }
 }
