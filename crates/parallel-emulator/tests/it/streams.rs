@@ -312,7 +312,14 @@ async fn shutdown_ends_open_streams() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down only once the stream request has arrived.
+    while emu
+        .stats()
+        .requests(parallel_emulator::Endpoint::GroupEvents)
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     emu.shutdown().await;
     let streamed = reader.await.unwrap();
     let (frames, _, _) = split_frames(&streamed.body);
