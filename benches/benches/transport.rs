@@ -14,6 +14,7 @@
 //! machine shared with other work is far less noisy and is what the transport layer adds to.
 //!
 //! Run: `cargo bench -p parallel-benches --bench transport -- --warm-up-time 1 --measurement-time 5 --noplot`
+//! (`TRANSPORT_AB=1` first prints an interleaved comparison, see `interleaved_report`).
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
 use futures::StreamExt;
 use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
@@ -288,4 +289,92 @@ criterion_group! {
         .with_measurement(ThreadCpuTime);
     targets = cpu
 }
-criterion_main!(wall_time, client_cpu_time);
+
+/// Criterion measures one client after the other, so a change in the machine's load between the
+/// two windows shows up as a difference. With `TRANSPORT_AB=1`, this first alternates the two
+/// clients block by block on the same connection set-up and prints the median, over the
+/// blocks, of the client-thread CPU time ratio `HyperTransport / bare hyper-util`.
+fn interleaved_report() {
+    const ROUNDS: usize = 21;
+    const GETS_PER_BLOCK: usize = 300;
+    let addr = start_server();
+    let rt = client_runtime();
+    let transport = rt.block_on(async { transport() });
+    let bare = rt.block_on(async { bare_client() });
+    let big = format!("http://{addr}/big");
+    let small = format!("http://{addr}/v1/tasks/groups/tgrp_1");
+
+    let cpu_of = |f: &dyn Fn()| {
+        let started = thread_cpu_now();
+        f();
+        thread_cpu_now().saturating_sub(started)
+    };
+    let report = |name: &str, ours: &[Duration], theirs: &[Duration], per: f64| {
+        let mut ratios: Vec<f64> = ours
+            .iter()
+            .zip(theirs)
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = |v: &[Duration]| {
+            let mut v: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2] / per
+        };
+        println!(
+            "interleaved/{name}: client CPU per op: HyperTransport {:.3} us, bare hyper-util {:.3} us; \
+             median ratio {:.3} (quartiles {:.3} .. {:.3}, {} rounds)",
+            median(ours) * 1e6,
+            median(theirs) * 1e6,
+            ratios[ratios.len() / 2],
+            ratios[ratios.len() / 4],
+            ratios[ratios.len() * 3 / 4],
+            ratios.len(),
+        );
+    };
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ours.push(cpu_of(&|| {
+            assert_eq!(rt.block_on(read_via_transport(&transport, &big)), BIG);
+        }));
+        theirs.push(cpu_of(&|| {
+            assert_eq!(rt.block_on(read_via_bare(&bare, &big)), BIG);
+        }));
+    }
+    report("stream_256MiB", &ours, &theirs, 1.0);
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ours.push(cpu_of(&|| {
+            rt.block_on(async {
+                for _ in 0..GETS_PER_BLOCK {
+                    let response = transport.send(get(&small)).await.expect("response");
+                    black_box(response.into_body().collect().await.expect("body"));
+                }
+            });
+        }));
+        theirs.push(cpu_of(&|| {
+            rt.block_on(async {
+                for _ in 0..GETS_PER_BLOCK {
+                    let request = http::Request::get(small.as_str())
+                        .body(Empty::new())
+                        .expect("valid request");
+                    let response = bare.request(request).await.expect("response");
+                    black_box(response.into_body().collect().await.expect("body"));
+                }
+            });
+        }));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    report("small_get", &ours, &theirs, GETS_PER_BLOCK as f64);
+}
+
+fn main() {
+    if std::env::var_os("TRANSPORT_AB").is_some() {
+        interleaved_report();
+    }
+    wall_time();
+    client_cpu_time();
+    Criterion::default().configure_from_args().final_summary();
+}
