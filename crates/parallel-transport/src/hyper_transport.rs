@@ -437,6 +437,10 @@ fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static))
 
 fn classify_request_error(error: hyper_util::client::legacy::Error) -> TransportError {
     if error.is_connect() {
+        // A proxy scheme this transport cannot speak: retrying will not help.
+        if let Some(unsupported) = find_in_chain::<UnsupportedProxy>(&error) {
+            return TransportError::config_message(unsupported.to_string());
+        }
         let timeout = find_in_chain::<ConnectTimeout>(&error).map(ToString::to_string);
         let detail = connect_detail(&error);
         let mut classified = TransportError::connect(error);
@@ -459,9 +463,6 @@ fn classify_request_error(error: hyper_util::client::legacy::Error) -> Transport
 
 /// A more specific message for the common connect failures.
 fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
-    if let Some(unsupported) = find_in_chain::<UnsupportedProxy>(error) {
-        return Some(unsupported.to_string());
-    }
     if let Some(tunnel) = find_in_chain::<TunnelFailed>(error) {
         return Some(tunnel.to_string());
     }

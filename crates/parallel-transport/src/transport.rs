@@ -37,6 +37,13 @@ use crate::{Body, TransportError};
 /// Classify failures with the [`TransportError`] constructors: in particular, report failures
 /// that happened before the request could reach the server with [`TransportError::connect`] or
 /// [`TransportError::not_sent`], because that is what makes retrying a `POST` safe.
+///
+/// Adapting another HTTP client takes three conversions: build that client's request from the
+/// `http::Request<Bytes>` (most clients accept `http` types directly); copy the status, version
+/// and headers of its response into an `http::Response`, with the body streamed through
+/// [`Body::from_stream`] (any `Stream<Item = Result<Bytes, E>>`); and map its errors to
+/// [`TransportError::connect`], [`TransportError::timeout`] or [`TransportError::request`]
+/// according to its own predicates.
 pub trait Transport: Send + Sync + 'static {
     /// Sends `request` (absolute URI, headers and the whole body) once.
     fn send(
