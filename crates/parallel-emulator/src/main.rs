@@ -45,10 +45,10 @@ struct Args {
     /// Byte offset inside the cut event (default: seeded).
     #[arg(long, requires = "cut_sse_after")]
     cut_sse_offset: Option<usize>,
-    /// Write event streams in pieces of this many bytes...
+    /// Write event streams in pieces of this many bytes (see --drip-pause-ms).
     #[arg(long)]
     drip_bytes: Option<usize>,
-    /// ...pausing this many milliseconds between pieces.
+    /// Pause between the pieces of a dripping stream, in milliseconds.
     #[arg(long, default_value_t = 10, requires = "drip_bytes")]
     drip_pause_ms: u64,
     /// Share of POST requests processed and then answered by dropping the connection.
