@@ -106,6 +106,26 @@ fn memory(pid: u32) -> String {
         .join(", ")
 }
 
+/// CPU seconds (user + system) the server process has used so far: a measure of the server's
+/// own cost that does not depend on how busy the machine is.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Linux reports these in clock ticks of 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn rate(n: f64, d: Duration) -> f64 {
     n / d.as_secs_f64()
 }
@@ -192,24 +212,29 @@ async fn main() -> Result<(), Error> {
         .as_str()
         .ok_or("no group id")?
         .to_owned();
+    let cpu = cpu_secs(pid);
     add_all(addr, &group, opts.runs).await?;
+    println!("server CPU for adding: {:.2} s", cpu_secs(pid) - cpu);
     println!("after adding: {}", memory(pid));
 
     let path = format!("/v1/tasks/groups/{group}/runs?include_input=true&include_output=true");
     for attempt in 1..=3 {
+        let cpu = cpu_secs(pid);
         let t = Instant::now();
         let (bytes, frames) = drain(request(addr, "GET", &path, None).await?).await?;
         let d = t.elapsed();
         println!(
-            "stream #{attempt}: {frames} runs, {:.1} MB in {:.2} s = {:.1} MB/s, {:.0} runs/s",
+            "stream #{attempt}: {frames} runs, {:.1} MB in {:.2} s = {:.1} MB/s, {:.0} runs/s; server CPU {:.2} s",
             bytes as f64 / 1e6,
             d.as_secs_f64(),
             rate(bytes as f64 / 1e6, d),
-            rate(frames as f64, d)
+            rate(frames as f64, d),
+            cpu_secs(pid) - cpu
         );
     }
     println!("after one reader: {}", memory(pid));
 
+    let cpu = cpu_secs(pid);
     let t = Instant::now();
     let readers: Vec<_> = (0..opts.readers)
         .map(|_| {
@@ -226,12 +251,13 @@ async fn main() -> Result<(), Error> {
     }
     let d = t.elapsed();
     println!(
-        "{} concurrent readers: {total_frames} runs, {:.1} MB in {:.2} s = {:.1} MB/s, {:.0} runs/s aggregate",
+        "{} concurrent readers: {total_frames} runs, {:.1} MB in {:.2} s = {:.1} MB/s, {:.0} runs/s aggregate; server CPU {:.2} s",
         opts.readers,
         total_bytes as f64 / 1e6,
         d.as_secs_f64(),
         rate(total_bytes as f64 / 1e6, d),
-        rate(total_frames as f64, d)
+        rate(total_frames as f64, d),
+        cpu_secs(pid) - cpu
     );
     println!("at the end: {}", memory(pid));
     let _ = server.kill();
