@@ -361,8 +361,9 @@ impl LineEnds {
 }
 
 /// Most chunk slices a partial line holds before they are copied together, bounding the
-/// handles (32 bytes each) a line cut into tiny chunks can pile up.
-const MAX_SEGMENTS: usize = 4096;
+/// handles (32 bytes each, so at most 512 KiB) a line cut into tiny chunks can pile up. A
+/// 16 MiB line in 1,460-byte chunks still fits, and is copied once.
+const MAX_SEGMENTS: usize = 16 * 1024;
 
 /// A line that began in an earlier chunk: a copied prefix, then zero-copy slices of the
 /// chunks that followed. Joined with one copy, of known size, when the line ends.

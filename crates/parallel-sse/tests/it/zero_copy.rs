@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use parallel_sse::Parser;
 
-use crate::alloc::allocations;
+use crate::alloc::{allocated_bytes, allocations};
 
 /// `count` events of the usual run-stream shape, and the byte offset of each data value.
 fn run_stream(count: usize) -> (Bytes, Vec<(usize, usize)>) {
@@ -106,4 +106,33 @@ fn the_counter_sees_allocations() {
     let v = std::hint::black_box(vec![1u8; 64]);
     assert!(allocations() > before);
     drop(v);
+}
+
+#[test]
+fn line_spanning_many_chunks_is_copied_once() {
+    // 16 MiB of data in 1,460-byte chunks: held as chunk slices, joined with one copy, so the
+    // parser allocates little more than the line itself (no buffer doubling).
+    let mut input = b"data: ".to_vec();
+    input.resize(16 << 20, b'x');
+    input.extend_from_slice(b"\n\n");
+    let input = Bytes::from(input);
+    let chunks: Vec<Bytes> = (0..input.len())
+        .step_by(1460)
+        .map(|at| input.slice(at..(at + 1460).min(input.len())))
+        .collect();
+    let mut parser = Parser::new();
+    let mut sizes = Vec::with_capacity(1);
+    let before = allocated_bytes();
+    for chunk in chunks {
+        parser.push(chunk);
+        while let Some(event) = parser.next_event() {
+            sizes.push(event.expect("no error").data().len());
+        }
+    }
+    let allocated = allocated_bytes() - before;
+    assert_eq!(sizes, [(16 << 20) - 6]);
+    assert!(
+        allocated < (16 << 20) + (1 << 20),
+        "allocated {allocated} bytes for a 16 MiB line"
+    );
 }
