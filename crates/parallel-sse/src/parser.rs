@@ -42,7 +42,7 @@ const MIN_BUFFER: usize = 16 * 1024;
 /// assert_eq!(event.event_type(), "ping");
 /// assert_eq!(event.data_str(), r#"{"n":1}"#);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Parser {
     /// The chunk being scanned and the offset of its first unscanned byte.
     chunk: Bytes,
@@ -68,6 +68,25 @@ pub struct Parser {
     /// Bytes looked at by the line and colon scans, to prove no byte is rescanned.
     #[cfg(test)]
     examined: usize,
+}
+
+impl std::fmt::Debug for Parser {
+    // A summary: the buffered bytes themselves can be megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parser")
+            .field(
+                "unscanned_bytes",
+                &(self.chunk.len() - self.pos + self.queue.iter().map(Bytes::len).sum::<usize>()),
+            )
+            .field("partial_line_bytes", &self.line.len)
+            .field("data_lines", &self.block.data_lines)
+            .field("last_event_id", &self.last_event_id)
+            .field("retry", &self.retry)
+            .field("limits", &self.limits)
+            .field("finished", &self.finished)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The event under construction (the spec's data, event-type and last-event-ID buffers).

@@ -105,3 +105,13 @@ fn works_with_a_source_that_is_not_unpin() {
     let items = block_on(EventStream::new(source).collect::<Vec<_>>());
     assert_eq!(items.len(), 2);
 }
+
+#[test]
+fn debug_output_summarises_instead_of_dumping_buffers() {
+    let mut parser = parallel_sse::Parser::new();
+    parser.push(Bytes::from(vec![b'x'; 10_000]));
+    assert!(parser.next_event().is_none());
+    let shown = format!("{parser:?}");
+    assert!(shown.contains("partial_line_bytes: 10000"), "{shown}");
+    assert!(shown.len() < 500, "{shown}");
+}
