@@ -343,7 +343,87 @@ fn compare(
     });
 }
 
+/// `SSE_AB=1`: instead of criterion's one-parser-after-another sampling, time the parsers in
+/// turn, round after round, and print each one's median. On a machine shared with other work
+/// the load then falls on every parser alike, so the ratios are trustworthy.
+fn interleaved(workloads: &[(&str, &Workload, usize)]) {
+    const ROUNDS: usize = 11;
+    let all = std::env::var_os("SSE_BENCH_ALL").is_some();
+    for &(label, workload, size) in workloads {
+        let chunks = cut(&workload.stream, size);
+        let mut times: Vec<(&str, Vec<f64>)> = Vec::new();
+        for &(name, driver) in PARSERS
+            .iter()
+            .chain([("memchr2-floor", memchr2_floor as Driver)].iter())
+        {
+            if name == "eventsource-stream" && label.starts_with('c') && !all {
+                continue;
+            }
+            times.push((name, Vec::with_capacity(ROUNDS)));
+            let _ = driver(&chunks); // warm-up
+        }
+        for _ in 0..ROUNDS {
+            for (name, samples) in &mut times {
+                let driver = PARSERS
+                    .iter()
+                    .find(|p| p.0 == *name)
+                    .map_or(memchr2_floor as Driver, |p| p.1);
+                let start = std::time::Instant::now();
+                black_box(driver(black_box(&chunks)));
+                samples.push(start.elapsed().as_secs_f64());
+            }
+        }
+        let median = |samples: &mut Vec<f64>| {
+            samples.sort_by(f64::total_cmp);
+            samples[samples.len() / 2]
+        };
+        let medians: Vec<(&str, f64)> = times
+            .iter_mut()
+            .map(|(name, samples)| (*name, median(samples)))
+            .collect();
+        let ours = medians[0].1;
+        let best_peer = medians[1..]
+            .iter()
+            .filter(|(name, _)| *name != "memchr2-floor")
+            .map(|m| m.1)
+            .fold(f64::MAX, f64::min);
+        // Sizes are far below 2^52, so the conversion is exact.
+        #[allow(clippy::cast_precision_loss)]
+        let bytes = workload.stream.len() as f64;
+        println!(
+            "{label}: {} bytes, {} events, median of {ROUNDS} interleaved rounds",
+            workload.stream.len(),
+            workload.events
+        );
+        for (name, seconds) in &medians {
+            println!(
+                "  {name:20} {:10.3} ms {:8.3} GB/s",
+                seconds * 1e3,
+                bytes / seconds / 1e9
+            );
+        }
+        println!("  parallel-sse vs fastest peer: {:.2}x", best_peer / ours);
+    }
+}
+
 fn workloads(c: &mut Criterion) {
+    if std::env::var_os("SSE_AB").is_some() {
+        let (run, small, huge, multi) = (
+            run_stream(),
+            small_events(),
+            huge_lines(),
+            multi_line_events(),
+        );
+        interleaved(&[
+            ("a_run_stream_16KiB", &run, 16 * 1024),
+            ("a_run_stream_1460B", &run, 1460),
+            ("b_small_events_16KiB", &small, 16 * 1024),
+            ("c_1MiB_lines_1460B", &huge, 1460),
+            ("d_20_data_lines_16KiB", &multi, 16 * 1024),
+        ]);
+        frame_and_decode_interleaved(&run);
+        return;
+    }
     let run = run_stream();
     for (label, size) in [
         ("a_run_stream_16KiB", 16 * 1024),
@@ -384,49 +464,78 @@ fn workloads(c: &mut Criterion) {
     decode(c, &run);
 }
 
-/// (e) What framing adds to decoding: parse and decode every event of (a), against decoding
-/// the same payloads, already cut out, alone.
-fn decode(c: &mut Criterion, run: &Workload) {
-    let chunks = cut(&run.stream, 16 * 1024);
+/// Every payload of `run`, cut out by the parser.
+fn payloads(run: &Workload, chunks: &[Bytes]) -> Vec<Bytes> {
     let mut payloads = Vec::with_capacity(run.events);
     let mut parser = parallel_sse::Parser::new();
-    for chunk in &chunks {
+    for chunk in chunks {
         parser.push(chunk.clone());
         while let Some(Ok(event)) = parser.next_event() {
             payloads.push(event.into_data());
         }
     }
     assert_eq!(payloads.len(), run.events);
+    payloads
+}
 
-    let decode_one = |json: &[u8]| -> usize {
-        match parallel_types::TaskRunEventRef::from_slice(json) {
-            Ok(event) => black_box(&event).run.run_id.len(),
-            Err(error) => panic!("generated event does not decode: {error}"),
+fn decode_one(json: &[u8]) -> usize {
+    match parallel_types::TaskRunEventRef::from_slice(json) {
+        Ok(event) => black_box(&event).run.run_id.len(),
+        Err(error) => panic!("generated event does not decode: {error}"),
+    }
+}
+
+fn frame_and_decode(chunks: &[Bytes]) -> usize {
+    let mut parser = parallel_sse::Parser::new();
+    let mut total = 0;
+    for chunk in chunks {
+        parser.push(chunk.clone());
+        while let Some(Ok(event)) = parser.next_event() {
+            total += decode_one(event.data());
         }
-    };
+    }
+    total
+}
+
+fn decode_only(payloads: &[Bytes]) -> usize {
+    payloads.iter().map(|json| decode_one(json)).sum()
+}
+
+/// (e) with `SSE_AB=1`: framing + decoding and decoding alone, timed in alternation.
+fn frame_and_decode_interleaved(run: &Workload) {
+    let chunks = cut(&run.stream, 16 * 1024);
+    let payloads = payloads(run, &chunks);
+    let (mut framed, mut alone) = (Vec::new(), Vec::new());
+    for _ in 0..11 {
+        let start = std::time::Instant::now();
+        black_box(frame_and_decode(black_box(&chunks)));
+        framed.push(start.elapsed().as_secs_f64());
+        let start = std::time::Instant::now();
+        black_box(decode_only(black_box(&payloads)));
+        alone.push(start.elapsed().as_secs_f64());
+    }
+    framed.sort_by(f64::total_cmp);
+    alone.sort_by(f64::total_cmp);
+    let (framed, alone) = (framed[5], alone[5]);
+    println!("e_frame_and_decode_16KiB: median of 11 interleaved rounds");
+    println!("  parallel-sse+decode  {:10.3} ms", framed * 1e3);
+    println!("  decode-only          {:10.3} ms", alone * 1e3);
+    println!("  framing adds {:.1}%", (framed / alone - 1.0) * 100.0);
+}
+
+/// (e) What framing adds to decoding: parse and decode every event of (a), against decoding
+/// the same payloads, already cut out, alone.
+fn decode(c: &mut Criterion, run: &Workload) {
+    let chunks = cut(&run.stream, 16 * 1024);
+    let payloads = payloads(run, &chunks);
     let mut group = c.benchmark_group("e_frame_and_decode_16KiB");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(run.stream.len() as u64));
     group.bench_function("parallel-sse+decode", |b| {
-        b.iter(|| {
-            let mut parser = parallel_sse::Parser::new();
-            let mut total = 0;
-            for chunk in black_box(&chunks) {
-                parser.push(chunk.clone());
-                while let Some(Ok(event)) = parser.next_event() {
-                    total += decode_one(event.data());
-                }
-            }
-            total
-        });
+        b.iter(|| frame_and_decode(black_box(&chunks)));
     });
     group.bench_function("decode-only", |b| {
-        b.iter(|| {
-            black_box(&payloads)
-                .iter()
-                .map(|json| decode_one(json))
-                .sum::<usize>()
-        });
+        b.iter(|| decode_only(black_box(&payloads)));
     });
     group.finish();
 }
