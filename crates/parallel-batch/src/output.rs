@@ -307,14 +307,40 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
+/// A byte buffer the CSV encoder writes into and [`csv_line`] drains.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn csv_line(out: &mut Vec<u8>, fields: &[String]) {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(std::mem::take(out));
-    // Writing to a Vec cannot fail; a failure would only lose this line, which the caller sees
-    // as an empty write.
-    let _ = writer.write_record(fields);
-    *out = writer.into_inner().unwrap_or_default();
+    thread_local! {
+        // One encoder reused for every line: building one per line costs an 8 KB buffer.
+        static ENCODER: std::cell::RefCell<(Shared, csv::Writer<Shared>)> = {
+            let shared = Shared::default();
+            let writer = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(shared.clone());
+            std::cell::RefCell::new((shared, writer))
+        };
+    }
+    ENCODER.with(|encoder| {
+        let (shared, writer) = &mut *encoder.borrow_mut();
+        // Writing to memory cannot fail.
+        let _ = writer.write_record(fields);
+        let _ = writer.flush();
+        let mut buffer = shared.0.borrow_mut();
+        out.extend_from_slice(&buffer);
+        buffer.clear();
+    });
 }
 
 /// Rebuilds the CSV layout from the header of an existing output file.

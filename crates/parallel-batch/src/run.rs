@@ -632,7 +632,7 @@ pub(crate) async fn run(
 
         tokio::select! {
             biased;
-            _ = interrupt_rx.recv() => {
+            Some(()) = interrupt_rx.recv() => {
                 interrupted = true;
             }
             Some(done) = fetches.next(), if !fetches.is_empty() => {
@@ -1009,15 +1009,34 @@ async fn sweep_group(
         capped: false,
     };
     let mut read = 0usize;
+    // Only the run and the raw output content are decoded: the basis (citations, reasoning)
+    // is skipped without allocating, and the content is copied as it came.
+    #[derive(serde::Deserialize)]
+    struct SweepEvent<'a> {
+        #[serde(default)]
+        event_id: Option<String>,
+        run: TaskRun,
+        #[serde(borrow, default)]
+        output: Option<ContentOnly<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ContentOnly<'a> {
+        #[serde(borrow)]
+        content: &'a RawValue,
+    }
     while let Some(run) = stream.next().await {
-        let event = run
-            .and_then(|run| run.to_event())
-            .map_err(|e| Error::api(format!("cannot read the runs of {group_id}"), e))?;
+        let run = run.map_err(|e| Error::api(format!("cannot read the runs of {group_id}"), e))?;
+        let event: SweepEvent<'_> = serde_json::from_slice(run.json()).map_err(|e| {
+            Error::api_message_only(
+                format!("cannot read the runs of {group_id}"),
+                format!("undecodable run event: {e}"),
+            )
+        })?;
         if event.event_id.is_some() {
             sweep.cursor = event.event_id;
         }
         if let Some(row) = tag_row(event.run.metadata.as_ref(), &token) {
-            let output = event.output.as_ref().and_then(output_content);
+            let output = event.output.map(|o| o.content.to_owned());
             sweep.runs.push((row, event.run, output));
         }
         read += 1;
