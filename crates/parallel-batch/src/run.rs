@@ -997,18 +997,6 @@ async fn sweep_group(
     cursor: Option<String>,
     cap: usize,
 ) -> Result<Sweep, Error> {
-    let options = GroupRunsOptions {
-        include_output: true,
-        last_event_id: cursor.clone(),
-        ..GroupRunsOptions::default()
-    };
-    let mut stream = client.group_runs(&group_id, options);
-    let mut sweep = Sweep {
-        runs: Vec::new(),
-        cursor,
-        capped: false,
-    };
-    let mut read = 0usize;
     // Only the run and the raw output content are decoded: the basis (citations, reasoning)
     // is skipped without allocating, and the content is copied as it came.
     #[derive(serde::Deserialize)]
@@ -1024,6 +1012,18 @@ async fn sweep_group(
         #[serde(borrow)]
         content: &'a RawValue,
     }
+    let options = GroupRunsOptions {
+        include_output: true,
+        last_event_id: cursor.clone(),
+        ..GroupRunsOptions::default()
+    };
+    let mut stream = client.group_runs(&group_id, options);
+    let mut sweep = Sweep {
+        runs: Vec::new(),
+        cursor,
+        capped: false,
+    };
+    let mut read = 0usize;
     while let Some(run) = stream.next().await {
         let run = run.map_err(|e| Error::api(format!("cannot read the runs of {group_id}"), e))?;
         let event: SweepEvent<'_> = serde_json::from_slice(run.json()).map_err(|e| {
