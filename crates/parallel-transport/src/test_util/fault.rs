@@ -117,8 +117,8 @@ impl<T: Transport> FaultTransport<T> {
     }
 
     /// After `bytes` bytes of a response body, the body fails with an error for which
-    /// [`is_body`](TransportError::is_body) is true, as a dropped connection would. A body no
-    /// longer than `bytes` fails at its end instead of ending; a shorter one is left alone.
+    /// [`is_body`](TransportError::is_body) is true, as a dropped connection would. A body of
+    /// exactly `bytes` bytes fails at its end instead of ending; a shorter one is left alone.
     #[must_use]
     pub fn cut_body_after(mut self, bytes: u64) -> Self {
         self.cut_after = Some(bytes);
@@ -484,6 +484,11 @@ mod tests {
         let error = got[2].as_ref().expect_err("cut");
         assert!(error.is_body() && !error.is_request_not_sent(), "{error:?}");
         assert_eq!(joined(&got), &TEXT[..10]);
+
+        // A body of exactly the cut length is delivered, then fails instead of ending.
+        let got = pieces(&FaultTransport::new(source()).cut_body_after(TEXT.len() as u64)).await;
+        assert_eq!(joined(&got), TEXT);
+        assert!(got.last().is_some_and(Result::is_err), "ends with the cut");
 
         // A body shorter than the cut point is delivered whole.
         let got = pieces(&FaultTransport::new(source()).cut_body_after(1000)).await;
