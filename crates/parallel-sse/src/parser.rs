@@ -479,6 +479,12 @@ impl Block {
             self.append_data(src, value, end, limits)?;
             return Ok(false);
         }
+        // Next most common: the `event:` line before each event's data.
+        if let Some(rest) = line.strip_prefix(b"event:") {
+            self.count_colon_scan(6);
+            self.set_event_type(rest.strip_prefix(b" ").unwrap_or(rest));
+            return Ok(false);
+        }
         let (name, value) = match memchr::memchr(b':', line) {
             // A comment.
             Some(0) => {
