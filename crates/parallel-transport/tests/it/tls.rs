@@ -111,3 +111,56 @@ async fn the_connect_timeout_covers_a_tls_handshake_that_never_completes() {
     assert!(error.is_request_not_sent(), "{error:?}");
     holder.abort();
 }
+
+#[tokio::test]
+async fn dropping_an_http2_body_mid_stream_resets_only_that_stream() {
+    let certificate = TestCertificate::new(&["localhost"]);
+    let (senders_tx, mut senders_rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = Server::start_tls(
+        move |request: http::Request<hyper::body::Incoming>| {
+            let streaming = request.uri().path() == "/events";
+            let (sender, body) = crate::server::channel_body();
+            if streaming {
+                let _ = senders_tx.send(sender);
+            }
+            async move {
+                if streaming {
+                    response(200, body)
+                } else {
+                    response(200, full("after"))
+                }
+            }
+        },
+        &certificate,
+    )
+    .await;
+    let transport = HyperTransport::builder()
+        .no_proxy()
+        .add_root_certificate(certificate.der.clone())
+        .build()
+        .expect("builds");
+    let base = format!("https://localhost:{}", server.addr.port());
+
+    let response = guard(transport.send(get(&format!("{base}/events"))))
+        .await
+        .expect("head");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let sender = guard(senders_rx.recv()).await.expect("sender");
+    sender
+        .send(bytes::Bytes::from_static(b"event"))
+        .await
+        .expect("send");
+    let mut stream = response.into_body().into_stream();
+    let first = guard(futures::StreamExt::next(&mut stream)).await;
+    assert_eq!(first.expect("frame").expect("data"), "event");
+    drop(stream);
+
+    // The server sees the stream reset...
+    guard(sender.closed()).await;
+    // ...while the connection itself stays up and serves the next request.
+    let response = guard(transport.send(get(&format!("{base}/next"))))
+        .await
+        .expect("next request");
+    assert_eq!(response.into_body().collect().await.expect("body"), "after");
+    assert_eq!(server.connections(), 1, "HTTP/2 kept the connection");
+}
