@@ -8,14 +8,57 @@
 //! Two more lines show the paths a client takes in practice: the borrowed view plus decoding
 //! the content into the user's own struct, and the owned `GroupRunEvent` union (tag dispatch).
 //!
+//! Before timing, each way's heap allocations for one decode are counted and printed.
+//!
 //! Run with `cargo bench -p parallel-benches --bench types_decode`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parallel_types::{GroupRunEvent, TaskRunEvent, TaskRunEventRef};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// Counts heap allocations and bytes requested, to report what each way allocates. The
+/// cost (two relaxed atomic adds per allocation) is the same for every way measured.
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`, per the caller's contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Runs `f` once and returns (allocations, bytes allocated) it made.
+fn allocations<T>(f: impl FnOnce() -> T) -> (usize, usize) {
+    let (count, bytes) = (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED_BYTES.load(Ordering::Relaxed),
+    );
+    drop(black_box(f()));
+    (
+        ALLOCATIONS.load(Ordering::Relaxed) - count,
+        ALLOCATED_BYTES.load(Ordering::Relaxed) - bytes,
+    )
+}
 
 /// The user's output type for the event below (ten fields of research results).
 #[derive(Deserialize)]
@@ -111,6 +154,29 @@ fn decode(c: &mut Criterion) {
         serde_json::from_slice::<GroupRunEvent>(&bytes),
         Ok(GroupRunEvent::TaskRunState(_))
     ));
+
+    let counts = [
+        (
+            "borrowed",
+            allocations(|| TaskRunEventRef::from_slice(&bytes)),
+        ),
+        (
+            "owned",
+            allocations(|| serde_json::from_slice::<TaskRunEvent>(&bytes)),
+        ),
+        (
+            "value",
+            allocations(|| serde_json::from_slice::<Value>(&bytes)),
+        ),
+        (
+            "owned_union",
+            allocations(|| serde_json::from_slice::<GroupRunEvent>(&bytes)),
+        ),
+    ];
+    println!("event: {} bytes ({output_len}-byte output)", bytes.len());
+    for (name, (count, allocated)) in counts {
+        println!("{name}: {count} allocations, {allocated} bytes allocated per decode");
+    }
 
     let mut group = c.benchmark_group("task_run_state_4kb");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
