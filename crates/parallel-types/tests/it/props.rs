@@ -804,3 +804,35 @@ fn output_schema_inference_follows_the_documented_rule() {
     );
     assert!(serde_json::from_value::<OutputSchema>(json!(5)).is_err());
 }
+
+proptest! {
+    /// Bad input is an error, never a panic: arbitrary bytes, and valid events cut short or
+    /// with one byte changed, through every decoder of stream events.
+    #[test]
+    fn decoders_never_panic(
+        event in group_event(),
+        noise in vec(any::<u8>(), 0..64),
+        cut in any::<prop::sample::Index>(),
+        flip in any::<(prop::sample::Index, u8)>(),
+    ) {
+        let valid = serde_json::to_vec(&event).expect("serialize");
+        let mut flipped = valid.clone();
+        let at = flip.0.index(flipped.len());
+        flipped[at] = flip.1;
+        let truncated = &valid[..cut.index(valid.len())];
+        for bytes in [noise.as_slice(), truncated, flipped.as_slice()] {
+            let _ = parallel_types::peek_event_type(bytes);
+            let _ = GroupEventRef::from_slice(bytes);
+            let _ = GroupRunEventRef::from_slice(bytes);
+            let _ = TaskRunEventRef::from_slice(bytes).map(|view| (view.input_as::<Value>(), view.into_owned()));
+            let _ = serde_json::from_slice::<GroupEvent>(bytes);
+            let _ = serde_json::from_slice::<RunEvent>(bytes);
+            let _ = ApiErrorBody::from_slice(bytes);
+        }
+        // Cut anywhere before the end, an event never decodes.
+        if truncated.len() < valid.len() {
+            prop_assert!(GroupEventRef::from_slice(truncated).is_err());
+            prop_assert!(serde_json::from_slice::<GroupEvent>(truncated).is_err());
+        }
+    }
+}
