@@ -627,6 +627,9 @@ fn make_room(buf: &mut BytesMut, additional: usize) {
         return;
     }
     let capacity = (buf.len() + additional).max(2 * buf.len()).max(MIN_BUFFER);
+    // An eighth more, so that the next line of about the same size reuses this buffer (once
+    // the events cut from it are dropped) instead of allocating again.
+    let capacity = capacity + capacity / 8;
     let mut fresh = BytesMut::with_capacity(capacity);
     fresh.extend_from_slice(buf);
     *buf = fresh;

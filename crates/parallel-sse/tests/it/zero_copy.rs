@@ -111,7 +111,8 @@ fn the_counter_sees_allocations() {
 #[test]
 fn line_spanning_many_chunks_is_copied_once() {
     // 16 MiB of data in 1,460-byte chunks: held as chunk slices, joined with one copy, so the
-    // parser allocates little more than the line itself (no buffer doubling).
+    // parser allocates little more than the line itself (an eighth of headroom and the list of
+    // slices), not the 32 MiB and more of a doubling buffer.
     let mut input = b"data: ".to_vec();
     input.resize(16 << 20, b'x');
     input.extend_from_slice(b"\n\n");
@@ -132,7 +133,7 @@ fn line_spanning_many_chunks_is_copied_once() {
     let allocated = allocated_bytes() - before;
     assert_eq!(sizes, [(16 << 20) - 6]);
     assert!(
-        allocated < (16 << 20) + (1 << 20),
+        allocated < (16 << 20) + (4 << 20),
         "allocated {allocated} bytes for a 16 MiB line"
     );
 }
