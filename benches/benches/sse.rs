@@ -344,12 +344,18 @@ fn compare(
 }
 
 /// `SSE_AB=1`: instead of criterion's one-parser-after-another sampling, time the parsers in
-/// turn, round after round, and print each one's median. On a machine shared with other work
+/// turn, round after round (11 rounds for workload a, 51 for the small ones), and print each
+/// one's median. On a machine shared with other work
 /// the load then falls on every parser alike, so the ratios are trustworthy.
 fn interleaved(workloads: &[(&str, &Workload, usize)]) {
-    const ROUNDS: usize = 11;
     let all = std::env::var_os("SSE_BENCH_ALL").is_some();
     for &(label, workload, size) in workloads {
+        // Millisecond-long runs need more rounds for a stable median.
+        let rounds = if workload.stream.len() < (32 << 20) {
+            51
+        } else {
+            11
+        };
         let chunks = cut(&workload.stream, size);
         let mut times: Vec<(&str, Vec<f64>)> = Vec::new();
         for &(name, driver) in PARSERS
@@ -359,10 +365,10 @@ fn interleaved(workloads: &[(&str, &Workload, usize)]) {
             if name == "eventsource-stream" && label.starts_with('c') && !all {
                 continue;
             }
-            times.push((name, Vec::with_capacity(ROUNDS)));
+            times.push((name, Vec::with_capacity(rounds)));
             let _ = driver(&chunks); // warm-up
         }
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             for (name, samples) in &mut times {
                 let driver = PARSERS
                     .iter()
@@ -391,7 +397,7 @@ fn interleaved(workloads: &[(&str, &Workload, usize)]) {
         #[allow(clippy::cast_precision_loss)]
         let bytes = workload.stream.len() as f64;
         println!(
-            "{label}: {} bytes, {} events, median of {ROUNDS} interleaved rounds",
+            "{label}: {} bytes, {} events, median of {rounds} interleaved rounds",
             workload.stream.len(),
             workload.events
         );
