@@ -362,7 +362,44 @@ fn decode<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Error> {
     serde_json::from_slice(json).map_err(Error::decode("an event"))
 }
 
+/// The `type` and `event_id` of an event this version does not know, where they are strings
+/// without escapes (escaped strings cannot be borrowed; such an event reports neither).
+fn unknown_parts(raw: &RawValue) -> (&str, Option<&str>) {
+    #[derive(Deserialize)]
+    struct Parts<'a> {
+        #[serde(rename = "type", default, borrow)]
+        event_type: Option<&'a RawValue>,
+        #[serde(default, borrow)]
+        event_id: Option<&'a RawValue>,
+    }
+    fn plain(raw: Option<&RawValue>) -> Option<&str> {
+        raw.and_then(|raw| serde_json::from_str::<&str>(raw.get()).ok())
+    }
+    match serde_json::from_str::<Parts<'_>>(raw.get()) {
+        Ok(parts) => (plain(parts.event_type).unwrap_or(""), plain(parts.event_id)),
+        Err(_) => ("", None),
+    }
+}
+
 impl<'a> GroupRunEventRef<'a> {
+    /// The event's `type` (empty if an unknown event has none, or an escaped one).
+    pub fn event_type(&self) -> &str {
+        match self {
+            Self::TaskRunState(_) => TASK_RUN_STATE,
+            Self::Error(_) => ERROR,
+            Self::Unknown(raw) => unknown_parts(raw).0,
+        }
+    }
+
+    /// The resume cursor of this event, if it has one.
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            Self::TaskRunState(event) => event.event_id.as_deref(),
+            Self::Error(_) => None,
+            Self::Unknown(raw) => unknown_parts(raw).1,
+        }
+    }
+
     /// Decodes an event from JSON bytes, borrowing from them.
     pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
         match peek_event_type(json)?.as_deref() {
@@ -383,6 +420,26 @@ impl<'a> GroupRunEventRef<'a> {
 }
 
 impl<'a> GroupEventRef<'a> {
+    /// The event's `type` (empty if an unknown event has none, or an escaped one).
+    pub fn event_type(&self) -> &str {
+        match self {
+            Self::TaskGroupStatus(_) => TASK_GROUP_STATUS,
+            Self::TaskRunState(_) => TASK_RUN_STATE,
+            Self::Error(_) => ERROR,
+            Self::Unknown(raw) => unknown_parts(raw).0,
+        }
+    }
+
+    /// The resume cursor of this event, if it has one.
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            Self::TaskGroupStatus(event) => Some(&event.event_id),
+            Self::TaskRunState(event) => event.event_id.as_deref(),
+            Self::Error(_) => None,
+            Self::Unknown(raw) => unknown_parts(raw).1,
+        }
+    }
+
     /// Decodes an event from JSON bytes, borrowing from them.
     pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
         match peek_event_type(json)?.as_deref() {

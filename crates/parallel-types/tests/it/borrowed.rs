@@ -79,6 +79,8 @@ fn into_owned_equals_owned_decode_on_samples() {
     for data in wire.lines().filter_map(|line| line.strip_prefix("data: ")) {
         let owned: GroupEvent = serde_json::from_str(data).expect("owned");
         let borrowed = GroupEventRef::from_slice(data.as_bytes()).expect("borrowed");
+        assert_eq!(borrowed.event_type(), owned.event_type());
+        assert_eq!(borrowed.event_id(), owned.event_id());
         assert_eq!(borrowed.into_owned().expect("into_owned"), owned);
     }
 }
@@ -144,6 +146,11 @@ fn unions_dispatch_on_type_wherever_it_is() {
         panic!("unknown type must decode to Unknown");
     };
     assert_eq!(raw.get().as_bytes(), unknown);
+    let view = GroupRunEventRef::from_slice(unknown).expect("decode");
+    assert_eq!(
+        (view.event_type(), view.event_id()),
+        ("task_group.paused", Some("9"))
+    );
     let owned = GroupRunEventRef::from_slice(unknown)
         .expect("decode")
         .into_owned()

@@ -673,6 +673,14 @@ proptest! {
         };
         let owned: GroupEvent = serde_json::from_slice(&bytes).expect("owned decode");
         let view = GroupEventRef::from_slice(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // The view's accessors borrow, so they report only strings written without escapes.
+        let escaped = |text: Option<&str>| {
+            text.is_some_and(|text| text.chars().any(|c| c == '"' || c == '\\' || c < ' '))
+        };
+        if !escaped(Some(owned.event_type())) && !escaped(owned.event_id()) {
+            prop_assert_eq!(view.event_type(), owned.event_type());
+            prop_assert_eq!(view.event_id(), owned.event_id());
+        }
         let from_view = view.into_owned().expect("into_owned");
         // Unknown output types keep only the members the view knows; compare the rest.
         if let GroupEvent::TaskRunState(TaskRunEvent { output: Some(RunOutput::Other(_)), .. }) = &owned {
