@@ -1024,6 +1024,7 @@ async fn sweep_group(
         capped: false,
     };
     let mut read = 0usize;
+    let mut finished = 0usize;
     while let Some(run) = stream.next().await {
         let run = run.map_err(|e| Error::api(format!("cannot read the runs of {group_id}"), e))?;
         let event: SweepEvent<'_> = serde_json::from_slice(run.json()).map_err(|e| {
@@ -1032,12 +1033,24 @@ async fn sweep_group(
                 format!("undecodable run event: {e}"),
             )
         })?;
-        if event.event_id.is_some() {
-            sweep.cursor = event.event_id;
-        }
         if let Some(row) = tag_row(event.run.metadata.as_ref(), &token) {
+            if !is_final(&event.run.status) {
+                if finished > 0 {
+                    // Stop before the first run still going, once something was collected:
+                    // the next sweep starts here, so runs are read when they are done.
+                    sweep.capped = true;
+                    break;
+                }
+                // A straggler at the front: step over it; its completion event will
+                // queue a direct download.
+            } else {
+                finished += 1;
+            }
             let output = event.output.map(|o| o.content.to_owned());
             sweep.runs.push((row, event.run, output));
+        }
+        if event.event_id.is_some() {
+            sweep.cursor = event.event_id;
         }
         read += 1;
         if read >= cap {
