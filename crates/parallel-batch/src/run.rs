@@ -1034,17 +1034,15 @@ async fn sweep_group(
             )
         })?;
         if let Some(row) = tag_row(event.run.metadata.as_ref(), &token) {
-            if !is_final(&event.run.status) {
-                if finished > 0 {
-                    // Stop before the first run still going, once something was collected:
-                    // the next sweep starts here, so runs are read when they are done.
-                    sweep.capped = true;
-                    break;
-                }
-                // A straggler at the front: step over it; its completion event will
-                // queue a direct download.
-            } else {
+            if is_final(&event.run.status) {
                 finished += 1;
+            } else if finished > 0 {
+                // Stop before the first run still going, once something was collected: the
+                // next sweep starts here, so runs are read when they are done. (A straggler
+                // at the front is stepped over instead; its completion event will queue a
+                // direct download.)
+                sweep.capped = true;
+                break;
             }
             let output = event.output.map(|o| o.content.to_owned());
             sweep.runs.push((row, event.run, output));
