@@ -9,7 +9,7 @@
 //!
 //! `create` makes a group of N completed runs and prints its id. `stream` reads all its runs
 //! with `include_input` and `include_output` and prints runs/s, MB/s (of event JSON) and the
-//! process's peak resident memory (`VmHWM`). Modes: `view` decodes each event's borrowed view
+//! process's peak resident memory (`VmHWM`). Modes: `raw` decodes nothing beyond what the stream itself reads; `view` decodes each event's borrowed view
 //! and the output content as a `serde_json::Value`; `owned` decodes each event into the owned
 //! `TaskRunEvent`, as the Python SDK decodes into its models.
 
@@ -92,7 +92,9 @@ async fn stream(
         bytes += run.json().len() as u64;
         count += 1;
         // Use the decoded data so that nothing is optimised away.
-        if mode == "owned" {
+        if mode == "raw" {
+            checksum += run.json().len();
+        } else if mode == "owned" {
             let event = run.to_event()?;
             checksum += event.run.run_id.len() + usize::from(event.output.is_some());
         } else {

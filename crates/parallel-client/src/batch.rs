@@ -11,6 +11,9 @@
 //!    input order), tagged with the input's position: the output, or the run's error.
 //! 4. [`BatchItem::Progress`] snapshots along the way and once at the end.
 //!
+//! Runs may finish before the answer to their add-runs request arrives, so a position's
+//! `Result` can come before the `Submitted` item that lists it; key on positions, not order.
+//!
 //! ```no_run
 //! # async fn demo(client: parallel_client::Client) -> Result<(), parallel_client::Error> {
 //! use futures::StreamExt;
@@ -66,7 +69,7 @@
 //! - a position without a run is submitted as usual.
 //!
 //! A caller that already stored some results may leave those positions out of the input
-//! stream: they are then neither submitted nor delivered. [`BatchItem::Started::resumed`]
+//! stream: they are then neither submitted nor delivered. The `resumed` count of `Started`
 //! says how many tagged runs were found. Results of one session are never delivered twice.
 
 use std::collections::{HashMap, VecDeque};

@@ -181,7 +181,7 @@ struct RawOutput<'a> {
 }
 
 /// The `type` and `event_id` of an event, read without decoding the rest.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct Peek<'a> {
     #[serde(rename = "type", borrow)]
     pub(crate) kind: Cow<'a, str>,
@@ -190,8 +190,134 @@ pub(crate) struct Peek<'a> {
 }
 
 impl<'a> Peek<'a> {
+    /// Reads `type` and `event_id`. Servers write these two keys first; then they are read
+    /// straight from the front of the event without scanning the rest (the caller's decode
+    /// validates the whole event later). Any other layout takes the full JSON parse.
     pub(crate) fn parse(data: &'a [u8], what: &str) -> Result<Self, Error> {
+        if let Some(peek) = Self::leading(data) {
+            return Ok(peek);
+        }
         serde_json::from_slice(data).map_err(|e| Error::decode(&format!("an event of {what}"), e))
+    }
+
+    /// `{"type":"..","event_id":".."|null,` or `}` at the start of `data`, with optional
+    /// whitespace, and strings without escapes; `None` for anything else.
+    fn leading(data: &'a [u8]) -> Option<Self> {
+        let mut at = Cursor { data, pos: 0 };
+        at.byte(b'{')?;
+        at.literal(b"\"type\"")?;
+        at.byte(b':')?;
+        let kind = at.plain_string()?;
+        at.byte(b',')?;
+        at.literal(b"\"event_id\"")?;
+        at.byte(b':')?;
+        let event_id = if at.literal(b"null").is_some() {
+            None
+        } else {
+            Some(at.plain_string()?)
+        };
+        at.skip_whitespace();
+        matches!(at.data.get(at.pos), Some(b',' | b'}')).then_some(Peek {
+            kind: Cow::Borrowed(kind),
+            event_id: event_id.map(Cow::Borrowed),
+        })
+    }
+}
+
+/// A minimal reader for [`Peek::leading`].
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_whitespace(&mut self) {
+        while matches!(self.data.get(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn byte(&mut self, expected: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.data.get(self.pos) == Some(&expected)).then(|| self.pos += 1)
+    }
+
+    fn literal(&mut self, expected: &[u8]) -> Option<()> {
+        self.skip_whitespace();
+        self.data
+            .get(self.pos..)?
+            .starts_with(expected)
+            .then(|| self.pos += expected.len())
+    }
+
+    /// A JSON string without escapes or control characters.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.byte(b'"')?;
+        let rest = self.data.get(self.pos..)?;
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        let text = std::str::from_utf8(&rest[..len]).ok()?;
+        self.pos += len + 1;
+        Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peek(data: &str) -> (String, Option<String>) {
+        let p = Peek::parse(data.as_bytes(), "test").unwrap();
+        (p.kind.into_owned(), p.event_id.map(Cow::into_owned))
+    }
+
+    #[test]
+    fn the_leading_fields_are_read_without_a_full_parse() {
+        let fast = br#"{"type":"task_run.state","event_id":"17","run":{}}"#;
+        let p = Peek::leading(fast).unwrap();
+        assert_eq!(
+            (p.kind.as_ref(), p.event_id.as_deref()),
+            ("task_run.state", Some("17"))
+        );
+        let spaced = b"{ \"type\" : \"error\" ,\n \"event_id\" : null }";
+        let p = Peek::leading(spaced).unwrap();
+        assert_eq!((p.kind.as_ref(), p.event_id), ("error", None));
+    }
+
+    #[test]
+    fn other_layouts_fall_back_to_the_full_parse_with_the_same_answer() {
+        for (data, kind, id) in [
+            (
+                r#"{"event_id":"3","type":"task_group_status"}"#,
+                "task_group_status",
+                Some("3"),
+            ),
+            (
+                r#"{"type":"task_run.state","run":{"event_id":"x"},"event_id":"4"}"#,
+                "task_run.state",
+                Some("4"),
+            ),
+            (r#"{"type":"a\u002eb","event_id":"5"}"#, "a.b", Some("5")),
+            (r#"{"type":"error","error":{}}"#, "error", None),
+        ] {
+            assert!(Peek::leading(data.as_bytes()).is_none(), "{data}");
+            assert_eq!(
+                peek(data),
+                (kind.to_owned(), id.map(str::to_owned)),
+                "{data}"
+            );
+        }
+    }
+
+    #[test]
+    fn broken_events_are_decode_errors() {
+        for data in [&b"{"[..], b"[]", b"{\"type\":1}", b"not json"] {
+            assert!(Peek::parse(data, "test").unwrap_err().is_decode());
+        }
     }
 }
 

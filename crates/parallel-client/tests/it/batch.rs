@@ -156,8 +156,10 @@ async fn a_crashed_batch_resumes_without_resubmitting_and_redelivers_results() {
         2000,
         "every position delivered, earlier ones again"
     );
-    assert_eq!(progress.resumed, submitted_before);
-    assert_eq!(progress.submitted, 2000 - submitted_before);
+    // A request in flight when the first session stopped may still have landed after
+    // `submitted_before` was read; it is found by its tags like the others.
+    assert!(progress.resumed >= submitted_before, "{progress:?}");
+    assert_eq!(progress.resumed + progress.submitted, 2000, "{progress:?}");
     assert_eq!(emu.stats().runs_created, 2000, "nothing submitted twice");
     let runs = client
         .group_runs(&group, GroupRunsOptions::default())
