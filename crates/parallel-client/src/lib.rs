@@ -7,7 +7,7 @@
 //!   409, 429 and 5xx, exponential backoff with jitter, the server's `retry-after(-ms)` and
 //!   `x-should-retry`. A request that creates work is never sent twice blindly:
 //!   [`Client::add_runs`] reconciles a lost answer against the group's runs (see
-//!   [`add_runs`](crate::add_runs) for how), [`Client::create_run`] reports it
+//!   [`add_runs`] for how), [`Client::create_run`] reports it
 //!   ([`Error::is_outcome_unknown`]).
 //! - **Streams** ([`RunsStream`], [`GroupEvents`], [`RunEvents`]) are `futures::Stream`s of
 //!   typed events that reconnect by themselves after a dropped connection, a broken body or an
