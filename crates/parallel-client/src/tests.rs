@@ -345,3 +345,16 @@ fn a_missing_api_key_is_a_config_error() {
         );
     }
 }
+
+#[test]
+fn handles_and_streams_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Client>();
+    send_sync::<crate::Error>();
+    send::<crate::RunsStream>();
+    send::<crate::GroupEvents>();
+    send::<crate::RunEvents>();
+    send::<crate::batch::BatchStream>();
+    send_sync::<crate::GroupRun>();
+}
