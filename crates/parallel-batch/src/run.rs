@@ -762,9 +762,19 @@ pub(crate) async fn run(
                 frontier = done.cursor;
                 for (row, run, output) in done.runs {
                     swept.insert(row);
-                    ahead.remove(&row);
-                    if written.contains(row) || !is_final(&run.status) {
-                        // Still running: its completion event will queue a download.
+                    let reported_done = ahead.remove(&row);
+                    if written.contains(row) {
+                        continue;
+                    }
+                    if !is_final(&run.status) {
+                        // Read while still running. If its completion event already came (the
+                        // sweep read an older state), download it now; otherwise that event
+                        // will queue the download.
+                        if let Some(done_run) = reported_done
+                            && queued.insert(row)
+                        {
+                            fetch_queue.push_back((row, done_run));
+                        }
                         continue;
                     }
                     let input = pending.get(&row).and_then(|p| p.input.clone());
