@@ -83,7 +83,7 @@ fn ci() -> Result<(), String> {
 }
 
 /// Runs `crates/parallel-emulator/tests/sdk_compat.py` with the official Python SDK
-/// (`parallel-web` from PyPI, in a virtual environment under `target/`) against a freshly
+/// (`parallel-web` from the Python package index, in a virtual environment under `target/`) against a freshly
 /// started emulator binary.
 fn sdk_compat() -> Result<(), String> {
     let root = workspace_root();
