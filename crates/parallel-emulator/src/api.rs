@@ -584,7 +584,8 @@ impl App {
         Ok(response)
     }
 
-    /// G5: a current status, then the log after the cursor, live, until the group is inactive.
+    /// G5: the log after the cursor (or, when there is none, a current status), then live
+    /// events, until the group is inactive.
     fn group_events(self: &Arc<Self>, group: Arc<Group>, query: &str) -> Reply {
         let params = Query::parse(query)?;
         let after = params.cursor("last_event_id")?;
@@ -610,13 +611,22 @@ impl App {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut shutdown = self.shutdown.clone();
         let mut cursor = usize::try_from(after).unwrap_or(usize::MAX);
-        // The opening status is a snapshot, not a log entry: it carries the cursor the client
-        // came with, so resuming from it loses nothing. It is not counted for the cut fault.
-        let current = group.lock().status();
-        sink.event("task_group_status", false, |out| {
-            wire::write_status_event(out, after, &current);
-        });
-        sink.flush().await?;
+        // A client that has caught up with the log first gets the current status as a
+        // snapshot: it carries the cursor the client came with, so resuming from it loses
+        // nothing, and it is not counted for the cut fault. A client with a backlog gets the
+        // backlog instead, whose status events say the same in order: an opening snapshot that
+        // already said "inactive" would end, before the runs it reports on, every consumer that
+        // stops at the first inactive status (as the API's own docs suggest).
+        let opening = {
+            let inner = group.lock();
+            (inner.events.len() <= cursor).then(|| inner.status())
+        };
+        if let Some(current) = opening {
+            sink.event("task_group_status", false, |out| {
+                wire::write_status_event(out, after, &current);
+            });
+            sink.flush().await?;
+        }
         loop {
             let notified = group.changed.notified();
             tokio::pin!(notified);

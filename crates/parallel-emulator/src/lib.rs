@@ -21,10 +21,11 @@
 //!   add-runs `run_cursor` is the position of the last run before that batch.
 //! - Group events (`GET …/groups/{id}/events`): the group keeps a log of `task_group_status`
 //!   (after every change of the counts) and `task_run.state` (a run reached a final status)
-//!   events, numbered from 1. A connection first gets the current status (carrying the
-//!   connection's own cursor as its `event_id`, `"0"` without one), then every log event after
-//!   the cursor, then live events; it ends after the final `is_active: false` status, after
-//!   `timeout` seconds, or after an hour. An add-runs `event_cursor` is the last log event
+//!   events, numbered from 1. A connection gets every log event after its cursor, then live
+//!   events; one that has nothing to catch up on first gets the current status instead
+//!   (carrying the connection's own cursor as its `event_id`, `"0"` without one). So the first
+//!   `is_active: false` status a client sees always comes after every run it reports on. The
+//!   stream ends after that final status, after `timeout` seconds, or after an hour. An add-runs `event_cursor` is the last log event
 //!   before that batch.
 //! - Run events (`GET …/runs/{id}/events`): the current state, the progress messages so far
 //!   (with their original timestamps), the latest progress statistics, live updates, and the

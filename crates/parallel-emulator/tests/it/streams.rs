@@ -167,7 +167,7 @@ async fn run_cursor_positions_the_runs_stream_at_a_batch() {
 }
 
 #[tokio::test]
-async fn group_events_open_with_status_and_end_when_inactive() {
+async fn group_events_replay_the_log_and_end_when_inactive() {
     let (emu, client) = start(Emulator::builder().time_scale(0.0005).seed(4)).await;
     let group = create_group(&client).await;
     let added = add_runs(&client, &group, inputs(0, 6, "lite")).await;
@@ -177,9 +177,14 @@ async fn group_events_open_with_status_and_end_when_inactive() {
     assert!(streamed.clean, "the stream ends on its own");
     let (frames, _, tail) = split_frames(&streamed.body);
     assert!(tail.is_empty());
+    let first_inactive = frames
+        .iter()
+        .position(|f| f.event == "task_group_status" && f.data["status"]["is_active"] == false)
+        .unwrap();
     assert_eq!(
-        frames[0].event, "task_group_status",
-        "opens with the current status"
+        first_inactive,
+        frames.len() - 1,
+        "no inactive status before the runs it reports on"
     );
     let last = frames.last().unwrap();
     assert_eq!(last.event, "task_group_status");
@@ -219,8 +224,11 @@ async fn group_events_open_with_status_and_end_when_inactive() {
         let typed: GroupEvent = serde_json::from_str(&f.raw_data).unwrap();
         assert!(!matches!(typed, GroupEvent::Unknown(_)));
     }
-    // Log events have increasing ids.
-    let log_ids = ids(&frames[1..]);
+    // Log events have increasing ids; an opening snapshot, sent only when the connection had
+    // nothing to catch up on, carries the connection's cursor (`0` here).
+    let all_ids = ids(&frames);
+    let log_ids: Vec<u64> = all_ids.iter().copied().filter(|id| *id > 0).collect();
+    assert!(all_ids.len() - log_ids.len() <= 1, "{all_ids:?}");
     assert!(log_ids.windows(2).all(|w| w[0] < w[1]), "{log_ids:?}");
 
     // Resume strictly after an event in the middle.
@@ -231,8 +239,8 @@ async fn group_events_open_with_status_and_end_when_inactive() {
         ))
         .await;
     let (again, _, _) = split_frames(&resumed.body);
-    assert_eq!(again[0].event, "task_group_status");
-    let again_ids = ids(&again[1..]);
+    // The connection has a backlog, so it opens with the log, not a snapshot.
+    let again_ids = ids(&again);
     assert_eq!(
         again_ids,
         log_ids
@@ -242,6 +250,21 @@ async fn group_events_open_with_status_and_end_when_inactive() {
             .collect::<Vec<_>>()
     );
     assert_eq!(again.last().unwrap().raw_data, last.raw_data);
+
+    // A connection with nothing to catch up on gets the current status as a snapshot that
+    // carries its cursor, and the stream ends because the group is inactive.
+    let newest = log_ids.last().unwrap();
+    let caught_up = client
+        .stream(&format!(
+            "/v1/tasks/groups/{group}/events?last_event_id={newest}"
+        ))
+        .await;
+    assert!(caught_up.clean, "the stream ends on its own");
+    let (snapshot, _, _) = split_frames(&caught_up.body);
+    assert_eq!(snapshot.len(), 1, "only the snapshot");
+    assert_eq!(snapshot[0].event, "task_group_status");
+    assert_eq!(ids(&snapshot), vec![*newest]);
+    assert_eq!(snapshot[0].data["status"], last.data["status"]);
     emu.shutdown().await;
 }
 
