@@ -111,6 +111,7 @@ impl SmallStr {
         }
     }
 
+    #[inline]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             SmallStr::Inline { len, bytes } => &bytes[..usize::from(*len)],
@@ -129,6 +130,7 @@ impl SmallStr {
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.as_bytes().is_empty()
     }

@@ -113,6 +113,9 @@ struct Block {
 enum Data {
     #[default]
     Empty,
+    /// One `data:` line lying in the current chunk, `chunk[start..end]`: sliced only when the
+    /// event is dispatched (or the chunk is replaced), so the slice is made once, in place.
+    InChunk { start: usize, end: usize },
     /// One `data:` line: its value, sliced from a chunk.
     One(Bytes),
     /// Several lines, joined in `Block::joined`.
@@ -148,6 +151,7 @@ impl Parser {
             return;
         }
         if self.pos == self.chunk.len() && self.queue.is_empty() {
+            self.block.detach_data(&self.chunk);
             self.chunk = chunk;
             self.pos = 0;
         } else {
@@ -185,6 +189,7 @@ impl Parser {
             }
             if self.pos == self.chunk.len() {
                 if let Some(next) = self.queue.pop_front() {
+                    self.block.detach_data(&self.chunk);
                     self.chunk = next;
                     self.pos = 0;
                 } else {
@@ -211,7 +216,7 @@ impl Parser {
             match self.step() {
                 Ok(false) => {}
                 Ok(true) => {
-                    if let Some(event) = self.block.dispatch(&self.last_event_id) {
+                    if let Some(event) = self.block.dispatch(&self.chunk, &self.last_event_id) {
                         return Some(Ok(event));
                     }
                 }
@@ -259,6 +264,22 @@ impl Parser {
         // A blank line (one per event) needs no scan call.
         let found = match rest.first() {
             Some(b'\n' | b'\r') => Some(0),
+            Some(b'e') if self.line.is_empty() => {
+                // Streams repeat one event name: an `event:` line naming the stored type ends
+                // right after it, so it needs no scan either.
+                if let Some(offset) = self.block.repeated_event_line(rest) {
+                    #[cfg(test)]
+                    {
+                        self.examined += offset + 1;
+                    }
+                    self.pos = Self::after_terminator(rest, start, offset, &mut self.skip_lf);
+                    self.check_line(offset)?;
+                    self.block.count_colon_scan(6);
+                    self.block.has_type = true;
+                    return Ok(false);
+                }
+                self.line_ends.find(rest)
+            }
             _ => self.line_ends.find(rest),
         };
         let Some(offset) = found else {
@@ -277,22 +298,14 @@ impl Parser {
             self.examined += offset + 1;
         }
         let end = start + offset;
-        self.pos = if rest[offset] == b'\n' {
-            end + 1
-        } else if let Some(&next) = rest.get(offset + 1) {
-            // CR, then LF in the same chunk: one terminator.
-            if next == b'\n' { end + 2 } else { end + 1 }
-        } else {
-            // CR ends the line now; an LF opening the next chunk is part of this terminator.
-            self.skip_lf = true;
-            end + 1
-        };
+        self.pos = Self::after_terminator(rest, start, offset, &mut self.skip_lf);
         if self.line.is_empty() {
             self.check_line(offset)?;
             self.block.line(
                 &self.chunk,
                 start,
                 end,
+                &self.chunk,
                 &mut self.last_event_id,
                 &mut self.retry,
                 &self.limits,
@@ -304,10 +317,28 @@ impl Parser {
                 &line,
                 0,
                 line.len(),
+                &self.chunk,
                 &mut self.last_event_id,
                 &mut self.retry,
                 &self.limits,
             )
+        }
+    }
+
+    /// The chunk offset just past the line terminator at `rest[offset]` (`rest` starting at
+    /// chunk offset `start`). A CR ending the chunk sets `skip_lf`.
+    #[inline(always)]
+    fn after_terminator(rest: &[u8], start: usize, offset: usize, skip_lf: &mut bool) -> usize {
+        let end = start + offset;
+        if rest[offset] == b'\n' {
+            end + 1
+        } else if let Some(&next) = rest.get(offset + 1) {
+            // CR, then LF in the same chunk: one terminator.
+            if next == b'\n' { end + 2 } else { end + 1 }
+        } else {
+            // CR ends the line now; an LF opening the next chunk is part of this terminator.
+            *skip_lf = true;
+            end + 1
         }
     }
 
@@ -448,14 +479,16 @@ impl Partial {
 }
 
 impl Block {
-    /// Interprets one complete line, `src[start..end]`, without its terminator. `Ok(true)`
-    /// for a blank line.
+    /// Interprets one complete line, `src[start..end]`, without its terminator; `src` is
+    /// either the current `chunk` or a line joined from several. `Ok(true)` for a blank line.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         src: &Bytes,
         start: usize,
         end: usize,
+        chunk: &Bytes,
         last_event_id: &mut SmallStr,
         retry: &mut Option<u64>,
         limits: &Limits,
@@ -476,7 +509,7 @@ impl Block {
                 start + 5
             };
             self.count_colon_scan(5);
-            self.append_data(src, value, end, limits)?;
+            self.append_data(src, value, end, chunk, limits)?;
             return Ok(false);
         }
         // Next most common: the `event:` line before each event's data.
@@ -503,7 +536,7 @@ impl Block {
         };
         self.count_colon_scan((name.len() + 1).min(line.len()));
         match name {
-            b"data" => self.append_data(src, start + value, end, limits)?,
+            b"data" => self.append_data(src, start + value, end, chunk, limits)?,
             b"event" => self.set_event_type(&line[value..]),
             b"id" => {
                 let id = &line[value..];
@@ -524,6 +557,26 @@ impl Block {
             _ => {}
         }
         Ok(false)
+    }
+
+    /// When `rest` opens with an `event:` line whose value is the stored, non-empty event
+    /// type, the offset of that line's terminator. The prefix and the stored name hold no CR
+    /// or LF (the name came from a line), so the terminator found here is the first one.
+    #[inline(always)]
+    fn repeated_event_line(&self, rest: &[u8]) -> Option<usize> {
+        let name = self.event_type.as_bytes();
+        if name.is_empty() {
+            return None;
+        }
+        let tail = rest.strip_prefix(b"event:")?;
+        let (skipped, tail) = match tail.strip_prefix(b" ") {
+            Some(tail) => (7, tail),
+            None => (6, tail),
+        };
+        match tail.strip_prefix(name)?.first() {
+            Some(b'\n' | b'\r') => Some(skipped + name.len()),
+            _ => None,
+        }
     }
 
     /// Adds the bytes the field-name search looked at to the scan counter (tests only).
@@ -549,7 +602,34 @@ impl Block {
 
     /// Appends `src[start..end]` to the data buffer (rule 16). The trailing LF the rules add
     /// after each line is never written, which also implements rule 22's "remove one".
+    #[inline(always)]
     fn append_data(
+        &mut self,
+        src: &Bytes,
+        start: usize,
+        end: usize,
+        chunk: &Bytes,
+        limits: &Limits,
+    ) -> Result<(), Error> {
+        // The common case, an event's first `data:` line, inline and without moving the data.
+        if let Data::Empty = self.data
+            && self.data_lines < limits.max_data_lines
+        {
+            self.data_lines += 1;
+            self.data_len += end - start + 1;
+            self.data = if std::ptr::eq(src, chunk) {
+                Data::InChunk { start, end }
+            } else {
+                Data::One(src.slice(start..end))
+            };
+            return Ok(());
+        }
+        self.detach_data(chunk);
+        self.append_more_data(src, start, end, limits)
+    }
+
+    /// [`append_data`](Block::append_data) past the first line, or over the line limit.
+    fn append_more_data(
         &mut self,
         src: &Bytes,
         start: usize,
@@ -566,7 +646,7 @@ impl Block {
         self.data_lines += 1;
         self.data_len += end - start + 1;
         match mem::take(&mut self.data) {
-            Data::Empty => self.data = Data::One(src.slice(start..end)),
+            Data::Empty | Data::InChunk { .. } => self.data = Data::One(src.slice(start..end)),
             Data::One(first) => {
                 make_room(&mut self.joined, first.len() + 1 + (end - start));
                 self.joined.extend_from_slice(&first);
@@ -586,12 +666,13 @@ impl Block {
 
     /// After a blank line: the event, if the block had data (rules 21–25).
     #[inline(always)]
-    fn dispatch(&mut self, last_event_id: &SmallStr) -> Option<Event> {
+    fn dispatch(&mut self, chunk: &Bytes, last_event_id: &SmallStr) -> Option<Event> {
         let data = match mem::take(&mut self.data) {
             Data::Empty => {
                 self.has_type = false;
                 return None;
             }
+            Data::InChunk { start, end } => chunk.slice(start..end),
             Data::One(data) => data,
             Data::Joined => self.joined.split().freeze(),
         };
@@ -606,6 +687,15 @@ impl Block {
             },
             id: last_event_id.clone(),
         })
+    }
+
+    /// Turns data still referring to `chunk` by position into a slice of it, before the
+    /// chunk is replaced (or before a second line is joined to it).
+    #[inline]
+    fn detach_data(&mut self, chunk: &Bytes) {
+        if let Data::InChunk { start, end } = self.data {
+            self.data = Data::One(chunk.slice(start..end));
+        }
     }
 
     /// Drops the data and event type (end of stream).

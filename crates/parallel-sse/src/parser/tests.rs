@@ -133,3 +133,41 @@ fn when_both_limits_are_exceeded_the_first_crossed_is_reported() {
     let error = parser.next_event().and_then(Result::err).expect("an error");
     assert!(error.is_event_too_large());
 }
+
+/// The shortcut for an `event:` line repeating the stored name must agree with a full parse
+/// of lines that only look like a repeat, in every chunking.
+#[test]
+fn repeated_event_lines_and_near_misses() {
+    let input: &[u8] = b"event: tick\ndata: 1\n\n\
+        event: tick\ndata: 2\n\n\
+        event:tick\rdata: 3\r\n\r\n\
+        event:  tick\ndata: 4\n\n\
+        event:  tick\ndata: 5\n\n\
+        event: tick\ndata: 6\n\n\
+        event: ticks\ndata: 7\n\n\
+        event: tick\r\ndata: 8\n\n\
+        event: tic\ndata: 9\n\n\
+        event: tick:x\ndata: 10\n\n\
+        event:\ndata: 11\n\n\
+        event: tick\ndata: 12\n\n";
+    let expected = [
+        "tick", "tick", "tick", " tick", " tick", "tick", "ticks", "tick", "tic", "tick:x",
+        "message", "tick",
+    ];
+    for size in 1..=input.len() {
+        let mut parser = Parser::new();
+        let mut seen = Vec::new();
+        for piece in input.chunks(size) {
+            parser.push(Bytes::copy_from_slice(piece));
+            while let Some(event) = parser.next_event() {
+                let event = event.expect("no limit is near");
+                seen.push((event.event_type().to_owned(), event.data_str().into_owned()));
+            }
+        }
+        let names: Vec<&str> = seen.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, expected, "chunks of {size}");
+        for (index, (_, data)) in seen.iter().enumerate() {
+            assert_eq!(data, &(index + 1).to_string(), "chunks of {size}");
+        }
+    }
+}
