@@ -213,16 +213,24 @@ impl Parser {
                 self.match_bom();
                 continue;
             }
-            match self.step() {
-                Ok(false) => {}
-                Ok(true) => {
-                    if let Some(event) = self.block.dispatch(&self.chunk, &self.last_event_id) {
-                        return Some(Ok(event));
+            // The steady state: line after line of this chunk. Nothing checked above can
+            // change until the chunk is used up (a CR that may need its LF skipped is always
+            // the chunk's last byte).
+            loop {
+                match self.step() {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        if let Some(event) = self.block.dispatch(&self.chunk, &self.last_event_id) {
+                            return Some(Ok(event));
+                        }
+                    }
+                    Err(error) => {
+                        self.fail();
+                        return Some(Err(error));
                     }
                 }
-                Err(error) => {
-                    self.fail();
-                    return Some(Err(error));
+                if self.pos == self.chunk.len() {
+                    break;
                 }
             }
         }
