@@ -93,7 +93,8 @@ enum ReaderMsg {
 }
 
 enum EventMsg {
-    Run(Box<TaskRun>),
+    /// A run of ours (its row) changed state.
+    Run(u64, Box<TaskRun>),
     /// The stream ended (the group had no active run).
     Ended,
     Failed(parallel_client::Error),
@@ -104,6 +105,41 @@ fn tag_row(metadata: Option<&Metadata>, token: &str) -> Option<u64> {
     let tag = metadata?.get(CLIENT_TAG)?.as_str()?;
     let (t, row) = tag.rsplit_once(':')?;
     if t == token { row.parse().ok() } else { None }
+}
+
+/// The run without what this command never reads (metadata, timestamps, warnings): rows wait
+/// in queues by the tens of thousands, and a full run costs several allocations each.
+fn slim(run: TaskRun) -> TaskRun {
+    TaskRun {
+        run_id: run.run_id,
+        interaction_id: String::new(),
+        status: run.status,
+        is_active: run.is_active,
+        processor: run.processor,
+        created_at: None,
+        modified_at: None,
+        warnings: None,
+        error: run.error,
+        metadata: None,
+        taskgroup_id: None,
+    }
+}
+
+/// A completed run known only by its id (a completion event whose row a sweep had not read).
+fn completed_run(run_id: Box<str>, processor: &Processor) -> TaskRun {
+    TaskRun {
+        run_id: run_id.into_string(),
+        interaction_id: String::new(),
+        status: RunStatus::Completed,
+        is_active: false,
+        processor: processor.clone(),
+        created_at: None,
+        modified_at: None,
+        warnings: None,
+        error: None,
+        metadata: None,
+        taskgroup_id: None,
+    }
 }
 
 fn is_final(status: &RunStatus) -> bool {
@@ -381,7 +417,9 @@ pub(crate) async fn run(
     // read while still running ("swept") are fetched one by one when their completion event
     // arrives.
     let mut swept = RowSet::new();
-    let mut ahead: HashMap<u64, TaskRun> = HashMap::new();
+    // Only the run id is kept for rows "ahead": up to `--max-in-flight` of them wait here, and
+    // whole runs (metadata, timestamps) would make this the largest structure of the process.
+    let mut ahead: HashMap<u64, Box<str>> = HashMap::new();
     let mut frontier: Option<String> = None;
     let mut duplicate_runs = 0u64;
 
@@ -401,7 +439,7 @@ pub(crate) async fn run(
             }
             pending.insert(row, Pending { input: None });
             if is_final(&run.status) && queued.insert(row) {
-                fetch_queue.push_back((row, run));
+                fetch_queue.push_back((row, slim(run)));
             }
         })
         .await?;
@@ -488,6 +526,7 @@ pub(crate) async fn run(
     let follower = {
         let client = client.clone();
         let group_id = group_id.clone();
+        let token = token.clone();
         let kick = Arc::clone(&kick);
         tokio::spawn(async move {
             let mut last_event_id: Option<String> = None;
@@ -502,8 +541,11 @@ pub(crate) async fn run(
                             if let Some(id) = event.event_id {
                                 last_event_id = Some(id);
                             }
+                            let Some(row) = tag_row(event.run.metadata.as_ref(), &token) else {
+                                continue;
+                            };
                             if event_tx
-                                .send(EventMsg::Run(Box::new(event.run)))
+                                .send(EventMsg::Run(row, Box::new(slim(event.run))))
                                 .await
                                 .is_err()
                             {
@@ -648,13 +690,11 @@ pub(crate) async fn run(
             }
             Some(msg) = event_rx.recv() => {
                 match msg {
-                    EventMsg::Run(run) => {
+                    EventMsg::Run(row, run) => {
                         stream_errors = 0;
-                        if let Some(row) = tag_row(run.metadata.as_ref(), &token)
-                            && is_final(&run.status) && !written.contains(row)
-                        {
+                        if is_final(&run.status) && !written.contains(row) {
                             if run.status == RunStatus::Completed && !swept.contains(row) {
-                                ahead.insert(row, *run);
+                                ahead.insert(row, run.run_id.into_boxed_str());
                             } else if queued.insert(row) {
                                 fetch_queue.push_back((row, *run));
                             }
@@ -668,7 +708,7 @@ pub(crate) async fn run(
                             let before = queued.len();
                             scan_group(client, &group_id, &token, |row, run| {
                                 if pending.contains_key(&row) && is_final(&run.status) && queued.insert(row) {
-                                    fetch_queue.push_back((row, run));
+                                    fetch_queue.push_back((row, slim(run)));
                                 }
                             }).await?;
                             if queued.len() == before {
@@ -770,10 +810,10 @@ pub(crate) async fn run(
                         // Read while still running. If its completion event already came (the
                         // sweep read an older state), download it now; otherwise that event
                         // will queue the download.
-                        if let Some(done_run) = reported_done
+                        if let Some(run_id) = reported_done
                             && queued.insert(row)
                         {
-                            fetch_queue.push_back((row, done_run));
+                            fetch_queue.push_back((row, completed_run(run_id, &processor)));
                         }
                         continue;
                     }
@@ -788,10 +828,10 @@ pub(crate) async fn run(
                 if !done.capped {
                     // The sweep read to the end of the group: anything still "ahead" was not
                     // there (it cannot happen with a consistent server); fetch it directly.
-                    for (row, run) in ahead.drain() {
+                    for (row, run_id) in ahead.drain() {
                         swept.insert(row);
                         if queued.insert(row) {
-                            fetch_queue.push_back((row, run));
+                            fetch_queue.push_back((row, completed_run(run_id, &processor)));
                         }
                     }
                 }
@@ -1055,7 +1095,7 @@ async fn sweep_group(
                 break;
             }
             let output = event.output.map(|o| o.content.to_owned());
-            sweep.runs.push((row, event.run, output));
+            sweep.runs.push((row, slim(event.run), output));
         }
         if event.event_id.is_some() {
             sweep.cursor = event.event_id;
