@@ -419,7 +419,11 @@ pub(crate) async fn run(
     let mut swept = RowSet::new();
     // Only the run id is kept for rows "ahead": up to `--max-in-flight` of them wait here, and
     // whole runs (metadata, timestamps) would make this the largest structure of the process.
-    let mut ahead: HashMap<u64, Box<str>> = HashMap::new();
+    // Each entry also records how many sweeps had started when its event came: a sweep that
+    // reads to the end of the group accounts only for the rows it could have seen.
+    let mut ahead: HashMap<u64, (Box<str>, u64)> = HashMap::new();
+    let mut sweeps_started = 0u64;
+    let mut sweep_generation = 0u64;
     let mut frontier: Option<String> = None;
     let mut duplicate_runs = 0u64;
 
@@ -653,6 +657,8 @@ pub(crate) async fn run(
             && !ahead.is_empty()
             && (ahead.len() >= SWEEP_MIN || last_sweep.elapsed() >= SWEEP_EVERY)
         {
+            sweep_generation = sweeps_started;
+            sweeps_started += 1;
             sweep = Some(Box::pin(sweep_group(
                 client.clone(),
                 group_id.clone(),
@@ -694,7 +700,7 @@ pub(crate) async fn run(
                         stream_errors = 0;
                         if is_final(&run.status) && !written.contains(row) {
                             if run.status == RunStatus::Completed && !swept.contains(row) {
-                                ahead.insert(row, run.run_id.into_boxed_str());
+                                ahead.insert(row, (run.run_id.into_boxed_str(), sweeps_started));
                             } else if queued.insert(row) {
                                 fetch_queue.push_back((row, *run));
                             }
@@ -810,7 +816,7 @@ pub(crate) async fn run(
                         // Read while still running. If its completion event already came (the
                         // sweep read an older state), download it now; otherwise that event
                         // will queue the download.
-                        if let Some(run_id) = reported_done
+                        if let Some((run_id, _)) = reported_done
                             && queued.insert(row)
                         {
                             fetch_queue.push_back((row, completed_run(run_id, &processor)));
@@ -826,14 +832,22 @@ pub(crate) async fn run(
                     }
                 }
                 if !done.capped {
-                    // The sweep read to the end of the group: anything still "ahead" was not
-                    // there (it cannot happen with a consistent server); fetch it directly.
-                    for (row, run_id) in ahead.drain() {
+                    // The sweep read to the end of the group: a row reported done before it
+                    // started and still "ahead" was not there (it cannot happen with a
+                    // consistent server); fetch it directly. Rows reported while it read are
+                    // left to the next sweep: sending them all to one-by-one downloads made
+                    // the download queue, and the time the job took, grow with the group.
+                    let generation = sweep_generation;
+                    ahead.retain(|&row, (run_id, seen_at)| {
+                        if *seen_at > generation {
+                            return true;
+                        }
                         swept.insert(row);
                         if queued.insert(row) {
-                            fetch_queue.push_back((row, completed_run(run_id, &processor)));
+                            fetch_queue.push_back((row, completed_run(std::mem::take(run_id), &processor)));
                         }
-                    }
+                        false
+                    });
                 }
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(last_sweep + SWEEP_EVERY)), if sweep.is_none() && !ahead.is_empty() => {}
