@@ -79,6 +79,37 @@ fn csv_to_csv_1000_rows_with_failed_runs() {
 }
 
 #[test]
+fn small_chunks_with_instant_runs_write_every_row_once_and_submit_once() {
+    // Runs finish as soon as they are added: completion events keep arriving while sweeps of
+    // the group read, which exercises both ways results come in.
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 3000);
+    let output = dir.path().join("out.csv");
+    run_ok(
+        batch()
+            .args(["--base-url", &emu.url(), "--json", "run"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--columns", COLUMNS, "--chunk-size", "50"])
+            .args(["--max-in-flight", "400", "--fetch-concurrency", "4"]),
+    );
+    let (_, rows) = read_csv_output(&output);
+    assert_eq!(
+        rows.keys().copied().collect::<Vec<_>>(),
+        (0..3000).collect::<Vec<_>>()
+    );
+    let lines = std::fs::read_to_string(&output).unwrap().lines().count();
+    assert_eq!(lines, 3001, "one header and one line per row");
+    assert_eq!(emu.runs_created(), 3000);
+    for (row, fields) in &rows {
+        assert_eq!(fields["name"], input_name(*row));
+        assert_eq!(fields["status"], "completed");
+    }
+}
+
+#[test]
 fn jsonl_to_jsonl_1000_rows_with_failed_runs() {
     let emu = Emu::start(0.05, 0.0);
     let dir = tempfile::tempdir().unwrap();
