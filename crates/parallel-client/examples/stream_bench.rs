@@ -9,11 +9,15 @@
 //!
 //! `create` makes a group of N completed runs and prints its id. `stream` reads all its runs
 //! with `include_input` and `include_output` and prints runs/s, MB/s (of event JSON) and the
-//! process's peak resident memory (`VmHWM`). Modes: `raw` decodes nothing beyond what the stream itself reads; `view` decodes each event's borrowed view
-//! and the output content as a `serde_json::Value`; `owned` decodes each event into the owned
-//! `TaskRunEvent`, as the Python SDK decodes into its models.
+//! process's peak resident memory (`VmHWM`). Modes: `raw` decodes nothing beyond what the
+//! stream itself reads; `typed` decodes each event's borrowed view and its input and output
+//! into the caller's own structs (what a Rust user of typed results does); `view` decodes the
+//! borrowed view and the output content as a `serde_json::Value`; `owned` decodes each event
+//! into the owned `TaskRunEvent`, as the Python SDK decodes into its models.
 
 use std::time::Instant;
+
+use serde::Deserialize;
 
 use futures::StreamExt;
 use parallel_client::{AddRuns, Client, GroupRunsOptions};
@@ -33,7 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["create", base_url, n] => runtime.block_on(create(base_url, n.parse()?)),
         ["stream", base_url, group_id, mode] => runtime.block_on(stream(base_url, group_id, mode)),
         _ => Err(
-            "usage: stream_bench create BASE_URL N | stream BASE_URL GROUP_ID view|owned".into(),
+            "usage: stream_bench create BASE_URL N | stream BASE_URL GROUP_ID raw|typed|view|owned"
+                .into(),
         ),
     }
 }
@@ -94,6 +99,15 @@ async fn stream(
         // Use the decoded data so that nothing is optimised away.
         if mode == "raw" {
             checksum += run.json().len();
+        } else if mode == "typed" {
+            let view = run.view()?;
+            let input: Option<Company<'_>> = view.input_as()?;
+            let output: Option<Insight<'_>> = view.output_as()?;
+            checksum += view.run.run_id.len()
+                + input.map_or(0, |i| i.company_name.len() + i.company_website.len())
+                + output.map_or(0, |o| {
+                    o.founded_year.len() + o.ceo_name.len() + o.headquarters.len()
+                });
         } else if mode == "owned" {
             let event = run.to_event()?;
             checksum += event.run.run_id.len() + usize::from(event.output.is_some());
@@ -113,6 +127,26 @@ async fn stream(
         peak_rss_kb().unwrap_or(0)
     );
     Ok(())
+}
+
+/// The input of each run, as the caller's own type.
+#[derive(Deserialize)]
+struct Company<'a> {
+    #[serde(borrow)]
+    company_name: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    company_website: std::borrow::Cow<'a, str>,
+}
+
+/// The output of each run, as the caller's own type.
+#[derive(Deserialize)]
+struct Insight<'a> {
+    #[serde(borrow)]
+    founded_year: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    ceo_name: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    headquarters: std::borrow::Cow<'a, str>,
 }
 
 /// Peak resident set size (`VmHWM`) in KiB, on Linux.
