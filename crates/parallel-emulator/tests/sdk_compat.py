@@ -138,7 +138,15 @@ def workflow(client):
 
     resumed = list(client.task_group.events(group.task_group_id, last_event_id=events[-2].event_id))
     check_model(resumed, "events(last_event_id)")
-    ok([e.event_id for e in resumed[1:]] == [events[-1].event_id], "resuming delivers only what follows the cursor")
+    ok([e.event_id for e in resumed] == [events[-1].event_id], "resuming delivers only what follows the cursor")
+    first_inactive = next(i for i, e in enumerate(events)
+                          if isinstance(e, pt.TaskGroupStatusEvent) and not e.status.is_active)
+    ok(first_inactive == len(events) - 1, "no inactive status comes before the runs it reports on")
+    caught_up = list(client.task_group.events(group.task_group_id, last_event_id=events[-1].event_id))
+    check_model(caught_up, "events(last_event_id=newest)")
+    ok(len(caught_up) == 1 and isinstance(caught_up[0], pt.TaskGroupStatusEvent)
+       and caught_up[0].event_id == events[-1].event_id and not caught_up[0].status.is_active,
+       "a caught-up connection gets the current status, carrying its cursor, and ends")
 
     runs = list(client.task_group.get_runs(group.task_group_id, include_input=True, include_output=True))
     check_model(runs, "get_runs()")
