@@ -439,6 +439,37 @@ async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error
     }
 }
 
+/// The next data frame of a stream that is not an `error` event. A clean end of the body ends
+/// the stream once `finished`; before that it is an interruption, and the session reconnects
+/// (`still` says what was still going, for the error if reconnecting fails). An `error` event
+/// is an interruption too.
+async fn next_data(
+    session: &mut Session,
+    finished: bool,
+    still: &str,
+) -> Result<Option<Bytes>, Error> {
+    loop {
+        let data = match session.next_frame().await? {
+            Frame::End if finished => return Ok(None),
+            Frame::End => {
+                let error = Error::new(
+                    Kind::Connection,
+                    format!("{} kept ending while {still}", session.what()),
+                );
+                session.reopen_after_clean_end(error).await?;
+                continue;
+            }
+            Frame::Data(data) => data,
+        };
+        if Peek::parse(&data, session.what())?.kind == "error" {
+            let error = error_event(&data, session.what());
+            session.interrupted(error).await?;
+            continue;
+        }
+        return Ok(Some(data));
+    }
+}
+
 /// The events stream's state: the session and whether the latest status said inactive.
 ///
 /// The stream ends when the server closes it after an inactive status. It does not stop at
@@ -463,28 +494,15 @@ pub(crate) fn group_events_stream(session: Session) -> GroupEvents {
 }
 
 async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEvent>, Error> {
-    let session = &mut state.session;
     loop {
-        let data = match session.next_frame().await? {
-            Frame::End if state.inactive => return Ok(None),
-            Frame::End => {
-                // The server closes a connection after its `timeout` or an hour; the group is
-                // still active as far as this stream knows, so continue.
-                let error = Error::new(
-                    Kind::Connection,
-                    format!("{} kept ending while the group was active", session.what()),
-                );
-                session.reopen_after_clean_end(error).await?;
-                continue;
-            }
-            Frame::Data(data) => data,
+        // The server also closes a connection after its `timeout` or an hour; until a status
+        // said inactive, the group is still active as far as this stream knows.
+        let finished = state.inactive;
+        let session = &mut state.session;
+        let Some(data) = next_data(session, finished, "the group was active").await? else {
+            return Ok(None);
         };
         let peek = Peek::parse(&data, session.what())?;
-        if peek.kind == "error" {
-            let error = error_event(&data, session.what());
-            session.interrupted(error).await?;
-            continue;
-        }
         let event: GroupEvent = serde_json::from_slice(&data)
             .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
         if let GroupEvent::TaskGroupStatus(status) = &event {
@@ -524,28 +542,14 @@ pub(crate) fn run_events_stream(session: Session) -> RunEvents {
 }
 
 async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, Error> {
-    let session = &mut state.session;
     loop {
-        let data = match session.next_frame().await? {
-            // The server closes the stream after the final state (with the output).
-            Frame::End if state.run_done => return Ok(None),
-            Frame::End => {
-                // Run streams close after 570 s even while the run is active.
-                let error = Error::new(
-                    Kind::Connection,
-                    format!("{} kept ending while the run was active", session.what()),
-                );
-                session.reopen_after_clean_end(error).await?;
-                continue;
-            }
-            Frame::Data(data) => data,
+        // The server closes the stream after the final state (with the output), and also
+        // after 570 s while the run is still active.
+        let finished = state.run_done;
+        let session = &mut state.session;
+        let Some(data) = next_data(session, finished, "the run was active").await? else {
+            return Ok(None);
         };
-        let peek = Peek::parse(&data, session.what())?;
-        if peek.kind == "error" {
-            let error = error_event(&data, session.what());
-            session.interrupted(error).await?;
-            continue;
-        }
         let hash = state.seen.hasher().hash_one(&data[..]);
         if !state.seen.insert(hash) {
             continue;
