@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use parallel_client::{Client, RetryPolicy};
 use parallel_emulator::{Emulator, EmulatorHandle, Faults};
-use parallel_types::{RunInput, TaskSpec};
+use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
 use serde::{Deserialize, Serialize};
 
 pub(crate) const KEY: &str = "test-key";
@@ -59,6 +59,15 @@ pub(crate) fn client_with(emu: &EmulatorHandle, retry: RetryPolicy) -> Client {
         .stream_idle_timeout(Duration::from_secs(10))
         .build()
         .expect("the client builds")
+}
+
+/// A new, empty group; its id.
+pub(crate) async fn new_group(client: &Client) -> String {
+    client
+        .create_group(CreateTaskGroupRequest::default())
+        .await
+        .expect("the group is created")
+        .taskgroup_id
 }
 
 pub(crate) fn spec() -> TaskSpec {

@@ -10,7 +10,9 @@ use parallel_transport::HyperTransport;
 use parallel_transport::test_util::FaultTransport;
 use parallel_types::CreateTaskGroupRequest;
 
-use crate::common::{Company, KEY, client, client_with, emulator, fast_retries, inputs, spec};
+use crate::common::{
+    Company, KEY, client, client_with, emulator, fast_retries, inputs, new_group, spec,
+};
 
 /// Streams the group's runs with their inputs and checks that every row in `0..n` ran
 /// exactly once.
@@ -84,11 +86,7 @@ async fn the_client_gives_up_after_the_retry_policy() {
 async fn a_lost_add_runs_answer_is_reconciled_without_duplicates() {
     let emu = emulator(Faults::none()).await;
     let client = client(&emu);
-    let id = client
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&client).await;
     // The second of three requests is processed, then its answer is dropped.
     let first = client
         .add_runs(&id, AddRuns::new(inputs(1000)))
@@ -123,11 +121,7 @@ async fn frequent_lost_answers_still_run_every_input_once() {
     let emu = emulator(Faults::none().lost_response_rate(0.4)).await;
     let client = client_with(&emu, fast_retries(8));
     // Creating the group is retried freely (a duplicate is an empty group).
-    let id = client
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&client).await;
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(2000)).chunk_size(200))
         .await
@@ -144,11 +138,7 @@ async fn frequent_lost_answers_still_run_every_input_once() {
 async fn a_transport_that_forwards_then_fails_is_reconciled() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = setup
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&setup).await;
     let transport = FaultTransport::new(HyperTransport::new().unwrap())
         .lose_response()
         .only_if(|request| request.method() == http::Method::POST)
@@ -174,11 +164,7 @@ async fn a_transport_that_forwards_then_fails_is_reconciled() {
 async fn without_tags_a_lost_answer_is_reported_not_resubmitted() {
     let emu = emulator(Faults::none()).await;
     let client = client(&emu);
-    let id = client
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&client).await;
     emu.lose_next_response("/runs");
     let err = client
         .add_runs(&id, AddRuns::new(inputs(10)).client_tags(false))
@@ -193,11 +179,7 @@ async fn without_tags_a_lost_answer_is_reported_not_resubmitted() {
 async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = setup
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&setup).await;
     setup.add_runs(&id, AddRuns::new(inputs(5))).await.unwrap();
     setup.wait_group(&id).await.unwrap();
     // Every 8 bytes the server pauses longer than the client waits.
@@ -223,11 +205,7 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
 async fn a_slow_stream_within_the_idle_timeout_delivers_everything() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = setup
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&setup).await;
     setup.add_runs(&id, AddRuns::new(inputs(20))).await.unwrap();
     setup.wait_group(&id).await.unwrap();
     emu.set_faults(Faults::none().drip(7, Duration::from_millis(1)));

@@ -5,19 +5,15 @@ use std::collections::HashSet;
 use futures::StreamExt;
 use parallel_client::{AddRuns, GroupEventsOptions, GroupRunsOptions};
 use parallel_emulator::Faults;
-use parallel_types::{CreateTaskGroupRequest, GroupEvent};
+use parallel_types::GroupEvent;
 
-use crate::common::{Insight, client, emulator, emulator_with, inputs, spec};
+use crate::common::{Insight, client, emulator, emulator_with, inputs, new_group, spec};
 
 #[tokio::test]
 async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
     let emu = emulator(Faults::none()).await;
     let client = client(&emu);
-    let id = client
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&client).await;
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(600)).default_task_spec(spec()))
         .await
@@ -46,11 +42,7 @@ async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
 async fn the_events_stream_delivers_every_completion_once_through_cut_connections() {
     let emu = emulator_with(Faults::none(), 0.2).await;
     let client = client(&emu);
-    let id = client
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&client).await;
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(300)))
         .await
@@ -88,11 +80,7 @@ async fn the_events_stream_delivers_every_completion_once_through_cut_connection
 async fn a_100_000_run_group_streams_end_to_end() {
     let emu = emulator(Faults::none()).await;
     let client = client(&emu);
-    let id = client
-        .create_group(CreateTaskGroupRequest::default())
-        .await
-        .unwrap()
-        .taskgroup_id;
+    let id = new_group(&client).await;
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(100_000)).default_task_spec(spec()))
         .await
