@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::serde_util::{Key, cow_str, option_cow_str};
+use crate::serde_util::{Key, cow_str, from_json_slice, option_cow_str};
 use crate::{
     ERROR, Error, ErrorEvent, ErrorObject, FieldBasis, JsonOutput, McpToolCall, Metadata,
     Processor, RunInput, RunOutput, RunStatus, TASK_GROUP_STATUS, TASK_RUN_STATE,
@@ -79,7 +79,7 @@ pub struct TaskRunEventRef<'a> {
 impl<'a> TaskRunEventRef<'a> {
     /// Decodes an event from JSON bytes, borrowing from them.
     pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
-        serde_json::from_slice(json).map_err(Error::decode("a task_run.state event"))
+        from_json_slice(json).map_err(Error::decode("a task_run.state event"))
     }
 
     /// The run's own input (the `input` member of the run input), decoded as `T` straight
@@ -122,6 +122,106 @@ impl<'a> TaskRunEventRef<'a> {
             output: self.output.map(RunOutputRef::into_owned).transpose()?,
         })
     }
+}
+
+/// A `task_run.state` event with the run's own input decoded as `I` and the output content
+/// as `O`, in a single pass over the bytes: the fastest way to read typed results from a
+/// runs stream. Ids borrow from the bytes as in [`TaskRunEventRef`]; `I` and `O` may borrow
+/// too (`&str`, `Cow<str>` fields). The other members of the run input (processor, metadata,
+/// spec, ...) are skipped; use [`TaskRunEventRef`] to read them.
+///
+/// ```
+/// use parallel_types::TaskRunEventAs;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Company<'a> { company_name: &'a str }
+/// #[derive(serde::Deserialize)]
+/// struct Facts { founded_year: String }
+///
+/// let data = br#"{"type":"task_run.state","event_id":"17",
+///   "input":{"input":{"company_name":"Acme"},"processor":"core-fast"},
+///   "run":{"run_id":"trun_1","status":"completed","is_active":false,"processor":"core-fast"},
+///   "output":{"type":"json","content":{"founded_year":"1998"},"basis":[]}}"#;
+/// let event: TaskRunEventAs<'_, Company<'_>, Facts> = TaskRunEventAs::from_slice(data)?;
+/// assert_eq!(event.input.expect("input requested").company_name, "Acme");
+/// assert_eq!(event.output.expect("run completed").content.founded_year, "1998");
+/// # Ok::<(), parallel_types::Error>(())
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(bound(deserialize = "I: Deserialize<'de>, O: Deserialize<'de>"))]
+pub struct TaskRunEventAs<'a, I, O> {
+    /// Resume cursor (null outside group streams).
+    #[serde(default, borrow, deserialize_with = "option_cow_str")]
+    pub event_id: Option<Cow<'a, str>>,
+    /// The run.
+    #[serde(borrow)]
+    pub run: TaskRunRef<'a>,
+    /// The run's own input (the `input` member of the run input); `None` when the event
+    /// carries no input.
+    #[serde(default = "none", deserialize_with = "input_member")]
+    pub input: Option<I>,
+    /// The output, with its content as `O`; `None` when the event carries no output.
+    #[serde(default = "none", borrow)]
+    pub output: Option<RunOutputAs<'a, O>>,
+}
+
+impl<'a, I: Deserialize<'a>, O: Deserialize<'a>> TaskRunEventAs<'a, I, O> {
+    /// Decodes an event from JSON bytes, borrowing from them. The error says whether the
+    /// event, the input or the output content did not match.
+    pub fn from_slice(json: &'a [u8]) -> Result<Self, Error> {
+        from_json_slice(json).map_err(Error::decode(
+            "a task_run.state event with the requested input and output types (do the types \
+             match the run's input and output schema?)",
+        ))
+    }
+}
+
+/// A run output with its content decoded as `O`; the rest stays raw, as in [`RunOutputRef`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunOutputAs<'a, O> {
+    /// The output type: `json`, `text`, or a type this version does not know.
+    #[serde(rename = "type", borrow, deserialize_with = "cow_str")]
+    pub output_type: Cow<'a, str>,
+    /// The content: for a `json` output its object, for a `text` output its string.
+    pub content: O,
+    /// The research basis, raw; see [`RunOutputAs::basis`].
+    #[serde(default, borrow)]
+    pub basis: Option<&'a RawValue>,
+    /// MCP tool calls, raw.
+    #[serde(default, borrow)]
+    pub mcp_tool_calls: Option<&'a RawValue>,
+    /// For auto-schema runs, the schema the service chose, raw.
+    #[serde(default, borrow)]
+    pub output_schema: Option<&'a RawValue>,
+    /// Deprecated beta fields, raw.
+    #[serde(default, borrow)]
+    pub beta_fields: Option<&'a RawValue>,
+}
+
+impl<O> RunOutputAs<'_, O> {
+    /// The research basis, decoded (empty when absent or null).
+    pub fn basis(&self) -> Result<Vec<FieldBasis>, Error> {
+        basis(self.basis)
+    }
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// The `input` member of a run input object (or null), skipping the object's other members.
+fn input_member<'de, D: Deserializer<'de>, I: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<I>, D::Error> {
+    #[derive(Deserialize)]
+    struct InputMember<I> {
+        input: I,
+    }
+    Ok(Option::<InputMember<I>>::deserialize(deserializer)?.map(|member| member.input))
+}
+
+fn basis(raw: Option<&RawValue>) -> Result<Vec<FieldBasis>, Error> {
+    Ok(parse_opt(raw, "the output's basis")?.unwrap_or_default())
 }
 
 /// A borrowed [`TaskRun`].
@@ -237,7 +337,7 @@ impl<'a> RunOutputRef<'a> {
 
     /// The research basis, decoded (empty when absent or null).
     pub fn basis(&self) -> Result<Vec<FieldBasis>, Error> {
-        Ok(parse_opt(self.basis, "the output's basis")?.unwrap_or_default())
+        basis(self.basis)
     }
 
     /// MCP tool calls, decoded.
@@ -303,7 +403,7 @@ pub fn peek_event_type(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
     if let Some(tag) = leading_type(json) {
         return Ok(Some(Cow::Borrowed(tag)));
     }
-    let peek: Peek<'_> = serde_json::from_slice(json).map_err(Error::decode("an event"))?;
+    let peek: Peek<'_> = from_json_slice(json).map_err(Error::decode("an event"))?;
     Ok(peek
         .tag
         .and_then(|raw| serde_json::from_str::<Key<'_>>(raw.get()).ok())
@@ -359,7 +459,7 @@ pub enum GroupEventRef<'a> {
 }
 
 fn decode<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, Error> {
-    serde_json::from_slice(json).map_err(Error::decode("an event"))
+    from_json_slice(json).map_err(Error::decode("an event"))
 }
 
 /// The `type` and `event_id` of an event this version does not know, where they are strings

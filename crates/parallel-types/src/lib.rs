@@ -17,7 +17,9 @@
 //! [`GroupEventRef`]) decode a `task_run.state` event from a byte slice without copying: ids
 //! borrow from the input, and the run's input and output content stay raw JSON until
 //! [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them straight into
-//! the caller's own types.
+//! the caller's own types. [`TaskRunEventAs`] decodes the input and output content into the
+//! caller's types in the same single pass, and [`from_json_slice`] is the faster
+//! `serde_json::from_slice` these decoders use.
 //!
 //! With the `schemars` feature, `TaskSpec::from_output` and `TaskSpec::from_types` build
 //! a task spec from the caller's own Rust types, rewritten into the JSON Schema subset the
@@ -68,7 +70,8 @@ pub use api_error::{
     ApiErrorBody, ErrorObject, ErrorResponse, LocationSegment, ValidationErrorBody, ValidationIssue,
 };
 pub use borrowed::{
-    GroupEventRef, GroupRunEventRef, RunOutputRef, TaskRunEventRef, TaskRunRef, peek_event_type,
+    GroupEventRef, GroupRunEventRef, RunOutputAs, RunOutputRef, TaskRunEventAs, TaskRunEventRef,
+    TaskRunRef, peek_event_type,
 };
 pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
 pub use error::Error;
@@ -88,4 +91,5 @@ pub use run::{
 };
 #[cfg(feature = "schemars")]
 pub use schema::SchemaLimits;
+pub use serde_util::from_json_slice;
 pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};

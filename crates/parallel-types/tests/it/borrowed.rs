@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use parallel_types::{
     GroupEvent, GroupEventRef, GroupRunEvent, GroupRunEventRef, Processor, RunOutput, RunStatus,
-    TaskRunEvent, TaskRunEventRef, peek_event_type,
+    TaskRunEvent, TaskRunEventAs, TaskRunEventRef, peek_event_type,
 };
 use serde::Deserialize;
 
@@ -174,4 +174,83 @@ fn borrowed_unions_decode_inside_other_documents() {
     let json = br#"[{"type":"error","error":{"ref_id":"x","message":"boom","detail":null}}]"#;
     let events: Vec<GroupRunEventRef<'_>> = serde_json::from_slice(json).expect("decode");
     assert!(matches!(&events[0], GroupRunEventRef::Error(e) if e.error.message == "boom"));
+}
+
+#[test]
+fn typed_view_decodes_input_and_output_in_one_pass_borrowing_plain_strings() {
+    let bytes = sample("event_task_run_state_completed.json");
+    let event: TaskRunEventAs<'_, Company<'_>, Facts> =
+        TaskRunEventAs::from_slice(&bytes).expect("decode");
+    let owned: TaskRunEvent = serde_json::from_slice(&bytes).expect("owned");
+    assert!(matches!(event.event_id, Some(Cow::Borrowed("17"))));
+    assert!(matches!(event.run.run_id, Cow::Borrowed(id) if id == owned.run.run_id));
+    let input = event.input.expect("the sample carries its input");
+    let expected = &owned.input.expect("input").input;
+    assert_eq!(input.company_name, expected["company_name"]);
+    assert_eq!(input.company_website, expected["company_website"]);
+    let output = event.output.expect("the sample carries its output");
+    let Some(RunOutput::Json(json)) = owned.output else {
+        panic!("the sample's output is JSON");
+    };
+    assert_eq!(output.output_type, "json");
+    assert_eq!(output.content.ceo_name, json.content["ceo_name"]);
+    assert_eq!(output.content.founded_year, json.content["founded_year"]);
+    assert_eq!(output.basis().expect("basis"), json.basis);
+}
+
+#[test]
+fn typed_view_reads_absent_or_null_input_and_output_as_none_and_text_as_a_string() {
+    let run = r#"{"run_id":"r","status":"completed","is_active":false,"processor":"base"}"#;
+    let absent = format!(r#"{{"run":{run}}}"#);
+    let event: TaskRunEventAs<'_, Company<'_>, Facts> =
+        TaskRunEventAs::from_slice(absent.as_bytes()).expect("absent parts");
+    assert!(event.input.is_none() && event.output.is_none() && event.event_id.is_none());
+
+    let null = format!(r#"{{"run":{run},"input":null,"output":null,"event_id":null}}"#);
+    let event: TaskRunEventAs<'_, Company<'_>, Facts> =
+        TaskRunEventAs::from_slice(null.as_bytes()).expect("null parts");
+    assert!(event.input.is_none() && event.output.is_none());
+
+    let text = format!(
+        r#"{{"run":{run},"input":{{"processor":"base","input":"a question"}},
+        "output":{{"type":"text","content":"an answer","basis":null}}}}"#
+    );
+    let event: TaskRunEventAs<'_, &str, &str> =
+        TaskRunEventAs::from_slice(text.as_bytes()).expect("text");
+    assert_eq!(event.input, Some("a question"));
+    let output = event.output.expect("output");
+    assert_eq!(
+        (&*output.output_type, output.content),
+        ("text", "an answer")
+    );
+    assert!(output.basis().expect("null basis").is_empty());
+}
+
+#[test]
+fn typed_view_says_when_the_types_do_not_match() {
+    // The sample's output has no `headquarters`; the error names the mismatch.
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Elsewhere {
+        headquarters: String,
+    }
+    let bytes = sample("event_task_run_state_completed.json");
+    let error = TaskRunEventAs::<'_, Company<'_>, Elsewhere>::from_slice(&bytes)
+        .expect_err("no headquarters in the output");
+    assert!(error.is_decode());
+    let message = error.to_string();
+    assert!(message.contains("headquarters"), "{message}");
+    assert!(
+        message.contains("requested input and output types"),
+        "{message}"
+    );
+    // An input without its `input` member is malformed, not a missing input.
+    let json = br#"{"run":{"run_id":"r","status":"queued","is_active":true,"processor":"base"},
+        "input":{"processor":"base"}}"#;
+    let error = TaskRunEventAs::<'_, serde_json::Value, Facts>::from_slice(json)
+        .expect_err("the run input lacks `input`");
+    assert!(
+        error.to_string().contains("missing field `input`"),
+        "{error}"
+    );
 }

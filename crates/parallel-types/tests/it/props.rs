@@ -10,8 +10,8 @@ use parallel_types::{
     LocationSegment, McpServer, McpToolCall, Metadata, MetadataValue, OutputSchema, Processor,
     ProgressMessageEvent, ProgressMessageKind, ProgressStatsEvent, RunEvent, RunInput, RunOutput,
     RunStatus, SourcePolicy, SourceStats, TaskGroup, TaskGroupStatus, TaskGroupStatusEvent,
-    TaskRun, TaskRunEvent, TaskRunEventRef, TaskRunResult, TaskSpec, TextOutput, TextSchema,
-    ValidationErrorBody, ValidationIssue, Warning, WarningType, Webhook,
+    TaskRun, TaskRunEvent, TaskRunEventAs, TaskRunEventRef, TaskRunResult, TaskSpec, TextOutput,
+    TextSchema, ValidationErrorBody, ValidationIssue, Warning, WarningType, Webhook,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option::of;
@@ -656,8 +656,18 @@ proptest! {
             RunOutput::Text(text) => Value::String(text.content.clone()),
             RunOutput::Other(_) => unreachable!("only known outputs generated"),
         });
-        prop_assert_eq!(view.output_as::<Value>().expect("output"), content);
+        prop_assert_eq!(view.output_as::<Value>().expect("output"), content.clone());
         prop_assert_eq!(view.into_owned().expect("into_owned"), event.clone());
+
+        // The single-pass typed view reads the same input and content, and the same run.
+        let typed: TaskRunEventAs<'_, Value, Value> = TaskRunEventAs::from_slice(&bytes)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(typed.event_id.as_deref(), event.event_id.as_deref());
+        prop_assert_eq!(typed.run.clone().into_owned().expect("run"), event.run.clone());
+        prop_assert_eq!(typed.input, event.input.as_ref().map(|input| input.input.clone()));
+        prop_assert_eq!(typed.output.as_ref().map(|output| output.content.clone()), content);
+        let basis = typed.output.as_ref().map(|output| output.basis().expect("basis"));
+        prop_assert_eq!(basis.as_deref(), event.output.as_ref().map(RunOutput::basis));
 
         let union = GroupRunEventRef::from_slice(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(matches!(union, GroupRunEventRef::TaskRunState(_)));
@@ -817,6 +827,28 @@ proptest! {
     /// Bad input is an error, never a panic: arbitrary bytes, and valid events cut short or
     /// with one byte changed, through every decoder of stream events.
     #[test]
+    fn from_json_slice_agrees_with_serde_json(
+        event in group_event(),
+        noise in vec(any::<u8>(), 0..64),
+        flip in any::<(prop::sample::Index, u8)>(),
+    ) {
+        // Valid events, events with one byte changed (often to invalid UTF-8 or invalid JSON)
+        // and noise: the same value or the same error as `serde_json::from_slice`.
+        let valid = serde_json::to_vec(&event).expect("serialize");
+        let mut flipped = valid.clone();
+        let at = flip.0.index(flipped.len());
+        flipped[at] = flip.1;
+        for bytes in [valid.as_slice(), flipped.as_slice(), noise.as_slice()] {
+            let ours = parallel_types::from_json_slice::<Value>(bytes).map_err(|e| e.to_string());
+            let theirs = serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string());
+            prop_assert_eq!(ours, theirs);
+            let ours = parallel_types::from_json_slice::<GroupEvent>(bytes).map_err(|e| e.to_string());
+            let theirs = serde_json::from_slice::<GroupEvent>(bytes).map_err(|e| e.to_string());
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
     fn decoders_never_panic(
         event in group_event(),
         noise in vec(any::<u8>(), 0..64),
@@ -833,6 +865,7 @@ proptest! {
             let _ = GroupEventRef::from_slice(bytes);
             let _ = GroupRunEventRef::from_slice(bytes);
             let _ = TaskRunEventRef::from_slice(bytes).map(|view| (view.input_as::<Value>(), view.into_owned()));
+            let _ = TaskRunEventAs::<Value, &str>::from_slice(bytes);
             let _ = serde_json::from_slice::<GroupEvent>(bytes);
             let _ = serde_json::from_slice::<RunEvent>(bytes);
             let _ = ApiErrorBody::from_slice(bytes);
