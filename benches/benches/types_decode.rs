@@ -5,8 +5,10 @@
 //! - `owned`: `parallel_types::TaskRunEvent`;
 //! - `value`: a `serde_json::Value` tree, the baseline a hand-rolled client would use.
 //!
-//! Two more lines show the paths a client takes in practice: the borrowed view plus decoding
-//! the content into the user's own struct, and the owned `GroupRunEvent` union (tag dispatch).
+//! More lines show the paths a client takes in practice: the borrowed view plus decoding the
+//! content into the user's own struct, the same in one pass (`TaskRunEventAs`), the owned
+//! event through `parallel_types::from_json_slice` (UTF-8 checked once, then decoded as
+//! text), and the owned `GroupRunEvent` union (tag dispatch).
 //!
 //! Before timing, each way's heap allocations for one decode are counted and printed.
 //!
@@ -17,7 +19,8 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use parallel_types::{GroupRunEvent, TaskRunEvent, TaskRunEventRef};
+use parallel_types::{GroupRunEvent, TaskRunEvent, TaskRunEventAs, TaskRunEventRef};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -194,6 +197,18 @@ fn decode(c: &mut Criterion) {
             let event = TaskRunEventRef::from_slice(black_box(&bytes)).expect("decode");
             let profile: CompanyProfile<'_> = event.output_as().expect("content").expect("present");
             black_box(profile.key_products.len())
+        });
+    });
+    group.bench_function("typed_one_pass", |b| {
+        b.iter(|| {
+            let event: TaskRunEventAs<'_, IgnoredAny, CompanyProfile<'_>> =
+                TaskRunEventAs::from_slice(black_box(&bytes)).expect("decode");
+            black_box(event.output.expect("present").content.key_products.len())
+        });
+    });
+    group.bench_function("owned_from_json_slice", |b| {
+        b.iter(|| {
+            parallel_types::from_json_slice::<TaskRunEvent>(black_box(&bytes)).expect("decode")
         });
     });
     group.bench_function("owned_union", |b| {

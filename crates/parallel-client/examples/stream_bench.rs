@@ -7,11 +7,15 @@
 //! cargo run --release -p parallel-client --example stream_bench -- stream http://127.0.0.1:8080 tgrp_... view
 //! ```
 //!
+//! `STREAM_BENCH_THREADS=1` runs on a current-thread runtime (default: multi-thread, as
+//! `#[tokio::main]`); `STREAM_BENCH_READ_AHEAD=N` sets `GroupRunsOptions::read_ahead`.
+//!
 //! `create` makes a group of N completed runs and prints its id. `stream` reads all its runs
 //! with `include_input` and `include_output` and prints runs/s, MB/s (of event JSON) and the
 //! process's peak resident memory (`VmHWM`). Modes: `raw` decodes nothing beyond what the
-//! stream itself reads; `typed` decodes each event's borrowed view and its input and output
-//! into the caller's own structs (what a Rust user of typed results does); `view` decodes the
+//! stream itself reads; `typed` decodes each event with its input and output as the caller's
+//! own structs in one pass (`GroupRun::view_as`, what a Rust user of typed results does);
+//! `view` decodes the
 //! borrowed view and the output content as a `serde_json::Value`; `owned` decodes each event
 //! into the owned `TaskRunEvent`, as the Python SDK decodes into its models.
 
@@ -25,9 +29,17 @@ use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    // `STREAM_BENCH_THREADS=1` measures on a current-thread runtime (one core for everything);
+    // otherwise the default multi-thread runtime of `#[tokio::main]`.
+    let runtime = if std::env::var("STREAM_BENCH_THREADS").as_deref() == Ok("1") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
     match args
         .iter()
         .map(String::as_str)
@@ -90,7 +102,11 @@ async fn stream(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let client = client(base_url)?;
     let started = Instant::now();
-    let mut runs = client.group_runs(group_id, GroupRunsOptions::with_input_and_output());
+    let mut options = GroupRunsOptions::with_input_and_output();
+    if let Ok(runs) = std::env::var("STREAM_BENCH_READ_AHEAD") {
+        options = options.read_ahead(runs.parse()?);
+    }
+    let mut runs = client.group_runs(group_id, options);
     let (mut count, mut bytes, mut checksum) = (0u64, 0u64, 0usize);
     while let Some(run) = runs.next().await {
         let run = run?;
@@ -100,12 +116,13 @@ async fn stream(
         if mode == "raw" {
             checksum += run.json().len();
         } else if mode == "typed" {
-            let view = run.view()?;
-            let input: Option<Company<'_>> = view.input_as()?;
-            let output: Option<Insight<'_>> = view.output_as()?;
-            checksum += view.run.run_id.len()
-                + input.map_or(0, |i| i.company_name.len() + i.company_website.len())
-                + output.map_or(0, |o| {
+            let event = run.view_as::<Company<'_>, Insight<'_>>()?;
+            checksum += event.run.run_id.len()
+                + event
+                    .input
+                    .map_or(0, |i| i.company_name.len() + i.company_website.len())
+                + event.output.map_or(0, |o| {
+                    let o = o.content;
                     o.founded_year.len() + o.ceo_name.len() + o.headquarters.len()
                 });
         } else if mode == "owned" {

@@ -32,7 +32,7 @@ use crate::error::{Error, Kind};
 use crate::groups::to_body;
 use crate::request::{Call, Effect};
 use crate::session::Frame;
-use crate::streams::{GroupRunsOptions, Peek};
+use crate::streams::{GroupRunsOptions, Peek, decode};
 
 /// The metadata key of the client tag (`"<token>:<position>"`) added to every input.
 pub const CLIENT_TAG_KEY: &str = "client_tag";
@@ -359,8 +359,7 @@ impl Inner {
                 continue;
             }
             let event_id = peek.event_id.clone();
-            let tagged: TaggedRun<'_> = serde_json::from_slice(&data)
-                .map_err(|e| Error::decode("a run while reconciling", e))?;
+            let tagged: TaggedRun<'_> = decode(&data, "a run while reconciling")?;
             if let Some(position) = tagged
                 .run
                 .client_tag()

@@ -96,7 +96,7 @@ use crate::add_runs::{MAX_RUNS_PER_REQUEST, TaggedRun, check_token, random_token
 use crate::client::Client;
 use crate::error::{Error, Kind};
 use crate::session::Frame;
-use crate::streams::{GroupEventsOptions, GroupRunsOptions, Peek};
+use crate::streams::{GroupEventsOptions, GroupRunsOptions, Peek, decode};
 
 /// How long a partly filled chunk waits for more inputs before it is sent anyway.
 const CHUNK_LINGER: Duration = Duration::from_millis(200);
@@ -511,8 +511,7 @@ async fn scan_earlier(
             continue;
         }
         let event_id = peek.event_id.clone();
-        let tagged: TaggedRun<'_> =
-            serde_json::from_slice(&data).map_err(|e| Error::decode("a run of the group", e))?;
+        let tagged: TaggedRun<'_> = decode(&data, "a run of the group")?;
         if let Some(position) = tagged
             .run
             .client_tag()

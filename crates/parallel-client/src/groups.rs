@@ -124,7 +124,10 @@ impl Client {
     /// ```
     #[allow(clippy::needless_pass_by_value)] // by value reads better at call sites
     pub fn group_runs(&self, group_id: &str, options: GroupRunsOptions) -> RunsStream {
-        runs_stream(self.inner.group_runs_session(group_id, &options))
+        runs_stream(
+            self.inner.group_runs_session(group_id, &options),
+            options.read_ahead,
+        )
     }
 
     /// A group's status updates and run completions (`GET /v1/tasks/groups/{id}/events`).

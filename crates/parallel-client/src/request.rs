@@ -138,7 +138,7 @@ impl Inner {
                 response.into_body().collect_limited(max).await
             })
             .await?;
-        serde_json::from_slice(&bytes)
+        parallel_types::from_json_slice(&bytes)
             .map_err(|e| Error::decode(&format!("the answer to {}", call.what), e))
     }
 

@@ -9,9 +9,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::Stream;
 use futures::stream::BoxStream;
-use parallel_types::{ErrorObject, GroupEvent, RunEvent, RunStatus, TaskRunEvent, TaskRunEventRef};
+use futures::{Stream, StreamExt};
+use parallel_types::{
+    ErrorObject, GroupEvent, RunEvent, RunStatus, TaskRunEvent, TaskRunEventAs, TaskRunEventRef,
+    from_json_slice,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -20,7 +23,7 @@ use crate::error::{Error, Kind};
 use crate::session::{Frame, Session};
 
 /// Options of [`Client::group_runs`](crate::Client::group_runs).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupRunsOptions {
     /// Include each run's input (`include_input`).
     pub include_input: bool,
@@ -30,9 +33,31 @@ pub struct GroupRunsOptions {
     pub status: Option<RunStatus>,
     /// Start after this event (a `run_cursor` or an `event_id` seen earlier).
     pub last_event_id: Option<String>,
+    /// How many runs the stream may read ahead of the caller, on a Tokio task of its own
+    /// (default [`GroupRunsOptions::DEFAULT_READ_AHEAD`]). On a multi-thread runtime, reading
+    /// the network and framing events then run on one core while the caller decodes on
+    /// another, which makes a stream of large runs read with their inputs and outputs about
+    /// a third faster. `0` reads on the caller's task only.
+    pub read_ahead: usize,
+}
+
+impl Default for GroupRunsOptions {
+    fn default() -> Self {
+        Self {
+            include_input: false,
+            include_output: false,
+            status: None,
+            last_event_id: None,
+            read_ahead: Self::DEFAULT_READ_AHEAD,
+        }
+    }
 }
 
 impl GroupRunsOptions {
+    /// The default [`GroupRunsOptions::read_ahead`]: 1,024 runs, about 2 MB of runs with a
+    /// typical input and output.
+    pub const DEFAULT_READ_AHEAD: usize = 1024;
+
     /// Include inputs and outputs: everything needed to read a finished group's results.
     pub fn with_input_and_output() -> Self {
         Self {
@@ -69,6 +94,13 @@ impl GroupRunsOptions {
         self.last_event_id = Some(id.into());
         self
     }
+
+    /// Sets [`GroupRunsOptions::read_ahead`] (`0`: no read-ahead task).
+    #[must_use]
+    pub fn read_ahead(mut self, runs: usize) -> Self {
+        self.read_ahead = runs;
+        self
+    }
 }
 
 /// Options of [`Client::group_events`](crate::Client::group_events).
@@ -100,9 +132,11 @@ impl GroupEventsOptions {
 /// One run from the group runs stream, still in its wire form.
 ///
 /// The JSON is kept as received (a slice of the network buffer, no copy); decode what you need:
-/// [`GroupRun::view`] borrows ids, status and raw input/output without allocating,
-/// [`GroupRun::output_as`] and [`GroupRun::input_as`] deserialize straight into your types,
-/// [`GroupRun::to_event`] builds the owned [`TaskRunEvent`].
+/// [`GroupRun::view_as`] decodes the input and output content into your types in one pass
+/// (the fastest way to typed results), [`GroupRun::view`] borrows ids, status and raw
+/// input/output without allocating, [`GroupRun::output_as`] and [`GroupRun::input_as`] read
+/// one of the two into an owned type, [`GroupRun::to_event`] builds the owned
+/// [`TaskRunEvent`].
 #[derive(Clone)]
 pub struct GroupRun {
     data: Bytes,
@@ -115,19 +149,51 @@ impl GroupRun {
 
     /// A borrowed view of the event (zero-copy).
     pub fn view(&self) -> Result<TaskRunEventRef<'_>, Error> {
-        serde_json::from_slice(&self.data).map_err(|e| Error::decode("a task_run.state event", e))
+        decode(&self.data, "a task_run.state event")
+    }
+
+    /// The event with the run's input as `I` and its output content as `O`, decoded in one
+    /// pass; `I` and `O` may borrow from the event (`&str` or `Cow<str>` fields).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: parallel_client::Client) -> Result<(), parallel_client::Error> {
+    /// use futures::StreamExt;
+    /// use parallel_client::GroupRunsOptions;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Company<'a> { company_name: &'a str }
+    /// #[derive(serde::Deserialize)]
+    /// struct Facts<'a> { ceo_name: &'a str }
+    ///
+    /// let mut runs = client.group_runs("tgrp_...", GroupRunsOptions::with_input_and_output());
+    /// while let Some(run) = runs.next().await {
+    ///     let run = run?;
+    ///     let event = run.view_as::<Company<'_>, Facts<'_>>()?;
+    ///     if let (Some(company), Some(output)) = (event.input, event.output) {
+    ///         println!("{}: {}", company.company_name, output.content.ceo_name);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn view_as<'a, I: Deserialize<'a>, O: Deserialize<'a>>(
+        &'a self,
+    ) -> Result<TaskRunEventAs<'a, I, O>, Error> {
+        decode(
+            &self.data,
+            "a task_run.state event with the requested input and output types (do the types \
+             match the run's input and output schema?)",
+        )
     }
 
     /// The owned event.
     pub fn to_event(&self) -> Result<TaskRunEvent, Error> {
-        serde_json::from_slice(&self.data).map_err(|e| Error::decode("a task_run.state event", e))
+        decode(&self.data, "a task_run.state event")
     }
 
     /// The run's output content as `T` (a JSON output's object, or a text output's string),
     /// or `None` when the event carries no output (not requested, or the run did not complete).
     pub fn output_as<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let raw: RawParts<'_> = serde_json::from_slice(&self.data)
-            .map_err(|e| Error::decode("a task_run.state event", e))?;
+        let raw: RawParts<'_> = decode(&self.data, "a task_run.state event")?;
         raw.output
             .map(|o| serde_json::from_str(o.content.get()))
             .transpose()
@@ -137,8 +203,7 @@ impl GroupRun {
     /// The run's input (`input` of the original request) as `T`, or `None` when the event
     /// carries no input (not requested).
     pub fn input_as<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let raw: RawParts<'_> = serde_json::from_slice(&self.data)
-            .map_err(|e| Error::decode("a task_run.state event", e))?;
+        let raw: RawParts<'_> = decode(&self.data, "a task_run.state event")?;
         raw.input
             .map(|i| serde_json::from_str(i.input.get()))
             .transpose()
@@ -157,6 +222,11 @@ impl fmt::Debug for GroupRun {
             .field("json", &String::from_utf8_lossy(&self.data))
             .finish()
     }
+}
+
+/// Decodes an event's JSON; `what` names it in the error.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(data: &'a [u8], what: &str) -> Result<T, Error> {
+    from_json_slice(data).map_err(|e| Error::decode(what, e))
 }
 
 /// Just the raw `input.input` and `output.content` of a run event.
@@ -197,7 +267,7 @@ impl<'a> Peek<'a> {
         if let Some(peek) = Self::leading(data) {
             return Ok(peek);
         }
-        serde_json::from_slice(data).map_err(|e| Error::decode(&format!("an event of {what}"), e))
+        decode(data, &format!("an event of {what}"))
     }
 
     /// `{"type":"..","event_id":".."|null,` or `}` at the start of `data`, with optional
@@ -268,7 +338,86 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+
+    fn numbers(n: u32) -> BoxStream<'static, Result<u32, Error>> {
+        futures::stream::iter((0..n).map(Ok)).boxed()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn read_ahead_keeps_every_item_in_order_whatever_the_capacity() {
+        for capacity in [0, 1, 2, 127, 128, 129, 1000, 5000] {
+            let items: Vec<u32> = read_ahead(numbers(3000), capacity)
+                .map(Result::unwrap)
+                .collect()
+                .await;
+            assert_eq!(items, (0..3000).collect::<Vec<_>>(), "capacity {capacity}");
+        }
+    }
+
+    #[tokio::test]
+    async fn read_ahead_ends_after_an_error() {
+        let inner =
+            futures::stream::iter([Ok(1), Err(Error::new(Kind::Connection, "cut")), Ok(3)]).boxed();
+        let items: Vec<Result<u32, Error>> = read_ahead(inner, 16).collect().await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].as_ref().unwrap(), &1);
+        assert!(items[1].as_ref().unwrap_err().is_connection());
+    }
+
+    /// Sets its flag when dropped.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_the_stream_stops_the_read_ahead_task() {
+        // One item, then a stream that never ends (a connection waiting for data): only
+        // aborting the task drops it.
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(Arc::clone(&dropped));
+        let inner = futures::stream::once(async { Ok(7) })
+            .chain(futures::stream::pending())
+            .map(move |item| {
+                let _owned_by_the_stream = &flag;
+                item
+            })
+            .boxed();
+        let mut stream = read_ahead(inner, 16);
+        assert_eq!(stream.next().await.unwrap().unwrap(), 7);
+        assert!(!dropped.load(Ordering::SeqCst), "the task still runs");
+        drop(stream);
+        for _ in 0..100 {
+            if dropped.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the read-ahead task still holds the inner stream");
+    }
+
+    #[test]
+    fn outside_a_runtime_the_stream_is_read_directly() {
+        let mut stream = read_ahead(numbers(3), 16);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for expected in 0..3 {
+            match stream.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(item))) => assert_eq!(item, expected),
+                other => panic!("expected item {expected}, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            stream.as_mut().poll_next(&mut cx),
+            Poll::Ready(None)
+        ));
+    }
 
     fn peek(data: &str) -> (String, Option<String>) {
         let p = Peek::parse(data.as_bytes(), "test").unwrap();
@@ -328,7 +477,7 @@ fn error_event(data: &[u8], what: &str) -> Error {
     struct ErrorEventBody {
         error: ErrorObject,
     }
-    match serde_json::from_slice::<ErrorEventBody>(data) {
+    match from_json_slice::<ErrorEventBody>(data) {
         Ok(body) => Error::stream_event(what, body.error),
         Err(e) => Error::decode(&format!("an error event of {what}"), e),
     }
@@ -402,12 +551,101 @@ where
     }))
 }
 
-pub(crate) fn runs_stream(session: Session) -> RunsStream {
+pub(crate) fn runs_stream(session: Session, read_ahead: usize) -> RunsStream {
+    let inner = drive(Box::new(session), |mut session| async move {
+        let next = next_group_run(&mut session).await;
+        (next, session)
+    });
     RunsStream {
-        inner: drive(session, |mut session| async move {
-            let next = next_group_run(&mut session).await;
-            (next, session)
-        }),
+        inner: self::read_ahead(inner, read_ahead),
+    }
+}
+
+/// At most this many items go to the caller in one hand-over from the read-ahead task.
+const READ_AHEAD_CHUNK: usize = 128;
+
+/// Runs `inner` on a Tokio task of its own, up to `capacity` items ahead of the caller, so
+/// that producing items (network reads, framing) overlaps with the caller's own work. Items
+/// cross in chunks of what was ready at once, which keeps the hand-over cheap. The task
+/// starts at the first poll (outside a Tokio runtime, `inner` is polled directly), stops at
+/// the end of `inner` or after an error, and is aborted when the stream is dropped.
+fn read_ahead<T: Send + 'static>(
+    inner: BoxStream<'static, Result<T, Error>>,
+    capacity: usize,
+) -> BoxStream<'static, Result<T, Error>> {
+    enum State<T> {
+        NotStarted(BoxStream<'static, Result<T, Error>>),
+        Direct(BoxStream<'static, Result<T, Error>>),
+        Ahead {
+            chunks: tokio::sync::mpsc::Receiver<Vec<Result<T, Error>>>,
+            current: std::vec::IntoIter<Result<T, Error>>,
+            _task: AbortOnDrop,
+        },
+    }
+
+    if capacity == 0 {
+        return inner;
+    }
+    let chunk = capacity.min(READ_AHEAD_CHUNK);
+    let slots = capacity.div_ceil(chunk);
+    let mut state = State::NotStarted(inner);
+    Box::pin(futures::stream::poll_fn(move |cx| {
+        loop {
+            match &mut state {
+                State::Direct(inner) => return inner.as_mut().poll_next(cx),
+                State::Ahead {
+                    chunks, current, ..
+                } => {
+                    if let Some(item) = current.next() {
+                        return Poll::Ready(Some(item));
+                    }
+                    match chunks.poll_recv(cx) {
+                        Poll::Ready(Some(chunk)) => *current = chunk.into_iter(),
+                        Poll::Ready(None) => return Poll::Ready(None),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                State::NotStarted(_) => {
+                    let State::NotStarted(inner) = std::mem::replace(
+                        &mut state,
+                        State::Direct(Box::pin(futures::stream::empty())),
+                    ) else {
+                        unreachable!("matched above")
+                    };
+                    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                        state = State::Direct(inner);
+                        continue;
+                    };
+                    let (sender, chunks) = tokio::sync::mpsc::channel(slots);
+                    let task = runtime.spawn(async move {
+                        let mut ready = inner.ready_chunks(chunk);
+                        while let Some(mut chunk) = ready.next().await {
+                            let error = chunk.iter().position(Result::is_err);
+                            if let Some(at) = error {
+                                chunk.truncate(at + 1);
+                            }
+                            if sender.send(chunk).await.is_err() || error.is_some() {
+                                break;
+                            }
+                        }
+                    });
+                    state = State::Ahead {
+                        chunks,
+                        current: Vec::new().into_iter(),
+                        _task: AbortOnDrop(task),
+                    };
+                }
+            }
+        }
+    }))
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -503,8 +741,7 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
             return Ok(None);
         };
         let peek = Peek::parse(&data, session.what())?;
-        let event: GroupEvent = serde_json::from_slice(&data)
-            .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
+        let event: GroupEvent = decode(&data, &format!("an event of {}", session.what()))?;
         if let GroupEvent::TaskGroupStatus(status) = &event {
             // Even a repeated status (the snapshot opening a resumed connection) is current.
             state.inactive = !status.status.is_active;
@@ -554,8 +791,7 @@ async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, 
         if !state.seen.insert(hash) {
             continue;
         }
-        let event: RunEvent = serde_json::from_slice(&data)
-            .map_err(|e| Error::decode(&format!("an event of {}", session.what()), e))?;
+        let event: RunEvent = decode(&data, &format!("an event of {}", session.what()))?;
         session.delivered(None);
         if let RunEvent::TaskRunState(ev) = &event {
             // Not the end yet: a stream opened on a finished run starts with its state

@@ -7,9 +7,9 @@ use parallel_client::{AddRuns, GroupEventsOptions, GroupRunsOptions};
 use parallel_emulator::Faults;
 use parallel_types::GroupEvent;
 
-use crate::common::{Insight, client, emulator, emulator_with, inputs, new_group, spec};
+use crate::common::{Company, Insight, client, emulator, emulator_with, inputs, new_group, spec};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
     let emu = emulator(Faults::none()).await;
     let client = client(&emu);
@@ -20,21 +20,37 @@ async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
         .unwrap();
     client.wait_group(&id).await.unwrap();
 
-    // Every connection is cut inside the 37th event from now on.
+    // Every connection is cut inside the 37th event from now on. Read on the caller's task,
+    // with the smallest read-ahead, and with the default one.
     emu.set_faults(Faults::none().cut_sse_after(37));
-    let mut seen = Vec::new();
-    let mut runs = client.group_runs(&id, GroupRunsOptions::with_input_and_output());
-    while let Some(run) = runs.next().await {
-        let run = run.unwrap();
-        let insight: Insight = run
-            .output_as()
-            .unwrap()
-            .expect("completed runs carry an output");
-        assert!(!insight.ceo_name.is_empty());
-        seen.push(run.view().unwrap().run.run_id.into_owned());
+    for read_ahead in [0, 1, GroupRunsOptions::DEFAULT_READ_AHEAD] {
+        let cuts_before = emu.stats().streams_cut;
+        let options = GroupRunsOptions::with_input_and_output().read_ahead(read_ahead);
+        let mut seen = Vec::new();
+        let mut runs = client.group_runs(&id, options);
+        while let Some(run) = runs.next().await {
+            let run = run.unwrap();
+            let insight: Insight = run
+                .output_as()
+                .unwrap()
+                .expect("completed runs carry an output");
+            assert!(!insight.ceo_name.is_empty());
+            // The one-pass typed view reads the same input and output.
+            let typed = run.view_as::<Company, Insight>().unwrap();
+            assert_eq!(typed.output.expect("output").content, insight);
+            assert_eq!(
+                typed.input.expect("input"),
+                run.input_as::<Company>().unwrap().expect("input")
+            );
+            seen.push(typed.run.run_id.into_owned());
+        }
+        let cuts = emu.stats().streams_cut - cuts_before;
+        assert!(cuts >= 10, "read-ahead {read_ahead}: {cuts} cuts");
+        assert_eq!(
+            seen, ids,
+            "read-ahead {read_ahead}: every run exactly once, in order"
+        );
     }
-    assert!(emu.stats().streams_cut >= 10, "{:?}", emu.stats());
-    assert_eq!(seen, ids, "every run exactly once, in order");
     emu.shutdown().await;
 }
 
