@@ -36,6 +36,8 @@ const SWEEP_MIN: usize = 1000;
 const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// At most this many runs are read per sweep (bounds the memory a sweep holds).
 const SWEEP_CAP: usize = 5000;
+/// How many runs a sweep's stream may read ahead of the sweep.
+const SWEEP_READ_AHEAD: usize = 256;
 
 /// The metadata key tagging each run with its batch token and row.
 pub(crate) const CLIENT_TAG: &str = parallel_client::CLIENT_TAG_KEY;
@@ -1076,9 +1078,12 @@ async fn sweep_group(
         #[serde(borrow)]
         content: &'a RawValue,
     }
+    // A sweep often stops early (at the cap, or before a run still going); a small read-ahead
+    // still overlaps reading with decoding without fetching much that is thrown away.
     let options = GroupRunsOptions {
         include_output: true,
         last_event_id: cursor.clone(),
+        read_ahead: SWEEP_READ_AHEAD,
         ..GroupRunsOptions::default()
     };
     let mut stream = client.group_runs(&group_id, options);
@@ -1091,7 +1096,7 @@ async fn sweep_group(
     let mut finished = 0usize;
     while let Some(run) = stream.next().await {
         let run = run.map_err(|e| Error::api(format!("cannot read the runs of {group_id}"), e))?;
-        let event: SweepEvent<'_> = serde_json::from_slice(run.json()).map_err(|e| {
+        let event: SweepEvent<'_> = parallel_types::from_json_slice(run.json()).map_err(|e| {
             Error::api_message_only(
                 format!("cannot read the runs of {group_id}"),
                 format!("undecodable run event: {e}"),
