@@ -13,7 +13,10 @@
 //!   typed events that reconnect by themselves after a dropped connection, a broken body or an
 //!   idle timeout, resuming from the last event delivered, so each event arrives exactly once.
 //!   Group runs arrive as [`GroupRun`]s: the wire JSON, decoded on demand without copying
-//!   ([`GroupRun::view`], [`GroupRun::output_as`]).
+//!   ([`GroupRun::view_as`] reads input and output as your types in one pass;
+//!   [`GroupRun::view`], [`GroupRun::output_as`]). A runs stream reads ahead of you on a task
+//!   of its own ([`GroupRunsOptions::read_ahead()`]), so that on a multi-thread runtime network
+//!   reads and framing run on one core while you decode on another.
 //! - **Batches** of any size: the [`batch`] module submits an input stream in chunks with
 //!   back-pressure and yields each run's result as it completes, resumable after a crash.
 //! - **Typed I/O**: with the `schemars` feature a [`TaskSpec`](parallel_types::TaskSpec) is built

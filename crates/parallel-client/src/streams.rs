@@ -54,7 +54,7 @@ impl Default for GroupRunsOptions {
 }
 
 impl GroupRunsOptions {
-    /// The default [`GroupRunsOptions::read_ahead`]: 1,024 runs, about 2 MB of runs with a
+    /// The default [`GroupRunsOptions::read_ahead()`]: 1,024 runs, about 2 MB of runs with a
     /// typical input and output.
     pub const DEFAULT_READ_AHEAD: usize = 1024;
 
@@ -95,7 +95,7 @@ impl GroupRunsOptions {
         self
     }
 
-    /// Sets [`GroupRunsOptions::read_ahead`] (`0`: no read-ahead task).
+    /// Sets the `read_ahead` field: how many runs may be read ahead (`0`: no read-ahead task).
     #[must_use]
     pub fn read_ahead(mut self, runs: usize) -> Self {
         self.read_ahead = runs;
