@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parallel_types::{GroupRunEvent, TaskRunEvent, TaskRunEventAs, TaskRunEventRef};
-use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 /// Counts heap allocations and bytes requested, to report what each way allocates. The
