@@ -11,6 +11,8 @@
 //! text), and the owned `GroupRunEvent` union (tag dispatch).
 //!
 //! Before timing, each way's heap allocations for one decode are counted and printed.
+//! `TYPES_AB=1` first compares `serde_json::from_slice` with `parallel_types::from_json_slice`
+//! in alternation (see `interleaved_from_json_slice`).
 //!
 //! Run with `cargo bench -p parallel-benches --bench types_decode`.
 
@@ -181,6 +183,10 @@ fn decode(c: &mut Criterion) {
         println!("{name}: {count} allocations, {allocated} bytes allocated per decode");
     }
 
+    if std::env::var_os("TYPES_AB").is_some() {
+        interleaved_from_json_slice(&bytes);
+    }
+
     let mut group = c.benchmark_group("task_run_state_4kb");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("borrowed", |b| {
@@ -215,6 +221,80 @@ fn decode(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<GroupRunEvent>(black_box(&bytes)).expect("decode"));
     });
     group.finish();
+}
+
+/// `TYPES_AB=1`: `serde_json::from_slice` against `parallel_types::from_json_slice` for the
+/// three ways, timed in alternation (21 rounds of 2,000 decodes each), so that a machine whose
+/// speed drifts hits both alike; prints the median time of each and the median of the
+/// per-round ratios.
+fn interleaved_from_json_slice(bytes: &[u8]) {
+    fn time(bytes: &[u8], decode: &dyn Fn(&[u8]) -> usize) -> f64 {
+        let started = std::time::Instant::now();
+        let mut sum = 0;
+        for _ in 0..2_000 {
+            sum += decode(black_box(bytes));
+        }
+        black_box(sum);
+        started.elapsed().as_secs_f64() * 1e6 / 2_000.0
+    }
+    fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    }
+    type Decode = Box<dyn Fn(&[u8]) -> usize>;
+    let ways: [(&str, Decode, Decode); 3] = [
+        (
+            "borrowed",
+            Box::new(|b| {
+                let e: TaskRunEventRef<'_> = serde_json::from_slice(b).expect("decode");
+                e.run.run_id.len()
+            }),
+            Box::new(|b| {
+                let e: TaskRunEventRef<'_> = parallel_types::from_json_slice(b).expect("decode");
+                e.run.run_id.len()
+            }),
+        ),
+        (
+            "typed_one_pass",
+            Box::new(|b| {
+                let e: TaskRunEventAs<'_, IgnoredAny, CompanyProfile<'_>> =
+                    serde_json::from_slice(b).expect("decode");
+                e.output.map_or(0, |o| o.content.key_products.len())
+            }),
+            Box::new(|b| {
+                let e: TaskRunEventAs<'_, IgnoredAny, CompanyProfile<'_>> =
+                    parallel_types::from_json_slice(b).expect("decode");
+                e.output.map_or(0, |o| o.content.key_products.len())
+            }),
+        ),
+        (
+            "owned",
+            Box::new(|b| {
+                let e: TaskRunEvent = serde_json::from_slice(b).expect("decode");
+                e.run.run_id.len()
+            }),
+            Box::new(|b| {
+                let e: TaskRunEvent = parallel_types::from_json_slice(b).expect("decode");
+                e.run.run_id.len()
+            }),
+        ),
+    ];
+    for (name, from_slice, from_json_slice) in &ways {
+        let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..21 {
+            let (x, y) = (time(bytes, from_slice), time(bytes, from_json_slice));
+            a.push(x);
+            b.push(y);
+            ratios.push(x / y);
+        }
+        println!(
+            "{name}: serde_json::from_slice {:.2} µs, from_json_slice {:.2} µs, \
+             from_slice / from_json_slice median of rounds {:.2}",
+            median(a),
+            median(b),
+            median(ratios)
+        );
+    }
 }
 
 criterion_group!(benches, decode);
