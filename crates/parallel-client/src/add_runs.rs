@@ -93,12 +93,6 @@ impl AddRuns {
         self
     }
 
-    /// Alias of [`AddRuns::token`].
-    #[must_use]
-    pub fn tag(self, token: impl Into<String>) -> Self {
-        self.token(token)
-    }
-
     /// The position of the first input in the tags (default 0).
     #[must_use]
     pub fn first_position(mut self, position: u64) -> Self {
