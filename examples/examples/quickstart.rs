@@ -64,7 +64,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let group_id = &group.taskgroup_id;
     let run_ids = client
         .add_runs(group_id, AddRuns::new(inputs).default_task_spec(spec))
-        .await?;
+        .await?
+        .run_ids;
     println!("task group {group_id}: {} runs added", run_ids.len());
 
     let status = client.wait_group(group_id).await?;

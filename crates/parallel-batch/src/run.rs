@@ -1013,7 +1013,7 @@ fn add_runs_future(
             .token(token)
             .first_position(first);
         let result = client.add_runs(&group_id, request).await;
-        (rows, inputs, result)
+        (rows, inputs, result.map(|added| added.run_ids))
     })
 }
 

@@ -23,7 +23,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use parallel_types::{AddRunsRequest, AddRunsResponse, MetadataValue, RunInput, TaskSpec};
+use parallel_types::{
+    AddRunsRequest, AddRunsResponse, MetadataValue, RunInput, TaskGroupStatus, TaskSpec,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -119,6 +121,33 @@ impl AddRuns {
 /// What a chunk submission produced.
 pub(crate) struct ChunkOutcome {
     pub(crate) run_ids: Vec<String>,
+    /// The group status of the last answer; `None` when the last answer was lost and the
+    /// runs were found by reconciling.
+    pub(crate) status: Option<TaskGroupStatus>,
+    /// `(run_cursor, event_cursor)` of an answer for the whole chunk; `None` when the chunk
+    /// needed reconciling (no answer, or one for part of the chunk only).
+    pub(crate) cursors: Option<(Option<String>, Option<String>)>,
+}
+
+/// What [`Client::add_runs`] added.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AddedRuns {
+    /// The new runs' ids, in input order.
+    pub run_ids: Vec<String>,
+    /// The group's status from the answer to the last request, the only one that asks for a
+    /// fresh status; `None` when nothing was sent, or when that answer was lost and its runs
+    /// were found by reconciling.
+    pub status: Option<TaskGroupStatus>,
+    /// The `run_cursor` of the answer to the first request: given to
+    /// [`GroupRunsOptions::last_event_id()`](crate::GroupRunsOptions::last_event_id), the runs
+    /// stream starts at the runs added. `None` when the group had no runs before, or when that
+    /// answer was lost.
+    pub run_cursor: Option<String>,
+    /// The `event_cursor` of the answer to the first request: given to
+    /// [`GroupEventsOptions::last_event_id()`](crate::GroupEventsOptions::last_event_id), the
+    /// events stream starts at the runs added. `None` as for `run_cursor`.
+    pub event_cursor: Option<String>,
 }
 
 /// A new random token (64 bits, hex).
@@ -184,7 +213,8 @@ impl TaggedRunInner<'_> {
 }
 
 impl Client {
-    /// Adds runs to a group and returns their run ids in input order.
+    /// Adds runs to a group and returns their run ids in input order, the group's status
+    /// after the last request, and cursors positioned just before the runs added.
     ///
     /// Inputs are sent in requests of at most 1,000 (see [`AddRuns::chunk_size`]), in order;
     /// all but the last request ask for no status refresh (`refresh_status=false`), as
@@ -194,7 +224,7 @@ impl Client {
     ///
     /// On failure some requests may have succeeded: the runs they created exist. Calling again
     /// with the same [`AddRuns::token`] adds only the missing inputs.
-    pub async fn add_runs(&self, group_id: &str, runs: AddRuns) -> Result<Vec<String>, Error> {
+    pub async fn add_runs(&self, group_id: &str, runs: AddRuns) -> Result<AddedRuns, Error> {
         let AddRuns {
             inputs,
             default_task_spec,
@@ -229,20 +259,37 @@ impl Client {
             chunks.push(std::mem::replace(&mut positioned, rest));
         }
         let count = chunks.len();
+        let mut added = AddedRuns {
+            run_ids: Vec::new(),
+            status: None,
+            run_cursor: None,
+            event_cursor: None,
+        };
         for (index, chunk) in chunks.into_iter().enumerate() {
-            let refresh = index + 1 == count;
+            let last = index + 1 == count;
             let outcome = self
                 .submit_chunk(
                     group_id,
                     chunk,
                     default_task_spec.as_ref(),
                     token.as_deref(),
-                    refresh,
+                    last,
                 )
                 .await?;
             run_ids.extend(outcome.run_ids);
+            if index == 0
+                && let Some((run_cursor, event_cursor)) = outcome.cursors
+            {
+                let cursor = |c: Option<String>| c.filter(|c| !c.is_empty());
+                added.run_cursor = cursor(run_cursor);
+                added.event_cursor = cursor(event_cursor);
+            }
+            if last {
+                added.status = outcome.status;
+            }
         }
-        Ok(run_ids)
+        added.run_ids = run_ids;
+        Ok(added)
     }
 
     /// Submits one chunk (at most 1,000 inputs), reconciling lost answers when tagged.
@@ -264,6 +311,7 @@ impl Client {
         // Indexes into `chunk` still to submit.
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
         let mut rounds = 0;
+        let (mut status, mut cursors) = (None, None);
         loop {
             let request = AddRunsRequest {
                 inputs: pending.iter().map(|&i| chunk[i].1.clone()).collect(),
@@ -293,6 +341,12 @@ impl Client {
                     for (&i, id) in pending.iter().zip(response.run_ids) {
                         ids[i] = Some(id);
                     }
+                    status = Some(response.status);
+                    // After reconciling, the answer is for part of the chunk only: its cursors
+                    // are not before the whole chunk.
+                    if rounds == 0 {
+                        cursors = Some((response.run_cursor, response.event_cursor));
+                    }
                     break;
                 }
                 Err(error) if error.is_outcome_unknown() => {
@@ -321,7 +375,11 @@ impl Client {
         }
         let run_ids = ids.into_iter().flatten().collect::<Vec<_>>();
         debug_assert_eq!(run_ids.len(), chunk.len());
-        Ok(ChunkOutcome { run_ids })
+        Ok(ChunkOutcome {
+            run_ids,
+            status,
+            cursors,
+        })
     }
 }
 

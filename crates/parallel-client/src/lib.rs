@@ -43,7 +43,7 @@
 //!     .map(|name| RunInput::new(format!("Who is the CEO of {name}?"), "lite-fast"));
 //! let run_ids = client
 //!     .add_runs(&group.taskgroup_id, AddRuns::new(inputs).default_task_spec(TaskSpec::text("CEO name")))
-//!     .await?;
+//!     .await?.run_ids;
 //! let status = client.wait_group(&group.taskgroup_id).await?;
 //! println!("{} runs, {} finished", run_ids.len(), status.finished());
 //!
@@ -79,7 +79,7 @@ mod streams;
 #[cfg(test)]
 mod tests;
 
-pub use add_runs::{AddRuns, CLIENT_TAG_KEY, MAX_RUNS_PER_REQUEST};
+pub use add_runs::{AddRuns, AddedRuns, CLIENT_TAG_KEY, MAX_RUNS_PER_REQUEST};
 pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_STREAM_RECONNECTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT,

@@ -210,7 +210,8 @@ async fn add_runs_reconciles_a_lost_answer_and_resubmits_only_missing_inputs() {
     let ids = client
         .add_runs("tgrp_1", AddRuns::new(inputs).token(token))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     replay.assert_done();
     assert_eq!(ids, ["trun_1", "trun_9", "trun_3"]);
 }
@@ -239,7 +240,8 @@ async fn add_runs_splits_into_requests_of_at_most_1000_and_refreshes_status_last
     let ids = client
         .add_runs("tgrp_1", AddRuns::new(inputs))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     replay.assert_done();
     assert_eq!(ids.len(), 2500);
     assert_eq!(ids[0], "trun_1000_0");

@@ -11,7 +11,7 @@ use parallel_types::{
     CreateTaskGroupRequest, GroupEvent, MetadataValue, RunEvent, RunInput, RunStatus,
 };
 
-use crate::common::{Company, Insight, KEY, client, emulator, inputs, spec};
+use crate::common::{Company, Insight, KEY, client, emulator, inputs, new_group, spec};
 
 #[tokio::test]
 async fn groups_runs_and_results_round_trip() {
@@ -33,7 +33,8 @@ async fn groups_runs_and_results_round_trip() {
     let run_ids = client
         .add_runs(&id, AddRuns::new(inputs(3)).default_task_spec(spec()))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     assert_eq!(run_ids.len(), 3);
     let status = client.wait_group(&id).await.unwrap();
     assert!(!status.is_active);
@@ -253,7 +254,8 @@ async fn failed_runs_answer_404_on_result_and_carry_their_error() {
     let ids = client
         .add_runs(&group.taskgroup_id, AddRuns::new(inputs(2)))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     client.wait_group(&group.taskgroup_id).await.unwrap();
     let run = client.get_run(&ids[0]).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed);
@@ -263,5 +265,48 @@ async fn failed_runs_answer_404_on_result_and_carry_their_error() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn add_runs_returns_the_last_status_and_cursors_before_the_runs_added() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+    let id = new_group(&client).await;
+    let first = client.add_runs(&id, AddRuns::new(inputs(3))).await.unwrap();
+    assert_eq!(first.run_ids.len(), 3);
+    assert_eq!(first.status.expect("answered").num_task_runs, 3);
+    // Nothing came before the first runs of a group.
+    assert_eq!((&first.run_cursor, &first.event_cursor), (&None, &None));
+    client.wait_group(&id).await.unwrap();
+
+    // 2,500 more in three requests: the status is the last answer's (fresh, all 2,503 runs),
+    // the cursors the first answer's (just before the runs added).
+    let more = client
+        .add_runs(&id, AddRuns::new(inputs(2500)))
+        .await
+        .unwrap();
+    assert_eq!(more.status.expect("answered").num_task_runs, 2503);
+    let run_cursor = more.run_cursor.expect("runs came before");
+    let event_cursor = more.event_cursor.expect("events came before");
+    client.wait_group(&id).await.unwrap();
+
+    // From the cursors, the streams carry exactly the runs added.
+    let options = GroupRunsOptions::default().last_event_id(run_cursor);
+    let streamed: Vec<String> = client
+        .group_runs(&id, options)
+        .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
+        .collect()
+        .await;
+    assert_eq!(streamed, more.run_ids);
+    let options = GroupEventsOptions::default().last_event_id(event_cursor);
+    let mut completed = HashSet::new();
+    let mut events = client.group_events(&id, options);
+    while let Some(event) = events.next().await {
+        if let GroupEvent::TaskRunState(event) = event.unwrap() {
+            completed.insert(event.run.run_id);
+        }
+    }
+    assert_eq!(completed, more.run_ids.iter().cloned().collect());
     emu.shutdown().await;
 }

@@ -48,7 +48,8 @@ async fn rate_limits_and_server_errors_are_retried_then_succeed() {
                 .default_task_spec(spec()),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     assert_eq!(ids.len(), 2500);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 2500);
     client.wait_group(&id).await.unwrap();
@@ -91,14 +92,22 @@ async fn a_lost_add_runs_answer_is_reconciled_without_duplicates() {
     let first = client
         .add_runs(&id, AddRuns::new(inputs(1000)))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     assert_eq!(first.len(), 1000);
     emu.lose_next_response("/runs");
     let inputs: Vec<_> = inputs(3000).into_iter().skip(1000).collect();
-    let rest = client
+    let added = client
         .add_runs(&id, AddRuns::new(inputs).first_position(1000))
         .await
         .unwrap();
+    // The first of its two requests was reconciled: no cursors; the second answered.
+    assert_eq!((added.run_cursor, added.event_cursor), (None, None));
+    assert_eq!(
+        added.status.expect("the last answer came").num_task_runs,
+        3000
+    );
+    let rest = added.run_ids;
     assert_eq!(rest.len(), 2000);
     let stats = emu.stats();
     assert_eq!(stats.responses_lost, 1);
@@ -125,7 +134,8 @@ async fn frequent_lost_answers_still_run_every_input_once() {
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(2000)).chunk_size(200))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     assert_eq!(ids.len(), 2000);
     let stats = emu.stats();
     assert!(stats.responses_lost >= 2, "{stats:?}");
@@ -153,7 +163,8 @@ async fn a_transport_that_forwards_then_fails_is_reconciled() {
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(1500)))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     assert_eq!(ids.len(), 1500);
     assert_eq!(emu.stats().runs_created, 1500);
     assert_each_input_ran_once(&setup, &id, 1500).await;

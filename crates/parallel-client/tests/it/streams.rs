@@ -17,7 +17,8 @@ async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(600)).default_task_spec(spec()))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     client.wait_group(&id).await.unwrap();
 
     // Every connection is cut inside the 37th event from now on. Read on the caller's task,
@@ -62,7 +63,8 @@ async fn the_events_stream_delivers_every_completion_once_through_cut_connection
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(300)))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     client.wait_group(&id).await.unwrap();
 
     emu.set_faults(Faults::none().cut_sse_after(11));
@@ -100,7 +102,8 @@ async fn a_100_000_run_group_streams_end_to_end() {
     let ids = client
         .add_runs(&id, AddRuns::new(inputs(100_000)).default_task_spec(spec()))
         .await
-        .unwrap();
+        .unwrap()
+        .run_ids;
     assert_eq!(ids.len(), 100_000);
     let status = client.wait_group(&id).await.unwrap();
     assert_eq!(status.num_task_runs, 100_000);
