@@ -45,6 +45,8 @@ pub(crate) struct App {
     pub(crate) faults: RwLock<Faults>,
     fault_rng: Mutex<DetRng>,
     ids: AtomicU64,
+    /// Mixed into every id, different for every emulator started: see [`instance_salt`].
+    id_salt: u64,
     pub(crate) clock: Clock,
     store: Store,
     pub(crate) scheduler: Arc<Scheduler>,
@@ -84,6 +86,7 @@ impl App {
             faults: RwLock::new(cfg.faults.clone()),
             fault_rng: Mutex::new(DetRng::new(combine(cfg.seed, 0x6661_756c_7473))),
             ids: AtomicU64::new(0),
+            id_salt: instance_salt(),
             clock,
             store: Store::new(clock.now()),
             scheduler: Arc::new(Scheduler::new(clock)),
@@ -107,11 +110,11 @@ impl App {
             .unit()
     }
 
-    /// The next id: deterministic for a seed and the order of creation.
+    /// The next id: unique to this emulator (its salt) and the order of creation.
     fn next_id(&self) -> (u64, u128) {
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
-        let hi = mix(combine(self.seed, n));
-        let lo = mix(combine(self.seed ^ 0x1d5, n));
+        let hi = mix(combine(self.seed ^ self.id_salt, n));
+        let lo = mix(combine(self.seed ^ self.id_salt ^ 0x1d5, n));
         (n, (u128::from(hi) << 64) | u128::from(lo))
     }
 
@@ -946,6 +949,23 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// A value that differs between emulators, so that ids never repeat across restarts (as on
+/// the real service, where a stale id names nothing): the start time, the process id, and a
+/// count of the emulators this process started.
+fn instance_salt() -> u64 {
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    #[allow(clippy::cast_possible_truncation)] // the low bits vary; truncation is intended
+    let nanos = nanos as u64;
+    let started = STARTED.fetch_add(1, Ordering::Relaxed);
+    mix(combine(
+        nanos ^ u64::from(std::process::id()).rotate_left(32),
+        started,
+    ))
 }
 
 #[cfg(test)]

@@ -226,7 +226,9 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Seed for outputs, latencies, failures, ids and faults. Default `0`.
+    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids are not derived
+    /// from it alone: they are unique to each emulator started, so an id kept from an earlier
+    /// emulator (in a state file, say) never names a group or run of this one.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;

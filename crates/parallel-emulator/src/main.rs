@@ -24,7 +24,7 @@ struct Args {
     /// Multiplier for processor latencies; 0 completes runs at once.
     #[arg(long, default_value_t = 0.01)]
     time_scale: f64,
-    /// Seed for outputs, latencies, failures, ids and faults.
+    /// Seed for outputs, latencies, failures and faults (ids are unique to each start).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Share of runs that fail (0 to 1).
