@@ -1,6 +1,6 @@
 //! Bad input, API refusals and missing configuration give clear errors.
 
-use crate::support::{COLUMNS, Emu, batch, write_csv};
+use crate::support::{COLUMNS, Emu, batch, run_command, write_csv};
 
 #[test]
 fn bad_csv_row_names_line_and_column_and_submits_nothing() {
@@ -12,11 +12,7 @@ fn bad_csv_row_names_line_and_column_and_submits_nothing() {
         "name,website\nA,a.example\nB,b.example\nC\nD,d.example\n",
     )
     .unwrap();
-    let out = batch()
-        .args(["--base-url", &emu.url(), "run"])
-        .arg(&input)
-        .arg("-o")
-        .arg(dir.path().join("out.csv"))
+    let out = run_command(&emu, &[], &input, &dir.path().join("out.csv"))
         .args(["--columns", COLUMNS])
         .output()
         .unwrap();
@@ -48,11 +44,7 @@ fn api_refusal_shows_the_api_message() {
     let emu = Emu::start(0.0, 0.0);
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 5);
-    let out = batch()
-        .args(["--base-url", &emu.url(), "run"])
-        .arg(&input)
-        .arg("-o")
-        .arg(dir.path().join("out.csv"))
+    let out = run_command(&emu, &[], &input, &dir.path().join("out.csv"))
         .args(["--columns", COLUMNS, "--processor", "warp-speed"])
         .output()
         .unwrap();
@@ -65,12 +57,7 @@ fn api_refusal_shows_the_api_message() {
     // Nothing was accepted, so the corrected command starts over instead of refusing.
     let output = dir.path().join("out.csv");
     crate::support::run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .args(["--columns", COLUMNS]),
+        run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]),
     );
     assert_eq!(crate::support::read_csv_output(&output).1.len(), 5);
     assert_eq!(emu.runs_created(), 5);
@@ -92,11 +79,7 @@ fn an_existing_output_without_state_is_not_overwritten() {
     let input = write_csv(dir.path(), 3);
     let output = dir.path().join("out.csv");
     std::fs::write(&output, "precious\n").unwrap();
-    let out = batch()
-        .args(["--base-url", &emu.url(), "run"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
+    let out = run_command(&emu, &[], &input, &output)
         .args(["--columns", COLUMNS])
         .output()
         .unwrap();
@@ -113,11 +96,7 @@ fn a_changed_input_is_refused_on_resume() {
     let input = write_csv(dir.path(), 10);
     let output = dir.path().join("out.csv");
     let run = |input: &std::path::Path| {
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "run"])
-            .arg(input)
-            .arg("-o")
-            .arg(&output)
+        run_command(&emu, &["--quiet"], input, &output)
             .args(["--columns", COLUMNS])
             .output()
             .unwrap()

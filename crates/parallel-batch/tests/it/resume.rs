@@ -6,15 +6,12 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_ok, write_csv, write_jsonl,
+    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_command, run_ok, write_csv,
+    write_jsonl,
 };
 
 fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
-    batch()
-        .args(["--base-url", &emu.url(), "--quiet", "run"])
-        .arg(input)
-        .arg("-o")
-        .arg(output)
+    run_command(emu, &["--quiet"], input, output)
         .args([
             "--columns",
             COLUMNS,

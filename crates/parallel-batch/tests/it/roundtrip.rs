@@ -1,8 +1,8 @@
 //! Whole files through the tool, and the `status` / `results` commands.
 
 use crate::support::{
-    COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_ok, state_of,
-    write_csv, write_jsonl,
+    COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_command, run_ok,
+    state_of, write_csv, write_jsonl,
 };
 
 #[test]
@@ -11,14 +11,12 @@ fn csv_to_csv_1000_rows_with_failed_runs() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 1000);
     let output = dir.path().join("out.csv");
-    let out = run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--json", "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .args(["--columns", COLUMNS, "--chunk-size", "300"]),
-    );
+    let out = run_ok(run_command(&emu, &["--json"], &input, &output).args([
+        "--columns",
+        COLUMNS,
+        "--chunk-size",
+        "300",
+    ]));
     let (header, rows) = read_csv_output(&output);
     assert_eq!(
         header,
@@ -66,14 +64,12 @@ fn csv_to_csv_1000_rows_with_failed_runs() {
     assert_eq!(state_of(&output)["complete"], true);
 
     // Running the same command again does nothing and submits nothing.
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .args(["--columns", COLUMNS, "--chunk-size", "300"]),
-    );
+    run_ok(run_command(&emu, &[], &input, &output).args([
+        "--columns",
+        COLUMNS,
+        "--chunk-size",
+        "300",
+    ]));
     assert_eq!(read_csv_output(&output).1.len(), 1000);
     assert_eq!(emu.runs_created(), 1000);
 }
@@ -87,11 +83,7 @@ fn small_chunks_with_instant_runs_write_every_row_once_and_submit_once() {
     let input = write_csv(dir.path(), 3000);
     let output = dir.path().join("out.csv");
     run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--json", "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
+        run_command(&emu, &["--json"], &input, &output)
             .args(["--columns", COLUMNS, "--chunk-size", "50"])
             .args(["--max-in-flight", "400", "--fetch-concurrency", "4"]),
     );
@@ -115,14 +107,7 @@ fn jsonl_to_jsonl_1000_rows_with_failed_runs() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_jsonl(dir.path(), 1000);
     let output = dir.path().join("out.jsonl");
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .args(["--columns", COLUMNS]),
-    );
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
     let rows = read_jsonl_output(&output);
     assert_eq!(rows.len(), 1000);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&input)
@@ -160,19 +145,12 @@ fn input_columns_pick_and_rename_and_text_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 20);
     let output = dir.path().join("out.jsonl");
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .args([
-                "--input-columns",
-                "name=company",
-                "--text",
-                "A one-line profile",
-            ]),
-    );
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args([
+        "--input-columns",
+        "name=company",
+        "--text",
+        "A one-line profile",
+    ]));
     let rows = read_jsonl_output(&output);
     assert_eq!(rows.len(), 20);
     assert_eq!(
@@ -188,14 +166,7 @@ fn status_and_results_commands_read_the_group_back() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 150);
     let output = dir.path().join("out.csv");
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "run"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&output)
-            .args(["--columns", COLUMNS]),
-    );
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
     let (_, written) = read_csv_output(&output);
     let group = state_of(&output)["group_id"].as_str().unwrap().to_owned();
 

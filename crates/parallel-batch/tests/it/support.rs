@@ -53,6 +53,19 @@ pub(crate) fn batch() -> Command {
     cmd
 }
 
+/// `parallel-batch --base-url <emu> [global flags] run <input> -o <output>`; add the run's
+/// own flags to the result.
+pub(crate) fn run_command(emu: &Emu, global: &[&str], input: &Path, output: &Path) -> Command {
+    let mut cmd = batch();
+    cmd.args(["--base-url", &emu.url()])
+        .args(global)
+        .arg("run")
+        .arg(input)
+        .arg("-o")
+        .arg(output);
+    cmd
+}
+
 pub(crate) fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
     assert!(
