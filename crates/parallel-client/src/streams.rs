@@ -341,6 +341,8 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    use futures::FutureExt;
+
     use super::*;
 
     fn numbers(n: u32) -> BoxStream<'static, Result<u32, Error>> {
@@ -401,6 +403,34 @@ mod tests {
             tokio::task::yield_now().await;
         }
         panic!("the read-ahead task still holds the inner stream");
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_read_ahead_task_reaches_the_caller() {
+        // Without it the stream would simply end, and the runs after the panic be lost
+        // without a word.
+        let inner = futures::stream::iter([1, 2])
+            .map(|n| {
+                if n == 2 {
+                    panic!("decoding run {n}")
+                } else {
+                    Ok(n)
+                }
+            })
+            .boxed();
+        let mut stream = read_ahead(inner, 16);
+        let caught = std::panic::AssertUnwindSafe(async {
+            while let Some(item) = stream.next().await {
+                item.unwrap();
+            }
+        })
+        .catch_unwind()
+        .await;
+        let panic = caught.expect_err("the panic is resumed");
+        assert_eq!(
+            panic.downcast_ref::<String>().map(String::as_str),
+            Some("decoding run 2")
+        );
     }
 
     #[test]
@@ -568,7 +598,8 @@ const READ_AHEAD_CHUNK: usize = 128;
 /// that producing items (network reads, framing) overlaps with the caller's own work. Items
 /// cross in chunks of what was ready at once, which keeps the hand-over cheap. The task
 /// starts at the first poll (outside a Tokio runtime, `inner` is polled directly), stops at
-/// the end of `inner` or after an error, and is aborted when the stream is dropped.
+/// the end of `inner` or after an error, and is aborted when the stream is dropped; a panic
+/// in it is resumed in the caller.
 fn read_ahead<T: Send + 'static>(
     inner: BoxStream<'static, Result<T, Error>>,
     capacity: usize,
@@ -579,7 +610,7 @@ fn read_ahead<T: Send + 'static>(
         Ahead {
             chunks: tokio::sync::mpsc::Receiver<Vec<Result<T, Error>>>,
             current: std::vec::IntoIter<Result<T, Error>>,
-            _task: AbortOnDrop,
+            task: AbortOnDrop,
         },
     }
 
@@ -594,14 +625,27 @@ fn read_ahead<T: Send + 'static>(
             match &mut state {
                 State::Direct(inner) => return inner.as_mut().poll_next(cx),
                 State::Ahead {
-                    chunks, current, ..
+                    chunks,
+                    current,
+                    task,
                 } => {
                     if let Some(item) = current.next() {
                         return Poll::Ready(Some(item));
                     }
                     match chunks.poll_recv(cx) {
                         Poll::Ready(Some(chunk)) => *current = chunk.into_iter(),
-                        Poll::Ready(None) => return Poll::Ready(None),
+                        // The task is done: it ended with `inner`, or it panicked, which
+                        // surfaces here as it would have without the task (a stream that just
+                        // ended would lose the runs not read).
+                        Poll::Ready(None) => {
+                            return match Pin::new(&mut task.0).poll(cx) {
+                                Poll::Ready(Err(error)) if error.is_panic() => {
+                                    std::panic::resume_unwind(error.into_panic())
+                                }
+                                Poll::Ready(_) => Poll::Ready(None),
+                                Poll::Pending => Poll::Pending,
+                            };
+                        }
                         Poll::Pending => return Poll::Pending,
                     }
                 }
@@ -632,7 +676,7 @@ fn read_ahead<T: Send + 'static>(
                     state = State::Ahead {
                         chunks,
                         current: Vec::new().into_iter(),
-                        _task: AbortOnDrop(task),
+                        task: AbortOnDrop(task),
                     };
                 }
             }
