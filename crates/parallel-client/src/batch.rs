@@ -96,7 +96,7 @@ use crate::add_runs::{MAX_RUNS_PER_REQUEST, TaggedRun, check_token, random_token
 use crate::client::Client;
 use crate::error::{Error, Kind};
 use crate::session::Frame;
-use crate::streams::{GroupEventsOptions, GroupRunsOptions, Peek, decode};
+use crate::streams::{GroupEventsOptions, GroupRunsOptions, Peek, decode, poll_task_end};
 
 /// How long a partly filled chunk waits for more inputs before it is sent anyway.
 const CHUNK_LINGER: Duration = Duration::from_millis(200);
@@ -354,7 +354,10 @@ impl Stream for BatchStream {
     type Item = Result<BatchItem, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(None) => poll_task_end(&mut self.task, cx),
+            other => other,
+        }
     }
 }
 

@@ -635,17 +635,8 @@ fn read_ahead<T: Send + 'static>(
                     match chunks.poll_recv(cx) {
                         Poll::Ready(Some(chunk)) => *current = chunk.into_iter(),
                         // The task is done: it ended with `inner`, or it panicked, which
-                        // surfaces here as it would have without the task (a stream that just
-                        // ended would lose the runs not read).
-                        Poll::Ready(None) => {
-                            return match Pin::new(&mut task.0).poll(cx) {
-                                Poll::Ready(Err(error)) if error.is_panic() => {
-                                    std::panic::resume_unwind(error.into_panic())
-                                }
-                                Poll::Ready(_) => Poll::Ready(None),
-                                Poll::Pending => Poll::Pending,
-                            };
-                        }
+                        // surfaces here as it would have without the task.
+                        Poll::Ready(None) => return poll_task_end(&mut task.0, cx),
                         Poll::Pending => return Poll::Pending,
                     }
                 }
@@ -682,6 +673,22 @@ fn read_ahead<T: Send + 'static>(
             }
         }
     }))
+}
+
+/// The end of a stream fed by `task`, once its channel has closed: `None` when the task
+/// finished, and the task's panic resumed in the caller when it panicked (a stream that just
+/// ended would lose what the task had not sent, without a word).
+pub(crate) fn poll_task_end<T>(
+    task: &mut tokio::task::JoinHandle<()>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    match Pin::new(task).poll(cx) {
+        Poll::Ready(Err(error)) if error.is_panic() => {
+            std::panic::resume_unwind(error.into_panic())
+        }
+        Poll::Ready(_) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    }
 }
 
 /// Aborts a task when dropped.

@@ -168,3 +168,31 @@ async fn a_crashed_batch_resumes_without_resubmitting_and_redelivers_results() {
     assert_eq!(runs, 2000);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_panic_inside_the_batch_reaches_the_caller() {
+    // The batch runs on a task of its own; if it panics (here: the caller's input stream
+    // does), the items must not just end as if every result had been delivered.
+    use futures::FutureExt;
+
+    let emu = emulator_with(Faults::none(), 0.0).await;
+    let client = client(&emu);
+    let inputs = futures::stream::iter(0..3u64).map(|row| {
+        assert!(row < 2, "input {row} is unreadable");
+        BatchInput::new(row, company(row))
+    });
+    let mut stream = client
+        .batch(BatchOptions::new(spec(), "lite-fast"))
+        .run(inputs);
+    let caught = std::panic::AssertUnwindSafe(async {
+        while let Some(item) = stream.next().await {
+            item.unwrap();
+        }
+    })
+    .catch_unwind()
+    .await;
+    let panic = caught.expect_err("the batch's panic is resumed in the caller");
+    let message = panic.downcast_ref::<String>().map(String::as_str);
+    assert_eq!(message, Some("input 2 is unreadable"));
+    emu.shutdown().await;
+}
