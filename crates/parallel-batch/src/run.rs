@@ -865,6 +865,17 @@ pub(crate) async fn run(
 
     follower.abort();
     interrupt_task.abort();
+    if failure.is_none() && !interrupted && written.len() < total {
+        // Every row counted in the first pass must have been read, submitted and written.
+        // Anything else (the file shrank while the batch ran, the reader died) must not end
+        // as a success with rows missing.
+        failure = Some(Error::state(format!(
+            "the input ended early: {} of the {total} rows counted at the start were read and \
+             written (did {} change while the batch ran?)",
+            written.len(),
+            args.input.display()
+        )));
+    }
     let complete = written.len() >= total;
     state.complete = complete && failure.is_none() && !interrupted;
     save_checkpoint(

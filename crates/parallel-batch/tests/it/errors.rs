@@ -1,6 +1,10 @@
 //! Bad input, API refusals and missing configuration give clear errors.
 
-use crate::support::{COLUMNS, Emu, batch, run_command, write_csv};
+use std::fmt::Write as _;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{COLUMNS, Emu, batch, read_csv_output, run_command, state_of, write_csv};
 
 #[test]
 fn bad_csv_row_names_line_and_column_and_submits_nothing() {
@@ -106,4 +110,58 @@ fn a_changed_input_is_refused_on_resume() {
     let out = run(&input);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("changed since this job started"));
+}
+
+#[test]
+fn an_input_that_shrinks_while_the_batch_runs_is_an_error_not_a_short_success() {
+    // A named pipe gives the first pass (which counts the rows) ten rows and the second
+    // (which submits them) four: the batch must not report success with six rows missing.
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("changing.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    {
+        let input = input.clone();
+        std::thread::spawn(move || {
+            for rows in [10, 4] {
+                let mut text = String::from("name,website\n");
+                for i in 0..rows {
+                    let _ = writeln!(text, "Company {i},https://c{i}.example");
+                }
+                // Opening blocks until the tool opens the pipe to read. The pause lets the
+                // first pass, which has seen the end of its rows, close the pipe first.
+                std::fs::write(&input, text).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+    }
+    let output = dir.path().join("out.csv");
+    let mut child = run_command(&emu, &["--quiet"], &input, &output)
+        .args(["--columns", COLUMNS])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the batch did not finish: the pipe was not read twice as expected");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the input ended early: 4 of the 10 rows"),
+        "{stderr}"
+    );
+    // The rows that were read are written, and the batch is not marked complete.
+    let (_, rows) = read_csv_output(&output);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(state_of(&output)["complete"], false);
 }
