@@ -331,7 +331,11 @@ impl Batch {
                 let _ = failure_tx.send(Err(error)).await;
             }
         });
-        BatchStream { rx, task }
+        BatchStream {
+            rx,
+            task,
+            ended: false,
+        }
     }
 
     /// [`Batch::run`] over an iterator.
@@ -348,14 +352,23 @@ impl Batch {
 pub struct BatchStream {
     rx: mpsc::Receiver<Result<BatchItem, Error>>,
     task: JoinHandle<()>,
+    ended: bool,
 }
 
 impl Stream for BatchStream {
     type Item = Result<BatchItem, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(None) => poll_task_end(&mut self.task, cx),
+            Poll::Ready(None) => {
+                let end = poll_task_end(&mut self.task, cx);
+                // A finished task must not be polled twice: later polls answer `None`.
+                self.ended = end.is_ready();
+                end
+            }
             other => other,
         }
     }

@@ -352,11 +352,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn read_ahead_keeps_every_item_in_order_whatever_the_capacity() {
         for capacity in [0, 1, 2, 127, 128, 129, 1000, 5000] {
-            let items: Vec<u32> = read_ahead(numbers(3000), capacity)
-                .map(Result::unwrap)
-                .collect()
-                .await;
+            let mut stream = read_ahead(numbers(3000), capacity);
+            let items: Vec<u32> = stream.by_ref().map(Result::unwrap).collect().await;
             assert_eq!(items, (0..3000).collect::<Vec<_>>(), "capacity {capacity}");
+            assert!(
+                stream.next().await.is_none(),
+                "still ended when polled again"
+            );
         }
     }
 
@@ -636,7 +638,15 @@ fn read_ahead<T: Send + 'static>(
                         Poll::Ready(Some(chunk)) => *current = chunk.into_iter(),
                         // The task is done: it ended with `inner`, or it panicked, which
                         // surfaces here as it would have without the task.
-                        Poll::Ready(None) => return poll_task_end(&mut task.0, cx),
+                        Poll::Ready(None) => {
+                            let end = poll_task_end(&mut task.0, cx);
+                            if end.is_ready() {
+                                // Ended for good: polling again answers `None` (a finished
+                                // task must not be polled twice).
+                                state = State::Direct(Box::pin(futures::stream::empty()));
+                            }
+                            return end;
+                        }
                         Poll::Pending => return Poll::Pending,
                     }
                 }

@@ -58,6 +58,10 @@ async fn run_batch(
             BatchItem::Submitted { runs } => assert!(!runs.is_empty()),
         }
     }
+    assert!(
+        stream.next().await.is_none(),
+        "still ended when polled again"
+    );
     let (group, token) = started.expect("Started comes first");
     (group, token, results, progress)
 }
