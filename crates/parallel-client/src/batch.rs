@@ -89,14 +89,13 @@ use parallel_types::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::add_runs::{MAX_RUNS_PER_REQUEST, TaggedRun, check_token, random_token, tag_position};
 use crate::client::Client;
 use crate::error::{Error, Kind};
 use crate::session::Frame;
-use crate::streams::{GroupEventsOptions, GroupRunsOptions, Peek, decode, poll_task_end};
+use crate::streams::{GroupEventsOptions, GroupRunsOptions, Peek, TaskStream, decode};
 
 /// How long a partly filled chunk waits for more inputs before it is sent anyway.
 const CHUNK_LINGER: Duration = Duration::from_millis(200);
@@ -332,9 +331,7 @@ impl Batch {
             }
         });
         BatchStream {
-            rx,
-            task,
-            ended: false,
+            inner: TaskStream::new(rx, task),
         }
     }
 
@@ -350,33 +347,14 @@ impl Batch {
 
 /// The items of a running batch. Ends after the last result, or after the first error.
 pub struct BatchStream {
-    rx: mpsc::Receiver<Result<BatchItem, Error>>,
-    task: JoinHandle<()>,
-    ended: bool,
+    inner: TaskStream<Result<BatchItem, Error>>,
 }
 
 impl Stream for BatchStream {
     type Item = Result<BatchItem, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(None) => {
-                let end = poll_task_end(&mut self.task, cx);
-                // A finished task must not be polled twice: later polls answer `None`.
-                self.ended = end.is_ready();
-                end
-            }
-            other => other,
-        }
-    }
-}
-
-impl Drop for BatchStream {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.inner.poll_next_unpin(cx)
     }
 }
 

@@ -610,9 +610,8 @@ fn read_ahead<T: Send + 'static>(
         NotStarted(BoxStream<'static, Result<T, Error>>),
         Direct(BoxStream<'static, Result<T, Error>>),
         Ahead {
-            chunks: tokio::sync::mpsc::Receiver<Vec<Result<T, Error>>>,
+            chunks: TaskStream<Vec<Result<T, Error>>>,
             current: std::vec::IntoIter<Result<T, Error>>,
-            task: AbortOnDrop,
         },
     }
 
@@ -626,27 +625,13 @@ fn read_ahead<T: Send + 'static>(
         loop {
             match &mut state {
                 State::Direct(inner) => return inner.as_mut().poll_next(cx),
-                State::Ahead {
-                    chunks,
-                    current,
-                    task,
-                } => {
+                State::Ahead { chunks, current } => {
                     if let Some(item) = current.next() {
                         return Poll::Ready(Some(item));
                     }
-                    match chunks.poll_recv(cx) {
+                    match chunks.poll_next_unpin(cx) {
                         Poll::Ready(Some(chunk)) => *current = chunk.into_iter(),
-                        // The task is done: it ended with `inner`, or it panicked, which
-                        // surfaces here as it would have without the task.
-                        Poll::Ready(None) => {
-                            let end = poll_task_end(&mut task.0, cx);
-                            if end.is_ready() {
-                                // Ended for good: polling again answers `None` (a finished
-                                // task must not be polled twice).
-                                state = State::Direct(Box::pin(futures::stream::empty()));
-                            }
-                            return end;
-                        }
+                        Poll::Ready(None) => return Poll::Ready(None),
                         Poll::Pending => return Poll::Pending,
                     }
                 }
@@ -675,9 +660,8 @@ fn read_ahead<T: Send + 'static>(
                         }
                     });
                     state = State::Ahead {
-                        chunks,
+                        chunks: TaskStream::new(chunks, task),
                         current: Vec::new().into_iter(),
-                        task: AbortOnDrop(task),
                     };
                 }
             }
@@ -685,28 +669,59 @@ fn read_ahead<T: Send + 'static>(
     }))
 }
 
-/// The end of a stream fed by `task`, once its channel has closed: `None` when the task
-/// finished, and the task's panic resumed in the caller when it panicked (a stream that just
-/// ended would lose what the task had not sent, without a word).
-pub(crate) fn poll_task_end<T>(
-    task: &mut tokio::task::JoinHandle<()>,
-    cx: &mut Context<'_>,
-) -> Poll<Option<T>> {
-    match Pin::new(task).poll(cx) {
-        Poll::Ready(Err(error)) if error.is_panic() => {
-            std::panic::resume_unwind(error.into_panic())
+/// What a spawned task sends over a channel, as a stream. It ends when the task has ended
+/// (and answers `None` when polled again); a panic in the task is resumed in the caller, as it
+/// would have been had the caller done the work itself, instead of looking like the end and
+/// losing what the task had not sent; dropping the stream aborts the task.
+pub(crate) struct TaskStream<I> {
+    items: tokio::sync::mpsc::Receiver<I>,
+    task: tokio::task::JoinHandle<()>,
+    ended: bool,
+}
+
+impl<I> TaskStream<I> {
+    /// The stream of `items`, which `task` sends.
+    pub(crate) fn new(
+        items: tokio::sync::mpsc::Receiver<I>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            items,
+            task,
+            ended: false,
         }
-        Poll::Ready(_) => Poll::Ready(None),
-        Poll::Pending => Poll::Pending,
     }
 }
 
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl<I> Stream for TaskStream<I> {
+    type Item = I;
 
-impl Drop for AbortOnDrop {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<I>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match this.items.poll_recv(cx) {
+            // The channel closed: wait for the task's end (a finished task must not be
+            // polled twice, hence `ended`).
+            Poll::Ready(None) => match Pin::new(&mut this.task).poll(cx) {
+                Poll::Ready(Err(error)) if error.is_panic() => {
+                    std::panic::resume_unwind(error.into_panic())
+                }
+                Poll::Ready(_) => {
+                    this.ended = true;
+                    Poll::Ready(None)
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+}
+
+impl<I> Drop for TaskStream<I> {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
