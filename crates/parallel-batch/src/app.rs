@@ -382,6 +382,18 @@ async fn results(
         status: String,
         error: Option<String>,
     }
+    impl Buffered {
+        fn record(&self) -> Record<'_> {
+            Record {
+                row: self.row,
+                input: &self.input,
+                output: self.output.as_deref(),
+                run_id: &self.run_id,
+                status: &self.status,
+                error: self.error.as_deref(),
+            }
+        }
+    }
     // CSV needs the output fields for its header: hold rows (at most this many) until the
     // first completed JSON output names them.
     const MAX_BUFFERED: usize = 10_000;
@@ -396,6 +408,14 @@ async fn results(
     let mut counts = Counts::default();
     let mut index = 0u64;
     let null = || RawValue::from_string("null".to_owned()).ok();
+    // Opens the output with these CSV fields and writes the rows held so far.
+    let open_with = |fields: Option<&[String]>, buffer: &mut Vec<Buffered>| {
+        let mut w = OutputWriter::open(output, format, 0, None, fields)?;
+        for b in buffer.drain(..) {
+            w.write(&b.record())?;
+        }
+        Ok::<_, Error>(w)
+    };
     while let Some(event) = stream.next().await {
         let event = event
             .and_then(|run| run.to_event())
@@ -440,49 +460,19 @@ async fn results(
                 _ => None,
             };
             if let Some(fields) = fields {
-                let mut w = OutputWriter::open(output, format, 0, None, fields.as_deref())?;
-                for b in buffer.drain(..) {
-                    w.write(&Record {
-                        row: b.row,
-                        input: &b.input,
-                        output: b.output.as_deref(),
-                        run_id: &b.run_id,
-                        status: &b.status,
-                        error: b.error.as_deref(),
-                    })?;
-                }
-                writer = Some(w);
+                writer = Some(open_with(fields.as_deref(), &mut buffer)?);
             } else {
                 buffer.push(record);
                 continue;
             }
         }
         if let Some(w) = writer.as_mut() {
-            w.write(&Record {
-                row: record.row,
-                input: &record.input,
-                output: record.output.as_deref(),
-                run_id: &record.run_id,
-                status: &record.status,
-                error: record.error.as_deref(),
-            })?;
+            w.write(&record.record())?;
         }
     }
-    let mut w = if let Some(w) = writer {
-        w
-    } else {
-        let mut w = OutputWriter::open(output, format, 0, None, None)?;
-        for b in buffer.drain(..) {
-            w.write(&Record {
-                row: b.row,
-                input: &b.input,
-                output: b.output.as_deref(),
-                run_id: &b.run_id,
-                status: &b.status,
-                error: b.error.as_deref(),
-            })?;
-        }
-        w
+    let mut w = match writer {
+        Some(w) => w,
+        None => open_with(None, &mut buffer)?,
     };
     w.sync()?;
     Ok(counts)
