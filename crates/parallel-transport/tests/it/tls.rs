@@ -9,6 +9,15 @@ use parallel_transport::{HyperTransport, Transport};
 use crate::get;
 use crate::server::{RawListener, Server, TestCertificate, full, guard, response};
 
+/// A transport that trusts `certificate` (and talks to it directly, without a proxy).
+fn trusting(certificate: &TestCertificate) -> HyperTransport {
+    HyperTransport::builder()
+        .no_proxy()
+        .add_root_certificate(certificate.der.clone())
+        .build()
+        .expect("builds")
+}
+
 async fn version_server(certificate: &TestCertificate) -> Server {
     Server::start_tls(
         |request: http::Request<hyper::body::Incoming>| async move {
@@ -23,11 +32,7 @@ async fn version_server(certificate: &TestCertificate) -> Server {
 async fn http2_over_tls_with_a_trusted_test_certificate() {
     let certificate = TestCertificate::new(&["localhost"]);
     let server = version_server(&certificate).await;
-    let transport = HyperTransport::builder()
-        .no_proxy()
-        .add_root_certificate(certificate.der.clone())
-        .build()
-        .expect("builds");
+    let transport = trusting(&certificate);
 
     let url = format!("https://localhost:{}/v1/secure", server.addr.port());
     for _ in 0..3 {
@@ -70,11 +75,7 @@ async fn an_untrusted_certificate_is_rejected_before_sending() {
 async fn a_certificate_for_another_name_is_rejected() {
     let certificate = TestCertificate::new(&["other.example"]);
     let server = version_server(&certificate).await;
-    let transport = HyperTransport::builder()
-        .no_proxy()
-        .add_root_certificate(certificate.der.clone())
-        .build()
-        .expect("builds");
+    let transport = trusting(&certificate);
     let url = format!("https://localhost:{}/", server.addr.port());
     let error = guard(transport.send(get(&url)))
         .await
@@ -134,11 +135,7 @@ async fn dropping_an_http2_body_mid_stream_resets_only_that_stream() {
         &certificate,
     )
     .await;
-    let transport = HyperTransport::builder()
-        .no_proxy()
-        .add_root_certificate(certificate.der.clone())
-        .build()
-        .expect("builds");
+    let transport = trusting(&certificate);
     let base = format!("https://localhost:{}", server.addr.port());
 
     let response = guard(transport.send(get(&format!("{base}/events"))))
