@@ -247,50 +247,44 @@ fn sse_core(chunks: &[Bytes]) -> (usize, usize) {
     (events, bytes)
 }
 
-fn sseer(chunks: &[Bytes]) -> (usize, usize) {
+/// Drives an async peer's event stream to its end: the number of items for which `data`
+/// gives a length (the events), and the sum of those lengths.
+fn count_stream<S, T, E>(stream: S, data: impl Fn(&T) -> Option<usize>) -> (usize, usize)
+where
+    S: futures::Stream<Item = Result<T, E>>,
+{
     block_on(async {
-        let mut events_stream = sseer::EventStream::new(source(chunks));
+        let mut stream = std::pin::pin!(stream);
         let (mut events, mut bytes) = (0, 0);
-        while let Some(event) = events_stream.next().await {
-            if let Ok(event) = event {
-                bytes += black_box(&event.data).len();
+        while let Some(item) = stream.next().await {
+            if let Some(len) = item.ok().as_ref().and_then(&data) {
+                bytes += len;
                 events += 1;
             }
         }
         (events, bytes)
+    })
+}
+
+fn sseer(chunks: &[Bytes]) -> (usize, usize) {
+    count_stream(sseer::EventStream::new(source(chunks)), |event| {
+        Some(black_box(&event.data).len())
     })
 }
 
 fn sse_stream(chunks: &[Bytes]) -> (usize, usize) {
-    block_on(async {
-        let mut blocks = sse_stream::SseByteStream::new(source(chunks));
-        let (mut events, mut bytes) = (0, 0);
-        while let Some(block) = blocks.next().await {
-            // This crate also yields blocks without data; those are not events.
-            if let Ok(sse_stream::Sse {
-                data: Some(data), ..
-            }) = block
-            {
-                bytes += black_box(&data).len();
-                events += 1;
-            }
-        }
-        (events, bytes)
-    })
+    // This crate also yields blocks without data; those are not events.
+    count_stream(
+        sse_stream::SseByteStream::new(source(chunks)),
+        |block: &sse_stream::Sse| block.data.as_ref().map(|data| black_box(data).len()),
+    )
 }
 
 fn eventsource_stream(chunks: &[Bytes]) -> (usize, usize) {
-    block_on(async {
-        let mut events_stream = eventsource_stream::EventStream::new(source(chunks));
-        let (mut events, mut bytes) = (0, 0);
-        while let Some(event) = events_stream.next().await {
-            if let Ok(event) = event {
-                bytes += black_box(&event.data).len();
-                events += 1;
-            }
-        }
-        (events, bytes)
-    })
+    count_stream(
+        eventsource_stream::EventStream::new(source(chunks)),
+        |event| Some(black_box(&event.data).len()),
+    )
 }
 
 /// The floor: find every CR and LF once, doing nothing else.
