@@ -426,9 +426,8 @@ async fn results(
             .as_ref()
             .and_then(|m| m.get(crate::run::CLIENT_TAG))
             .and_then(|t| t.as_str())
-            .and_then(|t| t.rsplit_once(':'))
-            .and_then(|(_, r)| r.parse().ok())
-            .unwrap_or(index);
+            .and_then(parallel_client::add_runs::parse_client_tag)
+            .map_or(index, |(_, row)| row);
         index += 1;
         let input = event
             .input

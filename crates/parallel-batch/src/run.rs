@@ -105,8 +105,8 @@ enum EventMsg {
 /// Parses `"<token>:<row>"` when the token is ours.
 fn tag_row(metadata: Option<&Metadata>, token: &str) -> Option<u64> {
     let tag = metadata?.get(CLIENT_TAG)?.as_str()?;
-    let (t, row) = tag.rsplit_once(':')?;
-    if t == token { row.parse().ok() } else { None }
+    let (tag_token, row) = parallel_client::add_runs::parse_client_tag(tag)?;
+    (tag_token == token).then_some(row)
 }
 
 /// The run without what this command never reads (metadata, timestamps, warnings): rows wait

@@ -171,7 +171,22 @@ pub(crate) fn make_tag(token: &str, position: u64) -> String {
 
 /// The position of a tag made with `token`, or `None` for other tags.
 pub(crate) fn tag_position(tag: &str, token: &str) -> Option<u64> {
-    tag.strip_prefix(token)?.strip_prefix(':')?.parse().ok()
+    parse_client_tag(tag).and_then(|(tag_token, position)| (tag_token == token).then_some(position))
+}
+
+/// Splits a client tag `"<token>:<position>"` (the value under [`CLIENT_TAG_KEY`]) into its
+/// token and position; `None` when `tag` is not one.
+///
+/// ```
+/// use parallel_client::add_runs::parse_client_tag;
+///
+/// assert_eq!(parse_client_tag("4f2a:17"), Some(("4f2a", 17)));
+/// assert_eq!(parse_client_tag("a:b:7"), Some(("a:b", 7))); // a token may hold a colon
+/// assert_eq!(parse_client_tag("no position"), None);
+/// ```
+pub fn parse_client_tag(tag: &str) -> Option<(&str, u64)> {
+    let (token, position) = tag.rsplit_once(':')?;
+    Some((token, position.parse().ok()?))
 }
 
 /// Tags `input` in place.
