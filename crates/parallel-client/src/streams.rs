@@ -229,6 +229,12 @@ pub(crate) fn decode<'a, T: Deserialize<'a>>(data: &'a [u8], what: &str) -> Resu
     from_json_slice(data).map_err(|e| Error::decode(what, e))
 }
 
+/// Decodes an event of the stream `stream` (a session's `what`); the error's wording is
+/// only built when there is an error.
+fn decode_event<'a, T: Deserialize<'a>>(data: &'a [u8], stream: &str) -> Result<T, Error> {
+    from_json_slice(data).map_err(|e| Error::decode(&format!("an event of {stream}"), e))
+}
+
 /// Just the raw `input.input` and `output.content` of a run event.
 #[derive(Deserialize)]
 struct RawParts<'a> {
@@ -267,7 +273,7 @@ impl<'a> Peek<'a> {
         if let Some(peek) = Self::leading(data) {
             return Ok(peek);
         }
-        decode(data, &format!("an event of {what}"))
+        decode_event(data, what)
     }
 
     /// `{"type":"..","event_id":".."|null,` or `}` at the start of `data`, with optional
@@ -816,13 +822,12 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
         let Some(data) = next_data(session, finished, "the group was active").await? else {
             return Ok(None);
         };
-        let peek = Peek::parse(&data, session.what())?;
-        let event: GroupEvent = decode(&data, &format!("an event of {}", session.what()))?;
+        let event: GroupEvent = decode_event(&data, session.what())?;
         if let GroupEvent::TaskGroupStatus(status) = &event {
             // Even a repeated status (the snapshot opening a resumed connection) is current.
             state.inactive = !status.status.is_active;
         }
-        let id = peek.event_id.as_deref();
+        let id = event.event_id();
         if id.is_some() && id == session.last_event_id() {
             continue;
         }
@@ -867,7 +872,7 @@ async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, 
         if !state.seen.insert(hash) {
             continue;
         }
-        let event: RunEvent = decode(&data, &format!("an event of {}", session.what()))?;
+        let event: RunEvent = decode_event(&data, session.what())?;
         session.delivered(None);
         if let RunEvent::TaskRunState(ev) = &event {
             // Not the end yet: a stream opened on a finished run starts with its state
