@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use parallel_types::{
     ErrorObject, GroupEvent, RunEvent, RunStatus, TaskRunEvent, TaskRunEventAs, TaskRunEventRef,
-    from_json_slice,
+    from_json_slice, leading_type_and_id,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -276,69 +276,14 @@ impl<'a> Peek<'a> {
         decode_event(data, what)
     }
 
-    /// `{"type":"..","event_id":".."|null,` or `}` at the start of `data`, with optional
-    /// whitespace, and strings without escapes; `None` for anything else.
+    /// The two keys in front, as servers write them
+    /// ([`parallel_types::leading_type_and_id`]); `None` for any other layout.
     fn leading(data: &'a [u8]) -> Option<Self> {
-        let mut at = Cursor { data, pos: 0 };
-        at.byte(b'{')?;
-        at.literal(b"\"type\"")?;
-        at.byte(b':')?;
-        let kind = at.plain_string()?;
-        at.byte(b',')?;
-        at.literal(b"\"event_id\"")?;
-        at.byte(b':')?;
-        let event_id = if at.literal(b"null").is_some() {
-            None
-        } else {
-            Some(at.plain_string()?)
-        };
-        at.skip_whitespace();
-        matches!(at.data.get(at.pos), Some(b',' | b'}')).then_some(Peek {
+        let (kind, event_id) = leading_type_and_id(data)?;
+        Some(Peek {
             kind: Cow::Borrowed(kind),
             event_id: event_id.map(Cow::Borrowed),
         })
-    }
-}
-
-/// A minimal reader for [`Peek::leading`].
-struct Cursor<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn skip_whitespace(&mut self) {
-        while matches!(self.data.get(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
-        }
-    }
-
-    fn byte(&mut self, expected: u8) -> Option<()> {
-        self.skip_whitespace();
-        (self.data.get(self.pos) == Some(&expected)).then(|| self.pos += 1)
-    }
-
-    fn literal(&mut self, expected: &[u8]) -> Option<()> {
-        self.skip_whitespace();
-        self.data
-            .get(self.pos..)?
-            .starts_with(expected)
-            .then(|| self.pos += expected.len())
-    }
-
-    /// A JSON string without escapes or control characters.
-    fn plain_string(&mut self) -> Option<&'a str> {
-        self.byte(b'"')?;
-        let rest = self.data.get(self.pos..)?;
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[len] != b'"' {
-            return None;
-        }
-        let text = std::str::from_utf8(&rest[..len]).ok()?;
-        self.pos += len + 1;
-        Some(text)
     }
 }
 

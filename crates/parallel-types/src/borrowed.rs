@@ -412,24 +412,86 @@ pub fn peek_event_type(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
 
 /// `{"type":"<tag>"` at the start of `json` (whitespace allowed), for a tag without escapes.
 fn leading_type(json: &[u8]) -> Option<&str> {
-    fn skip_ws(bytes: &[u8]) -> &[u8] {
-        let start = bytes
+    let mut at = Front { json, pos: 0 };
+    at.byte(b'{')?;
+    at.literal(b"\"type\"")?;
+    at.byte(b':')?;
+    at.plain_string()
+}
+
+/// The `type` and `event_id` of an event laid out as servers write it, read from its first
+/// bytes without looking at the rest: `{"type":"<type>","event_id":"<id>"` (or `null` for
+/// the id), then `,` or `}`, with optional whitespace and both strings without escapes.
+/// `None` for any other layout; decode the event then. Nothing after these two members is
+/// validated: a stream reader uses this to route an event cheaply and decodes it in full
+/// later.
+///
+/// ```
+/// let data = br#"{"type":"task_run.state","event_id":"17","run":{}}"#;
+/// assert_eq!(
+///     parallel_types::leading_type_and_id(data),
+///     Some(("task_run.state", Some("17")))
+/// );
+/// assert_eq!(parallel_types::leading_type_and_id(br#"{"event_id":"3","type":"x"}"#), None);
+/// ```
+pub fn leading_type_and_id(json: &[u8]) -> Option<(&str, Option<&str>)> {
+    let mut at = Front { json, pos: 0 };
+    at.byte(b'{')?;
+    at.literal(b"\"type\"")?;
+    at.byte(b':')?;
+    let event_type = at.plain_string()?;
+    at.byte(b',')?;
+    at.literal(b"\"event_id\"")?;
+    at.byte(b':')?;
+    let event_id = if at.literal(b"null").is_some() {
+        None
+    } else {
+        Some(at.plain_string()?)
+    };
+    at.skip_whitespace();
+    matches!(at.json.get(at.pos), Some(b',' | b'}')).then_some((event_type, event_id))
+}
+
+/// A reader of the first bytes of an event, for [`leading_type`] and [`leading_type_and_id`].
+struct Front<'a> {
+    json: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Front<'a> {
+    fn skip_whitespace(&mut self) {
+        while matches!(self.json.get(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn byte(&mut self, expected: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.json.get(self.pos) == Some(&expected)).then(|| self.pos += 1)
+    }
+
+    fn literal(&mut self, expected: &[u8]) -> Option<()> {
+        self.skip_whitespace();
+        self.json
+            .get(self.pos..)?
+            .starts_with(expected)
+            .then(|| self.pos += expected.len())
+    }
+
+    /// A JSON string without escapes or control characters.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.byte(b'"')?;
+        let rest = self.json.get(self.pos..)?;
+        let len = rest
             .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(bytes.len());
-        &bytes[start..]
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        let text = std::str::from_utf8(&rest[..len]).ok()?;
+        self.pos += len + 1;
+        Some(text)
     }
-    let rest = skip_ws(json).strip_prefix(b"{")?;
-    let rest = skip_ws(rest).strip_prefix(b"\"type\"")?;
-    let rest = skip_ws(rest).strip_prefix(b":")?;
-    let rest = skip_ws(rest).strip_prefix(b"\"")?;
-    let end = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    if rest[end] != b'"' {
-        return None;
-    }
-    std::str::from_utf8(&rest[..end]).ok()
 }
 
 /// A borrowed event of a group's runs stream; see [`GroupRunEvent`](crate::GroupRunEvent).
@@ -593,6 +655,29 @@ mod tests {
         assert_eq!(leading_type(br#"{"types":"error"}"#), None);
         assert_eq!(leading_type(br#"{"type":"err"#), None);
         assert_eq!(leading_type(br#"{"type":5}"#), None);
+    }
+
+    #[test]
+    fn leading_type_and_id_reads_only_the_server_layout() {
+        assert_eq!(
+            leading_type_and_id(br#"{"type":"task_run.state","event_id":"17","run":{}}"#),
+            Some(("task_run.state", Some("17")))
+        );
+        assert_eq!(
+            leading_type_and_id(b"{ \"type\" : \"error\" ,\n \"event_id\" : null }"),
+            Some(("error", None))
+        );
+        // Another order, escapes, a missing id, a non-string id or truncation: not read here.
+        for other in [
+            &br#"{"event_id":"3","type":"task_group_status"}"#[..],
+            br#"{"type":"a\u002eb","event_id":"5"}"#,
+            br#"{"type":"error","error":{}}"#,
+            br#"{"type":"x","event_id":5}"#,
+            br#"{"type":"x","event_id":"5""#,
+            br#"{"type":"x","event_id":"5"]"#,
+        ] {
+            assert_eq!(leading_type_and_id(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub use api_error::{
 };
 pub use borrowed::{
     GroupEventRef, GroupRunEventRef, RunOutputAs, RunOutputRef, TaskRunEventAs, TaskRunEventRef,
-    TaskRunRef, peek_event_type,
+    TaskRunRef, leading_type_and_id, peek_event_type,
 };
 pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
 pub use error::Error;

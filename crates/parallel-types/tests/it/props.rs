@@ -862,6 +862,7 @@ proptest! {
         let truncated = &valid[..cut.index(valid.len())];
         for bytes in [noise.as_slice(), truncated, flipped.as_slice()] {
             let _ = parallel_types::peek_event_type(bytes);
+            let _ = parallel_types::leading_type_and_id(bytes);
             let _ = GroupEventRef::from_slice(bytes);
             let _ = GroupRunEventRef::from_slice(bytes);
             let _ = TaskRunEventRef::from_slice(bytes).map(|view| (view.input_as::<Value>(), view.into_owned()));
@@ -869,6 +870,11 @@ proptest! {
             let _ = serde_json::from_slice::<GroupEvent>(bytes);
             let _ = serde_json::from_slice::<RunEvent>(bytes);
             let _ = ApiErrorBody::from_slice(bytes);
+        }
+        // Where the front reader answers, it agrees with the whole event.
+        if let Some((event_type, event_id)) = parallel_types::leading_type_and_id(&valid) {
+            prop_assert_eq!(event_type, event.event_type());
+            prop_assert_eq!(event_id, event.event_id());
         }
         // Cut anywhere before the end, an event never decodes.
         if truncated.len() < valid.len() {
