@@ -261,8 +261,12 @@ impl Client {
             None if tag => Some(random_token()),
             None => None,
         };
-        let total = inputs.len();
-        let mut run_ids = Vec::with_capacity(total);
+        let mut added = AddedRuns {
+            run_ids: Vec::with_capacity(inputs.len()),
+            status: None,
+            run_cursor: None,
+            event_cursor: None,
+        };
         let mut positioned: Vec<(u64, RunInput)> = inputs
             .into_iter()
             .enumerate()
@@ -274,12 +278,6 @@ impl Client {
             chunks.push(std::mem::replace(&mut positioned, rest));
         }
         let count = chunks.len();
-        let mut added = AddedRuns {
-            run_ids: Vec::new(),
-            status: None,
-            run_cursor: None,
-            event_cursor: None,
-        };
         for (index, chunk) in chunks.into_iter().enumerate() {
             let last = index + 1 == count;
             let outcome = self
@@ -291,7 +289,7 @@ impl Client {
                     last,
                 )
                 .await?;
-            run_ids.extend(outcome.run_ids);
+            added.run_ids.extend(outcome.run_ids);
             if index == 0
                 && let Some((run_cursor, event_cursor)) = outcome.cursors
             {
@@ -303,7 +301,6 @@ impl Client {
                 added.status = outcome.status;
             }
         }
-        added.run_ids = run_ids;
         Ok(added)
     }
 
