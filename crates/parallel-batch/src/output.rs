@@ -324,17 +324,21 @@ impl Write for Shared {
 fn csv_line(out: &mut Vec<u8>, fields: &[String]) {
     thread_local! {
         // One encoder reused for every line: building one per line costs an 8 KB buffer.
+        // Flexible, because it serves every file written on this thread, and lines of
+        // different files differ in length (the layout keeps one file's lines alike); a
+        // strict encoder would refuse such a line.
         static ENCODER: std::cell::RefCell<(Shared, csv::Writer<Shared>)> = {
             let shared = Shared::default();
             let writer = csv::WriterBuilder::new()
                 .has_headers(false)
+                .flexible(true)
                 .from_writer(shared.clone());
             std::cell::RefCell::new((shared, writer))
         };
     }
     ENCODER.with(|encoder| {
         let (shared, writer) = &mut *encoder.borrow_mut();
-        // Writing to memory cannot fail.
+        // Writing to memory cannot fail, and a flexible encoder takes any record.
         let _ = writer.write_record(fields);
         let _ = writer.flush();
         let mut buffer = shared.0.borrow_mut();
@@ -390,6 +394,17 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn csv_lines_of_any_length_follow_each_other() {
+        // The encoder is shared by every file written on this thread: a line with another
+        // number of fields than the one before (a second file's header, say) is encoded too.
+        let mut out = Vec::new();
+        csv_line(&mut out, &["a".to_owned(), "b,c".to_owned()]);
+        csv_line(&mut out, &["x".to_owned()]);
+        csv_line(&mut out, &["1".to_owned(), "2".to_owned(), "3".to_owned()]);
+        assert_eq!(String::from_utf8(out).unwrap(), "a,\"b,c\"\nx\n1,2,3\n");
     }
 
     #[test]
