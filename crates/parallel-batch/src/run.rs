@@ -16,8 +16,8 @@ use futures::stream::FuturesUnordered;
 use futures::{Future, StreamExt};
 use parallel_client::{Client, GroupEventsOptions, GroupRunsOptions};
 use parallel_types::{
-    CreateTaskGroupRequest, GroupEvent, Metadata, MetadataValue, Processor, RunInput, RunOutput,
-    RunStatus, TaskRun, TaskSpec,
+    CreateTaskGroupRequest, ErrorObject, GroupEvent, Metadata, MetadataValue, Processor, RunInput,
+    RunOutput, RunStatus, TaskRun, TaskSpec,
 };
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, mpsc};
@@ -112,33 +112,44 @@ fn tag_row(metadata: Option<&Metadata>, token: &str) -> Option<u64> {
 /// The run without what this command never reads (metadata, timestamps, warnings): rows wait
 /// in queues by the tens of thousands, and a full run costs several allocations each.
 fn slim(run: TaskRun) -> TaskRun {
-    TaskRun {
-        run_id: run.run_id,
-        interaction_id: String::new(),
-        status: run.status,
-        is_active: run.is_active,
-        processor: run.processor,
-        created_at: None,
-        modified_at: None,
-        warnings: None,
-        error: run.error,
-        metadata: None,
-        taskgroup_id: None,
-    }
+    lean_run(
+        run.run_id,
+        run.status,
+        run.is_active,
+        run.processor,
+        run.error,
+    )
 }
 
 /// A completed run known only by its id (a completion event whose row a sweep had not read).
 fn completed_run(run_id: Box<str>, processor: &Processor) -> TaskRun {
+    lean_run(
+        run_id.into_string(),
+        RunStatus::Completed,
+        false,
+        processor.clone(),
+        None,
+    )
+}
+
+/// A run holding only what this command reads.
+fn lean_run(
+    run_id: String,
+    status: RunStatus,
+    is_active: bool,
+    processor: Processor,
+    error: Option<ErrorObject>,
+) -> TaskRun {
     TaskRun {
-        run_id: run_id.into_string(),
+        run_id,
         interaction_id: String::new(),
-        status: RunStatus::Completed,
-        is_active: false,
-        processor: processor.clone(),
+        status,
+        is_active,
+        processor,
         created_at: None,
         modified_at: None,
         warnings: None,
-        error: None,
+        error,
         metadata: None,
         taskgroup_id: None,
     }
