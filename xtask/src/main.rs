@@ -83,8 +83,8 @@ fn ci() -> Result<(), String> {
 }
 
 /// Runs `crates/parallel-emulator/tests/sdk_compat.py` with the official Python SDK
-/// (`parallel-web` from the Python package index, in a virtual environment under `target/`) against a freshly
-/// started emulator binary.
+/// (`parallel-web` from the Python package index, in a virtual environment under `target/`)
+/// against a freshly started emulator binary.
 fn sdk_compat() -> Result<(), String> {
     let root = workspace_root();
     let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);

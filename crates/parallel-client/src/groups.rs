@@ -135,8 +135,8 @@ impl Client {
     /// The stream resumes after interruptions (and after the server's periodic closes) from
     /// the last event it delivered, and ends when the server closes it after a status event
     /// reporting the group inactive (each connection opens with a snapshot of the current
-    /// status, then the events after the cursor). Run completions carry no output: read results with
-    /// [`Client::run_result`] or [`Client::group_runs`].
+    /// status, then the events after the cursor). Run completions carry no output: read
+    /// results with [`Client::run_result`] or [`Client::group_runs`].
     pub fn group_events(&self, group_id: &str, options: GroupEventsOptions) -> GroupEvents {
         let inner = &self.inner;
         let mut path = inner.group_path(Some(group_id)).segment("events");

@@ -25,8 +25,8 @@
 //!   events; one that has nothing to catch up on first gets the current status instead
 //!   (carrying the connection's own cursor as its `event_id`, `"0"` without one). So the first
 //!   `is_active: false` status a client sees always comes after every run it reports on. The
-//!   stream ends after that final status, after `timeout` seconds, or after an hour. An add-runs `event_cursor` is the last log event
-//!   before that batch.
+//!   stream ends after that final status, after `timeout` seconds, or after an hour. An
+//!   add-runs `event_cursor` is the last log event before that batch.
 //! - Run events (`GET …/runs/{id}/events`): the current state, the progress messages so far
 //!   (with their original timestamps), the latest progress statistics, live updates, and the
 //!   final state with the output.
