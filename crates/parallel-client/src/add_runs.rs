@@ -24,7 +24,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use parallel_types::{
-    AddRunsRequest, AddRunsResponse, MetadataValue, RunInput, TaskGroupStatus, TaskSpec,
+    AddRunsRequest, AddRunsResponse, ErrorObject, MetadataValue, RunInput, TaskGroupStatus,
+    TaskSpec,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -120,7 +121,11 @@ impl AddRuns {
 
 /// What a chunk submission produced.
 pub(crate) struct ChunkOutcome {
-    pub(crate) run_ids: Vec<String>,
+    /// The run id of each input of the chunk, in order; `None` for a rejected input.
+    pub(crate) ids: Vec<Option<String>>,
+    /// `(index into the chunk, the error object of the 422 that named it)` of each input the
+    /// API refused (only with [`ChunkRequest::reject_invalid`]).
+    pub(crate) rejected: Vec<(usize, ErrorObject)>,
     /// The group status of the last answer; `None` when the last answer was lost and the
     /// runs were found by reconciling.
     pub(crate) status: Option<TaskGroupStatus>,
@@ -164,37 +169,94 @@ pub(crate) fn check_token(token: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The tag of `position` under `token`.
-pub(crate) fn make_tag(token: &str, position: u64) -> String {
-    format!("{token}:{position}")
+/// A client tag, `"<token>:<position>"`: the value under [`CLIENT_TAG_KEY`] in a run's
+/// metadata that ties the run to one input of one batch, so that a lost answer or a crash is
+/// reconciled instead of creating the run twice. The one parser and writer of tags.
+///
+/// ```
+/// use parallel_client::add_runs::ClientTag;
+///
+/// let tag = ClientTag::parse("4f2a:17").unwrap();
+/// assert_eq!((tag.token(), tag.position()), ("4f2a", 17));
+/// assert_eq!(tag.to_string(), "4f2a:17");
+/// assert_eq!(ClientTag::parse("a:b:7").map(|t| t.token()), Some("a:b")); // a token may hold a colon
+/// assert_eq!(ClientTag::parse("no position"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientTag<'a> {
+    token: &'a str,
+    position: u64,
+}
+
+impl<'a> ClientTag<'a> {
+    /// The tag of `position` under `token`.
+    pub fn new(token: &'a str, position: u64) -> Self {
+        Self { token, position }
+    }
+
+    /// Parses a tag; `None` when `tag` is not `"<token>:<position>"`.
+    pub fn parse(tag: &'a str) -> Option<Self> {
+        let (token, position) = tag.rsplit_once(':')?;
+        Some(Self {
+            token,
+            position: position.parse().ok()?,
+        })
+    }
+
+    /// The tag in a run's (or an input's) metadata, when it has a string one.
+    pub fn of(metadata: Option<&'a parallel_types::Metadata>) -> Option<Self> {
+        Self::parse(metadata?.get(CLIENT_TAG_KEY)?.as_str()?)
+    }
+
+    /// The batch token.
+    pub fn token(&self) -> &'a str {
+        self.token
+    }
+
+    /// The input's position.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The position, when the tag was made with `token`.
+    pub fn position_under(&self, token: &str) -> Option<u64> {
+        (self.token == token).then_some(self.position)
+    }
+}
+
+impl std::fmt::Display for ClientTag<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.token, self.position)
+    }
 }
 
 /// The position of a tag made with `token`, or `None` for other tags.
 pub(crate) fn tag_position(tag: &str, token: &str) -> Option<u64> {
-    parse_client_tag(tag).and_then(|(tag_token, position)| (tag_token == token).then_some(position))
+    ClientTag::parse(tag)?.position_under(token)
 }
 
-/// Splits a client tag `"<token>:<position>"` (the value under [`CLIENT_TAG_KEY`]) into its
-/// token and position; `None` when `tag` is not one.
-///
-/// ```
-/// use parallel_client::add_runs::parse_client_tag;
-///
-/// assert_eq!(parse_client_tag("4f2a:17"), Some(("4f2a", 17)));
-/// assert_eq!(parse_client_tag("a:b:7"), Some(("a:b", 7))); // a token may hold a colon
-/// assert_eq!(parse_client_tag("no position"), None);
-/// ```
-pub fn parse_client_tag(tag: &str) -> Option<(&str, u64)> {
-    let (token, position) = tag.rsplit_once(':')?;
-    Some((token, position.parse().ok()?))
-}
-
-/// Tags `input` in place.
-pub(crate) fn apply_tag(input: &mut RunInput, token: &str, position: u64) {
-    input.metadata.get_or_insert_with(Default::default).insert(
+/// Tags `input` in place. The tag never replaces a key of the caller's: an input whose
+/// metadata already has [`CLIENT_TAG_KEY`] is refused.
+pub(crate) fn apply_tag(input: &mut RunInput, token: &str, position: u64) -> Result<(), Error> {
+    let metadata = input.metadata.get_or_insert_with(Default::default);
+    if metadata.contains_key(CLIENT_TAG_KEY) {
+        return Err(tag_clash(position));
+    }
+    metadata.insert(
         CLIENT_TAG_KEY.to_owned(),
-        MetadataValue::String(make_tag(token, position)),
+        MetadataValue::String(ClientTag::new(token, position).to_string()),
     );
+    Ok(())
+}
+
+/// The error for an input whose own metadata has the key the client tags with.
+pub(crate) fn tag_clash(position: u64) -> Error {
+    Error::config(format!(
+        "the input at position {position} already has the metadata key `{CLIENT_TAG_KEY}`, \
+         which the client uses to tag each input so that a lost answer or a crash never \
+         creates a run twice; rename that key (or turn tagging off with \
+         `AddRuns::client_tags(false)`)"
+    ))
 }
 
 /// The run id and client tag of a run event, read without decoding the rest.
@@ -208,7 +270,6 @@ pub(crate) struct TaggedRun<'a> {
 pub(crate) struct TaggedRunInner<'a> {
     #[serde(borrow)]
     pub(crate) run_id: Cow<'a, str>,
-    pub(crate) status: parallel_types::RunStatus,
     #[serde(borrow, default)]
     metadata: Option<TagMetadata<'a>>,
 }
@@ -281,15 +342,17 @@ impl Client {
         for (index, chunk) in chunks.into_iter().enumerate() {
             let last = index + 1 == count;
             let outcome = self
-                .submit_chunk(
+                .submit_chunk(ChunkRequest {
                     group_id,
                     chunk,
-                    default_task_spec.as_ref(),
-                    token.as_deref(),
-                    last,
-                )
+                    default_task_spec: default_task_spec.as_ref(),
+                    token: token.as_deref(),
+                    refresh_status: last,
+                    reject_invalid: false,
+                    reconcile_first: false,
+                })
                 .await?;
-            added.run_ids.extend(outcome.run_ids);
+            added.run_ids.extend(outcome.ids.into_iter().flatten());
             if index == 0
                 && let Some((run_cursor, event_cursor)) = outcome.cursors
             {
@@ -307,24 +370,39 @@ impl Client {
     /// Submits one chunk (at most 1,000 inputs), reconciling lost answers when tagged.
     pub(crate) async fn submit_chunk(
         &self,
-        group_id: &str,
-        mut chunk: Vec<(u64, RunInput)>,
-        default_task_spec: Option<&TaskSpec>,
-        token: Option<&str>,
-        refresh_status: bool,
+        request: ChunkRequest<'_>,
     ) -> Result<ChunkOutcome, Error> {
+        let ChunkRequest {
+            group_id,
+            mut chunk,
+            default_task_spec,
+            token,
+            refresh_status,
+            reject_invalid,
+            reconcile_first,
+        } = request;
         let inner = &self.inner;
         if let Some(token) = token {
             for (position, input) in &mut chunk {
-                apply_tag(input, token, *position);
+                apply_tag(input, token, *position)?;
             }
         }
-        let mut ids: Vec<Option<String>> = vec![None; chunk.len()];
+        let mut outcome = ChunkOutcome {
+            ids: vec![None; chunk.len()],
+            rejected: Vec::new(),
+            status: None,
+            cursors: None,
+        };
         // Indexes into `chunk` still to submit.
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        if reconcile_first && let Some(token) = token {
+            inner
+                .reconcile(group_id, token, &chunk, &mut pending, &mut outcome.ids)
+                .await?;
+        }
         let mut rounds = 0;
-        let (mut status, mut cursors) = (None, None);
-        loop {
+        let mut whole = !reconcile_first;
+        while !pending.is_empty() {
             let request = AddRunsRequest {
                 inputs: pending.iter().map(|&i| chunk[i].1.clone()).collect(),
                 default_task_spec: default_task_spec.cloned(),
@@ -351,15 +429,31 @@ impl Client {
                         ));
                     }
                     for (&i, id) in pending.iter().zip(response.run_ids) {
-                        ids[i] = Some(id);
+                        outcome.ids[i] = Some(id);
                     }
-                    status = Some(response.status);
-                    // After reconciling, the answer is for part of the chunk only: its cursors
-                    // are not before the whole chunk.
-                    if rounds == 0 {
-                        cursors = Some((response.run_cursor, response.event_cursor));
+                    outcome.status = Some(response.status);
+                    // After reconciling or a rejection, the answer is for part of the chunk
+                    // only: its cursors are not before the whole chunk.
+                    if whole {
+                        outcome.cursors = Some((response.run_cursor, response.event_cursor));
                     }
                     break;
+                }
+                Err(error)
+                    if reject_invalid && !rejected_inputs(&error, pending.len()).is_empty() =>
+                {
+                    // Nothing of a refused request was created: drop the inputs it names and
+                    // send the rest again.
+                    let named = rejected_inputs(&error, pending.len());
+                    let api = error.api_error().cloned().unwrap_or_else(|| ErrorObject {
+                        ref_id: String::new(),
+                        message: error.to_string(),
+                        detail: None,
+                    });
+                    for &index in named.iter().rev() {
+                        outcome.rejected.push((pending.remove(index), api.clone()));
+                    }
+                    whole = false;
                 }
                 Err(error) if error.is_outcome_unknown() => {
                     let Some(token) = token else {
@@ -370,32 +464,112 @@ impl Client {
                     }
                     tokio::time::sleep(inner.retry.delay(rounds, None)).await;
                     rounds += 1;
+                    whole = false;
                     tracing::debug!(group_id, error = %error, "add-runs outcome unknown; reconciling");
-                    let wanted: HashMap<u64, usize> =
-                        pending.iter().map(|&i| (chunk[i].0, i)).collect();
-                    let found = inner.find_tagged_runs(group_id, token, &wanted).await?;
-                    for (i, id) in found {
-                        ids[i] = Some(id);
-                    }
-                    pending.retain(|&i| ids[i].is_none());
-                    if pending.is_empty() {
-                        break;
-                    }
+                    inner
+                        .reconcile(group_id, token, &chunk, &mut pending, &mut outcome.ids)
+                        .await?;
                 }
                 Err(error) => return Err(error),
             }
         }
-        let run_ids = ids.into_iter().flatten().collect::<Vec<_>>();
-        debug_assert_eq!(run_ids.len(), chunk.len());
-        Ok(ChunkOutcome {
-            run_ids,
-            status,
-            cursors,
-        })
+        outcome.rejected.sort_by_key(|(index, _)| *index);
+        Ok(outcome)
     }
 }
 
+/// One chunk for [`Client::submit_chunk`].
+pub(crate) struct ChunkRequest<'a> {
+    pub(crate) group_id: &'a str,
+    /// `(position, input)`, at most [`MAX_RUNS_PER_REQUEST`].
+    pub(crate) chunk: Vec<(u64, RunInput)>,
+    pub(crate) default_task_spec: Option<&'a TaskSpec>,
+    /// The token of the client tags; `None` sends the inputs untagged.
+    pub(crate) token: Option<&'a str>,
+    pub(crate) refresh_status: bool,
+    /// Whether a `422` naming some inputs drops those inputs (reported in
+    /// [`ChunkOutcome::rejected`]) and sends the rest again, instead of failing.
+    pub(crate) reject_invalid: bool,
+    /// Whether an earlier attempt may have reached the server: look the tags up before
+    /// sending anything.
+    pub(crate) reconcile_first: bool,
+}
+
+/// The inputs a `422` answer names, as indexes into the `count` inputs of its request, in
+/// ascending order; empty when the answer names none (the request as a whole was refused).
+///
+/// The location is read from the error detail in either shape the API uses
+/// (`{"loc": "inputs[3].processor"}` or `FastAPI`'s `[{"loc": ["body", "inputs", 3, ..]}]`),
+/// else from the message.
+pub(crate) fn rejected_inputs(error: &Error, count: usize) -> Vec<usize> {
+    if error.status().map(|s| s.as_u16()) != Some(422) {
+        return Vec::new();
+    }
+    let Some(api) = error.api_error() else {
+        return Vec::new();
+    };
+    let mut named = Vec::new();
+    collect_input_indexes(api.detail.as_ref(), &mut named);
+    if named.is_empty() {
+        named.extend(indexes_in_text(&api.message));
+    }
+    named.retain(|&i| i < count);
+    named.sort_unstable();
+    named.dedup();
+    named
+}
+
+fn collect_input_indexes(detail: Option<&serde_json::Value>, out: &mut Vec<usize>) {
+    use serde_json::Value;
+    match detail {
+        Some(Value::Array(items)) => {
+            for item in items {
+                collect_input_indexes(Some(item), out);
+            }
+        }
+        Some(Value::Object(map)) => match map.get("loc") {
+            Some(Value::String(loc)) => out.extend(indexes_in_text(loc)),
+            Some(Value::Array(path)) => {
+                let index = path.windows(2).find_map(|pair| match pair {
+                    [Value::String(key), Value::Number(n)] if key == "inputs" => n.as_u64(),
+                    _ => None,
+                });
+                out.extend(index.and_then(|i| usize::try_from(i).ok()));
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// Every `inputs[N]` in `text`.
+fn indexes_in_text(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.match_indices("inputs[").filter_map(|(at, key)| {
+        let rest = &text[at + key.len()..];
+        let end = rest.find(']')?;
+        rest[..end].parse().ok()
+    })
+}
+
 impl Inner {
+    /// Looks up which of the `pending` inputs of `chunk` already have a run (an earlier
+    /// attempt reached the server), records their ids and keeps only the others pending.
+    async fn reconcile(
+        self: &std::sync::Arc<Self>,
+        group_id: &str,
+        token: &str,
+        chunk: &[(u64, RunInput)],
+        pending: &mut Vec<usize>,
+        ids: &mut [Option<String>],
+    ) -> Result<(), Error> {
+        let wanted: HashMap<u64, usize> = pending.iter().map(|&i| (chunk[i].0, i)).collect();
+        for (i, id) in self.find_tagged_runs(group_id, token, &wanted).await? {
+            ids[i] = Some(id);
+        }
+        pending.retain(|&i| ids[i].is_none());
+        Ok(())
+    }
+
     /// Streams a group's runs and returns `(index, run_id)` for every run whose tag has `token`
     /// and a position in `wanted` (position -> index). The first run of a tag wins.
     pub(crate) async fn find_tagged_runs(
@@ -446,8 +620,9 @@ mod tests {
 
     #[test]
     fn tags_round_trip_and_reject_other_tokens() {
-        let tag = make_tag("abc", 42);
+        let tag = ClientTag::new("abc", 42).to_string();
         assert_eq!(tag, "abc:42");
+        assert_eq!(ClientTag::parse(&tag), Some(ClientTag::new("abc", 42)));
         assert_eq!(tag_position(&tag, "abc"), Some(42));
         assert_eq!(tag_position(&tag, "ab"), None);
         assert_eq!(tag_position("abc:x", "abc"), None);
@@ -473,7 +648,7 @@ mod tests {
         let mut meta = parallel_types::Metadata::new();
         meta.insert("row".into(), MetadataValue::Integer(3));
         input = input.with_metadata(meta);
-        apply_tag(&mut input, "t", 9);
+        apply_tag(&mut input, "t", 9).unwrap();
         let meta = input.metadata.unwrap();
         assert_eq!(meta.get("row"), Some(&MetadataValue::Integer(3)));
         assert_eq!(

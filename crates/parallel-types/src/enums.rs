@@ -34,6 +34,16 @@ impl RunStatus {
     pub fn is_terminal(&self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
+
+    /// Whether a run in this status is finished for anyone waiting on it: it will not move
+    /// on by itself. That is every status that is not [active](RunStatus::is_active):
+    /// `completed`, `failed`, `cancelled`, `action_required` (it waits for a person on the
+    /// Parallel platform), and a status this version does not know. This is the one rule the
+    /// client's batch engine and `parallel-batch` use; [`TaskRun::is_finished`](crate::TaskRun::is_finished)
+    /// also takes the server's own `is_active` flag into account.
+    pub fn is_finished(&self) -> bool {
+        !self.is_active()
+    }
 }
 
 open_enum! {

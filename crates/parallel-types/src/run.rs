@@ -43,6 +43,15 @@ pub struct TaskRun {
     pub taskgroup_id: Option<String>,
 }
 
+impl TaskRun {
+    /// Whether the run is finished: the server no longer counts it as active and its status
+    /// is [finished](RunStatus::is_finished). An unknown status counts as finished only
+    /// once the server says the run is not active.
+    pub fn is_finished(&self) -> bool {
+        !self.is_active && self.status.is_finished()
+    }
+}
+
 /// A completed run with its output (`TaskRunResult`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRunResult {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use parallel_client::batch::{BatchInput, BatchItem, BatchOptions, BatchProgress};
 use parallel_client::{Client, GroupRunsOptions};
-use parallel_emulator::Faults;
+use parallel_emulator::{Endpoint, Faults};
 
 use crate::common::{Company, Insight, client, company, emulator_with, spec};
 
@@ -36,7 +36,7 @@ async fn run_batch(
                 group_id, token, ..
             } => started = Some((group_id, token)),
             BatchItem::Result(result) => {
-                let company: Company = serde_json::from_value(result.input.clone()).unwrap();
+                let company: Company = result.input_as().unwrap();
                 assert_eq!(
                     company.row, result.position,
                     "the input travels with its result"
@@ -56,6 +56,7 @@ async fn run_batch(
             }
             BatchItem::Progress(p) => progress = p,
             BatchItem::Submitted { runs } => assert!(!runs.is_empty()),
+            other => panic!("unexpected {other:?}"),
         }
     }
     assert!(
@@ -198,5 +199,145 @@ async fn a_panic_inside_the_batch_reaches_the_caller() {
     let panic = caught.expect_err("the batch's panic is resumed in the caller");
     let message = panic.downcast_ref::<String>().map(String::as_str);
     assert_eq!(message, Some("input 2 is unreadable"));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn results_come_from_sweeps_of_the_runs_stream_not_one_request_each() {
+    let emu = emulator_with(Faults::none(), 0.1).await;
+    let client = client(&emu);
+    let options = BatchOptions::new(spec(), "lite-fast").chunk_size(500);
+    let (_, _, results, progress) = run_batch(&client, options, batch_inputs(3000)).await;
+    assert_eq!(results.len(), 3000);
+    assert_eq!(progress.finished, 3000);
+    let stats = emu.stats();
+    // A handful of runs may be read on their own (a sweep passed them while they were still
+    // going); the bulk must come from sweeps.
+    let fetched = stats.requests(Endpoint::RunResult);
+    let sweeps = stats.requests(Endpoint::GroupRuns);
+    assert!(fetched < 300, "{fetched} runs read one by one");
+    assert!((1..300).contains(&sweeps), "{sweeps} sweeps");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_makes_the_group_and_submits_nothing_until_run() {
+    let emu = emulator_with(Faults::none(), 0.0).await;
+    let client = client(&emu);
+    let started = client
+        .batch(BatchOptions::new(spec(), "lite-fast").token("persist-me"))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(started.token(), "persist-me");
+    assert_eq!(started.resumed(), 0);
+    client.get_group(started.group_id()).await.unwrap();
+    assert_eq!(emu.stats().runs_created, 0, "nothing created before run");
+    let group = started.group_id().to_owned();
+    let mut items = started.run_iter(batch_inputs(5));
+    // The first item comes before the batch task exists.
+    match items.next().await.unwrap().unwrap() {
+        BatchItem::Started { group_id, .. } => assert_eq!(group_id, group),
+        other => panic!("expected Started first, got {other:?}"),
+    }
+    assert_eq!(
+        emu.stats().runs_created,
+        0,
+        "nothing created before polled past Started"
+    );
+    let mut results = 0;
+    while let Some(item) = items.next().await {
+        if let BatchItem::Result(_) = item.unwrap() {
+            results += 1;
+        }
+    }
+    assert_eq!(results, 5);
+    assert_eq!(emu.stats().runs_created, 5);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_input_the_api_refuses_is_reported_and_the_batch_goes_on() {
+    let emu = emulator_with(Faults::none(), 0.0).await;
+    let client = client(&emu);
+    // One input over the API's 25,000-character limit of input and spec, in the middle of
+    // a chunk, and one whose metadata already has the client tag key.
+    let mut inputs = batch_inputs(3000);
+    inputs[2500] = BatchInput::new(2500, "x".repeat(30_000));
+    let mut clash = parallel_types::Metadata::new();
+    clash.insert(parallel_client::CLIENT_TAG_KEY.into(), "mine".into());
+    inputs[10] = BatchInput::new(10, company(10)).with_metadata(clash);
+    let options = BatchOptions::new(spec(), "lite-fast").chunk_size(1000);
+    let mut stream = client.batch(options).run_iter(inputs);
+    let (mut results, mut rejected) = (BTreeMap::new(), BTreeMap::new());
+    let mut progress = BatchProgress::default();
+    while let Some(item) = stream.next().await {
+        match item.unwrap() {
+            BatchItem::Result(result) => {
+                assert!(
+                    results
+                        .insert(result.position, result.is_completed())
+                        .is_none()
+                );
+            }
+            BatchItem::Rejected(refused) => {
+                assert_eq!(refused.input.get().len() > 30_000, refused.position == 2500);
+                assert!(
+                    rejected
+                        .insert(refused.position, refused.reason())
+                        .is_none()
+                );
+            }
+            BatchItem::Progress(p) => progress = p,
+            _ => {}
+        }
+    }
+    assert_eq!(rejected.keys().copied().collect::<Vec<_>>(), [10, 2500]);
+    let too_long = &rejected[&2500];
+    assert!(
+        too_long.contains("25000") || too_long.contains("25,000"),
+        "{too_long}"
+    );
+    assert!(
+        !too_long.contains("inputs["),
+        "no index within the request: {too_long}"
+    );
+    assert!(rejected[&10].contains("client_tag"), "{}", rejected[&10]);
+    assert_eq!(results.len(), 2998);
+    assert!(results.values().all(|completed| *completed));
+    assert_eq!(progress.rejected, 2);
+    assert_eq!(emu.stats().runs_created, 2998);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn skipped_positions_are_neither_submitted_nor_delivered_on_resume() {
+    let emu = emulator_with(Faults::none(), 0.0).await;
+    let client = client(&emu);
+    let token = "skip-7";
+    let options = BatchOptions::new(spec(), "lite-fast").token(token);
+    let (group, _, first, _) = run_batch(&client, options, batch_inputs(300)).await;
+    assert_eq!(first.len(), 300);
+    // Say the caller stored the even positions only, and feeds every input again.
+    let options = BatchOptions::new(spec(), "lite-fast")
+        .group(&group)
+        .token(token)
+        .skip(|position| position % 2 == 0);
+    let started = client.batch(options).start().await.unwrap();
+    assert_eq!(
+        started.resumed(),
+        150,
+        "only the positions still wanted are indexed"
+    );
+    let mut items = started.run_iter(batch_inputs(300));
+    let mut again = Vec::new();
+    while let Some(item) = items.next().await {
+        if let BatchItem::Result(result) = item.unwrap() {
+            again.push(result.position);
+        }
+    }
+    again.sort_unstable();
+    assert_eq!(again, (0..300).filter(|p| p % 2 == 1).collect::<Vec<_>>());
+    assert_eq!(emu.stats().runs_created, 300, "nothing submitted again");
     emu.shutdown().await;
 }

@@ -1,0 +1,88 @@
+//! Submitting one chunk of a batch: tagged, with refused inputs set aside, and retried
+//! through passing failures without creating a run twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parallel_types::{ErrorObject, Processor, RunInput, TaskSpec};
+
+use super::items::BatchInput;
+use super::outage::patiently;
+use crate::add_runs::{ChunkRequest, MAX_RUNS_PER_REQUEST};
+use crate::client::Client;
+use crate::error::Error;
+
+/// What a chunk's submission gave.
+pub(crate) struct Submitted {
+    /// `(position, run id)` of each input that got a run, in input order.
+    pub(crate) runs: Vec<(u64, String)>,
+    /// `(position, error)` of each input the API refused.
+    pub(crate) rejected: Vec<(u64, ErrorObject)>,
+}
+
+/// Everything a chunk is sent with.
+#[derive(Clone)]
+pub(crate) struct Submitter {
+    pub(crate) client: Client,
+    pub(crate) group_id: String,
+    pub(crate) token: String,
+    pub(crate) spec: Arc<TaskSpec>,
+    pub(crate) processor: Processor,
+    pub(crate) tolerance: Duration,
+}
+
+impl Submitter {
+    /// Sends `chunk` (at most [`MAX_RUNS_PER_REQUEST`] inputs). After a failure that may have
+    /// reached the server (no answer, a timeout, a 5xx), the next try first looks the tags up
+    /// in the group, so an input never gets two runs.
+    pub(crate) async fn submit(
+        self,
+        chunk: Vec<BatchInput>,
+        last: bool,
+    ) -> Result<Submitted, Error> {
+        debug_assert!(chunk.len() <= MAX_RUNS_PER_REQUEST);
+        let runs: Vec<(u64, RunInput)> = chunk
+            .into_iter()
+            .map(|input| {
+                let value: serde_json::Value =
+                    serde_json::from_str(input.input.get()).unwrap_or_default();
+                let mut run = RunInput::new(value, self.processor.clone());
+                run.metadata = input.metadata;
+                (input.position, run)
+            })
+            .collect();
+        let outcome = patiently(self.tolerance, |previous: Option<Error>| {
+            let request = ChunkRequest {
+                group_id: &self.group_id,
+                chunk: runs.clone(),
+                default_task_spec: Some(&self.spec),
+                token: Some(&self.token),
+                refresh_status: last,
+                reject_invalid: true,
+                reconcile_first: previous.is_some_and(|e| may_have_reached(&e)),
+            };
+            self.client.submit_chunk(request)
+        })
+        .await?;
+        let mut submitted = Submitted {
+            runs: Vec::with_capacity(runs.len()),
+            rejected: Vec::with_capacity(outcome.rejected.len()),
+        };
+        for ((position, _), id) in runs.iter().zip(outcome.ids) {
+            if let Some(id) = id {
+                submitted.runs.push((*position, id));
+            }
+        }
+        for (index, error) in outcome.rejected {
+            submitted.rejected.push((runs[index].0, error));
+        }
+        Ok(submitted)
+    }
+}
+
+/// Whether a failed add-runs request may have created runs.
+fn may_have_reached(error: &Error) -> bool {
+    error.is_outcome_unknown()
+        || error.is_timeout()
+        || error.status().is_some_and(|s| s.is_server_error())
+}
