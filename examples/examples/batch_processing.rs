@@ -48,19 +48,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = BatchOptions::new(TaskSpec::from_output::<Enrichment>()?, "lite-fast")
         .chunk_size(1000)
         .max_in_flight(5000);
-    let mut items = client.batch(options).run_iter(inputs);
+    // The group exists now and nothing is submitted yet: the moment to persist what a
+    // resume needs (BatchOptions::group + ::token).
+    let batch = client.batch(options).start().await?;
+    println!(
+        "group {}, client tag token {}",
+        batch.group_id(),
+        batch.token()
+    );
+    let mut items = batch.run_iter(inputs);
 
     let mut by_country = std::collections::BTreeMap::<String, u64>::new();
     let mut failures = 0u64;
     while let Some(item) = items.next().await {
         match item? {
-            BatchItem::Started {
-                group_id, token, ..
-            } => {
-                // Keep these to resume after a crash (BatchOptions::group + ::token).
-                println!("group {group_id}, client tag token {token}");
+            BatchItem::Rejected(rejected) => {
+                failures += 1;
+                eprintln!("row {} refused: {}", rejected.position, rejected.reason());
             }
-            BatchItem::Submitted { .. } => {}
             BatchItem::Result(result) => match result.output_as::<Enrichment>() {
                 Ok(enrichment) => {
                     if result.position == 0 {
@@ -82,6 +87,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 p.in_flight,
                 started.elapsed().as_secs_f64()
             ),
+            _ => {}
         }
     }
     let top = by_country.iter().max_by_key(|(_, n)| **n);

@@ -6,14 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt;
-use parallel_client::{Client, GroupEventsOptions, GroupRunsOptions};
+use parallel_client::{Client, GroupEventsOptions};
 use parallel_types::{GroupEvent, TaskGroup};
-use serde_json::value::RawValue;
 
 use crate::cli::{Cli, Command, EmulatorArgs};
 use crate::progress::{Counts, Progress, ProgressMode};
 use crate::run::{Backend, Summary};
-use crate::{Error, OutputFormat, OutputWriter, Record};
+use crate::{Error, OutputFormat};
 
 const EMBEDDED: &str = "embedded-emulator";
 
@@ -144,7 +143,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
         } => {
             let client = remote_client(&cli)?;
             let format = OutputFormat::resolve(output, *output_format);
-            let counts = results(&client, group, output, format).await?;
+            let counts = crate::results::write(&client, group, output, format).await?;
             if cli.json {
                 println!(
                     "{}",
@@ -250,8 +249,13 @@ fn print_summary(summary: &Summary, json: bool) {
         );
         return;
     }
+    let rejected = if summary.rejected > 0 {
+        format!(", {} rejected by the API", summary.rejected)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "Done: {} rows in {} ({} completed, {} failed) in {:.1} s ({:.0} rows/s). Group: {}",
+        "Done: {} rows in {} ({} completed, {} failed{rejected}) in {:.1} s ({:.0} rows/s). Group: {}",
         summary.total,
         summary.output.display(),
         summary.completed,
@@ -310,6 +314,7 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
             submitted: status.num_task_runs,
             completed: 0,
             failed: 0,
+            rejected: 0,
         };
         for (k, v) in &status.task_run_status_counts {
             match k.to_string().as_str() {
@@ -363,118 +368,6 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
             return Ok(());
         }
     }
-}
-
-/// Writes every run of `group` with its input and output.
-// One linear pipeline (stream, buffer until the CSV header is known, write) reads best whole.
-#[allow(clippy::too_many_lines)]
-async fn results(
-    client: &Client,
-    group: &str,
-    output: &Path,
-    format: OutputFormat,
-) -> Result<Counts, Error> {
-    struct Buffered {
-        row: u64,
-        input: Box<RawValue>,
-        output: Option<Box<RawValue>>,
-        run_id: String,
-        status: String,
-        error: Option<String>,
-    }
-    impl Buffered {
-        fn record(&self) -> Record<'_> {
-            Record {
-                row: self.row,
-                input: &self.input,
-                output: self.output.as_deref(),
-                run_id: &self.run_id,
-                status: &self.status,
-                error: self.error.as_deref(),
-            }
-        }
-    }
-    // CSV needs the output fields for its header: hold rows (at most this many) until the
-    // first completed JSON output names them.
-    const MAX_BUFFERED: usize = 10_000;
-    let options = GroupRunsOptions {
-        include_input: true,
-        include_output: true,
-        ..GroupRunsOptions::default()
-    };
-    let mut stream = client.group_runs(group, options);
-    let mut writer: Option<OutputWriter> = None;
-    let mut buffer: Vec<Buffered> = Vec::new();
-    let mut counts = Counts::default();
-    let mut index = 0u64;
-    let null = || RawValue::from_string("null".to_owned()).ok();
-    // Opens the output with these CSV fields and writes the rows held so far.
-    let open_with = |fields: Option<&[String]>, buffer: &mut Vec<Buffered>| {
-        let mut w = OutputWriter::open(output, format, 0, None, fields)?;
-        for b in buffer.drain(..) {
-            w.write(&b.record())?;
-        }
-        Ok::<_, Error>(w)
-    };
-    while let Some(event) = stream.next().await {
-        let event = event
-            .and_then(|run| run.to_event())
-            .map_err(|e| Error::api(format!("cannot read the runs of {group}"), e))?;
-        let row = event
-            .run
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get(crate::run::CLIENT_TAG))
-            .and_then(|t| t.as_str())
-            .and_then(parallel_client::add_runs::parse_client_tag)
-            .map_or(index, |(_, row)| row);
-        index += 1;
-        let input = event
-            .input
-            .as_ref()
-            .and_then(|i| serde_json::value::to_raw_value(&i.input).ok())
-            .or_else(null)
-            .ok_or_else(|| Error::state("cannot encode a run input"))?;
-        let content = event.output.as_ref().and_then(crate::run::output_content);
-        let record = Buffered {
-            row,
-            input,
-            output: content,
-            run_id: event.run.run_id.clone(),
-            status: event.run.status.as_str().to_owned(),
-            error: crate::run::error_message(&event.run),
-        };
-        if event.run.status == parallel_types::RunStatus::Completed {
-            counts.completed += 1;
-        } else {
-            counts.failed += 1;
-        }
-        if writer.is_none() {
-            let fields = match (&record.output, format) {
-                (_, OutputFormat::Jsonl) => Some(None),
-                (Some(o), OutputFormat::Csv) if o.get().starts_with('{') => {
-                    Some(crate::spec::object_keys(o.get()))
-                }
-                _ if buffer.len() >= MAX_BUFFERED => Some(None),
-                _ => None,
-            };
-            if let Some(fields) = fields {
-                writer = Some(open_with(fields.as_deref(), &mut buffer)?);
-            } else {
-                buffer.push(record);
-                continue;
-            }
-        }
-        if let Some(w) = writer.as_mut() {
-            w.write(&record.record())?;
-        }
-    }
-    let mut w = match writer {
-        Some(w) => w,
-        None => open_with(None, &mut buffer)?,
-    };
-    w.sync()?;
-    Ok(counts)
 }
 
 async fn events(client: &Client, group: &str, last_event_id: Option<String>) -> Result<(), Error> {

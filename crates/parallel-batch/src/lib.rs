@@ -22,6 +22,7 @@ mod error;
 mod input;
 mod output;
 mod progress;
+mod results;
 mod run;
 mod spec;
 mod state;

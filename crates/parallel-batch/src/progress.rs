@@ -45,12 +45,14 @@ pub(crate) struct Counts {
     pub(crate) completed: u64,
     /// Rows written with a failed or cancelled run.
     pub(crate) failed: u64,
+    /// Rows written as refused by the API (no run).
+    pub(crate) rejected: u64,
 }
 
 impl Counts {
     /// Rows written.
     pub(crate) fn done(&self) -> u64 {
-        self.completed + self.failed
+        self.completed + self.failed + self.rejected
     }
 }
 
@@ -108,8 +110,8 @@ impl Progress {
                     submitted.set_position(counts.submitted);
                     done.set_position(counts.done());
                     done.set_message(format!(
-                        "completed {} · failed {}",
-                        counts.completed, counts.failed
+                        "completed {} · failed {} · rejected {}",
+                        counts.completed, counts.failed, counts.rejected
                     ));
                 }
             }
@@ -143,6 +145,7 @@ impl Progress {
                 "submitted": counts.submitted,
                 "completed": counts.completed,
                 "failed": counts.failed,
+                "rejected": counts.rejected,
                 "rows_per_second": (rate * 10.0).round() / 10.0,
                 "eta_seconds": eta.map(f64::round),
             });
@@ -151,8 +154,8 @@ impl Progress {
             let eta = eta.map_or_else(|| "-".to_owned(), format_duration);
             let _ = writeln!(
                 err,
-                "progress: submitted {}/{}, completed {}, failed {}, {rate:.0} rows/s, ETA {eta}",
-                counts.submitted, counts.total, counts.completed, counts.failed
+                "progress: submitted {}/{}, completed {}, failed {}, rejected {}, {rate:.0} rows/s, ETA {eta}",
+                counts.submitted, counts.total, counts.completed, counts.failed, counts.rejected
             );
         }
     }
@@ -211,13 +214,14 @@ mod tests {
     }
 
     #[test]
-    fn done_adds_completed_and_failed() {
+    fn done_adds_completed_failed_and_rejected() {
         let c = Counts {
             total: 10,
             submitted: 8,
             completed: 5,
             failed: 2,
+            rejected: 1,
         };
-        assert_eq!(c.done(), 7);
+        assert_eq!(c.done(), 8);
     }
 }

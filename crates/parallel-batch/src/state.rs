@@ -161,6 +161,9 @@ pub struct State {
     /// Written rows whose run failed or was cancelled.
     #[serde(default)]
     pub failed: u64,
+    /// Written rows the API refused (no run was made for them).
+    #[serde(default)]
+    pub rejected: u64,
     /// Every row has been written.
     pub complete: bool,
 }
@@ -302,6 +305,7 @@ mod tests {
             submitted: vec![[0, 10]],
             completed: 0,
             failed: 0,
+            rejected: 0,
             complete: false,
         };
         state.save(&path).unwrap();

@@ -1,5 +1,7 @@
 //! Whole files through the tool, and the `status` / `results` commands.
 
+use std::fmt::Write as _;
+
 use crate::support::{
     COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_command, run_ok,
     state_of, write_csv, write_jsonl,
@@ -227,4 +229,50 @@ fn status_and_results_commands_read_the_group_back() {
         })
         .collect();
     assert!(types.iter().any(|t| t == "task_group_status"), "{types:?}");
+}
+
+#[test]
+fn a_row_the_api_refuses_is_written_as_rejected_and_the_batch_goes_on() {
+    // One row over the API's 25,000-character limit, late in a 3,000-row file: the batch
+    // must not stop there (it used to, after 2,000 runs had been paid for).
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let mut text = String::from("name,website\n");
+    for i in 0..3000u64 {
+        let name = if i == 2500 {
+            "x".repeat(30_000)
+        } else {
+            format!("Company {i}")
+        };
+        writeln!(text, "{name},https://c{i}.example").unwrap();
+    }
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("out.csv");
+    let out = run_ok(run_command(&emu, &["--json"], &input, &output).args(["--columns", COLUMNS]));
+    let (_, rows) = read_csv_output(&output);
+    assert_eq!(rows.len(), 3000, "every row is in the output once");
+    let refused = &rows[&2500];
+    assert_eq!(refused["status"], "rejected");
+    assert!(refused["run_id"].is_empty());
+    assert!(
+        refused["error"].contains("25000") || refused["error"].contains("25,000"),
+        "{refused:?}"
+    );
+    assert!(!refused["error"].contains("inputs["), "{refused:?}");
+    let others = rows.iter().filter(|(row, _)| **row != 2500);
+    assert!(others.clone().all(|(_, f)| f["status"] == "completed"));
+    assert_eq!(others.count(), 2999);
+    assert_eq!(emu.runs_created(), 2999);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rejected"], 1);
+    assert_eq!(summary["completed"], 2999);
+    assert_eq!(state_of(&output)["rejected"], 1);
+
+    // Running the same command again has nothing left to do.
+    let again =
+        run_ok(run_command(&emu, &["--json"], &input, &output).args(["--columns", COLUMNS]));
+    let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["written_now"], 0);
+    assert_eq!(emu.runs_created(), 2999);
 }

@@ -230,8 +230,9 @@ pub struct BatchProgress {
 }
 
 /// The error object of a run that finished without an output: the run's own, or one that
-/// says which status it ended in.
-pub(crate) fn run_error(run: &TaskRun) -> ErrorObject {
+/// says which status it ended in (`action_required` runs wait for a person on the Parallel
+/// platform). What [`BatchResult::outcome`] holds for such a run.
+pub fn run_error(run: &TaskRun) -> ErrorObject {
     if let Some(error) = &run.error {
         return error.clone();
     }

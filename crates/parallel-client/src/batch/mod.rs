@@ -108,7 +108,9 @@ use futures::{Stream, StreamExt};
 use parallel_types::CreateTaskGroupRequest;
 use tokio::sync::mpsc;
 
-pub use items::{BatchInput, BatchItem, BatchOutput, BatchProgress, BatchRejection, BatchResult};
+pub use items::{
+    BatchInput, BatchItem, BatchOutput, BatchProgress, BatchRejection, BatchResult, run_error,
+};
 pub use options::BatchOptions;
 
 use crate::add_runs::{MAX_RUNS_PER_REQUEST, check_token, random_token};

@@ -1,0 +1,106 @@
+//! The feed: the input file as rows for the batch engine. A first pass checks every row and
+//! fingerprints the file; the second streams the rows not yet written, lazily, from a thread
+//! of its own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::Stream;
+use parallel_client::batch::BatchInput;
+use parallel_types::Metadata;
+use tokio::sync::{mpsc, oneshot};
+
+use super::job::Job;
+use crate::state::{Fingerprint, RowSet};
+use crate::{ColumnMap, Error, InputFormat, InputReader};
+
+/// Rows sent to the engine ahead of its reading them.
+const FEED_BUFFER: usize = 1024;
+
+/// What the first pass learnt.
+pub(crate) struct Scanned {
+    /// Data rows in the file.
+    pub(crate) total: u64,
+    pub(crate) fingerprint: Fingerprint,
+    /// The input columns (CSV, or JSONL with a column map).
+    pub(crate) columns: Option<Vec<String>>,
+}
+
+/// Reads the whole input once: a bad row stops the job before anything is submitted.
+pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
+    let (format, map) = (job.input_format, job.map.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut reader = InputReader::open(&path, format, map.as_ref())?;
+        let columns = reader.columns().map(<[String]>::to_vec);
+        let mut total = 0u64;
+        while reader.next_row()?.is_some() {
+            total += 1;
+        }
+        Ok(Scanned {
+            total,
+            fingerprint: reader.fingerprint(),
+            columns,
+        })
+    })
+    .await
+    .map_err(|e| Error::state(format!("the input reader stopped: {e}")))?
+}
+
+/// The rows of `path` not in `written`, as batch inputs at their row index, each with
+/// `metadata`. A read error ends the stream and is sent on the returned channel.
+pub(crate) fn rows(
+    path: PathBuf,
+    format: InputFormat,
+    map: Option<ColumnMap>,
+    written: Arc<RowSet>,
+    metadata: Option<Metadata>,
+) -> (
+    impl Stream<Item = BatchInput> + Send + 'static,
+    oneshot::Receiver<Error>,
+) {
+    let (tx, rx) = mpsc::channel(FEED_BUFFER);
+    let (error_tx, error_rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        if let Err(error) = read(
+            &path,
+            format,
+            map.as_ref(),
+            &written,
+            metadata.as_ref(),
+            &tx,
+        ) {
+            let _ = error_tx.send(error);
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let input = rx.recv().await?;
+        Some((input, rx))
+    });
+    (stream, error_rx)
+}
+
+fn read(
+    path: &std::path::Path,
+    format: InputFormat,
+    map: Option<&ColumnMap>,
+    written: &RowSet,
+    metadata: Option<&Metadata>,
+    tx: &mpsc::Sender<BatchInput>,
+) -> Result<(), Error> {
+    let mut reader = InputReader::open(path, format, map)?;
+    while let Some(row) = reader.next_row()? {
+        if written.contains(row.index) {
+            continue;
+        }
+        let input = BatchInput::from_json(row.index, row.input)
+            .map_err(|e| Error::input(path, row.line, None, e.to_string()))?;
+        let input = match metadata {
+            Some(metadata) => input.with_metadata(metadata.clone()),
+            None => input,
+        };
+        if tx.blocking_send(input).is_err() {
+            return Ok(()); // the batch stopped
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! What a `run` command asks for, checked before anything is read or sent, and the job's
+//! state: a new one, or the one an earlier run left beside the output.
+
+use parallel_types::{Metadata, MetadataValue, Processor, TaskSpec};
+
+use super::Backend;
+use super::feed::Scanned;
+use crate::cli::RunArgs;
+use crate::state::{Fnv64, STATE_VERSION, State, state_path};
+use crate::{ColumnMap, Error, InputFormat, OutputFormat, Task, TaskSource};
+
+/// The metadata key tagging each run with its batch token and row.
+pub(crate) const CLIENT_TAG: &str = parallel_client::CLIENT_TAG_KEY;
+
+/// The command line, checked and resolved.
+pub(crate) struct Job {
+    pub(crate) input_format: InputFormat,
+    pub(crate) output_format: OutputFormat,
+    pub(crate) map: Option<ColumnMap>,
+    pub(crate) task: Task,
+    pub(crate) spec: TaskSpec,
+    pub(crate) processor: Processor,
+    pub(crate) metadata: Metadata,
+    pub(crate) chunk_size: usize,
+    pub(crate) max_in_flight: usize,
+}
+
+impl Job {
+    pub(crate) fn prepare(args: &RunArgs) -> Result<Self, Error> {
+        let input_format = InputFormat::resolve(&args.input, args.format)?;
+        let output_format = OutputFormat::resolve(&args.output, args.output_format);
+        let map = args
+            .input_columns
+            .as_deref()
+            .map(ColumnMap::parse)
+            .transpose()?;
+        let task = Task::build(&task_source(args))?;
+        let spec: TaskSpec = serde_json::from_value(task.spec.clone())
+            .map_err(|e| Error::usage(format!("the task spec is not valid: {e}")))?;
+        let processor: Processor = args
+            .processor
+            .parse()
+            .map_err(|_| Error::usage(format!("unknown processor `{}`", args.processor)))?;
+        let metadata = parse_metadata(&args.metadata)?;
+        if args.chunk_size == 0 || args.chunk_size > 1000 {
+            return Err(Error::usage("--chunk-size must be between 1 and 1000"));
+        }
+        let chunk_size = usize::from(args.chunk_size);
+        Ok(Self {
+            input_format,
+            output_format,
+            map,
+            task,
+            spec,
+            processor,
+            metadata,
+            chunk_size,
+            max_in_flight: args.max_in_flight.max(chunk_size),
+        })
+    }
+
+    /// Hash of everything that shapes the runs and the output.
+    fn task_hash(&self, args: &RunArgs) -> String {
+        let mut h = Fnv64::default();
+        h.update(self.task.spec.to_string().as_bytes());
+        h.update(b"\0");
+        h.update(args.processor.as_bytes());
+        h.update(b"\0");
+        h.update(args.input_columns.as_deref().unwrap_or("").as_bytes());
+        h.update(b"\0");
+        h.update(format!("{:?}", self.output_format).as_bytes());
+        h.hex()
+    }
+}
+
+/// The job's state, as found or made.
+pub(crate) enum Opened {
+    /// An earlier run finished the job.
+    Complete(State),
+    /// Work to do; `resumed` when an earlier run's state was taken up.
+    Ready { state: State, resumed: bool },
+}
+
+/// Loads the state beside the output (resume) or creates it, refusing an output that
+/// belongs to another job.
+pub(crate) fn open_state(
+    args: &RunArgs,
+    backend: &Backend,
+    job: &Job,
+    scanned: &Scanned,
+) -> Result<Opened, Error> {
+    let state_file = state_path(&args.output);
+    let task_hash = job.task_hash(args);
+    // A job that never got a row accepted (say the API refused the processor) holds nothing
+    // worth keeping: a rerun with corrected options starts over instead of refusing.
+    let loaded = State::load(&state_file)?.filter(|s| {
+        let fresh_start = s.submitted.is_empty() && s.written.is_empty();
+        !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != task_hash))
+    });
+    let Some(mut state) = loaded else {
+        let exists =
+            std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) && !state_file.exists();
+        if exists && !args.force {
+            return Err(Error::usage(format!(
+                "{} already exists and has no state file beside it; pass --force to \
+                 replace it, or choose another output file",
+                args.output.display()
+            )));
+        }
+        let state = State {
+            version: STATE_VERSION,
+            token: new_token(),
+            group_id: args.group.clone(),
+            backend: backend.label.clone(),
+            input: scanned.fingerprint.clone(),
+            task_hash,
+            total_rows: scanned.total,
+            output_len: 0,
+            written: Vec::new(),
+            submitted: Vec::new(),
+            completed: 0,
+            failed: 0,
+            rejected: 0,
+            complete: false,
+        };
+        state.save(&state_file)?;
+        return Ok(Opened::Ready {
+            state,
+            resumed: false,
+        });
+    };
+    check_resumable(args, &state, scanned, &task_hash, &state_file)?;
+    if state.complete {
+        return Ok(Opened::Complete(state));
+    }
+    if state.backend != backend.label && !(state.backend == "embedded-emulator" && backend.embedded)
+    {
+        return Err(Error::state(format!(
+            "{} was started against {}, not {}; rerun with the same backend",
+            args.output.display(),
+            state.backend,
+            backend.label
+        )));
+    }
+    if state.backend == "embedded-emulator" {
+        // The embedded emulator died with the previous process; its runs are gone. Keep
+        // what was written and send the other rows to a new group.
+        state.group_id = None;
+        state.submitted.clear();
+        state.token = new_token();
+    }
+    Ok(Opened::Ready {
+        state,
+        resumed: true,
+    })
+}
+
+fn check_resumable(
+    args: &RunArgs,
+    state: &State,
+    scanned: &Scanned,
+    task_hash: &str,
+    state_file: &std::path::Path,
+) -> Result<(), Error> {
+    if state.input != scanned.fingerprint {
+        return Err(Error::state(format!(
+            "{} changed since this job started (its state is in {}); restore the \
+             original input, or write to another output file",
+            args.input.display(),
+            state_file.display()
+        )));
+    }
+    if state.task_hash != task_hash {
+        return Err(Error::state(format!(
+            "the task (spec, processor, columns or output format) differs from the one \
+             that started {}; rerun with the same options, or write to another output file",
+            args.output.display()
+        )));
+    }
+    if let (Some(wanted), Some(have)) = (&args.group, &state.group_id)
+        && wanted != have
+    {
+        return Err(Error::state(format!(
+            "{} belongs to group {have}, not {wanted}",
+            args.output.display()
+        )));
+    }
+    Ok(())
+}
+
+fn new_token() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+pub(crate) fn parse_metadata(items: &[String]) -> Result<Metadata, Error> {
+    let mut metadata = Metadata::new();
+    for item in items {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(Error::usage(format!(
+                "--metadata `{item}`: expected KEY=VALUE"
+            )));
+        };
+        if key == CLIENT_TAG {
+            return Err(Error::usage(format!(
+                "--metadata: the key `{CLIENT_TAG}` is reserved for resuming"
+            )));
+        }
+        metadata.insert(key.to_owned(), MetadataValue::String(value.to_owned()));
+    }
+    Ok(metadata)
+}
+
+fn task_source(args: &RunArgs) -> TaskSource {
+    if let Some(path) = &args.spec {
+        TaskSource::SpecFile(path.clone())
+    } else if let Some(path) = &args.output_schema {
+        TaskSource::OutputSchemaFile(path.clone())
+    } else if let Some(columns) = &args.columns {
+        TaskSource::Columns(columns.clone())
+    } else if let Some(text) = &args.text {
+        TaskSource::Text(text.clone())
+    } else {
+        TaskSource::Auto
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_flags_parse_and_reserve_the_tag() {
+        let m = parse_metadata(&["team=growth".into(), "q=a=b".into()]).unwrap();
+        assert_eq!(m["q"], MetadataValue::String("a=b".into()));
+        assert!(parse_metadata(&["oops".into()]).unwrap_err().is_usage());
+        assert!(
+            parse_metadata(&["client_tag=x".into()])
+                .unwrap_err()
+                .is_usage()
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The `run` command: the feed (input file -> rows), the client's batch engine, and the sink
+//! (results -> output file, checkpoints). Resumes after any crash: the state beside the
+//! output names the group, the token of the client tags and the rows the output holds, and
+//! the engine finds the runs an earlier session created by their tags.
+
+mod feed;
+mod job;
+mod sink;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use parallel_client::Client;
+use parallel_client::batch::{BatchItem, BatchOptions, BatchStream, StartedBatch};
+use parallel_types::MetadataValue;
+use tokio::sync::oneshot;
+
+use crate::Error;
+use crate::cli::RunArgs;
+use crate::progress::{Progress, ProgressMode};
+use job::{Job, Opened};
+use sink::Sink;
+
+/// How often the output is made durable and the state saved.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the runs go.
+pub(crate) struct Backend {
+    pub(crate) client: Client,
+    /// `embedded-emulator`, or the base URL.
+    pub(crate) label: String,
+    pub(crate) embedded: bool,
+}
+
+/// What a finished (or interrupted) `run` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Summary {
+    pub(crate) group_id: String,
+    pub(crate) output: PathBuf,
+    pub(crate) total: u64,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) rejected: u64,
+    pub(crate) submitted_now: u64,
+    pub(crate) written_now: u64,
+    pub(crate) resumed: bool,
+    pub(crate) seconds: f64,
+    pub(crate) rows_per_second: f64,
+    pub(crate) complete: bool,
+    pub(crate) duplicate_runs: u64,
+}
+
+/// How the item loop ended.
+enum Ending {
+    Done,
+    Interrupted,
+    Failed(Error),
+}
+
+/// Runs the `run` command to completion, interruption or error.
+pub(crate) async fn run(
+    args: &RunArgs,
+    backend: &Backend,
+    mode: ProgressMode,
+    resume_command: &str,
+) -> Result<Summary, Error> {
+    let started_at = Instant::now();
+    let job = Job::prepare(args)?;
+    let scanned = feed::scan(args.input.clone(), &job).await?;
+    let (state, resumed) = match job::open_state(args, backend, &job, &scanned)? {
+        Opened::Complete(state) => return Ok(already_complete(args, &state, scanned.total)),
+        Opened::Ready { state, resumed } => (state, resumed),
+    };
+    let mut sink = Sink::open(
+        &args.output,
+        job.output_format,
+        state,
+        scanned.columns.as_deref(),
+        job.task.output_fields.as_deref(),
+    )?;
+    let batch = start(backend, &job, &mut sink).await?;
+    let duplicate_runs = batch.duplicates();
+    let mut progress = Progress::new(mode, sink.counts);
+    if resumed && batch.resumed() + sink.written.len() > 0 {
+        progress.println(&format!(
+            "Resuming group {}: {} of {} rows written, {} more submitted earlier.",
+            batch.group_id(),
+            sink.written.len(),
+            scanned.total,
+            batch.resumed()
+        ));
+    }
+    let group_id = batch.group_id().to_owned();
+    let (written_at_start, submitted_at_start) = (sink.written.len(), sink.submitted.len());
+    let written = Arc::new(sink.written.clone());
+    let (rows, feed_error) = feed::rows(
+        args.input.clone(),
+        job.input_format,
+        job.map.clone(),
+        written,
+        (!job.metadata.is_empty()).then(|| job.metadata.clone()),
+    );
+    let items = batch.run(rows);
+    let ending = follow(items, feed_error, &mut sink, &mut progress).await?;
+    let ending = match ending {
+        Ending::Done if sink.written.len() < scanned.total => {
+            // Every row counted in the first pass must have been read, submitted and
+            // written. Anything else (the file shrank while the batch ran) must not end as a
+            // success with rows missing.
+            Ending::Failed(Error::state(format!(
+                "the input ended early: {} of the {} rows counted at the start were read and \
+                 written (did {} change while the batch ran?)",
+                sink.written.len(),
+                scanned.total,
+                args.input.display()
+            )))
+        }
+        other => other,
+    };
+    sink.checkpoint(matches!(ending, Ending::Done))?;
+    progress.finish(&sink.counts);
+    let report = Report {
+        args,
+        backend,
+        resume_command,
+        total: scanned.total,
+        group_id,
+        resumed,
+        duplicate_runs,
+        started_at,
+        written_at_start,
+        submitted_at_start,
+    };
+    report.end(ending, &sink, &progress)
+}
+
+/// What the end of a `run` reports from.
+struct Report<'a> {
+    args: &'a RunArgs,
+    backend: &'a Backend,
+    resume_command: &'a str,
+    total: u64,
+    group_id: String,
+    resumed: bool,
+    duplicate_runs: u64,
+    started_at: Instant,
+    written_at_start: u64,
+    submitted_at_start: u64,
+}
+
+impl Report<'_> {
+    /// The summary of a finished job, or the error, with what to do next on stderr.
+    fn end(self, ending: Ending, sink: &Sink, progress: &Progress) -> Result<Summary, Error> {
+        let (args, total, resume_command) = (self.args, self.total, self.resume_command);
+        let written = sink.written.len();
+        match ending {
+            Ending::Failed(error) => {
+                progress.println(&format!(
+                    "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {resume_command}",
+                    args.output.display()
+                ));
+                Err(error)
+            }
+            Ending::Interrupted => {
+                let note = if self.backend.embedded {
+                    " (the embedded emulator stops with this process: rows not yet written will be sent again to a new group)"
+                } else {
+                    " (submitted runs keep running on the server)"
+                };
+                eprintln!(
+                    "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {resume_command}",
+                    args.output.display()
+                );
+                Err(Error::interrupted())
+            }
+            Ending::Done => {
+                let seconds = self.started_at.elapsed().as_secs_f64();
+                let written_now = written - self.written_at_start;
+                #[allow(clippy::cast_precision_loss)]
+                let rows_per_second = if seconds > 0.0 {
+                    written_now as f64 / seconds
+                } else {
+                    0.0
+                };
+                Ok(Summary {
+                    group_id: self.group_id,
+                    output: args.output.clone(),
+                    total,
+                    completed: sink.counts.completed,
+                    failed: sink.counts.failed,
+                    rejected: sink.counts.rejected,
+                    submitted_now: sink.submitted.len().saturating_sub(self.submitted_at_start),
+                    written_now,
+                    resumed: self.resumed,
+                    seconds,
+                    rows_per_second,
+                    complete: true,
+                    duplicate_runs: self.duplicate_runs,
+                })
+            }
+        }
+    }
+}
+
+/// Starts the engine on the job's group (made now, or the one the state names) and records
+/// the group and token in the state before any run is created.
+async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedBatch, Error> {
+    let state = sink.state();
+    let written = Arc::new(sink.written.clone());
+    let mut options = BatchOptions::new(job.spec.clone(), job.processor.clone())
+        .token(state.token.clone())
+        .chunk_size(job.chunk_size)
+        .max_in_flight(job.max_in_flight)
+        .skip(move |row| written.contains(row));
+    if let Some(group) = &state.group_id {
+        options = options.group(group.clone());
+    } else {
+        let mut metadata = job.metadata.clone();
+        metadata.insert(
+            "batch_token".into(),
+            MetadataValue::String(state.token.clone()),
+        );
+        options = options.group_metadata(metadata);
+    }
+    let had_group = state.group_id.is_some();
+    let started = backend.client.batch(options).start().await.map_err(|e| {
+        if had_group {
+            Error::api("cannot open the task group to resume", e)
+        } else {
+            Error::api("cannot create the task group", e)
+        }
+    })?;
+    sink.set_group(started.group_id(), started.token())?;
+    Ok(started)
+}
+
+/// Hands the engine's items to the sink until the batch ends, fails or is interrupted;
+/// checkpoints along the way.
+async fn follow(
+    mut items: BatchStream,
+    mut feed_error: oneshot::Receiver<Error>,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<Ending, Error> {
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    // The feed's sender goes away without a word when the input was read to its end.
+    let mut feeding = true;
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut interrupted => return Ok(Ending::Interrupted),
+            read = &mut feed_error, if feeding => match read {
+                Ok(error) => return Ok(Ending::Failed(error)),
+                Err(_) => feeding = false,
+            },
+            item = items.next() => match item {
+                None => return Ok(Ending::Done),
+                Some(Err(error)) => {
+                    return Ok(Ending::Failed(Error::api("the batch stopped", error)));
+                }
+                Some(Ok(item)) => take(item, sink)?,
+            },
+            _ = checkpoint.tick() => sink.checkpoint(false)?,
+        }
+        progress.update(&sink.counts);
+    }
+}
+
+/// One item of the engine.
+fn take(item: BatchItem, sink: &mut Sink) -> Result<(), Error> {
+    match item {
+        BatchItem::Result(result) => sink.result(&result),
+        BatchItem::Rejected(rejection) => sink.rejected(&rejection),
+        BatchItem::Submitted { runs } => {
+            sink.submitted(runs.iter().map(|(row, _)| *row));
+            Ok(())
+        }
+        // Progress snapshots come about twice a second: a good moment to let the file grow.
+        BatchItem::Progress(_) => sink.flush(),
+        _ => Ok(()),
+    }
+}
+
+fn already_complete(args: &RunArgs, state: &crate::State, total: u64) -> Summary {
+    Summary {
+        group_id: state.group_id.clone().unwrap_or_default(),
+        output: args.output.clone(),
+        total,
+        completed: state.completed,
+        failed: state.failed,
+        rejected: state.rejected,
+        submitted_now: 0,
+        written_now: 0,
+        resumed: true,
+        seconds: 0.0,
+        rows_per_second: 0.0,
+        complete: true,
+        duplicate_runs: 0,
+    }
+}

@@ -1,0 +1,155 @@
+//! The sink: results into the output file, and checkpoints of the state beside it that say
+//! how much of the file is complete and which rows it holds.
+
+use std::path::PathBuf;
+
+use parallel_client::batch::{BatchRejection, BatchResult};
+use serde_json::value::RawValue;
+
+use crate::progress::Counts;
+use crate::state::{RowSet, State, state_path};
+use crate::{Error, OutputFormat, OutputWriter, Record};
+
+/// The status written for an input the API refused.
+const REJECTED: &str = "rejected";
+
+pub(crate) struct Sink {
+    writer: OutputWriter,
+    state: State,
+    state_file: PathBuf,
+    pub(crate) written: RowSet,
+    pub(crate) submitted: RowSet,
+    pub(crate) counts: Counts,
+}
+
+impl Sink {
+    /// Opens the output after the part the state vouches for.
+    pub(crate) fn open(
+        output: &std::path::Path,
+        format: OutputFormat,
+        state: State,
+        input_columns: Option<&[String]>,
+        output_fields: Option<&[String]>,
+    ) -> Result<Self, Error> {
+        let writer = OutputWriter::open(
+            output,
+            format,
+            state.output_len,
+            input_columns,
+            output_fields,
+        )?;
+        let submitted = RowSet::from_ranges(&state.submitted);
+        let counts = Counts {
+            total: state.total_rows,
+            submitted: submitted.len(),
+            completed: state.completed,
+            failed: state.failed,
+            rejected: state.rejected,
+        };
+        Ok(Self {
+            writer,
+            written: RowSet::from_ranges(&state.written),
+            submitted,
+            state_file: state_path(output),
+            state,
+            counts,
+        })
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Records the group the job's runs go to, durably, before any run is created.
+    pub(crate) fn set_group(&mut self, group_id: &str, token: &str) -> Result<(), Error> {
+        self.state.group_id = Some(group_id.to_owned());
+        token.clone_into(&mut self.state.token);
+        self.state.save(&self.state_file)
+    }
+
+    /// Rows the API accepted.
+    pub(crate) fn submitted(&mut self, rows: impl IntoIterator<Item = u64>) {
+        for row in rows {
+            self.submitted.insert(row);
+        }
+        self.counts.submitted = self.submitted.len();
+    }
+
+    /// Writes a finished run's row.
+    pub(crate) fn result(&mut self, result: &BatchResult) -> Result<(), Error> {
+        let (output, error) = match &result.outcome {
+            Ok(output) => {
+                let content = output.content().map_err(|e| {
+                    Error::api(
+                        format!("cannot read the output of row {}", result.position),
+                        e,
+                    )
+                })?;
+                (Some(content), None)
+            }
+            Err(error) => (None, Some(error.message.as_str())),
+        };
+        let record = Record {
+            row: result.position,
+            input: &result.input,
+            output,
+            run_id: &result.run.run_id,
+            status: result.run.status.as_str(),
+            error,
+        };
+        if self.write(&record)? {
+            if result.is_completed() {
+                self.counts.completed += 1;
+            } else {
+                self.counts.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the row of an input the API refused, with the API's reason.
+    pub(crate) fn rejected(&mut self, rejection: &BatchRejection) -> Result<(), Error> {
+        let reason = rejection.reason();
+        let record = Record {
+            row: rejection.position,
+            input: &rejection.input,
+            output: None::<&RawValue>,
+            run_id: "",
+            status: REJECTED,
+            error: Some(&reason),
+        };
+        if self.write(&record)? {
+            self.counts.rejected += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes `record` unless its row is in the file already; whether it wrote.
+    fn write(&mut self, record: &Record<'_>) -> Result<bool, Error> {
+        if self.written.contains(record.row) {
+            return Ok(false);
+        }
+        self.writer.write(record)?;
+        self.written.insert(record.row);
+        Ok(true)
+    }
+
+    /// Hands buffered rows to the operating system, so the file grows as rows finish.
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
+        self.writer.flush()
+    }
+
+    /// Makes the output durable, then records in the state how far it is complete.
+    pub(crate) fn checkpoint(&mut self, complete: bool) -> Result<(), Error> {
+        // Order matters: the output must be on disk up to `output_len` before the state
+        // says so.
+        self.state.output_len = self.writer.sync()?;
+        self.state.written = self.written.ranges();
+        self.state.submitted = self.submitted.ranges();
+        self.state.completed = self.counts.completed;
+        self.state.failed = self.counts.failed;
+        self.state.rejected = self.counts.rejected;
+        self.state.complete = complete;
+        self.state.save(&self.state_file)
+    }
+}
