@@ -83,7 +83,7 @@ pub use event::{
 pub use group::{
     AddRunsRequest, AddRunsResponse, CreateTaskGroupRequest, TaskGroup, TaskGroupStatus,
 };
-pub use input::{AdvancedSettings, McpServer, RunInput, SourcePolicy, Webhook};
+pub use input::{AdvancedSettings, DataSources, McpServer, RunInput, SourcePolicy, Webhook};
 pub use metadata::{Metadata, MetadataValue};
 pub use run::{
     Citation, FieldBasis, JsonOutput, McpToolCall, RunOutput, TaskRun, TaskRunResult, TextOutput,
