@@ -11,7 +11,8 @@
 //!   (either shape);
 //! - events: [`TaskGroupStatusEvent`], [`TaskRunEvent`], [`ErrorEvent`],
 //!   [`ProgressStatsEvent`], [`ProgressMessageEvent`], grouped in the unions each stream
-//!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`].
+//!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`];
+//! - webhooks: [`WebhookEvent`], the body of a delivery.
 //!
 //! For the hot path, [`TaskRunEventRef`] (and the stream unions [`GroupRunEventRef`],
 //! [`GroupEventRef`]) decode a `task_run.state` event from a byte slice without copying: ids
@@ -65,6 +66,7 @@ mod schema;
 mod serde_util;
 mod spec;
 mod tagged;
+mod webhook;
 
 pub use api_error::{
     ApiErrorBody, ErrorObject, ErrorResponse, LocationSegment, ValidationErrorBody, ValidationIssue,
@@ -93,3 +95,4 @@ pub use run::{
 pub use schema::SchemaLimits;
 pub use serde_util::from_json_slice;
 pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};
+pub use webhook::{WebhookEvent, WebhookEventType};
