@@ -31,6 +31,13 @@
 //! value and writes it back unchanged; unknown fields are ignored; nullable fields accept both
 //! `null` and absence.
 //!
+//! They are as lenient as the official SDKs where the wire may vary, and keep what they
+//! accept: metadata values of any JSON kind ([`MetadataValue::Other`]), MCP header values
+//! echoed as `null`, a [`Citation`] without `url`, [`FieldBasis::citations`] `null` (kept
+//! apart from `[]`), a task spec echoed with `output_schema: null` or with a schema it cannot
+//! read as its type ([`OutputSchema::Other`]), progress kind `extract`, and
+//! [`AdvancedSettings::data_sources`].
+//!
 //! # Example
 //!
 //! ```
