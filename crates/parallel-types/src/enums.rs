@@ -123,6 +123,9 @@ open_enum! {
         ToolCall = "tool_call",
         /// Execution status.
         ExecStatus = "exec_status",
+        /// Content being extracted from a source (sent by the live service, not yet in the
+        /// published enum; the official SDKs accept it).
+        Extract = "extract",
     }
 }
 

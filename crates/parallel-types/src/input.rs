@@ -325,6 +325,39 @@ pub struct AdvancedSettings {
     /// ISO 3166-1 alpha-2 country code (`us`, `gb`, ...) to localize research to.
     #[serde(default)]
     pub location: Option<String>,
+    /// Partner data sources to enable for the run (standard processors only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_sources: Option<DataSources>,
+}
+
+impl AdvancedSettings {
+    /// Settings that localize research to `location` (ISO 3166-1 alpha-2, e.g. `us`).
+    pub fn location(location: impl Into<String>) -> Self {
+        Self {
+            location: Some(location.into()),
+            data_sources: None,
+        }
+    }
+
+    /// Sets the partner data sources.
+    #[must_use]
+    pub fn with_data_sources(mut self, data_sources: DataSources) -> Self {
+        self.data_sources = Some(data_sources);
+        self
+    }
+}
+
+/// Partner data sources a run may use besides those its processor includes
+/// (`advanced_settings.data_sources`). A partner name must not also name an MCP server of
+/// the run; the server checks that, this type does not.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DataSources {
+    /// Free partners (never billed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free: Option<Vec<String>>,
+    /// Pay-per-use partners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_per_use: Option<Vec<String>>,
 }
 
 /// An MCP server a run may call.
@@ -338,8 +371,9 @@ pub struct McpServer {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// Headers sent to the server; may carry credentials, so `Debug` hides their values.
+    /// A value is `None` when the server echoes it as `null` (it does not send secrets back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<BTreeMap<String, String>>,
+    pub headers: Option<BTreeMap<String, Option<String>>>,
     /// Tools the run may call; all when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_tools: Option<Vec<String>>,
@@ -377,16 +411,102 @@ impl fmt::Debug for McpServer {
     }
 }
 
-/// A webhook notified when a run changes status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A webhook notified when a run changes status (beta `webhook-2025-08-12`).
+///
+/// `event_types` is always written, an empty list included, so that a caller can send `[]`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Webhook {
     /// The URL to call.
     pub url: String,
     /// Event types to send (the API knows `task_run.status`).
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub event_types: Vec<String>,
+    /// The secret deliveries are signed with; the account's webhook secret when unset.
+    /// `Debug` never shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl Webhook {
+    /// The event type of a run's status change, the one the API knows.
+    pub const TASK_RUN_STATUS: &'static str = "task_run.status";
+
+    /// A webhook to `url` for `task_run.status` events, signed with the account's secret.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            event_types: vec![Self::TASK_RUN_STATUS.to_owned()],
+            secret: None,
+        }
+    }
+
+    /// Sets the event types (an empty list is sent as `[]`).
+    #[must_use]
+    pub fn with_event_types(mut self, event_types: Vec<String>) -> Self {
+        self.event_types = event_types;
+        self
+    }
+
+    /// Signs deliveries with `secret` instead of the account's webhook secret.
+    #[must_use]
+    pub fn with_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("secret", &self.secret.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_event_type_list_is_sent() {
+        let webhook = Webhook::new("https://hooks.example/p").with_event_types(Vec::new());
+        let encoded = serde_json::to_value(&webhook).expect("encode");
+        assert_eq!(
+            encoded,
+            serde_json::json!({"url": "https://hooks.example/p", "event_types": []})
+        );
+        let default =
+            serde_json::to_value(Webhook::new("https://hooks.example/p")).expect("encode");
+        assert_eq!(
+            default["event_types"],
+            serde_json::json!(["task_run.status"])
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let webhook = Webhook::new("https://hooks.example/p").with_secret("whsec-s3cr3t");
+        let shown = format!("{webhook:?}");
+        assert!(
+            !shown.contains("s3cr3t") && shown.contains("(hidden)"),
+            "{shown}"
+        );
+        assert_eq!(
+            serde_json::to_value(&webhook).expect("encode")["secret"],
+            "whsec-s3cr3t",
+            "the secret is sent to the API"
+        );
+        let mut server = McpServer::new("crm", "https://mcp.example");
+        server.headers = Some(BTreeMap::from([
+            ("Authorization".to_owned(), Some("Bearer t0ken".to_owned())),
+            ("X-Echoed".to_owned(), None),
+        ]));
+        let shown = format!("{server:?}");
+        assert!(
+            !shown.contains("t0ken") && shown.contains("Authorization"),
+            "{shown}"
+        );
+    }
 }

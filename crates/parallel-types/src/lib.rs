@@ -11,7 +11,8 @@
 //!   (either shape);
 //! - events: [`TaskGroupStatusEvent`], [`TaskRunEvent`], [`ErrorEvent`],
 //!   [`ProgressStatsEvent`], [`ProgressMessageEvent`], grouped in the unions each stream
-//!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`].
+//!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`];
+//! - webhooks: [`WebhookEvent`], the body of a delivery.
 //!
 //! For the hot path, [`TaskRunEventRef`] (and the stream unions [`GroupRunEventRef`],
 //! [`GroupEventRef`]) decode a `task_run.state` event from a byte slice without copying: ids
@@ -29,6 +30,13 @@
 //! type this version does not know decodes into an `Other`/`Unknown` arm that keeps the raw
 //! value and writes it back unchanged; unknown fields are ignored; nullable fields accept both
 //! `null` and absence.
+//!
+//! They are as lenient as the official SDKs where the wire may vary, and keep what they
+//! accept: metadata values of any JSON kind ([`MetadataValue::Other`]), MCP header values
+//! echoed as `null`, a [`Citation`] without `url`, [`FieldBasis::citations`] `null` (kept
+//! apart from `[]`), a task spec echoed with `output_schema: null` or with a schema it cannot
+//! read as its type ([`OutputSchema::Other`]), progress kind `extract`, and
+//! [`AdvancedSettings::data_sources`].
 //!
 //! # Example
 //!
@@ -65,6 +73,7 @@ mod schema;
 mod serde_util;
 mod spec;
 mod tagged;
+mod webhook;
 
 pub use api_error::{
     ApiErrorBody, ErrorObject, ErrorResponse, LocationSegment, ValidationErrorBody, ValidationIssue,
@@ -83,7 +92,7 @@ pub use event::{
 pub use group::{
     AddRunsRequest, AddRunsResponse, CreateTaskGroupRequest, TaskGroup, TaskGroupStatus,
 };
-pub use input::{AdvancedSettings, McpServer, RunInput, SourcePolicy, Webhook};
+pub use input::{AdvancedSettings, DataSources, McpServer, RunInput, SourcePolicy, Webhook};
 pub use metadata::{Metadata, MetadataValue};
 pub use run::{
     Citation, FieldBasis, JsonOutput, McpToolCall, RunOutput, TaskRun, TaskRunResult, TextOutput,
@@ -93,3 +102,4 @@ pub use run::{
 pub use schema::SchemaLimits;
 pub use serde_util::from_json_slice;
 pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};
+pub use webhook::{WebhookEvent, WebhookEventType};

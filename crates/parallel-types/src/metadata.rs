@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
+use serde_json::Value;
 
-/// Metadata on a group or run: string keys to string, integer, number or boolean values.
+/// Metadata on a group or run: string keys to string, integer, number or boolean values
+/// (and, when a server sends them, any other JSON value, kept as [`MetadataValue::Other`]).
 ///
 /// The API documents keys of at most 16 characters and string values of at most 512
 /// characters; the server enforces that, this type does not.
@@ -23,6 +26,10 @@ pub enum MetadataValue {
     Number(f64),
     /// A JSON boolean.
     Bool(bool),
+    /// Any other JSON value (`null`, an array or an object). The API documents only the
+    /// four kinds above, but a response must not fail to decode because a value has
+    /// another shape: it is kept here and written back unchanged.
+    Other(Value),
 }
 
 impl MetadataValue {
@@ -80,6 +87,7 @@ impl fmt::Display for MetadataValue {
             Self::Integer(value) => write!(f, "{value}"),
             Self::Number(value) => write!(f, "{value}"),
             Self::Bool(value) => write!(f, "{value}"),
+            Self::Other(value) => write!(f, "{value}"),
         }
     }
 }
@@ -91,20 +99,21 @@ impl Serialize for MetadataValue {
             Self::Integer(value) => serializer.serialize_i64(*value),
             Self::Number(value) => serializer.serialize_f64(*value),
             Self::Bool(value) => serializer.serialize_bool(*value),
+            Self::Other(value) => value.serialize(serializer),
         }
     }
 }
 
-// Hand-written rather than `#[serde(untagged)]`: no buffering, and a clear error message.
+// Hand-written rather than `#[serde(untagged)]`: no buffering of the documented kinds.
 impl<'de> Deserialize<'de> for MetadataValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ValueVisitor;
 
-        impl Visitor<'_> for ValueVisitor {
+        impl<'de> Visitor<'de> for ValueVisitor {
             type Value = MetadataValue;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a metadata value (string, integer, number or boolean)")
+                f.write_str("a metadata value (any JSON value)")
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<MetadataValue, E> {
@@ -132,6 +141,22 @@ impl<'de> Deserialize<'de> for MetadataValue {
 
             fn visit_bool<E: de::Error>(self, value: bool) -> Result<MetadataValue, E> {
                 Ok(MetadataValue::Bool(value))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Other(Value::Null))
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Other(Value::Null))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MetadataValue, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(MetadataValue::Other)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MetadataValue, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(MetadataValue::Other)
             }
         }
 
@@ -166,10 +191,20 @@ mod tests {
     }
 
     #[test]
-    fn nested_values_are_rejected() {
-        let error = serde_json::from_str::<Metadata>(r#"{"k":{"nested":1}}"#)
-            .expect_err("objects are not metadata");
-        assert!(error.to_string().contains("metadata value"), "{error}");
-        assert!(serde_json::from_str::<Metadata>(r#"{"k":null}"#).is_err());
+    fn values_of_other_kinds_are_kept_whole() {
+        let text = r#"{"a":[1,"x",null],"n":null,"o":{"nested":{"deep":true}}}"#;
+        let metadata: Metadata = serde_json::from_str(text).expect("decode");
+        assert_eq!(metadata["n"], MetadataValue::Other(Value::Null));
+        assert_eq!(
+            metadata["a"],
+            MetadataValue::Other(serde_json::json!([1, "x", null]))
+        );
+        assert_eq!(
+            metadata["o"],
+            MetadataValue::Other(serde_json::json!({"nested": {"deep": true}}))
+        );
+        assert_eq!(metadata["o"].as_str(), None);
+        assert_eq!(metadata["o"].to_string(), r#"{"nested":{"deep":true}}"#);
+        assert_eq!(serde_json::to_string(&metadata).expect("encode"), text);
     }
 }

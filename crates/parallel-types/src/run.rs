@@ -206,9 +206,10 @@ impl<'de> Deserialize<'de> for RunOutput {
 pub struct FieldBasis {
     /// The output field (a top-level key, or `key.N` for array elements).
     pub field: String,
-    /// The sources.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub citations: Vec<Citation>,
+    /// The sources. `None` when the server sent `null` or left the key out, which the
+    /// official SDKs keep apart from an empty list; it is written back as `null`.
+    #[serde(default)]
+    pub citations: Option<Vec<Citation>>,
     /// The reasoning.
     #[serde(default, deserialize_with = "null_as_default")]
     pub reasoning: String,
@@ -217,11 +218,20 @@ pub struct FieldBasis {
     pub confidence: Option<String>,
 }
 
+impl FieldBasis {
+    /// The citations, empty when there are none or the server sent `null`.
+    pub fn citation_list(&self) -> &[Citation] {
+        self.citations.as_deref().unwrap_or_default()
+    }
+}
+
 /// A source cited for an output field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Citation {
-    /// The source URL.
-    pub url: String,
+    /// The source URL. The API documents it as required, but a citation without one
+    /// still decodes (as `None`, written back as `null`).
+    #[serde(default)]
+    pub url: Option<String>,
     /// The page title.
     #[serde(default)]
     pub title: Option<String>,

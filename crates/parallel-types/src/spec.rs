@@ -3,14 +3,16 @@
 use serde::de::Error as _;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The task spec of a run or a group's default: its output schema and optional input schema.
 ///
 /// Omitting a task spec is the same as `{"output_schema":{"type":"auto"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSpec {
-    /// The output the run must produce.
+    /// The output the run must produce. A spec echoed without one, or with `null`, decodes
+    /// as [`OutputSchema::Other`] holding `null`.
+    #[serde(default = "OutputSchema::null")]
     pub output_schema: OutputSchema,
     /// The shape of the input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,8 +93,16 @@ pub enum OutputSchema {
     Auto,
     /// A bare JSON string: a text schema with this description, written back as a bare string.
     Bare(String),
-    /// A schema object with a `type` this version does not know, kept whole.
+    /// Anything else, kept whole and written back unchanged: a schema object with a `type`
+    /// this version does not know, or a shape it cannot read as its type (`null`, a `json`
+    /// schema without `json_schema`, a `text` schema whose `description` is not a string).
     Other(Value),
+}
+
+impl OutputSchema {
+    fn null() -> Self {
+        Self::Other(Value::Null)
+    }
 }
 
 /// The input schema of a [`TaskSpec`].
@@ -104,7 +114,9 @@ pub enum InputSchema {
     Text(TextSchema),
     /// A bare JSON string: a text schema with this description, written back as a bare string.
     Bare(String),
-    /// A schema object with a `type` this version does not know, kept whole.
+    /// Anything else, kept whole and written back unchanged: a schema object with a `type`
+    /// this version does not know, or a shape it cannot read as its type (a `json` schema
+    /// without `json_schema`, a `text` schema whose `description` is not a string).
     Other(Value),
 }
 
@@ -121,38 +133,40 @@ impl Shape {
     // Schemas are small, so going through `Value` costs nothing that matters and keeps the
     // documented inference rule in one readable place: `type` first; without it, an object
     // holding `json_schema` is JSON, any other object text; a string is a bare description.
+    // A shape that fits none of them is kept whole (`Other`): a response must not fail to
+    // decode over a schema the server echoes back, and `Other` writes it back unchanged.
     fn from_value<E: serde::de::Error>(value: Value) -> Result<Self, E> {
-        let mut object = match value {
-            Value::String(description) => return Ok(Self::Bare(description)),
-            Value::Object(object) => object,
-            other => {
-                return Err(E::custom(format!(
-                    "expected a schema object or string, found {other}"
-                )));
-            }
-        };
+        match value {
+            Value::String(description) => Ok(Self::Bare(description)),
+            Value::Object(object) => Ok(Self::from_object(object)),
+            Value::Null => Ok(Self::Other(Value::Null)),
+            other => Err(E::custom(format!(
+                "expected a schema object, string or null, found {other}"
+            ))),
+        }
+    }
+
+    fn from_object(mut object: Map<String, Value>) -> Self {
         let kind = match object.get("type") {
             None | Some(Value::Null) if object.contains_key("json_schema") => "json",
             None | Some(Value::Null) => "text",
             Some(Value::String(kind)) => kind.as_str(),
-            Some(_) => return Ok(Self::Other(Value::Object(object))),
+            Some(_) => return Self::Other(Value::Object(object)),
         };
         match kind {
             "json" => match object.remove("json_schema") {
-                Some(json_schema) => Ok(Self::Json(JsonSchema { json_schema })),
-                None => Err(E::missing_field("json_schema")),
+                Some(json_schema) => Self::Json(JsonSchema { json_schema }),
+                None => Self::Other(Value::Object(object)),
             },
-            "text" => match object.remove("description") {
-                None | Some(Value::Null) => Ok(Self::Text(TextSchema { description: None })),
-                Some(Value::String(description)) => Ok(Self::Text(TextSchema {
-                    description: Some(description),
-                })),
-                Some(_) => Err(E::custom(
-                    "text schema `description` must be a string or null",
-                )),
+            "text" => match object.get("description") {
+                None | Some(Value::Null) => Self::Text(TextSchema { description: None }),
+                Some(Value::String(description)) => Self::Text(TextSchema {
+                    description: Some(description.clone()),
+                }),
+                Some(_) => Self::Other(Value::Object(object)),
             },
-            "auto" => Ok(Self::Auto),
-            _ => Ok(Self::Other(Value::Object(object))),
+            "auto" => Self::Auto,
+            _ => Self::Other(Value::Object(object)),
         }
     }
 }
@@ -190,7 +204,7 @@ impl<'de> Deserialize<'de> for JsonSchema {
         match Shape::from_value(Value::deserialize(deserializer)?)? {
             Shape::Json(schema) => Ok(schema),
             _ => Err(D::Error::custom(
-                "expected a JSON schema object (`type`: `json`)",
+                "expected a JSON schema object (`type`: `json`, with a `json_schema` member)",
             )),
         }
     }
@@ -203,7 +217,9 @@ impl<'de> Deserialize<'de> for TextSchema {
             Shape::Bare(description) => Ok(TextSchema {
                 description: Some(description),
             }),
-            _ => Err(D::Error::custom("expected a text schema (`type`: `text`)")),
+            _ => Err(D::Error::custom(
+                "expected a text schema (`type`: `text`, `description` a string or null)",
+            )),
         }
     }
 }

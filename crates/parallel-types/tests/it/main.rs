@@ -1,6 +1,8 @@
-//! Integration tests of the wire types: the spec samples and property tests.
+//! Integration tests of the wire types: the spec samples, the lenient-decoding corpus and
+//! property tests.
 
 mod borrowed;
+mod corpus;
 mod props;
 mod samples;
 #[cfg(feature = "schemars")]

@@ -5,13 +5,14 @@ use std::fmt::Debug;
 
 use parallel_types::{
     AddRunsRequest, AddRunsResponse, AdvancedSettings, ApiErrorBody, Citation,
-    CreateTaskGroupRequest, ErrorEvent, ErrorObject, ErrorResponse, FieldBasis, GroupEvent,
-    GroupEventRef, GroupRunEvent, GroupRunEventRef, InputSchema, JsonOutput, JsonSchema,
-    LocationSegment, McpServer, McpToolCall, Metadata, MetadataValue, OutputSchema, Processor,
-    ProgressMessageEvent, ProgressMessageKind, ProgressStatsEvent, RunEvent, RunInput, RunOutput,
-    RunStatus, SourcePolicy, SourceStats, TaskGroup, TaskGroupStatus, TaskGroupStatusEvent,
-    TaskRun, TaskRunEvent, TaskRunEventAs, TaskRunEventRef, TaskRunResult, TaskSpec, TextOutput,
-    TextSchema, ValidationErrorBody, ValidationIssue, Warning, WarningType, Webhook,
+    CreateTaskGroupRequest, DataSources, ErrorEvent, ErrorObject, ErrorResponse, FieldBasis,
+    GroupEvent, GroupEventRef, GroupRunEvent, GroupRunEventRef, InputSchema, JsonOutput,
+    JsonSchema, LocationSegment, McpServer, McpToolCall, Metadata, MetadataValue, OutputSchema,
+    Processor, ProgressMessageEvent, ProgressMessageKind, ProgressStatsEvent, RunEvent, RunInput,
+    RunOutput, RunStatus, SourcePolicy, SourceStats, TaskGroup, TaskGroupStatus,
+    TaskGroupStatusEvent, TaskRun, TaskRunEvent, TaskRunEventAs, TaskRunEventRef, TaskRunResult,
+    TaskSpec, TextOutput, TextSchema, ValidationErrorBody, ValidationIssue, Warning, WarningType,
+    Webhook,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option::of;
@@ -101,6 +102,13 @@ fn metadata_value() -> impl Strategy<Value = MetadataValue> {
         any::<i64>().prop_map(MetadataValue::Integer),
         float().prop_map(MetadataValue::Number),
         any::<bool>().prop_map(MetadataValue::Bool),
+        // Kinds the API does not document but a response may carry: kept whole.
+        prop_oneof![
+            Just(Value::Null),
+            vec(json_value(), 0..3).prop_map(Value::Array),
+            json_object(),
+        ]
+        .prop_map(MetadataValue::Other),
     ]
 }
 
@@ -189,7 +197,7 @@ fn mcp_server() -> impl Strategy<Value = McpServer> {
         id(),
         text(),
         of(Just("url".to_owned())),
-        of(btree_map(id(), text(), 0..3)),
+        of(btree_map(id(), of(text()), 0..3)),
         of(vec(id(), 0..3)),
     )
         .prop_map(|(name, url, kind, headers, allowed_tools)| {
@@ -199,6 +207,25 @@ fn mcp_server() -> impl Strategy<Value = McpServer> {
             server.allowed_tools = allowed_tools;
             server
         })
+}
+
+fn advanced_settings() -> impl Strategy<Value = AdvancedSettings> {
+    let data_sources = (of(vec(id(), 0..3)), of(vec(id(), 0..3)))
+        .prop_map(|(free, pay_per_use)| DataSources { free, pay_per_use });
+    (of(id()), of(data_sources)).prop_map(|(location, data_sources)| AdvancedSettings {
+        location,
+        data_sources,
+    })
+}
+
+fn webhook() -> impl Strategy<Value = Webhook> {
+    (text(), vec(id(), 0..2), of(text())).prop_map(|(url, event_types, secret)| {
+        let webhook = Webhook::new(url).with_event_types(event_types);
+        match secret {
+            Some(secret) => webhook.with_secret(secret),
+            None => webhook,
+        }
+    })
 }
 
 fn run_input() -> BoxedStrategy<RunInput> {
@@ -215,11 +242,11 @@ fn run_input_unboxed() -> impl Strategy<Value = RunInput> {
         of(source_policy()),
     );
     let tail = (
-        of(of(id()).prop_map(|location| AdvancedSettings { location })),
+        of(advanced_settings()),
         of(id()),
         of(vec(mcp_server(), 0..2)),
         of(any::<bool>()),
-        of((text(), vec(id(), 0..2)).prop_map(|(url, event_types)| Webhook { url, event_types })),
+        of(webhook()),
         of(id()),
         any::<bool>(),
     );
@@ -310,14 +337,16 @@ fn field_basis() -> BoxedStrategy<FieldBasis> {
 
 fn field_basis_unboxed() -> impl Strategy<Value = FieldBasis> {
     let citation =
-        (text(), of(text()), of(vec(text(), 0..2))).prop_map(|(url, title, excerpts)| Citation {
-            url,
-            title,
-            excerpts,
+        (of(text()), of(text()), of(vec(text(), 0..2))).prop_map(|(url, title, excerpts)| {
+            Citation {
+                url,
+                title,
+                excerpts,
+            }
         });
     (
         id(),
-        vec(citation, 0..3),
+        of(vec(citation, 0..3)),
         text(),
         of(select(vec!["low", "medium", "high"]).prop_map(String::from)),
     )
@@ -816,11 +845,24 @@ fn output_schema_inference_follows_the_documented_rule() {
         decode(json!({"type": "xml", "dtd": "x"})),
         OutputSchema::Other(_)
     ));
-    assert!(
-        serde_json::from_value::<OutputSchema>(json!({"type": "json"})).is_err(),
-        "json without json_schema"
-    );
+    // Shapes the server may echo that fit no documented schema are kept whole.
+    for kept in [
+        json!({"type": "json"}),
+        json!({"type": "json", "description": "no schema"}),
+        json!({"type": "text", "description": {"en": "a summary"}}),
+        json!({"description": 7}),
+        Value::Null,
+    ] {
+        assert_eq!(decode(kept.clone()), OutputSchema::Other(kept));
+    }
     assert!(serde_json::from_value::<OutputSchema>(json!(5)).is_err());
+    // The standalone schema types still say what they expected.
+    let error =
+        serde_json::from_value::<JsonSchema>(json!({"type": "json"})).expect_err("no schema");
+    assert!(error.to_string().contains("`json_schema`"), "{error}");
+    let error =
+        serde_json::from_value::<TextSchema>(json!({"description": 7})).expect_err("number");
+    assert!(error.to_string().contains("`description`"), "{error}");
 }
 
 proptest! {

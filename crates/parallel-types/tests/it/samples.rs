@@ -130,7 +130,7 @@ fn check_file(name: &str) {
             };
             assert_eq!(output.content["founded_year"], "1998");
             assert_eq!(output.basis.len(), 2);
-            assert_eq!(output.basis[1].citations[1].title, None);
+            assert_eq!(output.basis[1].citation_list()[1].title, None);
             assert!(
                 matches!(round_trip::<GroupRunEvent>(name, &text), GroupRunEvent::TaskRunState(e) if e == event)
             );

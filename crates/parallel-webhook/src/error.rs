@@ -1,0 +1,160 @@
+//! The one error type of the crate: why a delivery was not accepted.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a webhook delivery was rejected. Opaque: ask with the `is_*` predicates; the message
+/// says what was wrong and where, and never holds the secret.
+///
+/// Answer every error with a 4xx status, not a 5xx: none of them goes away if the same
+/// delivery is sent again, except a timestamp rejected because the receiver's clock is off.
+pub struct WebhookError {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// A required header is absent.
+    MissingHeader(&'static str),
+    /// A header is present but unreadable; the reason says how.
+    MalformedHeader {
+        header: &'static str,
+        reason: String,
+    },
+    /// The timestamp is older than the tolerance allows.
+    Stale {
+        timestamp: u64,
+        age: Duration,
+        tolerance: Duration,
+    },
+    /// The timestamp is further in the future than the tolerance allows.
+    Future {
+        timestamp: u64,
+        ahead: Duration,
+        tolerance: Duration,
+    },
+    /// No `v1` signature matches the content.
+    NoMatch { tried: usize },
+    /// The body is authentic but is not a webhook event.
+    BadBody(serde_json::Error),
+}
+
+impl WebhookError {
+    pub(crate) fn new(kind: Kind) -> Self {
+        Self { kind }
+    }
+
+    pub(crate) fn malformed(header: &'static str, reason: impl Into<String>) -> Self {
+        Self::new(Kind::MalformedHeader {
+            header,
+            reason: reason.into(),
+        })
+    }
+
+    /// A required header (`webhook-id`, `webhook-timestamp` or `webhook-signature`) is absent.
+    pub fn is_missing_header(&self) -> bool {
+        matches!(self.kind, Kind::MissingHeader(_))
+    }
+
+    /// A header is present but cannot be read: not visible ASCII, a timestamp that is not
+    /// Unix seconds, a signature header without any `v1` entry, or too many entries.
+    pub fn is_malformed_header(&self) -> bool {
+        matches!(self.kind, Kind::MalformedHeader { .. })
+    }
+
+    /// The header at fault, for a missing or malformed header.
+    pub fn header(&self) -> Option<&'static str> {
+        match &self.kind {
+            Kind::MissingHeader(header) | Kind::MalformedHeader { header, .. } => Some(header),
+            _ => None,
+        }
+    }
+
+    /// The signed timestamp is older than the tolerance allows: a replay, or a delivery
+    /// held up for too long.
+    pub fn is_stale(&self) -> bool {
+        matches!(self.kind, Kind::Stale { .. })
+    }
+
+    /// The signed timestamp is further ahead than the tolerance allows (a clock out of sync,
+    /// or a forged timestamp).
+    pub fn is_future(&self) -> bool {
+        matches!(self.kind, Kind::Future { .. })
+    }
+
+    /// No signature in `webhook-signature` matches the delivery: the wrong secret, a body
+    /// changed on the way (verify the exact bytes received, before any parsing), or a forgery.
+    pub fn is_signature_mismatch(&self) -> bool {
+        matches!(self.kind, Kind::NoMatch { .. })
+    }
+
+    /// The signature matched, but the body is not a webhook event.
+    pub fn is_bad_body(&self) -> bool {
+        matches!(self.kind, Kind::BadBody(_))
+    }
+}
+
+impl fmt::Display for WebhookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::MissingHeader(header) => write!(
+                f,
+                "webhook delivery has no `{header}` header (is this a Parallel webhook delivery, \
+                 with its headers passed on unchanged?)"
+            ),
+            Kind::MalformedHeader { header, reason } => {
+                write!(f, "webhook header `{header}` is malformed: {reason}")
+            }
+            Kind::Stale {
+                timestamp,
+                age,
+                tolerance,
+            } => write!(
+                f,
+                "webhook timestamp {timestamp} is {} s old, more than the tolerance of {} s \
+                 (a replayed delivery, or this machine's clock is wrong)",
+                age.as_secs(),
+                tolerance.as_secs()
+            ),
+            Kind::Future {
+                timestamp,
+                ahead,
+                tolerance,
+            } => write!(
+                f,
+                "webhook timestamp {timestamp} is {} s in the future, more than the tolerance \
+                 of {} s (this machine's clock is wrong, or the timestamp is forged)",
+                ahead.as_secs(),
+                tolerance.as_secs()
+            ),
+            Kind::NoMatch { tried } => write!(
+                f,
+                "none of the {tried} `v1` signatures in `webhook-signature` matches the delivery \
+                 (a wrong secret, or a body changed before verification: verify the exact bytes \
+                 received)"
+            ),
+            Kind::BadBody(_) => f.write_str(
+                "webhook body is signed correctly but is not a webhook event \
+                 (`timestamp`, `type`, `data` holding a task run)",
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for WebhookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookError")
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl StdError for WebhookError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.kind {
+            Kind::BadBody(error) => Some(error),
+            _ => None,
+        }
+    }
+}
