@@ -17,8 +17,10 @@
 //!   [`GroupRun::view`], [`GroupRun::output_as`]). A runs stream reads ahead of you on a task
 //!   of its own ([`GroupRunsOptions::read_ahead()`]), so that on a multi-thread runtime network
 //!   reads and framing run on one core while you decode on another.
-//! - **Batches** of any size: the [`batch`] module submits an input stream in chunks with
-//!   back-pressure and yields each run's result as it completes, resumable after a crash.
+//! - **Batches** of any size: the [`batch`] module is the one batch engine. It submits an
+//!   input stream in chunks with back-pressure, reads results back in bulk from the runs
+//!   stream, sets aside inputs the API refuses, rides out outages, and resumes after a crash
+//!   without creating a run twice.
 //! - **Typed I/O**: with the `schemars` feature a [`TaskSpec`](parallel_types::TaskSpec) is built
 //!   from Rust types, and outputs are read back as your type ([`Client::run_result_as`],
 //!   [`GroupRun::output_as`]).
