@@ -118,6 +118,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::streams::TaskStream;
 use driver::{Driver, Stop};
+use outage::patiently;
 use resume::Found;
 use submit::Submitter;
 
@@ -156,17 +157,23 @@ impl Batch {
             }
             None => random_token(),
         };
+        let tolerance = options.outage_tolerance;
         let (group_id, found) = if let Some(group_id) = &options.group {
             // Fails early with a clear 404 when the group does not exist.
-            client.get_group(group_id).await?;
-            let found =
-                resume::find_earlier(&client, group_id, &token, options.skip.as_ref()).await?;
+            patiently(tolerance, |_| client.get_group(group_id)).await?;
+            let skip = options.skip.as_ref();
+            let found = patiently(tolerance, |_| {
+                resume::find_earlier(&client, group_id, &token, skip)
+            })
+            .await?;
             (group_id.clone(), found)
         } else {
+            // A second empty group after a lost answer costs nothing; no group stops the batch.
             let request = CreateTaskGroupRequest {
                 metadata: options.group_metadata.clone(),
             };
-            let group_id = client.create_group(request).await?.taskgroup_id;
+            let group = patiently(tolerance, |_| client.create_group(request.clone())).await?;
+            let group_id = group.taskgroup_id;
             let found = Found {
                 earlier: std::collections::HashMap::default(),
                 cursor: None,

@@ -341,3 +341,68 @@ async fn skipped_positions_are_neither_submitted_nor_delivered_on_resume() {
     assert_eq!(emu.stats().runs_created, 300, "nothing submitted again");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_batch_rides_out_a_server_that_fails_every_request_for_a_while() {
+    let emu = emulator_with(Faults::none(), 0.0).await;
+    let client = client(&emu);
+    let group = crate::common::new_group(&client).await;
+    // From here on every request is answered 503 until the faults are lifted below.
+    emu.set_faults(
+        Faults::none()
+            .rate_5xx(1.0)
+            .retry_after(std::time::Duration::from_millis(1)),
+    );
+    let options = BatchOptions::new(spec(), "lite-fast")
+        .group(&group)
+        .chunk_size(100)
+        .outage_tolerance(std::time::Duration::from_secs(120));
+    let batch = tokio::spawn(run_batch_on(client.clone(), options, batch_inputs(500)));
+    // The outage lasts until the batch has met it many times over.
+    while emu.stats().injected_5xx < 12 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    emu.set_faults(Faults::none());
+    let (_, _, results, progress) = batch.await.unwrap();
+    assert_eq!(results.len(), 500);
+    assert!(results.values().all(Result::is_ok));
+    assert_eq!(progress.finished, 500);
+    assert_eq!(emu.stats().runs_created, 500, "nothing created twice");
+
+    // Without tolerance, the same outage ends the batch with the server's error.
+    emu.set_faults(
+        Faults::none()
+            .rate_5xx(1.0)
+            .retry_after(std::time::Duration::from_millis(1)),
+    );
+    let options = BatchOptions::new(spec(), "lite-fast")
+        .group(&group)
+        .outage_tolerance(std::time::Duration::ZERO);
+    let mut items = client.batch(options).run_iter(batch_inputs(10));
+    let mut failure = None;
+    while let Some(item) = items.next().await {
+        if let Err(error) = item {
+            failure = Some(error);
+        }
+    }
+    let failure = failure.expect("the batch fails");
+    assert!(
+        failure.status().is_some_and(|s| s.is_server_error()),
+        "{failure}"
+    );
+    emu.shutdown().await;
+}
+
+/// [`run_batch`] on a task of its own.
+async fn run_batch_on(
+    client: Client,
+    options: BatchOptions,
+    inputs: Vec<BatchInput>,
+) -> (
+    String,
+    String,
+    BTreeMap<u64, Result<Insight, String>>,
+    BatchProgress,
+) {
+    run_batch(&client, options, inputs).await
+}
