@@ -1,0 +1,133 @@
+//! Runs: turning inputs into runs, creating a single run, and the blocking result.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use serde_json::Value;
+
+use super::route::Query;
+use super::{App, Reply, json};
+use crate::body::ResponseBody;
+use crate::clock::Micros;
+use crate::ids::RunId;
+use crate::request::{self, ApiError, NewInput};
+use crate::sim;
+use crate::state::{Group, Run, Status};
+use crate::stats::Counters;
+use crate::wire;
+
+impl App {
+    /// Turns checked inputs into runs, in their initial status.
+    pub(super) fn make_runs(
+        &self,
+        inputs: Vec<NewInput>,
+        now: Micros,
+    ) -> (Vec<Run>, Vec<(sim::Plan, Status)>) {
+        let mut runs = Vec::with_capacity(inputs.len());
+        let mut plans = Vec::with_capacity(inputs.len());
+        let instant = self.time_scale == 0.0;
+        for input in inputs {
+            let mut canonical = input.canonical;
+            let null_tail = canonical.ends_with(crate::state::NULL_TAIL);
+            if null_tail {
+                canonical.truncate(canonical.len() - crate::state::NULL_TAIL.len());
+            }
+            canonical.shrink_to_fit();
+            let (number, id) = self.next_id();
+            let plan = sim::plan(
+                self.seed,
+                input.input_hash,
+                number,
+                input.processor,
+                self.time_scale,
+                self.fail_rate,
+                now,
+            );
+            let end = if plan.fails {
+                Status::Failed
+            } else {
+                Status::Completed
+            };
+            runs.push(Run {
+                id: RunId(id),
+                status: if instant { end } else { Status::Queued },
+                processor: input.processor,
+                events_enabled: input.events_enabled,
+                fails: plan.fails,
+                created_at: now,
+                modified_at: now,
+                running_at: plan.running_at,
+                done_at: plan.done_at,
+                null_tail,
+                input: Bytes::from(canonical),
+                input_range: input.input_range,
+                metadata_range: input.metadata_range,
+                spec: input.spec,
+            });
+            plans.push((plan, end));
+        }
+        Counters::bump(&self.counters.runs_created, runs.len() as u64);
+        (runs, if instant { Vec::new() } else { plans })
+    }
+
+    pub(super) fn create_run(&self, body: &[u8]) -> Reply {
+        let obj = request::parse_object(body, false)?;
+        let parsed = request::run_input(&Value::Object(obj), "", None, &self.limits)?;
+        let now = self.clock.now();
+        let (runs, plans) = self.make_runs(vec![parsed], now);
+        let group = self.store.standalone();
+        let outcome = self.store.add_runs(group, runs, now);
+        if !plans.is_empty() {
+            self.scheduler.schedule(group, outcome.first, &plans);
+        }
+        let mut response = run_json(group, outcome.first);
+        *response.status_mut() = StatusCode::ACCEPTED;
+        Ok(response)
+    }
+
+    pub(super) async fn run_result(&self, group: &Arc<Group>, index: usize, query: &str) -> Reply {
+        let params = Query::parse(query)?;
+        let timeout = params
+            .seconds("timeout")?
+            .unwrap_or(self.limits.default_result_timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let notified = group.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let run = group.lock().runs[index].clone();
+            match run.status {
+                Status::Completed => {
+                    let mut out = Vec::with_capacity(2048);
+                    wire::write_result(&mut out, &run, group.id, self.seed);
+                    return Ok(json(StatusCode::OK, out));
+                }
+                s if !s.is_active() => {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "Run failed or run id not found",
+                    ));
+                }
+                _ => {}
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, "Request timed out; run still active"));
+                }
+                _ = shutdown.changed() => {
+                    return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server is shutting down; retry later"));
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn run_json(group: &Group, index: usize) -> Response<ResponseBody> {
+    let run = group.lock().runs[index].clone();
+    let mut out = Vec::with_capacity(512);
+    wire::write_run(&mut out, &run, group.id);
+    json(StatusCode::OK, out)
+}
