@@ -11,7 +11,10 @@
 //! latency drawn from its processor's range and multiplied by a time scale. Outputs conform to
 //! the run's output schema, are derived from its input, and carry a research basis; the same
 //! seed and input always give the same output. [`Faults`] switch on rate limiting, server
-//! errors, cut or dripping event streams and lost responses, all reproducible from the seed.
+//! errors, cut, dripping or closed event streams, `error` events, lost responses and requests
+//! never answered, all reproducible from the seed; outage windows ([`OutageMode`]) refuse or
+//! hang every connection for a while; a lenient mode answers with the wire shapes the
+//! official SDKs accept. Run inputs that use a beta field need its `parallel-beta` value.
 //!
 //! # Streams and cursors
 //!
@@ -34,8 +37,8 @@
 //! Quiet streams get a `: keep-alive` comment every 15 s (configurable).
 //!
 //! Main types: [`Emulator`] (entry point), [`EmulatorBuilder`] (settings), [`EmulatorHandle`]
-//! (the running server: address, counters, shutdown), [`Faults`], [`Limits`], [`Stats`],
-//! [`Error`].
+//! (the running server: address, counters, outages, shutdown), [`Faults`], [`Limits`],
+//! [`OutageMode`], [`Stats`], [`Error`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -61,11 +64,15 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod beta;
 mod body;
 mod clock;
 mod config;
+mod connections;
 mod error;
 mod ids;
+mod lenient;
+mod outage;
 mod processor;
 mod progress;
 mod request;
@@ -81,5 +88,6 @@ mod wire;
 
 pub use config::{Drip, EmulatorBuilder, Faults, Limits};
 pub use error::Error;
+pub use outage::OutageMode;
 pub use server::{Emulator, EmulatorHandle};
 pub use stats::{Endpoint, Stats};

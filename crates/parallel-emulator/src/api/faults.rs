@@ -60,6 +60,20 @@ impl App {
         None
     }
 
+    /// Whether this request is one of the share that is never answered.
+    pub(super) fn should_hang(&self, faults: &Faults) -> bool {
+        faults.hang_rate > 0.0 && self.fault_roll() < faults.hang_rate
+    }
+
+    /// Holds the request without an answer until the emulator shuts down; the connection
+    /// task is dropped sooner when the client goes away.
+    pub(super) async fn hang(&self) -> DropConnection {
+        Counters::bump(&self.counters.requests_hung, 1);
+        let mut shutdown = self.shutdown.clone();
+        let _ = shutdown.wait_for(|down| *down).await;
+        DropConnection
+    }
+
     pub(super) fn should_lose(&self, method: &Method, path: &str, faults: &Faults) -> bool {
         {
             let mut pending = self
@@ -76,9 +90,13 @@ impl App {
             && self.fault_roll() < faults.lost_response_rate
     }
 
-    pub(super) fn stream_faults(&self) -> StreamFaults {
+    /// The faults of one new stream; `error_message` is set for the events streams, which
+    /// are the ones that get an `error` event.
+    pub(super) fn stream_faults(&self, error_message: Option<&'static str>) -> StreamFaults {
         let f = self.faults();
-        let seed = if f.sse_cut_after_events.is_some() && f.sse_cut_offset.is_none() {
+        let seed = if f.sse_cut_after_events.is_some() && f.sse_cut_offset.is_none()
+            || error_message.is_some() && f.error_event_after.is_some()
+        {
             self.fault_rng
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -91,6 +109,11 @@ impl App {
             cut_offset: f.sse_cut_offset,
             drip: f.drip,
             rng: DetRng::new(seed),
+            close_at: f
+                .close_streams_after
+                .map(|d| tokio::time::Instant::now() + d),
+            error_after: error_message.and(f.error_event_after),
+            error_message: error_message.unwrap_or(""),
         }
     }
 }

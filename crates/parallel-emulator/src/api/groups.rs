@@ -7,6 +7,7 @@ use http::StatusCode;
 
 use super::route::Query;
 use super::{App, Reply, json};
+use crate::beta::Betas;
 use crate::ids::{GroupId, RunId};
 use crate::request::{self, ApiError};
 use crate::state::Group;
@@ -16,7 +17,7 @@ use crate::wire;
 impl App {
     pub(super) fn create_group(&self, body: &[u8]) -> Reply {
         let obj = request::parse_object(body, true)?;
-        let metadata = request::metadata(obj.get("metadata"), "metadata")?;
+        let metadata = request::metadata(obj.get("metadata"), "metadata", self.lenient)?;
         let (_, id) = self.next_id();
         let group =
             self.store
@@ -27,7 +28,13 @@ impl App {
         Ok(json(StatusCode::OK, out))
     }
 
-    pub(super) fn add_runs(&self, group: &Arc<Group>, query: &str, body: &[u8]) -> Reply {
+    pub(super) fn add_runs(
+        &self,
+        group: &Arc<Group>,
+        betas: &Betas,
+        query: &str,
+        body: &[u8],
+    ) -> Reply {
         let params = Query::parse(query)?;
         params.bool("refresh_status")?;
         let obj = request::parse_object(body, false)?;
@@ -59,12 +66,7 @@ impl App {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                request::run_input(
-                    v,
-                    &format!("inputs[{i}]"),
-                    default_spec.as_ref(),
-                    &self.limits,
-                )
+                self.check_input(v, &format!("inputs[{i}]"), default_spec.as_ref(), betas)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let now = self.clock.now();

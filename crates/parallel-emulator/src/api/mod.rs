@@ -19,10 +19,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 use tokio::sync::watch;
 
+use crate::beta::Betas;
 use crate::body::ResponseBody;
 use crate::clock::Clock;
 use crate::config::{EmulatorBuilder, Faults, Limits};
 use crate::ids::{GroupId, RunId};
+use crate::outage::Outages;
 use crate::request::ApiError;
 use crate::rng::{DetRng, combine, mix};
 use crate::sim::Scheduler;
@@ -54,6 +56,11 @@ pub(crate) struct App {
     pub(crate) counters: Counters,
     pub(crate) lose_next: Mutex<Vec<String>>,
     shutdown: watch::Receiver<bool>,
+    /// Lenient payload mode, and how many runs it has shaped so far.
+    lenient: bool,
+    lenient_runs: AtomicU64,
+    pub(crate) outages: Arc<Outages>,
+    body_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for App {
@@ -88,6 +95,10 @@ impl App {
             counters: Counters::default(),
             lose_next: Mutex::new(Vec::new()),
             shutdown,
+            lenient: cfg.lenient_payloads,
+            lenient_runs: AtomicU64::new(0),
+            outages: Arc::new(Outages::new()),
+            body_read_timeout: cfg.body_read_timeout,
         }
     }
 
@@ -126,6 +137,12 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if self.outages.hanging() {
+            // A hung server: the request is read and never answered.
+            Counters::bump(&self.counters.outage_requests, 1);
+            self.outages.hang_over().await;
+            return Err(DropConnection);
+        }
         let (parts, body) = req.into_parts();
         let route = match route(&parts.method, parts.uri.path()) {
             Ok(route) => route,
@@ -156,13 +173,24 @@ impl App {
         let body = if parts.method == Method::POST {
             match self.read_body(&parts.headers, body).await {
                 Ok(b) => b,
+                Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
+                    let mut response = self.error_response(&e);
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    return Ok(response);
+                }
                 Err(e) => return Ok(self.error_response(&e)),
             }
         } else {
             Bytes::new()
         };
+        if self.should_hang(&faults) {
+            return Err(self.hang().await);
+        }
         let query = parts.uri.query().unwrap_or("");
-        let reply = self.dispatch(&route, query, &body).await;
+        let betas = Betas::from_headers(&parts.headers);
+        let reply = self.dispatch(&route, &betas, query, &body).await;
         if lose {
             Counters::bump(&self.counters.responses_lost, 1);
             return Err(DropConnection);
@@ -191,7 +219,18 @@ impl App {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        match http_body_util::Limited::new(body, limit).collect().await {
+        let timeout = self.body_read_timeout;
+        let read =
+            tokio::time::timeout(timeout, http_body_util::Limited::new(body, limit).collect());
+        let Ok(read) = read.await else {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "Request timed out: the request body did not arrive in full within {timeout:?}"
+                ),
+            ));
+        };
+        match read {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
             Err(e) => Err(ApiError::new(
@@ -201,7 +240,13 @@ impl App {
         }
     }
 
-    async fn dispatch(self: &Arc<Self>, route: &Route, query: &str, body: &[u8]) -> Reply {
+    async fn dispatch(
+        self: &Arc<Self>,
+        route: &Route,
+        betas: &Betas,
+        query: &str,
+        body: &[u8],
+    ) -> Reply {
         let group = || self.find_group(route.group.as_deref());
         let run = || self.find_run(route.run.as_deref());
         match route.endpoint {
@@ -212,7 +257,7 @@ impl App {
                 write_group_of(&mut out, &g);
                 Ok(json(StatusCode::OK, out))
             }
-            Endpoint::AddRuns => self.add_runs(&group()?, query, body),
+            Endpoint::AddRuns => self.add_runs(&group()?, betas, query, body),
             Endpoint::GroupRuns => self.group_runs(group()?, query),
             Endpoint::GroupEvents => self.group_events(group()?, query),
             Endpoint::GetGroupRun => {
@@ -223,7 +268,7 @@ impl App {
                 }
                 Ok(run_json(&owner, index))
             }
-            Endpoint::CreateRun => self.create_run(body),
+            Endpoint::CreateRun => self.create_run(betas, body),
             Endpoint::GetRun => {
                 let (owner, index) = run()?;
                 Ok(run_json(&owner, index))
@@ -257,6 +302,18 @@ impl App {
             .and_then(|id| self.store.run(id))
             .map(|(g, i)| (g, i as usize))
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Run id not found"))
+    }
+
+    /// The body of the `503` a connection beyond `max_connections` gets.
+    pub(crate) fn error_body_over_cap(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        wire::write_error_response(
+            &mut out,
+            &self.ref_id(),
+            "Service unavailable: too many open connections; retry later",
+            None,
+        );
+        out
     }
 
     pub(crate) fn error_response(&self, e: &ApiError) -> Response<ResponseBody> {

@@ -1,6 +1,7 @@
 //! Runs: turning inputs into runs, creating a single run, and the blocking result.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -8,10 +9,12 @@ use serde_json::Value;
 
 use super::route::Query;
 use super::{App, Reply, json};
+use crate::beta::Betas;
 use crate::body::ResponseBody;
 use crate::clock::Micros;
 use crate::ids::RunId;
-use crate::request::{self, ApiError, NewInput};
+use crate::lenient::Variation;
+use crate::request::{self, ApiError, NewInput, ParsedSpec};
 use crate::sim;
 use crate::state::{Group, Run, Status};
 use crate::stats::Counters;
@@ -64,6 +67,7 @@ impl App {
                 input_range: input.input_range,
                 metadata_range: input.metadata_range,
                 spec: input.spec,
+                lenient: input.lenient,
             });
             plans.push((plan, end));
         }
@@ -71,9 +75,28 @@ impl App {
         (runs, if instant { Vec::new() } else { plans })
     }
 
-    pub(super) fn create_run(&self, body: &[u8]) -> Reply {
+    /// Checks one run input: its betas, then its fields; in lenient mode it gets the next
+    /// lenient shape.
+    pub(super) fn check_input(
+        &self,
+        value: &Value,
+        loc: &str,
+        default_spec: Option<&ParsedSpec>,
+        betas: &Betas,
+    ) -> Result<NewInput, ApiError> {
+        if let Some(obj) = value.as_object() {
+            betas.check_input(obj, loc)?;
+        }
+        let variation = self.lenient.then(|| {
+            let nth = self.lenient_runs.fetch_add(1, Ordering::Relaxed);
+            Variation::nth(self.seed, nth)
+        });
+        request::run_input_varied(value, loc, default_spec, &self.limits, variation)
+    }
+
+    pub(super) fn create_run(&self, betas: &Betas, body: &[u8]) -> Reply {
         let obj = request::parse_object(body, false)?;
-        let parsed = request::run_input(&Value::Object(obj), "", None, &self.limits)?;
+        let parsed = self.check_input(&Value::Object(obj), "", None, betas)?;
         let now = self.clock.now();
         let (runs, plans) = self.make_runs(vec![parsed], now);
         let group = self.store.standalone();

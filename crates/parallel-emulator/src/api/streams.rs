@@ -9,17 +9,36 @@ use super::route::Query;
 use super::{App, Reply};
 use crate::body::ResponseBody;
 use crate::request::ApiError;
-use crate::sse::{SseSink, Stop};
+use crate::sse::{Incident, SseSink, Stop};
 use crate::state::{Group, LoggedEvent, Run, Status};
 use crate::stats::Counters;
 use crate::wire;
 
+/// The message of an `error` event on a group events stream (as in the API's sample).
+const GROUP_STREAM_ERROR: &str = "TaskGroup event stream interrupted; reconnect with last_event_id";
+/// The message of an `error` event on a run events stream.
+const RUN_STREAM_ERROR: &str =
+    "Task run event stream interrupted; reconnect to receive the current state";
+
 impl App {
-    pub(super) fn open_stream(self: &Arc<Self>) -> (SseSink, Response<ResponseBody>) {
+    /// A new event stream and the response that carries it. `error_message` is the message
+    /// of the `error` event an events stream gets under `error_event_after`.
+    pub(super) fn open_stream(
+        self: &Arc<Self>,
+        error_message: Option<&'static str>,
+    ) -> (SseSink, Response<ResponseBody>) {
         let app = Arc::clone(self);
         let (sink, rx) = SseSink::new(
-            self.stream_faults(),
-            Box::new(move || Counters::bump(&app.counters.streams_cut, 1)),
+            self.stream_faults(error_message),
+            Arc::clone(&self.outages),
+            Box::new(move |incident| {
+                let counter = match incident {
+                    Incident::Cut => &app.counters.streams_cut,
+                    Incident::Closed => &app.counters.streams_closed,
+                    Incident::ErrorEvent => &app.counters.error_events,
+                };
+                Counters::bump(counter, 1);
+            }),
         );
         let response = Response::builder()
             .status(StatusCode::OK)
@@ -45,7 +64,7 @@ impl App {
         };
         let include_input = params.bool("include_input")?.unwrap_or(false);
         let include_output = params.bool("include_output")?.unwrap_or(false);
-        let (mut sink, response) = self.open_stream();
+        let (mut sink, response) = self.open_stream(None);
         let app = Arc::clone(self);
         tokio::spawn(async move {
             const CHUNK: usize = 256;
@@ -67,6 +86,10 @@ impl App {
                 };
                 pos = end;
                 for (i, run) in &batch {
+                    if sink.expired() {
+                        let _ = sink.flush().await;
+                        return;
+                    }
                     let flush = sink.event("task_run.state", true, |out| {
                         wire::write_run_event(
                             out,
@@ -94,7 +117,7 @@ impl App {
         let after = params.cursor("last_event_id")?;
         let limit = self.limits.group_events_max;
         let timeout = params.seconds("timeout")?.map_or(limit, |t| t.min(limit));
-        let (mut sink, response) = self.open_stream();
+        let (mut sink, response) = self.open_stream(Some(GROUP_STREAM_ERROR));
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app
@@ -144,6 +167,9 @@ impl App {
             };
             let full = batch.len() == 256;
             for event in batch {
+                if sink.expired() {
+                    return sink.flush().await;
+                }
                 cursor += 1;
                 let id = cursor as u64;
                 let flush = match &event {
@@ -159,6 +185,9 @@ impl App {
                 }
             }
             sink.flush().await?;
+            if sink.expired() {
+                return Ok(());
+            }
             if cursor >= len && !active {
                 return Ok(());
             }
@@ -169,6 +198,7 @@ impl App {
                 () = &mut notified => {}
                 () = tokio::time::sleep(self.keep_alive) => sink.keep_alive().await?,
                 () = tokio::time::sleep_until(deadline) => return Ok(()),
+                () = sink.close_time() => return sink.flush_if_expired().await,
                 _ = shutdown.changed() => return Ok(()),
                 () = sink.closed() => return Err(Stop),
             }
@@ -182,7 +212,7 @@ impl App {
         group: Arc<Group>,
         index: usize,
     ) -> Response<ResponseBody> {
-        let (mut sink, response) = self.open_stream();
+        let (mut sink, response) = self.open_stream(Some(RUN_STREAM_ERROR));
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app.pump_run_events(&group, index, &mut sink).await;
@@ -238,6 +268,9 @@ impl App {
                 return sink.flush().await;
             }
             sink.flush().await?;
+            if sink.expired() {
+                return Ok(());
+            }
             let next_step = trace.get(sent).map(|s| self.clock.instant_at(s.at));
             let until_step = async {
                 match next_step {
@@ -250,6 +283,7 @@ impl App {
                 () = until_step => {}
                 () = tokio::time::sleep(self.keep_alive) => sink.keep_alive().await?,
                 () = tokio::time::sleep_until(deadline) => return Ok(()),
+                () = sink.close_time() => return sink.flush_if_expired().await,
                 _ = shutdown.changed() => return Ok(()),
                 () = sink.closed() => return Err(Stop),
             }

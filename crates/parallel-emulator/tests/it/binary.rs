@@ -67,3 +67,88 @@ fn the_binary_refuses_non_loopback_addresses() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
 }
+
+#[tokio::test]
+async fn the_binary_takes_the_rough_edge_flags() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parallel-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            "0",
+            "--lenient-payloads",
+            "--error-event-after",
+            "1",
+            "--close-streams-after-secs",
+            "30",
+            "--hang-rate",
+            "0",
+            "--header-read-timeout-secs",
+            "5",
+            "--body-read-timeout-secs",
+            "5",
+            "--max-connections",
+            "64",
+            "--outage-at",
+            "0.5",
+            "--outage-secs",
+            "1",
+            "--outage-mode",
+            "refuse",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let addr: std::net::SocketAddr = base_url.strip_prefix("http://").unwrap().parse().unwrap();
+    // The planned outage refuses connections for a while, then the port serves again.
+    crate::outages::wait_until(
+        std::time::Duration::from_secs(10),
+        "the outage",
+        async || tokio::net::TcpStream::connect(addr).await.is_err(),
+    )
+    .await;
+    crate::outages::wait_until(
+        std::time::Duration::from_secs(10),
+        "the end of it",
+        async || tokio::net::TcpStream::connect(addr).await.is_ok(),
+    )
+    .await;
+    let client = Client::new(&base_url);
+    let group = crate::create_group(&client).await;
+    crate::add_runs(&client, &group, crate::inputs(0, 2, "pro")).await;
+    let streamed = client
+        .stream(&format!("/v1/tasks/groups/{group}/events"))
+        .await;
+    let (frames, _, _) = crate::http::split_frames(&streamed.body);
+    assert_eq!(
+        frames.last().unwrap().event,
+        "error",
+        "--error-event-after 1"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn the_binary_names_a_bad_outage_mode() {
+    let output = Command::new(env!("CARGO_BIN_EXE_parallel-emulator"))
+        .args(["--outage-mode", "down"])
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`down`") && stderr.contains("refuse or hang"),
+        "{stderr}"
+    );
+}

@@ -1,12 +1,17 @@
 //! Integration tests: the emulator over real loopback TCP.
 #![allow(missing_docs, unreachable_pub)]
 
+mod betas;
 mod binary;
 mod faults;
 mod groups;
+mod hardening;
 mod http;
+mod lenient;
+mod outages;
 mod outputs;
 mod runs;
+mod stream_closes;
 mod streams;
 mod validate;
 
