@@ -215,7 +215,7 @@ impl Default for Limits {
 }
 
 /// Settings for an [`Emulator`](crate::Emulator); made by [`Emulator::builder`](crate::Emulator::builder).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmulatorBuilder {
     pub(crate) listen: SocketAddr,
     pub(crate) api_key: Option<String>,
@@ -230,6 +230,38 @@ pub struct EmulatorBuilder {
     pub(crate) header_read_timeout: Duration,
     pub(crate) body_read_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) credits: Option<u64>,
+    pub(crate) rate_limit: Option<u32>,
+    pub(crate) webhook_secret: Option<String>,
+    pub(crate) webhook_attempts: u32,
+    pub(crate) webhook_timeout: Duration,
+}
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key and the webhook secret are secrets: only whether they are set shows.
+        let set = |s: &Option<String>| if s.is_some() { "<redacted>" } else { "None" };
+        f.debug_struct("EmulatorBuilder")
+            .field("listen", &self.listen)
+            .field("api_key", &set(&self.api_key))
+            .field("time_scale", &self.time_scale)
+            .field("seed", &self.seed)
+            .field("fail_rate", &self.fail_rate)
+            .field("faults", &self.faults)
+            .field("limits", &self.limits)
+            .field("keep_alive", &self.keep_alive)
+            .field("outages", &self.outages)
+            .field("lenient_payloads", &self.lenient_payloads)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("credits", &self.credits)
+            .field("rate_limit", &self.rate_limit)
+            .field("webhook_secret", &set(&self.webhook_secret))
+            .field("webhook_attempts", &self.webhook_attempts)
+            .field("webhook_timeout", &self.webhook_timeout)
+            .finish()
+    }
 }
 
 /// An outage planned by [`EmulatorBuilder::outage`].
@@ -256,6 +288,11 @@ impl Default for EmulatorBuilder {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            credits: None,
+            rate_limit: None,
+            webhook_secret: None,
+            webhook_attempts: 5,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -397,7 +434,58 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Runs the account can pay for (default `None`: unlimited). A group's add-runs request
+    /// reserves credit for all its runs, a single run takes one; a request that needs more
+    /// than is left gets `402` and creates nothing. Adjustable while running with
+    /// [`EmulatorHandle::set_credits`](crate::EmulatorHandle::set_credits).
+    #[must_use]
+    pub fn credits(mut self, runs: Option<u64>) -> Self {
+        self.credits = runs;
+        self
+    }
+
+    /// Work-creating requests (create group, add runs, create run) allowed per minute, as a
+    /// token bucket of that capacity refilled at `N / 60` a second (default `None`: no limit;
+    /// the API's is 2,000). An empty bucket answers `429` with `retry-after` and
+    /// `retry-after-ms` giving the wait for one token. Adjustable while running with
+    /// [`EmulatorHandle::set_rate_limit`](crate::EmulatorHandle::set_rate_limit).
+    #[must_use]
+    pub fn rate_limit(mut self, per_minute: Option<u32>) -> Self {
+        self.rate_limit = per_minute;
+        self
+    }
+
+    /// The account's webhook secret, used for runs whose webhook has no `secret` of its own.
+    /// Without one the emulator makes a random secret at start; read it with
+    /// [`EmulatorHandle::webhook_secret`](crate::EmulatorHandle::webhook_secret).
+    #[must_use]
+    pub fn webhook_secret<S: Into<String>>(mut self, secret: S) -> Self {
+        self.webhook_secret = Some(secret.into());
+        self
+    }
+
+    /// Most attempts per webhook delivery (default 5), with a backoff doubling from 200 ms
+    /// (capped at 5 s) after a non-2xx answer, a connection error or a timeout.
+    #[must_use]
+    pub fn webhook_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_attempts = attempts;
+        self
+    }
+
+    /// How long one webhook delivery attempt may take (default 10 s).
+    #[must_use]
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.webhook_attempts == 0 || self.webhook_timeout.is_zero() {
+            return Err("webhook attempts and timeout must be more than zero".into());
+        }
+        if self.webhook_secret.as_ref().is_some_and(String::is_empty) {
+            return Err("the webhook secret must not be empty".into());
+        }
         if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
             return Err("the header and body read timeouts must be longer than zero".into());
         }
@@ -426,5 +514,20 @@ impl EmulatorBuilder {
             return Err("the keep-alive interval must be longer than zero".into());
         }
         self.faults.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let builder = EmulatorBuilder::default()
+            .api_key(Some("key-do-not-print"))
+            .webhook_secret("whsec-do-not-print");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("do-not-print"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -16,6 +16,12 @@
 //! hang every connection for a while; a lenient mode answers with the wire shapes the
 //! official SDKs accept. Run inputs that use a beta field need its `parallel-beta` value.
 //!
+//! Account quotas can be set: credit in runs (`402` beyond it) and a rate limit on
+//! work-creating requests (`429` with the wait for the next token). Runs that ask for a
+//! webhook get signed `task_run.status` deliveries, to loopback URLs only. A control API under
+//! `/_emulator/` (stats, faults, credit, rate limit, outages, webhook deliveries) lets tests
+//! in any language drive a running emulator; the crate README documents it.
+//!
 //! # Streams and cursors
 //!
 //! - Group runs (`GET …/groups/{id}/runs`): one `task_run.state` per run, in add order, for
@@ -38,7 +44,7 @@
 //!
 //! Main types: [`Emulator`] (entry point), [`EmulatorBuilder`] (settings), [`EmulatorHandle`]
 //! (the running server: address, counters, outages, shutdown), [`Faults`], [`Limits`],
-//! [`OutageMode`], [`Stats`], [`Error`].
+//! [`OutageMode`], [`Stats`], [`WebhookDelivery`], [`Error`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -75,6 +81,7 @@ mod lenient;
 mod outage;
 mod processor;
 mod progress;
+mod quota;
 mod request;
 mod rng;
 mod schema;
@@ -84,6 +91,7 @@ mod spec;
 mod sse;
 mod state;
 mod stats;
+mod webhook;
 mod wire;
 
 pub use config::{Drip, EmulatorBuilder, Faults, Limits};
@@ -91,3 +99,4 @@ pub use error::Error;
 pub use outage::OutageMode;
 pub use server::{Emulator, EmulatorHandle};
 pub use stats::{Endpoint, Stats};
+pub use webhook::WebhookDelivery;

@@ -91,6 +91,21 @@ struct Args {
     /// Most connections open at once; more get a 503.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Runs the account can pay for; beyond, 402 (default: unlimited).
+    #[arg(long)]
+    credits: Option<u64>,
+    /// Work-creating requests allowed per minute (token bucket); beyond, 429 (default: none).
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// The account's webhook secret (default: a random one, printed on standard error).
+    #[arg(long, env = "PARALLEL_EMULATOR_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Most attempts per webhook delivery.
+    #[arg(long, default_value_t = 5)]
+    webhook_attempts: u32,
+    /// Seconds one webhook delivery attempt may take.
+    #[arg(long, default_value_t = 10.0)]
+    webhook_timeout_secs: f64,
 }
 
 /// Seconds from a flag, or a message naming the flag.
@@ -115,6 +130,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
+    let random_secret = args.webhook_secret.is_none();
     let builder = match builder(args) {
         Ok(b) => b,
         Err(message) => {
@@ -138,6 +154,13 @@ async fn run(args: Args) -> ExitCode {
         eprintln!("parallel-emulator: could not write the address to standard output");
     }
     drop(stdout);
+    if random_secret {
+        // Standard error: the first line of standard output stays the address.
+        eprintln!(
+            "parallel-emulator: webhook secret for this run (set one with --webhook-secret): {}",
+            emulator.webhook_secret()
+        );
+    }
     wait_for_signal().await;
     eprintln!("parallel-emulator: shutting down");
     emulator.shutdown().await;
@@ -186,7 +209,14 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
             "body-read-timeout-secs",
             args.body_read_timeout_secs,
         )?)
-        .max_connections(args.max_connections);
+        .max_connections(args.max_connections)
+        .credits(args.credits)
+        .rate_limit(args.rate_limit)
+        .webhook_attempts(args.webhook_attempts)
+        .webhook_timeout(seconds("webhook-timeout-secs", args.webhook_timeout_secs)?);
+    if let Some(secret) = args.webhook_secret {
+        builder = builder.webhook_secret(secret);
+    }
     if let (Some(at), Some(secs)) = (args.outage_at, args.outage_secs) {
         builder = builder.outage(
             seconds("outage-at", at)?,

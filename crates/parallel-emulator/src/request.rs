@@ -168,6 +168,8 @@ pub(crate) struct NewInput {
     pub(crate) input_hash: u64,
     /// The lenient shape this run shows, in lenient mode.
     pub(crate) lenient: Option<Variation>,
+    /// Where the run's `task_run.status` webhook goes, if it asked for one.
+    pub(crate) webhook: Option<crate::webhook::Target>,
 }
 
 /// Checks one `TaskRunInput` at `loc` (`inputs[3]`, or empty for a single-run body), in the
@@ -237,6 +239,7 @@ pub(crate) fn run_input_varied(
             ("secret", Kind::String),
         ],
     )?;
+    let webhook = crate::webhook::target(obj.get("webhook"), &at(loc, "webhook"))?;
     let mcp_servers = check_mcp_servers(obj.get("mcp_servers"), &at(loc, "mcp_servers"))?;
     for field in ["previous_interaction_id", "memory_scope_key"] {
         if !matches!(obj.get(field), None | Some(Value::Null | Value::String(_))) {
@@ -290,6 +293,7 @@ pub(crate) fn run_input_varied(
         spec: effective.map_or_else(Spec::auto, |s| Arc::clone(&s.spec)),
         events_enabled: enable_events.unwrap_or_else(|| processor.events_by_default()),
         lenient,
+        webhook,
     })
 }
 

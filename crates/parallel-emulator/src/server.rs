@@ -20,6 +20,7 @@ use crate::connections::{Connections, Slot, hold_unanswered, refuse_over_cap, re
 use crate::error::Error;
 use crate::outage::OutageMode;
 use crate::stats::{Counters, Stats};
+use crate::webhook::WebhookDelivery;
 
 /// How long shutdown waits for open connections to finish before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -234,6 +235,34 @@ impl EmulatorHandle {
     /// replaced. After the window the server works as before, with its state intact.
     pub fn outage(&self, mode: OutageMode, duration: Duration) {
         self.app.outages.start(mode, duration);
+    }
+
+    /// Sets the runs the account can still pay for (`None`: unlimited); see
+    /// [`EmulatorBuilder::credits`].
+    pub fn set_credits(&self, runs: Option<u64>) {
+        self.app.credits.set(runs);
+    }
+
+    /// The runs the account can still pay for (`None`: unlimited).
+    pub fn credits(&self) -> Option<u64> {
+        self.app.credits.get()
+    }
+
+    /// Sets the work-creating requests allowed per minute (`None`: no limit), starting with a
+    /// full bucket; see [`EmulatorBuilder::rate_limit`].
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        self.app.rate_limit.set(per_minute);
+    }
+
+    /// Every webhook delivery so far (the latest 10,000), oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.app.webhooks.deliveries()
+    }
+
+    /// The account's webhook secret: the one set with [`EmulatorBuilder::webhook_secret`], or
+    /// the random one made at start.
+    pub fn webhook_secret(&self) -> &str {
+        &self.app.webhooks.secret.0
     }
 
     /// Makes the next request whose path contains `path_fragment` (e.g. `"/runs"`) be

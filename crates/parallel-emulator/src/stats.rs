@@ -99,6 +99,16 @@ pub struct Stats {
     pub outage_requests: u64,
     /// Connections answered `503` because `max_connections` were already open.
     pub connections_over_cap: u64,
+    /// Requests answered `402` for want of credit.
+    pub credit_refusals: u64,
+    /// Requests answered `429` by the rate limit (not the `rate_429` fault).
+    pub rate_limited: u64,
+    /// Webhook delivery attempts made.
+    pub webhook_attempts: u64,
+    /// Webhooks answered with a 2xx.
+    pub webhooks_delivered: u64,
+    /// Webhooks given up after their last attempt.
+    pub webhooks_failed: u64,
 }
 
 impl Stats {
@@ -129,6 +139,11 @@ pub(crate) struct Counters {
     pub(crate) outage_connections: AtomicU64,
     pub(crate) outage_requests: AtomicU64,
     pub(crate) connections_over_cap: AtomicU64,
+    pub(crate) credit_refusals: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) webhook_attempts: AtomicU64,
+    pub(crate) webhooks_delivered: AtomicU64,
+    pub(crate) webhooks_failed: AtomicU64,
 }
 
 impl Counters {
@@ -157,6 +172,11 @@ impl Counters {
             outage_connections: get(&self.outage_connections),
             outage_requests: get(&self.outage_requests),
             connections_over_cap: get(&self.connections_over_cap),
+            credit_refusals: get(&self.credit_refusals),
+            rate_limited: get(&self.rate_limited),
+            webhook_attempts: get(&self.webhook_attempts),
+            webhooks_delivered: get(&self.webhooks_delivered),
+            webhooks_failed: get(&self.webhooks_failed),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::config::Faults;
 use crate::request::ApiError;
 use crate::rng::{DetRng, mix};
 use crate::sse::StreamFaults;
-use crate::stats::Counters;
+use crate::stats::{Counters, Endpoint};
 
 /// The connection is to be dropped without an answer (the "lost response" fault).
 #[derive(Debug)]
@@ -58,6 +58,27 @@ impl App {
             }
         }
         None
+    }
+
+    /// A `429` when the rate limit's bucket is empty and `endpoint` creates work.
+    pub(super) fn rate_limited(&self, endpoint: Endpoint) -> Option<Response<ResponseBody>> {
+        if !matches!(
+            endpoint,
+            Endpoint::CreateGroup | Endpoint::AddRuns | Endpoint::CreateRun
+        ) {
+            return None;
+        }
+        let wait = self.rate_limit.take().err()?;
+        Counters::bump(&self.counters.rate_limited, 1);
+        let e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many requests: quota temporarily exceeded (at most {} work-creating requests per minute); retry after {} ms",
+                self.rate_limit.get().unwrap_or(0),
+                wait.as_millis().max(1)
+            ),
+        );
+        Some(with_retry_after(self.error_response(&e), wait))
     }
 
     /// Whether this request is one of the share that is never answered.
@@ -122,7 +143,8 @@ fn with_retry_after(
     mut response: Response<ResponseBody>,
     wait: Duration,
 ) -> Response<ResponseBody> {
-    let ms = wait.as_millis();
+    // Rounded up, so that a client waiting this long finds the token there.
+    let ms = wait.as_micros().div_ceil(1000);
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ms.to_string()) {

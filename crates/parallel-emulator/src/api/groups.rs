@@ -29,7 +29,7 @@ impl App {
     }
 
     pub(super) fn add_runs(
-        &self,
+        self: &Arc<Self>,
         group: &Arc<Group>,
         betas: &Betas,
         query: &str,
@@ -69,13 +69,15 @@ impl App {
                 self.check_input(v, &format!("inputs[{i}]"), default_spec.as_ref(), betas)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        self.reserve_credit(parsed.len())?;
         let now = self.clock.now();
-        let (runs, plans) = self.make_runs(parsed, now);
+        let (runs, plans, hooks) = self.make_runs(parsed, now);
         let ids: Vec<RunId> = runs.iter().map(|r| r.id).collect();
         let outcome = self.store.add_runs(group, runs, now);
         if !plans.is_empty() {
             self.scheduler.schedule(group, outcome.first, &plans);
         }
+        self.watch_webhooks(group, outcome.first, hooks);
         let mut out = Vec::with_capacity(256 + ids.len() * 40);
         out.extend_from_slice(b"{\"status\":");
         wire::write_status(&mut out, &outcome.status);

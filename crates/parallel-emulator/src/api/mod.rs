@@ -4,11 +4,13 @@
 //! (errors and lost answers injected on purpose), [`groups`] (create, add runs), [`runs`]
 //! (create, result), [`streams`] (the three event streams).
 
+mod control;
 mod faults;
 mod groups;
 mod route;
 mod runs;
 mod streams;
+mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,6 +27,7 @@ use crate::clock::Clock;
 use crate::config::{EmulatorBuilder, Faults, Limits};
 use crate::ids::{GroupId, RunId};
 use crate::outage::Outages;
+use crate::quota::{Credits, RateLimit};
 use crate::request::ApiError;
 use crate::rng::{DetRng, combine, mix};
 use crate::sim::Scheduler;
@@ -36,6 +39,7 @@ pub(crate) use faults::DropConnection;
 use groups::write_group_of;
 use route::{Route, route};
 use runs::run_json;
+pub(crate) use webhooks::Webhooks;
 
 /// Shared server state.
 pub(crate) struct App {
@@ -61,6 +65,9 @@ pub(crate) struct App {
     lenient_runs: AtomicU64,
     pub(crate) outages: Arc<Outages>,
     body_read_timeout: Duration,
+    pub(crate) credits: Credits,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) webhooks: Webhooks,
 }
 
 impl std::fmt::Debug for App {
@@ -99,6 +106,9 @@ impl App {
             lenient_runs: AtomicU64::new(0),
             outages: Arc::new(Outages::new()),
             body_read_timeout: cfg.body_read_timeout,
+            credits: Credits::new(cfg.credits),
+            rate_limit: RateLimit::new(cfg.rate_limit),
+            webhooks: Webhooks::new(cfg),
         }
     }
 
@@ -137,53 +147,43 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let (parts, body) = req.into_parts();
+        if parts.uri.path().starts_with(control::PREFIX) {
+            // The control API answers even while the server hangs, so a test can drive it.
+            if let Err(e) = self.authorize(&parts.headers) {
+                return Ok(self.error_response(&e));
+            }
+            let body = match self.request_body(&parts, body).await {
+                Ok(b) => b,
+                Err(refused) => return Ok(refused),
+            };
+            return Ok(self.control(&parts.method, parts.uri.path(), &body));
+        }
         if self.outages.hanging() {
             // A hung server: the request is read and never answered.
             Counters::bump(&self.counters.outage_requests, 1);
             self.outages.hang_over().await;
             return Err(DropConnection);
         }
-        let (parts, body) = req.into_parts();
         let route = match route(&parts.method, parts.uri.path()) {
             Ok(route) => route,
             Err(e) => return Ok(self.error_response(&e)),
         };
         self.counters.request(route.endpoint);
-
-        if let Some(expected) = &self.api_key {
-            let given = parts
-                .headers
-                .get("x-api-key")
-                .map_or(&[][..], HeaderValue::as_bytes);
-            if !constant_time_eq(given, expected) {
-                Counters::bump(&self.counters.unauthorized, 1);
-                return Ok(self.error_response(&ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized: invalid or missing credentials (send the key in the x-api-key header)",
-                )));
-            }
+        if let Err(e) = self.authorize(&parts.headers) {
+            return Ok(self.error_response(&e));
         }
-
         let faults = self.faults();
         if let Some(response) = self.injected_error(&faults) {
             return Ok(response);
         }
+        if let Some(response) = self.rate_limited(route.endpoint) {
+            return Ok(response);
+        }
         let lose = self.should_lose(&parts.method, parts.uri.path(), &faults);
-
-        let body = if parts.method == Method::POST {
-            match self.read_body(&parts.headers, body).await {
-                Ok(b) => b,
-                Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
-                    let mut response = self.error_response(&e);
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                    return Ok(response);
-                }
-                Err(e) => return Ok(self.error_response(&e)),
-            }
-        } else {
-            Bytes::new()
+        let body = match self.request_body(&parts, body).await {
+            Ok(b) => b,
+            Err(refused) => return Ok(refused),
         };
         if self.should_hang(&faults) {
             return Err(self.hang().await);
@@ -196,6 +196,51 @@ impl App {
             return Err(DropConnection);
         }
         Ok(reply.unwrap_or_else(|e| self.error_response(&e)))
+    }
+
+    /// A `401` unless the API key (when one is required) was sent.
+    fn authorize(&self, headers: &http::HeaderMap) -> Result<(), ApiError> {
+        let Some(expected) = &self.api_key else {
+            return Ok(());
+        };
+        let given = headers
+            .get("x-api-key")
+            .map_or(&[][..], HeaderValue::as_bytes);
+        if constant_time_eq(given, expected) {
+            return Ok(());
+        }
+        Counters::bump(&self.counters.unauthorized, 1);
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized: invalid or missing credentials (send the key in the x-api-key header)",
+        ))
+    }
+
+    /// The body of a `POST` or `PUT` (empty for other methods), or the answer when it cannot
+    /// be read: `413` when too large, `408` (and the connection closed) when it stalls.
+    async fn request_body<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+    ) -> Result<Bytes, Response<ResponseBody>>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if parts.method != Method::POST && parts.method != Method::PUT {
+            return Ok(Bytes::new());
+        }
+        match self.read_body(&parts.headers, body).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.status == StatusCode::REQUEST_TIMEOUT => {
+                let mut response = self.error_response(&e);
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                Err(response)
+            }
+            Err(e) => Err(self.error_response(&e)),
+        }
     }
 
     async fn read_body<B>(&self, headers: &http::HeaderMap, body: B) -> Result<Bytes, ApiError>

@@ -20,17 +20,25 @@ use crate::state::{Group, Run, Status};
 use crate::stats::Counters;
 use crate::wire;
 
+/// New runs, their plans (none when they finish at once), and their webhooks by offset.
+pub(super) type NewRuns = (
+    Vec<Run>,
+    Vec<(sim::Plan, Status)>,
+    Vec<(usize, crate::webhook::Target)>,
+);
+
 impl App {
-    /// Turns checked inputs into runs, in their initial status.
-    pub(super) fn make_runs(
-        &self,
-        inputs: Vec<NewInput>,
-        now: Micros,
-    ) -> (Vec<Run>, Vec<(sim::Plan, Status)>) {
+    /// Turns checked inputs into runs, in their initial status, with their plans and the
+    /// webhooks they asked for (by offset among the inputs).
+    pub(super) fn make_runs(&self, inputs: Vec<NewInput>, now: Micros) -> NewRuns {
         let mut runs = Vec::with_capacity(inputs.len());
         let mut plans = Vec::with_capacity(inputs.len());
+        let mut hooks = Vec::new();
         let instant = self.time_scale == 0.0;
-        for input in inputs {
+        for (offset, input) in inputs.into_iter().enumerate() {
+            if let Some(target) = input.webhook {
+                hooks.push((offset, target));
+            }
             let mut canonical = input.canonical;
             let null_tail = canonical.ends_with(crate::state::NULL_TAIL);
             if null_tail {
@@ -72,7 +80,20 @@ impl App {
             plans.push((plan, end));
         }
         Counters::bump(&self.counters.runs_created, runs.len() as u64);
-        (runs, if instant { Vec::new() } else { plans })
+        (runs, if instant { Vec::new() } else { plans }, hooks)
+    }
+
+    /// Takes credit for `runs` runs, or answers `402` with what is left.
+    pub(super) fn reserve_credit(&self, runs: usize) -> Result<(), ApiError> {
+        self.credits.reserve(runs as u64).map_err(|left| {
+            Counters::bump(&self.counters.credit_refusals, 1);
+            ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                format!(
+                    "Payment required: insufficient credit in account: this request needs credit for {runs} run(s) and {left} remain; add credit and retry"
+                ),
+            )
+        })
     }
 
     /// Checks one run input: its betas, then its fields; in lenient mode it gets the next
@@ -94,16 +115,18 @@ impl App {
         request::run_input_varied(value, loc, default_spec, &self.limits, variation)
     }
 
-    pub(super) fn create_run(&self, betas: &Betas, body: &[u8]) -> Reply {
+    pub(super) fn create_run(self: &Arc<Self>, betas: &Betas, body: &[u8]) -> Reply {
         let obj = request::parse_object(body, false)?;
         let parsed = self.check_input(&Value::Object(obj), "", None, betas)?;
+        self.reserve_credit(1)?;
         let now = self.clock.now();
-        let (runs, plans) = self.make_runs(vec![parsed], now);
+        let (runs, plans, hooks) = self.make_runs(vec![parsed], now);
         let group = self.store.standalone();
         let outcome = self.store.add_runs(group, runs, now);
         if !plans.is_empty() {
             self.scheduler.schedule(group, outcome.first, &plans);
         }
+        self.watch_webhooks(group, outcome.first, hooks);
         let mut response = run_json(group, outcome.first);
         *response.status_mut() = StatusCode::ACCEPTED;
         Ok(response)

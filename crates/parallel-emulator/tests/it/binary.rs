@@ -152,3 +152,60 @@ fn the_binary_names_a_bad_outage_mode() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_binary_takes_quota_flags_and_prints_a_random_webhook_secret_on_stderr() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parallel-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            "0",
+            "--credits",
+            "1",
+            "--rate-limit",
+            "100",
+            "--webhook-attempts",
+            "2",
+            "--webhook-timeout-secs",
+            "1",
+        ])
+        .env_remove("PARALLEL_EMULATOR_WEBHOOK_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first stdout line is the address: {line:?}"))
+        .to_owned();
+    let mut err_line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut err_line)
+        .unwrap();
+    assert!(
+        err_line.contains("webhook secret") && err_line.contains("whsec_"),
+        "{err_line}"
+    );
+
+    let client = Client::new(&base_url);
+    let run = json!({"input": "x", "processor": "lite"});
+    assert_eq!(
+        client.post("/v1/tasks/runs", run.clone()).await.status,
+        StatusCode::ACCEPTED
+    );
+    client
+        .post("/v1/tasks/runs", run)
+        .await
+        .expect_error(StatusCode::PAYMENT_REQUIRED);
+    let stats = client.get("/_emulator/stats").await.json();
+    assert_eq!(stats["credits"], 0);
+    assert_eq!(stats["rate_limit_per_minute"], 100);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -3,6 +3,7 @@
 
 mod betas;
 mod binary;
+mod control;
 mod faults;
 mod groups;
 mod hardening;
@@ -10,10 +11,12 @@ mod http;
 mod lenient;
 mod outages;
 mod outputs;
+mod quotas;
 mod runs;
 mod stream_closes;
 mod streams;
 mod validate;
+mod webhooks;
 
 use parallel_emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use serde_json::{Value, json};
