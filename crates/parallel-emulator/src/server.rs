@@ -131,15 +131,15 @@ async fn serve(
                     tokio::spawn(refuse_over_cap(stream, app.error_body_over_cap()));
                     continue;
                 };
-                tokio::spawn(serve_connection(
-                    Arc::clone(&app),
-                    stream,
-                    slot,
-                    builder.clone(),
-                    graceful.watcher(),
-                    kill.subscribe(),
-                    connections.header_read_timeout,
-                ));
+                let task = ConnectionTask {
+                    app: Arc::clone(&app),
+                    builder: builder.clone(),
+                    graceful: graceful.watcher(),
+                    header_read_timeout: connections.header_read_timeout,
+                    killed: kill.subscribe(),
+                    shutdown: shutdown.clone(),
+                };
+                tokio::spawn(task.run(stream, slot));
             }
             _ = outages.changed() => {
                 if app.outages.current().is_some_and(|w| w.mode == OutageMode::Refuse) {
@@ -157,36 +157,47 @@ async fn serve(
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
 }
 
-/// Serves one connection until it ends, or until a refusing outage drops it.
-async fn serve_connection(
+/// What serving one connection needs besides the connection.
+struct ConnectionTask {
     app: Arc<App>,
-    stream: TcpStream,
-    _slot: Slot,
     builder: auto::Builder<TokioExecutor>,
     graceful: Watcher,
-    mut killed: watch::Receiver<u64>,
     header_read_timeout: Duration,
-) {
-    // hyper's header timer starts once the protocol is known, which takes a first byte: a
-    // connection that never sends one is closed here.
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(header_read_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => return,
-    }
-    let service = service_fn({
-        let app = Arc::clone(&app);
-        move |req| Arc::clone(&app).handle(req)
-    });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    let conn = graceful.watch(conn);
-    tokio::select! {
-        // Errors here are clients going away, cut streams or lost responses.
-        ended = conn => if let Err(e) = ended {
-            tracing::debug!(error = %e, "connection ended with an error");
-        },
-        _ = killed.changed() => {
-            Counters::bump(&app.counters.outage_connections, 1);
+    /// Changes when a refusing outage drops every connection.
+    killed: watch::Receiver<u64>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl ConnectionTask {
+    /// Serves the connection until it ends, a refusing outage drops it, or the emulator
+    /// shuts down before its first request.
+    async fn run(mut self, stream: TcpStream, _slot: Slot) {
+        let serve = async {
+            // hyper's header timer starts once the protocol is known, which takes a first
+            // byte: a connection that never sends one is closed here.
+            let mut first = [0u8; 1];
+            let peeked = tokio::select! {
+                peeked = tokio::time::timeout(self.header_read_timeout, stream.peek(&mut first)) => peeked,
+                _ = self.shutdown.wait_for(|down| *down) => return,
+            };
+            if !matches!(peeked, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+            let service = service_fn({
+                let app = Arc::clone(&self.app);
+                move |req| Arc::clone(&app).handle(req)
+            });
+            let conn = self.builder.serve_connection(TokioIo::new(stream), service);
+            // Errors here are clients going away, cut streams or lost responses.
+            if let Err(e) = self.graceful.watch(conn).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        };
+        tokio::select! {
+            () = serve => {}
+            _ = self.killed.changed() => {
+                Counters::bump(&self.app.counters.outage_connections, 1);
+            }
         }
     }
 }
