@@ -262,3 +262,79 @@ async fn webhooks_off_the_machine_are_refused_at_submission() {
     assert_eq!(emu.run_count(), 0);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn failed_runs_are_delivered_too_and_runs_without_the_event_type_are_not() {
+    let (url, mut received) = receiver(0).await;
+    let (emu, client) = emulator(Emulator::builder().time_scale(0.0).fail_rate(1.0)).await;
+    let mut quiet = with_webhook(&url, None);
+    quiet["webhook"]["event_types"] = json!([]);
+    assert_eq!(
+        client.post("/v1/tasks/runs", quiet).await.status,
+        StatusCode::ACCEPTED
+    );
+    let created = client
+        .post("/v1/tasks/runs", with_webhook(&url, None))
+        .await;
+    let id = created.json()["run_id"].as_str().unwrap().to_owned();
+    let got = tokio::time::timeout(Duration::from_secs(20), received.recv())
+        .await
+        .expect("a delivery")
+        .unwrap();
+    let event: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(
+        event["data"]["run_id"],
+        id.as_str(),
+        "only the run that asked"
+    );
+    assert_eq!(event["data"]["status"], "failed");
+    assert!(event["data"]["error"]["message"].is_string(), "{event}");
+    wait_until(Duration::from_secs(5), "counted", async || {
+        emu.stats().webhooks_delivered == 1
+    })
+    .await;
+    assert_eq!(emu.webhook_deliveries().len(), 1);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_times_out_and_is_retried() {
+    // Accepts connections and holds them without a byte.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let accepted = Arc::clone(&accepted);
+        async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        }
+    });
+    let (emu, client) = emulator(
+        Emulator::builder()
+            .time_scale(0.0)
+            .webhook_attempts(2)
+            .webhook_timeout(Duration::from_millis(200)),
+    )
+    .await;
+    client
+        .post("/v1/tasks/runs", with_webhook(&url, None))
+        .await;
+    wait_until(Duration::from_secs(20), "given up", async || {
+        emu.stats().webhooks_failed == 1
+    })
+    .await;
+    let delivery = emu.webhook_deliveries().pop().unwrap();
+    assert_eq!((delivery.attempts, delivery.last_status), (2, None));
+    let error = delivery.last_error.unwrap();
+    assert!(error.contains("no answer within"), "{error}");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "one connection per attempt"
+    );
+    emu.shutdown().await;
+}
