@@ -136,7 +136,7 @@ impl SseSink {
         self.end_pending = true;
     }
 
-    /// Completes at [`close_at`](Self::close_at), never without one.
+    /// Completes when the stream is due to close (`close_streams_after`); never without it.
     pub(crate) async fn close_time(&self) {
         match self.faults.close_at {
             Some(at) => tokio::time::sleep_until(at).await,

@@ -1,8 +1,9 @@
 //! The API: shared server state, authentication and the path from a request to its handler.
 //!
-//! A reader finds each part by its file: [`route`] (paths and query strings), [`faults`]
-//! (errors and lost answers injected on purpose), [`groups`] (create, add runs), [`runs`]
-//! (create, result), [`streams`] (the three event streams).
+//! A reader finds each part by its file: `route` (paths and query strings), `faults`
+//! (errors and lost answers injected on purpose), `groups` (create, add runs), `runs`
+//! (create, result), `streams` (the three event streams), `webhooks` (deliveries) and
+//! `control` (the `/_emulator/` control API).
 
 mod control;
 mod faults;
