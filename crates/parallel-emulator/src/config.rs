@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::outage::OutageMode;
+
 /// Faults the emulator injects on purpose, all off by default and all drawn from the
 /// emulator's seed, so a failing test replays the same faults in the same order.
 ///
@@ -37,6 +39,17 @@ pub struct Faults {
     /// Share of `POST` requests that are processed in full and then answered by dropping the
     /// connection, as if the response had been lost on the way back.
     pub lost_response_rate: f64,
+    /// End every event stream (group events, group runs, run events) cleanly, between two
+    /// events, once it has been open this long, as servers and proxies do to long-lived
+    /// connections. A client resumes from its last event id.
+    pub close_streams_after: Option<Duration>,
+    /// On an events stream (group events, run events), write an `error` event after this many
+    /// events, then end the stream cleanly. As for the cut, the snapshot that opens a group
+    /// events stream is not counted.
+    pub error_event_after: Option<u32>,
+    /// Share of requests that are read and then never answered: the connection is held open
+    /// without a byte until the client goes away (or the emulator shuts down).
+    pub hang_rate: f64,
 }
 
 impl Default for Faults {
@@ -49,6 +62,9 @@ impl Default for Faults {
             sse_cut_offset: None,
             drip: None,
             lost_response_rate: 0.0,
+            close_streams_after: None,
+            error_event_after: None,
+            hang_rate: 0.0,
         }
     }
 }
@@ -111,11 +127,33 @@ impl Faults {
         self
     }
 
+    /// Sets [`Faults::close_streams_after`].
+    #[must_use]
+    pub fn close_streams_after(mut self, open_for: Duration) -> Self {
+        self.close_streams_after = Some(open_for);
+        self
+    }
+
+    /// Sets [`Faults::error_event_after`].
+    #[must_use]
+    pub fn error_event_after(mut self, events: u32) -> Self {
+        self.error_event_after = Some(events);
+        self
+    }
+
+    /// Sets [`Faults::hang_rate`].
+    #[must_use]
+    pub fn hang_rate(mut self, rate: f64) -> Self {
+        self.hang_rate = rate;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
             ("rate_429", self.rate_429),
             ("rate_5xx", self.rate_5xx),
             ("lost_response_rate", self.lost_response_rate),
+            ("hang_rate", self.hang_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!(
@@ -125,6 +163,9 @@ impl Faults {
         }
         if self.rate_429 + self.rate_5xx > 1.0 {
             return Err("rate_429 + rate_5xx exceeds 1".into());
+        }
+        if self.close_streams_after.is_some_and(|d| d.is_zero()) {
+            return Err("close_streams_after must be longer than zero".into());
         }
         Ok(())
     }
@@ -174,7 +215,7 @@ impl Default for Limits {
 }
 
 /// Settings for an [`Emulator`](crate::Emulator); made by [`Emulator::builder`](crate::Emulator::builder).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmulatorBuilder {
     pub(crate) listen: SocketAddr,
     pub(crate) api_key: Option<String>,
@@ -184,6 +225,51 @@ pub struct EmulatorBuilder {
     pub(crate) faults: Faults,
     pub(crate) limits: Limits,
     pub(crate) keep_alive: Duration,
+    pub(crate) outages: Vec<ScheduledOutage>,
+    pub(crate) lenient_payloads: bool,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) credits: Option<u64>,
+    pub(crate) rate_limit: Option<u32>,
+    pub(crate) webhook_secret: Option<String>,
+    pub(crate) webhook_attempts: u32,
+    pub(crate) webhook_timeout: Duration,
+}
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key and the webhook secret are secrets: only whether they are set shows.
+        let set = |s: &Option<String>| if s.is_some() { "<redacted>" } else { "None" };
+        f.debug_struct("EmulatorBuilder")
+            .field("listen", &self.listen)
+            .field("api_key", &set(&self.api_key))
+            .field("time_scale", &self.time_scale)
+            .field("seed", &self.seed)
+            .field("fail_rate", &self.fail_rate)
+            .field("faults", &self.faults)
+            .field("limits", &self.limits)
+            .field("keep_alive", &self.keep_alive)
+            .field("outages", &self.outages)
+            .field("lenient_payloads", &self.lenient_payloads)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("credits", &self.credits)
+            .field("rate_limit", &self.rate_limit)
+            .field("webhook_secret", &set(&self.webhook_secret))
+            .field("webhook_attempts", &self.webhook_attempts)
+            .field("webhook_timeout", &self.webhook_timeout)
+            .finish()
+    }
+}
+
+/// An outage planned by [`EmulatorBuilder::outage`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScheduledOutage {
+    pub(crate) start_after: Duration,
+    pub(crate) duration: Duration,
+    pub(crate) mode: OutageMode,
 }
 
 impl Default for EmulatorBuilder {
@@ -197,6 +283,16 @@ impl Default for EmulatorBuilder {
             faults: Faults::default(),
             limits: Limits::default(),
             keep_alive: Duration::from_secs(15),
+            outages: Vec::new(),
+            lenient_payloads: false,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            credits: None,
+            rate_limit: None,
+            webhook_secret: None,
+            webhook_attempts: 5,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -272,7 +368,130 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Plans an outage `start_after` the server starts, lasting `duration`; see
+    /// [`OutageMode`]. Call it again for several windows. To start one at any moment, use
+    /// [`EmulatorHandle::outage`](crate::EmulatorHandle::outage).
+    #[must_use]
+    pub fn outage(mut self, start_after: Duration, duration: Duration, mode: OutageMode) -> Self {
+        self.outages.push(ScheduledOutage {
+            start_after,
+            duration,
+            mode,
+        });
+        self
+    }
+
+    /// Answers with the lenient shapes the official SDKs accept (default off). Each run gets
+    /// one variation, chosen from the seed and the run's creation order so that every ten
+    /// consecutive runs show all ten:
+    ///
+    /// 1. metadata (in the run and its echoed input) with values of other JSON types: a
+    ///    nested object (`"lenient_nested": {"a": [1, "b"]}`) and a null (`"lenient_null": null`);
+    /// 2. echoed `mcp_servers` whose `headers` keep their names with `null` values (a server
+    ///    `lenient` is added when the run had none);
+    /// 3. the first citation of the output basis without `url`;
+    /// 4. the echoed `task_spec` as `{"output_schema": null, "input_schema": null}`;
+    /// 5. the echoed `task_spec` as `{"output_schema": {"type": "json"}, "input_schema": null}`
+    ///    (no `json_schema`);
+    /// 6. the echoed `task_spec` as a text schema whose `description` is not a string
+    ///    (`{"type": "text", "description": null}`);
+    /// 7. a `task_run.progress_msg.extract` message on the run events stream;
+    /// 8. echoed `advanced_settings` with `data_sources` (`{"location": null,
+    ///    "data_sources": ["web"]}`);
+    /// 9. output basis entries with `"citations": null`;
+    /// 10. an echoed `webhook` with `"event_types": []` (added when the run had none; only the
+    ///     echo changes, nothing is delivered for it).
+    ///
+    /// In this mode the emulator also accepts metadata values of any JSON type.
+    #[must_use]
+    pub fn lenient_payloads(mut self, on: bool) -> Self {
+        self.lenient_payloads = on;
+        self
+    }
+
+    /// Longest a connection may take to send a request's headers, counted from when the
+    /// connection opens or its previous response was sent: idle connections and half-sent
+    /// headers are closed after it. Default 30 s.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Longest a request body may take to arrive in full: a body that stalls (shorter than its
+    /// `Content-Length`) gets `408` and the connection is closed. Default 30 s.
+    #[must_use]
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Most connections open at once (default 1,024). A connection beyond it gets a plain
+    /// `503` with a JSON error body and is closed; the open ones are served as usual.
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Runs the account can pay for (default `None`: unlimited). A group's add-runs request
+    /// reserves credit for all its runs, a single run takes one; a request that needs more
+    /// than is left gets `402` and creates nothing. Adjustable while running with
+    /// [`EmulatorHandle::set_credits`](crate::EmulatorHandle::set_credits).
+    #[must_use]
+    pub fn credits(mut self, runs: Option<u64>) -> Self {
+        self.credits = runs;
+        self
+    }
+
+    /// Work-creating requests (create group, add runs, create run) allowed per minute, as a
+    /// token bucket of that capacity refilled at `N / 60` a second (default `None`: no limit;
+    /// the API's is 2,000). An empty bucket answers `429` with `retry-after` and
+    /// `retry-after-ms` giving the wait for one token. Adjustable while running with
+    /// [`EmulatorHandle::set_rate_limit`](crate::EmulatorHandle::set_rate_limit).
+    #[must_use]
+    pub fn rate_limit(mut self, per_minute: Option<u32>) -> Self {
+        self.rate_limit = per_minute;
+        self
+    }
+
+    /// The account's webhook secret, used for runs whose webhook has no `secret` of its own.
+    /// Without one the emulator makes a random secret at start; read it with
+    /// [`EmulatorHandle::webhook_secret`](crate::EmulatorHandle::webhook_secret).
+    #[must_use]
+    pub fn webhook_secret<S: Into<String>>(mut self, secret: S) -> Self {
+        self.webhook_secret = Some(secret.into());
+        self
+    }
+
+    /// Most attempts per webhook delivery (default 5), with a backoff doubling from 200 ms
+    /// (capped at 5 s) after a non-2xx answer, a connection error or a timeout.
+    #[must_use]
+    pub fn webhook_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_attempts = attempts;
+        self
+    }
+
+    /// How long one webhook delivery attempt may take (default 10 s).
+    #[must_use]
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.webhook_attempts == 0 || self.webhook_timeout.is_zero() {
+            return Err("webhook attempts and timeout must be more than zero".into());
+        }
+        if self.webhook_secret.as_ref().is_some_and(String::is_empty) {
+            return Err("the webhook secret must not be empty".into());
+        }
+        if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
+            return Err("the header and body read timeouts must be longer than zero".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
         if !self.listen.ip().is_loopback() {
             return Err(format!(
                 "refusing to listen on {}: the emulator only serves loopback addresses such as 127.0.0.1",
@@ -295,5 +514,20 @@ impl EmulatorBuilder {
             return Err("the keep-alive interval must be longer than zero".into());
         }
         self.faults.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let builder = EmulatorBuilder::default()
+            .api_key(Some("key-do-not-print"))
+            .webhook_secret("whsec-do-not-print");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("do-not-print"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

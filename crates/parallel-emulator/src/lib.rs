@@ -11,7 +11,16 @@
 //! latency drawn from its processor's range and multiplied by a time scale. Outputs conform to
 //! the run's output schema, are derived from its input, and carry a research basis; the same
 //! seed and input always give the same output. [`Faults`] switch on rate limiting, server
-//! errors, cut or dripping event streams and lost responses, all reproducible from the seed.
+//! errors, cut, dripping or closed event streams, `error` events, lost responses and requests
+//! never answered, all reproducible from the seed; outage windows ([`OutageMode`]) refuse or
+//! hang every connection for a while; a lenient mode answers with the wire shapes the
+//! official SDKs accept. Run inputs that use a beta field need its `parallel-beta` value.
+//!
+//! Account quotas can be set: credit in runs (`402` beyond it) and a rate limit on
+//! work-creating requests (`429` with the wait for the next token). Runs that ask for a
+//! webhook get signed `task_run.status` deliveries, to loopback URLs only. A control API under
+//! `/_emulator/` (stats, faults, credit, rate limit, outages, webhook deliveries) lets tests
+//! in any language drive a running emulator; the crate README documents it.
 //!
 //! # Streams and cursors
 //!
@@ -34,8 +43,8 @@
 //! Quiet streams get a `: keep-alive` comment every 15 s (configurable).
 //!
 //! Main types: [`Emulator`] (entry point), [`EmulatorBuilder`] (settings), [`EmulatorHandle`]
-//! (the running server: address, counters, shutdown), [`Faults`], [`Limits`], [`Stats`],
-//! [`Error`].
+//! (the running server: address, counters, outages, shutdown), [`Faults`], [`Limits`],
+//! [`OutageMode`], [`Stats`], [`WebhookDelivery`], [`Error`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -61,13 +70,18 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod beta;
 mod body;
 mod clock;
 mod config;
+mod connections;
 mod error;
 mod ids;
+mod lenient;
+mod outage;
 mod processor;
 mod progress;
+mod quota;
 mod request;
 mod rng;
 mod schema;
@@ -77,9 +91,12 @@ mod spec;
 mod sse;
 mod state;
 mod stats;
+mod webhook;
 mod wire;
 
 pub use config::{Drip, EmulatorBuilder, Faults, Limits};
 pub use error::Error;
+pub use outage::OutageMode;
 pub use server::{Emulator, EmulatorHandle};
 pub use stats::{Endpoint, Stats};
+pub use webhook::WebhookDelivery;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use parallel_emulator::{Emulator, Faults, Limits};
+use parallel_emulator::{Emulator, EmulatorBuilder, Faults, Limits, OutageMode};
 
 /// A local emulator of the Parallel Task Group and Task Run API.
 #[derive(Debug, Parser)]
@@ -60,6 +60,58 @@ struct Args {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_body_bytes)]
     max_body_bytes: usize,
+    /// End every event stream cleanly once it has been open this many seconds.
+    #[arg(long)]
+    close_streams_after_secs: Option<f64>,
+    /// Write an `error` event on events streams after this many events, then end them.
+    #[arg(long)]
+    error_event_after: Option<u32>,
+    /// Share of requests read and then never answered (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    hang_rate: f64,
+    /// Start an outage this many seconds after the start (see --outage-secs, --outage-mode).
+    #[arg(long, requires = "outage_secs")]
+    outage_at: Option<f64>,
+    /// How many seconds the outage lasts.
+    #[arg(long, requires = "outage_at")]
+    outage_secs: Option<f64>,
+    /// What the outage does: refuse (connections refused, open ones dropped) or hang
+    /// (connections accepted and never answered, open streams silent).
+    #[arg(long, default_value = "refuse")]
+    outage_mode: OutageMode,
+    /// Answer with the lenient shapes the official SDKs accept, one variation per run.
+    #[arg(long)]
+    lenient_payloads: bool,
+    /// Seconds a connection may take to send request headers (idle connections included).
+    #[arg(long, default_value_t = 30.0)]
+    header_read_timeout_secs: f64,
+    /// Seconds a request body may take to arrive in full.
+    #[arg(long, default_value_t = 30.0)]
+    body_read_timeout_secs: f64,
+    /// Most connections open at once; more get a 503.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Runs the account can pay for; beyond, 402 (default: unlimited).
+    #[arg(long)]
+    credits: Option<u64>,
+    /// Work-creating requests allowed per minute (token bucket); beyond, 429 (default: none).
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// The account's webhook secret (default: a random one, printed on standard error).
+    #[arg(long, env = "PARALLEL_EMULATOR_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Most attempts per webhook delivery.
+    #[arg(long, default_value_t = 5)]
+    webhook_attempts: u32,
+    /// Seconds one webhook delivery attempt may take.
+    #[arg(long, default_value_t = 10.0)]
+    webhook_timeout_secs: f64,
+}
+
+/// Seconds from a flag, or a message naming the flag.
+fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("--{flag} must be a number of seconds >= 0, not {value}"))
 }
 
 fn main() -> ExitCode {
@@ -78,35 +130,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let Ok(keep_alive) = Duration::try_from_secs_f64(args.keep_alive_secs) else {
-        eprintln!("parallel-emulator: --keep-alive-secs must be a positive number of seconds");
-        return ExitCode::FAILURE;
+    let random_secret = args.webhook_secret.is_none();
+    let builder = match builder(args) {
+        Ok(b) => b,
+        Err(message) => {
+            eprintln!("parallel-emulator: {message}");
+            return ExitCode::FAILURE;
+        }
     };
-    let mut faults = Faults::none()
-        .rate_429(args.rate_429)
-        .rate_5xx(args.rate_5xx)
-        .retry_after(Duration::from_millis(args.retry_after_ms))
-        .lost_response_rate(args.lost_response_rate);
-    if let Some(n) = args.cut_sse_after {
-        faults = faults.cut_sse_after(n);
-    }
-    if let Some(offset) = args.cut_sse_offset {
-        faults = faults.cut_sse_at_offset(offset);
-    }
-    if let Some(bytes) = args.drip_bytes {
-        faults = faults.drip(bytes, Duration::from_millis(args.drip_pause_ms));
-    }
-    let started = Emulator::builder()
-        .listen(args.listen)
-        .api_key(args.api_key)
-        .time_scale(args.time_scale)
-        .seed(args.seed)
-        .fail_rate(args.fail_rate)
-        .faults(faults)
-        .max_body_bytes(args.max_body_bytes)
-        .keep_alive_interval(keep_alive)
-        .start()
-        .await;
+    let started = builder.start().await;
     let emulator = match started {
         Ok(e) => e,
         Err(e) => {
@@ -122,10 +154,77 @@ async fn run(args: Args) -> ExitCode {
         eprintln!("parallel-emulator: could not write the address to standard output");
     }
     drop(stdout);
+    if random_secret {
+        // Standard error: the first line of standard output stays the address.
+        eprintln!(
+            "parallel-emulator: webhook secret for this run (set one with --webhook-secret): {}",
+            emulator.webhook_secret()
+        );
+    }
     wait_for_signal().await;
     eprintln!("parallel-emulator: shutting down");
     emulator.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// The emulator's settings from the command line.
+fn builder(args: Args) -> Result<EmulatorBuilder, String> {
+    let keep_alive = seconds("keep-alive-secs", args.keep_alive_secs)?;
+    let mut faults = Faults::none()
+        .rate_429(args.rate_429)
+        .rate_5xx(args.rate_5xx)
+        .retry_after(Duration::from_millis(args.retry_after_ms))
+        .lost_response_rate(args.lost_response_rate)
+        .hang_rate(args.hang_rate);
+    if let Some(n) = args.cut_sse_after {
+        faults = faults.cut_sse_after(n);
+    }
+    if let Some(offset) = args.cut_sse_offset {
+        faults = faults.cut_sse_at_offset(offset);
+    }
+    if let Some(bytes) = args.drip_bytes {
+        faults = faults.drip(bytes, Duration::from_millis(args.drip_pause_ms));
+    }
+    if let Some(secs) = args.close_streams_after_secs {
+        faults = faults.close_streams_after(seconds("close-streams-after-secs", secs)?);
+    }
+    if let Some(n) = args.error_event_after {
+        faults = faults.error_event_after(n);
+    }
+    let mut builder = Emulator::builder()
+        .listen(args.listen)
+        .api_key(args.api_key)
+        .time_scale(args.time_scale)
+        .seed(args.seed)
+        .fail_rate(args.fail_rate)
+        .faults(faults)
+        .max_body_bytes(args.max_body_bytes)
+        .keep_alive_interval(keep_alive)
+        .lenient_payloads(args.lenient_payloads)
+        .header_read_timeout(seconds(
+            "header-read-timeout-secs",
+            args.header_read_timeout_secs,
+        )?)
+        .body_read_timeout(seconds(
+            "body-read-timeout-secs",
+            args.body_read_timeout_secs,
+        )?)
+        .max_connections(args.max_connections)
+        .credits(args.credits)
+        .rate_limit(args.rate_limit)
+        .webhook_attempts(args.webhook_attempts)
+        .webhook_timeout(seconds("webhook-timeout-secs", args.webhook_timeout_secs)?);
+    if let Some(secret) = args.webhook_secret {
+        builder = builder.webhook_secret(secret);
+    }
+    if let (Some(at), Some(secs)) = (args.outage_at, args.outage_secs) {
+        builder = builder.outage(
+            seconds("outage-at", at)?,
+            seconds("outage-secs", secs)?,
+            args.outage_mode,
+        );
+    }
+    Ok(builder)
 }
 
 async fn wait_for_signal() {

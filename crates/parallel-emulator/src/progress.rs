@@ -6,6 +6,7 @@ use std::io::Write as _;
 use serde_json::Value;
 
 use crate::clock::{Micros, Timestamp};
+use crate::lenient::Variation;
 use crate::schema::Subject;
 use crate::state::{Run, Status};
 use crate::wire::push_str;
@@ -61,6 +62,16 @@ pub(crate) fn trace(run: &Run) -> Vec<Step> {
             message: format!("Read {} sources", SOURCES / 2),
         },
     ];
+    if run.lenient == Some(Variation::ProgressExtract) {
+        steps.push(Step {
+            at: at(800),
+            kind: "task_run.progress_msg.extract",
+            message: format!(
+                "Extracting facts about {} from the sources read",
+                subject.name
+            ),
+        });
+    }
     if run.fails {
         steps.push(Step {
             at: at(900),

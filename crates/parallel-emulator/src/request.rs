@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::config::Limits;
+use crate::lenient::Variation;
 use crate::processor::Processor;
 use crate::rng::hash_bytes;
 use crate::spec::{Spec, push_json};
@@ -75,7 +76,12 @@ pub(crate) fn parse_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Va
 }
 
 /// Checks a `metadata` value and returns it as compact JSON (`None` for absent or null).
-pub(crate) fn metadata(value: Option<&Value>, loc: &str) -> Result<Option<Vec<u8>>, ApiError> {
+/// With `any_type` (lenient mode) values may be any JSON value, as the official SDKs accept.
+pub(crate) fn metadata(
+    value: Option<&Value>,
+    loc: &str,
+    any_type: bool,
+) -> Result<Option<Vec<u8>>, ApiError> {
     let map = match value {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(map)) => map,
@@ -98,6 +104,7 @@ pub(crate) fn metadata(value: Option<&Value>, loc: &str) -> Result<Option<Vec<u8
                 ));
             }
             Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
+            _ if any_type => {}
             _ => {
                 return Err(ApiError::validation(
                     &format!("{loc}.{key}"),
@@ -159,14 +166,32 @@ pub(crate) struct NewInput {
     pub(crate) events_enabled: bool,
     /// Hash of the `input` value's JSON: the same input plans and generates the same way.
     pub(crate) input_hash: u64,
+    /// The lenient shape this run shows, in lenient mode.
+    pub(crate) lenient: Option<Variation>,
+    /// Where the run's `task_run.status` webhook goes, if it asked for one.
+    pub(crate) webhook: Option<crate::webhook::Target>,
 }
 
-/// Checks one `TaskRunInput` at `loc` (`inputs[3]`, or empty for a single-run body).
+/// Checks one `TaskRunInput` at `loc` (`inputs[3]`, or empty for a single-run body), in the
+/// strict mode.
+#[cfg(test)]
 pub(crate) fn run_input(
     value: &Value,
     loc: &str,
     default_spec: Option<&ParsedSpec>,
     limits: &Limits,
+) -> Result<NewInput, ApiError> {
+    run_input_varied(value, loc, default_spec, limits, None)
+}
+
+/// Checks one `TaskRunInput` at `loc`; in lenient mode (`lenient` set) it accepts metadata
+/// values of any type and echoes the run with its lenient shape.
+pub(crate) fn run_input_varied(
+    value: &Value,
+    loc: &str,
+    default_spec: Option<&ParsedSpec>,
+    limits: &Limits,
+    lenient: Option<Variation>,
 ) -> Result<NewInput, ApiError> {
     let Some(obj) = value.as_object() else {
         return Err(ApiError::validation(
@@ -197,7 +222,7 @@ pub(crate) fn run_input(
         Some(_) => return Err(ApiError::validation(&at(loc, "processor"), "must be a string")),
         None => return Err(ApiError::validation(&at(loc, "processor"), "is required")),
     };
-    let metadata = metadata(obj.get("metadata"), &at(loc, "metadata"))?;
+    let metadata = metadata(obj.get("metadata"), &at(loc, "metadata"), lenient.is_some())?;
     let own_spec = task_spec(obj.get("task_spec"), &at(loc, "task_spec"), limits)?;
     check_source_policy(obj.get("source_policy"), &at(loc, "source_policy"))?;
     check_nullable_object(
@@ -211,8 +236,10 @@ pub(crate) fn run_input(
         &[
             ("url", Kind::RequiredString),
             ("event_types", Kind::StringArray),
+            ("secret", Kind::String),
         ],
     )?;
+    let webhook = crate::webhook::target(obj.get("webhook"), &at(loc, "webhook"))?;
     let mcp_servers = check_mcp_servers(obj.get("mcp_servers"), &at(loc, "mcp_servers"))?;
     for field in ["previous_interaction_id", "memory_scope_key"] {
         if !matches!(obj.get(field), None | Some(Value::Null | Value::String(_))) {
@@ -253,6 +280,7 @@ pub(crate) fn run_input(
         processor,
         metadata: metadata.as_deref(),
         mcp_servers: mcp_servers.as_ref(),
+        lenient,
     };
     let (out, input_range, metadata_range) = echo.write();
 
@@ -264,6 +292,8 @@ pub(crate) fn run_input(
         processor,
         spec: effective.map_or_else(Spec::auto, |s| Arc::clone(&s.spec)),
         events_enabled: enable_events.unwrap_or_else(|| processor.events_by_default()),
+        lenient,
+        webhook,
     })
 }
 
@@ -277,12 +307,16 @@ struct Echo<'a> {
     processor: Processor,
     metadata: Option<&'a [u8]>,
     mcp_servers: Option<&'a Value>,
+    lenient: Option<Variation>,
 }
 
 impl Echo<'_> {
-    /// Writes the echo with a fixed key order, explicit nulls, and no MCP header values
-    /// (write-only secrets). Returns it with the byte ranges of `input` and `metadata`.
+    /// Writes the echo with a fixed key order, explicit nulls, and no MCP header values or
+    /// webhook secret (write-only secrets). Returns it with the byte ranges of `input` and
+    /// `metadata`.
     fn write(&self) -> (Vec<u8>, ByteRange, Option<ByteRange>) {
+        let lenient_metadata = self.lenient.and_then(|v| v.metadata(self.metadata));
+        let metadata = lenient_metadata.as_deref().or(self.metadata);
         let mut out = Vec::with_capacity(self.input_json.len() + 256);
         out.extend_from_slice(b"{\"input\":");
         let input_start = out.len();
@@ -291,7 +325,7 @@ impl Echo<'_> {
         out.extend_from_slice(b",\"processor\":");
         crate::wire::push_str(&mut out, self.processor.name());
         out.extend_from_slice(b",\"metadata\":");
-        let metadata_range = if let Some(m) = self.metadata {
+        let metadata_range = if let Some(m) = metadata {
             let start = out.len();
             out.extend_from_slice(m);
             Some(range(start, out.len()))
@@ -299,30 +333,61 @@ impl Echo<'_> {
             out.extend_from_slice(b"null");
             None
         };
-        for field in ["source_policy", "advanced_settings"] {
-            push_field(&mut out, field, self.obj.get(field));
-        }
-        let spec = self
-            .obj
-            .get("task_spec")
-            .filter(|v| !v.is_null())
-            .map(normalized_spec);
+        push_field(&mut out, "source_policy", self.obj.get("source_policy"));
+        let own_settings = self.obj.get("advanced_settings").filter(|v| !v.is_null());
+        let settings = self.lenient.and_then(|v| v.advanced_settings(own_settings));
+        push_field(
+            &mut out,
+            "advanced_settings",
+            settings.as_ref().or(self.obj.get("advanced_settings")),
+        );
+        let spec = match self.lenient.and_then(Variation::task_spec) {
+            Some(lenient) => Some(lenient),
+            None => self
+                .obj
+                .get("task_spec")
+                .filter(|v| !v.is_null())
+                .map(normalized_spec),
+        };
         push_field(&mut out, "task_spec", spec.as_ref());
         push_field(
             &mut out,
             "previous_interaction_id",
             self.obj.get("previous_interaction_id"),
         );
-        push_field(&mut out, "mcp_servers", self.mcp_servers);
-        for field in ["enable_events", "webhook"] {
-            push_field(&mut out, field, self.obj.get(field));
-        }
+        let sent_servers = self.obj.get("mcp_servers");
+        let servers = self.lenient.and_then(|v| v.mcp_servers(sent_servers));
+        push_field(
+            &mut out,
+            "mcp_servers",
+            servers.as_ref().or(self.mcp_servers),
+        );
+        push_field(&mut out, "enable_events", self.obj.get("enable_events"));
+        let own_hook = self.obj.get("webhook").filter(|v| !v.is_null());
+        let hook = match self.lenient.and_then(|v| v.webhook(own_hook)) {
+            Some(lenient) => Some(lenient),
+            None => own_hook.map(without_secret),
+        };
+        push_field(
+            &mut out,
+            "webhook",
+            hook.as_ref().or(self.obj.get("webhook")),
+        );
         if let Some(v) = self.obj.get("memory_scope_key").filter(|v| !v.is_null()) {
             push_field(&mut out, "memory_scope_key", Some(v));
         }
         out.push(b'}');
         (out, input_range, metadata_range)
     }
+}
+
+/// A webhook as echoed: its `secret` is write-only.
+fn without_secret(hook: &Value) -> Value {
+    let mut hook = hook.clone();
+    if let Some(obj) = hook.as_object_mut() {
+        obj.remove("secret");
+    }
+    hook
 }
 
 /// A checked task spec as the API echoes it: both keys present, and every schema object with

@@ -3,20 +3,24 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::App;
-use crate::config::{EmulatorBuilder, Faults};
+use crate::config::{EmulatorBuilder, Faults, ScheduledOutage};
+use crate::connections::{Connections, Slot, hold_unanswered, refuse_over_cap, refuse_until_over};
 use crate::error::Error;
-use crate::stats::Stats;
+use crate::outage::OutageMode;
+use crate::stats::{Counters, Stats};
+use crate::webhook::WebhookDelivery;
 
 /// How long shutdown waits for open connections to finish before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -50,7 +54,24 @@ impl EmulatorBuilder {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let app = Arc::new(App::new(&self, shutdown_rx.clone()));
         tokio::spawn(Arc::clone(&app.scheduler).run(shutdown_rx.clone()));
-        let server = tokio::spawn(serve(listener, Arc::clone(&app), shutdown_rx));
+        for planned in &self.outages {
+            tokio::spawn(planned_outage(
+                Arc::clone(&app),
+                *planned,
+                shutdown_rx.clone(),
+            ));
+        }
+        let connections = Connections {
+            header_read_timeout: self.header_read_timeout,
+            max: self.max_connections,
+        };
+        let server = tokio::spawn(serve(
+            listener,
+            addr,
+            Arc::clone(&app),
+            connections,
+            shutdown_rx,
+        ));
         Ok(EmulatorHandle {
             addr,
             app,
@@ -60,9 +81,38 @@ impl EmulatorBuilder {
     }
 }
 
-async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+/// Starts an outage planned with [`EmulatorBuilder::outage`] when its time comes.
+async fn planned_outage(
+    app: Arc<App>,
+    planned: ScheduledOutage,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = tokio::time::sleep(planned.start_after) => {
+            app.outages.start(planned.mode, planned.duration);
+        }
+        _ = shutdown.wait_for(|down| *down) => {}
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    addr: SocketAddr,
+    app: Arc<App>,
+    connections: Connections,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(connections.header_read_timeout);
+    let open = Arc::new(AtomicUsize::new(0));
+    // Bumped to drop every open connection (a refusing outage).
+    let (kill, _) = watch::channel(0u64);
+    let mut outages = app.outages.subscribe();
+    let mut listener = listener;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -72,22 +122,84 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiv
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let app = Arc::clone(&app);
-                let service = service_fn(move |req| Arc::clone(&app).handle(req));
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    // Errors here are clients going away, cut streams or lost responses.
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                if app.outages.hanging() {
+                    tokio::spawn(hold_unanswered(Arc::clone(&app), stream));
+                    continue;
+                }
+                let Some(slot) = Slot::take(&open, connections.max) else {
+                    Counters::bump(&app.counters.connections_over_cap, 1);
+                    tokio::spawn(refuse_over_cap(stream, app.error_body_over_cap()));
+                    continue;
+                };
+                let task = ConnectionTask {
+                    app: Arc::clone(&app),
+                    builder: builder.clone(),
+                    graceful: graceful.watcher(),
+                    header_read_timeout: connections.header_read_timeout,
+                    killed: kill.subscribe(),
+                    shutdown: shutdown.clone(),
+                };
+                tokio::spawn(task.run(stream, slot));
+            }
+            _ = outages.changed() => {
+                if app.outages.current().is_some_and(|w| w.mode == OutageMode::Refuse) {
+                    drop(listener);
+                    kill.send_modify(|generation| *generation += 1);
+                    match refuse_until_over(&app, addr, &mut shutdown).await {
+                        Some(bound) => listener = bound,
+                        None => break,
                     }
-                });
+                }
             }
             _ = shutdown.changed() => break,
         }
     }
-    drop(listener);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// What serving one connection needs besides the connection.
+struct ConnectionTask {
+    app: Arc<App>,
+    builder: auto::Builder<TokioExecutor>,
+    graceful: Watcher,
+    header_read_timeout: Duration,
+    /// Changes when a refusing outage drops every connection.
+    killed: watch::Receiver<u64>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl ConnectionTask {
+    /// Serves the connection until it ends, a refusing outage drops it, or the emulator
+    /// shuts down before its first request.
+    async fn run(mut self, stream: TcpStream, _slot: Slot) {
+        let serve = async {
+            // hyper's header timer starts once the protocol is known, which takes a first
+            // byte: a connection that never sends one is closed here.
+            let mut first = [0u8; 1];
+            let peeked = tokio::select! {
+                peeked = tokio::time::timeout(self.header_read_timeout, stream.peek(&mut first)) => peeked,
+                _ = self.shutdown.wait_for(|down| *down) => return,
+            };
+            if !matches!(peeked, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+            let service = service_fn({
+                let app = Arc::clone(&self.app);
+                move |req| Arc::clone(&app).handle(req)
+            });
+            let conn = self.builder.serve_connection(TokioIo::new(stream), service);
+            // Errors here are clients going away, cut streams or lost responses.
+            if let Err(e) = self.graceful.watch(conn).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        };
+        tokio::select! {
+            () = serve => {}
+            _ = self.killed.changed() => {
+                Counters::bump(&self.app.counters.outage_connections, 1);
+            }
+        }
+    }
 }
 
 /// A running emulator. Dropping it stops the server without waiting; prefer
@@ -128,6 +240,40 @@ impl EmulatorHandle {
             .faults
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
+    }
+
+    /// Starts an outage now, for `duration`; see [`OutageMode`]. An outage in progress is
+    /// replaced. After the window the server works as before, with its state intact.
+    pub fn outage(&self, mode: OutageMode, duration: Duration) {
+        self.app.outages.start(mode, duration);
+    }
+
+    /// Sets the runs the account can still pay for (`None`: unlimited); see
+    /// [`EmulatorBuilder::credits`].
+    pub fn set_credits(&self, runs: Option<u64>) {
+        self.app.credits.set(runs);
+    }
+
+    /// The runs the account can still pay for (`None`: unlimited).
+    pub fn credits(&self) -> Option<u64> {
+        self.app.credits.get()
+    }
+
+    /// Sets the work-creating requests allowed per minute (`None`: no limit), starting with a
+    /// full bucket; see [`EmulatorBuilder::rate_limit`].
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        self.app.rate_limit.set(per_minute);
+    }
+
+    /// Every webhook delivery so far (the latest 10,000), oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.app.webhooks.deliveries()
+    }
+
+    /// The account's webhook secret: the one set with [`EmulatorBuilder::webhook_secret`], or
+    /// the random one made at start.
+    pub fn webhook_secret(&self) -> &str {
+        &self.app.webhooks.secret.0
     }
 
     /// Makes the next request whose path contains `path_fragment` (e.g. `"/runs"`) be

@@ -2,12 +2,14 @@
 //! batches, with the stream faults (cuts and dripping) applied on the way.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::config::Drip;
+use crate::outage::Outages;
 use crate::rng::DetRng;
 use crate::wire;
 
@@ -27,8 +29,25 @@ pub(crate) struct StreamFaults {
     pub(crate) cut_after: Option<u32>,
     pub(crate) cut_offset: Option<usize>,
     pub(crate) drip: Option<Drip>,
-    /// Seeds the cut offset when none is fixed.
+    /// Seeds the cut offset when none is fixed (and the `error` event's `ref_id`).
     pub(crate) rng: DetRng,
+    /// End the stream cleanly, between events, at this moment.
+    pub(crate) close_at: Option<tokio::time::Instant>,
+    /// Write an `error` event after this many counted events, then end cleanly.
+    pub(crate) error_after: Option<u32>,
+    /// The message of that `error` event.
+    pub(crate) error_message: &'static str,
+}
+
+/// What happens to a stream on purpose, for the handle's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incident {
+    /// Cut mid-event (`sse_cut_after_events`).
+    Cut,
+    /// Ended cleanly by `close_streams_after`.
+    Closed,
+    /// An `error` event was written (`error_event_after`).
+    ErrorEvent,
 }
 
 /// The writing end of one event stream.
@@ -38,14 +57,19 @@ pub(crate) struct SseSink {
     counted: u32,
     faults: StreamFaults,
     cut_pending: bool,
-    /// Called once when the stream is cut on purpose (for the handle's counters).
-    on_cut: Box<dyn Fn() + Send + Sync>,
+    /// The `error` event is buffered: end cleanly after sending it.
+    end_pending: bool,
+    /// Called when something happens to the stream on purpose (for the handle's counters).
+    on_incident: Box<dyn Fn(Incident) + Send + Sync>,
+    /// A hang outage silences the stream.
+    outages: Arc<Outages>,
 }
 
 impl SseSink {
     pub(crate) fn new(
         faults: StreamFaults,
-        on_cut: Box<dyn Fn() + Send + Sync>,
+        outages: Arc<Outages>,
+        on_incident: Box<dyn Fn(Incident) + Send + Sync>,
     ) -> (SseSink, BodyReceiver) {
         let (tx, rx) = mpsc::channel(4);
         (
@@ -55,7 +79,9 @@ impl SseSink {
                 counted: 0,
                 faults,
                 cut_pending: false,
-                on_cut,
+                end_pending: false,
+                on_incident,
+                outages,
             },
             rx,
         )
@@ -69,7 +95,11 @@ impl SseSink {
         counted: bool,
         write: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
-        if self.cut_pending {
+        if self.cut_pending || self.end_pending {
+            return true;
+        }
+        if counted && self.faults.error_after == Some(self.counted) {
+            self.write_error_event();
             return true;
         }
         let start = self.buf.len();
@@ -90,7 +120,47 @@ impl SseSink {
             }
             self.counted += 1;
         }
-        self.buf.len() >= FLUSH_BYTES
+        // A stream that is to be closed on time sends each event as it is written, so the
+        // close lands between events as the client sees them.
+        self.faults.close_at.is_some() || self.buf.len() >= FLUSH_BYTES
+    }
+
+    fn write_error_event(&mut self) {
+        let ref_id = self.faults.rng.uuid();
+        wire::begin_frame(&mut self.buf, "error");
+        self.buf
+            .extend_from_slice(b"{\"type\":\"error\",\"error\":");
+        wire::write_error_object(&mut self.buf, &ref_id, self.faults.error_message, None);
+        self.buf.push(b'}');
+        wire::end_frame(&mut self.buf);
+        self.end_pending = true;
+    }
+
+    /// Completes when the stream is due to close (`close_streams_after`); never without it.
+    pub(crate) async fn close_time(&self) {
+        match self.faults.close_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Whether the stream has been open for its `close_streams_after`: the caller ends it
+    /// cleanly now, between two events. Counts the close.
+    pub(crate) fn expired(&self) -> bool {
+        let due = self
+            .faults
+            .close_at
+            .is_some_and(|at| tokio::time::Instant::now() >= at);
+        if due {
+            (self.on_incident)(Incident::Closed);
+        }
+        due
+    }
+
+    /// Counts the close and ends the stream cleanly when it is due (the timer fired).
+    pub(crate) async fn flush_if_expired(&mut self) -> Result<(), Stop> {
+        self.expired();
+        self.flush().await
     }
 
     /// Sends a keep-alive comment at once.
@@ -109,8 +179,13 @@ impl SseSink {
             ));
             self.send(data).await?;
         }
+        if self.end_pending {
+            (self.on_incident)(Incident::ErrorEvent);
+            // Dropping the sink after this ends the body cleanly.
+            return Err(Stop);
+        }
         if self.cut_pending {
-            (self.on_cut)();
+            (self.on_incident)(Incident::Cut);
             // hyper drops whatever it has buffered when the body fails, so first let it take
             // and flush the partial event; then the error ends the body abnormally and hyper
             // closes the connection without the terminating chunk, which is what a network
@@ -134,6 +209,13 @@ impl SseSink {
     }
 
     async fn send(&mut self, data: Bytes) -> Result<(), Stop> {
+        if self.outages.hanging() {
+            // Completely silent while the server hangs; the client may leave meanwhile.
+            tokio::select! {
+                () = self.outages.hang_over() => {}
+                () = self.tx.closed() => return Err(Stop),
+            }
+        }
         match self.faults.drip {
             Some(Drip { chunk_bytes, pause }) => {
                 let mut rest = data;

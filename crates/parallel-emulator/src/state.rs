@@ -89,6 +89,8 @@ pub(crate) struct Run {
     pub(crate) input_range: (u32, u32),
     pub(crate) metadata_range: Option<(u32, u32)>,
     pub(crate) spec: Arc<Spec>,
+    /// The lenient shape this run shows, in lenient mode.
+    pub(crate) lenient: Option<crate::lenient::Variation>,
 }
 
 /// The optional `TaskRunInput` fields, all null, closing the object.

@@ -87,6 +87,28 @@ pub struct Stats {
     pub streams_cut: u64,
     /// Requests rejected with `401`.
     pub unauthorized: u64,
+    /// Requests read and then never answered (the hang fault).
+    pub requests_hung: u64,
+    /// Event streams ended cleanly on purpose after `close_streams_after`.
+    pub streams_closed: u64,
+    /// `error` events written on purpose (the `error_event_after` fault).
+    pub error_events: u64,
+    /// Connections an outage affected: open ones dropped (refuse) and new ones held without an answer (hang).
+    pub outage_connections: u64,
+    /// Requests on open connections left unanswered by a hang outage.
+    pub outage_requests: u64,
+    /// Connections answered `503` because `max_connections` were already open.
+    pub connections_over_cap: u64,
+    /// Requests answered `402` for want of credit.
+    pub credit_refusals: u64,
+    /// Requests answered `429` by the rate limit (not the `rate_429` fault).
+    pub rate_limited: u64,
+    /// Webhook delivery attempts made.
+    pub webhook_attempts: u64,
+    /// Webhooks answered with a 2xx.
+    pub webhooks_delivered: u64,
+    /// Webhooks given up after their last attempt.
+    pub webhooks_failed: u64,
 }
 
 impl Stats {
@@ -111,6 +133,17 @@ pub(crate) struct Counters {
     pub(crate) responses_lost: AtomicU64,
     pub(crate) streams_cut: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
+    pub(crate) requests_hung: AtomicU64,
+    pub(crate) streams_closed: AtomicU64,
+    pub(crate) error_events: AtomicU64,
+    pub(crate) outage_connections: AtomicU64,
+    pub(crate) outage_requests: AtomicU64,
+    pub(crate) connections_over_cap: AtomicU64,
+    pub(crate) credit_refusals: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) webhook_attempts: AtomicU64,
+    pub(crate) webhooks_delivered: AtomicU64,
+    pub(crate) webhooks_failed: AtomicU64,
 }
 
 impl Counters {
@@ -133,6 +166,17 @@ impl Counters {
             responses_lost: get(&self.responses_lost),
             streams_cut: get(&self.streams_cut),
             unauthorized: get(&self.unauthorized),
+            requests_hung: get(&self.requests_hung),
+            streams_closed: get(&self.streams_closed),
+            error_events: get(&self.error_events),
+            outage_connections: get(&self.outage_connections),
+            outage_requests: get(&self.outage_requests),
+            connections_over_cap: get(&self.connections_over_cap),
+            credit_refusals: get(&self.credit_refusals),
+            rate_limited: get(&self.rate_limited),
+            webhook_attempts: get(&self.webhook_attempts),
+            webhooks_delivered: get(&self.webhooks_delivered),
+            webhooks_failed: get(&self.webhooks_failed),
         }
     }
 }

@@ -142,6 +142,15 @@ pub(crate) fn write_run(out: &mut Vec<u8>, run: &Run, group: Option<GroupId>) {
 
 /// The run's `output` object; only meaningful for completed runs.
 pub(crate) fn write_run_output(out: &mut Vec<u8>, run: &Run, seed: u64) {
+    let start = out.len();
+    write_strict_output(out, run, seed);
+    if let Some(lenient) = run.lenient.and_then(|v| v.output(&out[start..])) {
+        out.truncate(start);
+        out.extend_from_slice(&lenient);
+    }
+}
+
+fn write_strict_output(out: &mut Vec<u8>, run: &Run, seed: u64) {
     let input_json = run.input_value_json();
     let input: Value = serde_json::from_slice(input_json).unwrap_or(Value::Null);
     write_output(

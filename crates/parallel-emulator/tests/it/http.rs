@@ -80,6 +80,8 @@ pub struct Streamed {
 pub struct Client {
     pub addr: SocketAddr,
     pub key: Option<String>,
+    /// Extra headers sent with every request.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -89,11 +91,20 @@ impl Client {
             .expect("http base URL")
             .parse()
             .expect("socket address");
-        Client { addr, key: None }
+        Client {
+            addr,
+            key: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_key(mut self, key: &str) -> Client {
         self.key = Some(key.to_owned());
+        self
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Client {
+        self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -117,6 +128,9 @@ impl Client {
             .header("host", self.addr.to_string());
         if let Some(key) = &self.key {
             builder = builder.header("x-api-key", key);
+        }
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
         }
         if body.is_some() {
             builder = builder.header("content-type", "application/json");

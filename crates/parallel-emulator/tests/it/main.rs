@@ -1,14 +1,22 @@
 //! Integration tests: the emulator over real loopback TCP.
 #![allow(missing_docs, unreachable_pub)]
 
+mod betas;
 mod binary;
+mod control;
 mod faults;
 mod groups;
+mod hardening;
 mod http;
+mod lenient;
+mod outages;
 mod outputs;
+mod quotas;
 mod runs;
+mod stream_closes;
 mod streams;
 mod validate;
+mod webhooks;
 
 use parallel_emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use serde_json::{Value, json};

@@ -17,7 +17,11 @@ async fn create_retrieve_input_and_result() {
         "task_spec": {"output_schema": {"type": "text", "description": "CEO name"}},
         "mcp_servers": [{"name": "crm", "url": "https://mcp.example", "headers": {"Authorization": "Bearer hidden"}}]
     });
-    let created = client.post("/v1/tasks/runs", body.clone()).await;
+    let created = client
+        .clone()
+        .with_header("parallel-beta", "mcp-server-2025-07-17")
+        .post("/v1/tasks/runs", body.clone())
+        .await;
     assert_eq!(created.status, StatusCode::ACCEPTED);
     let run: TaskRun = serde_json::from_slice(&created.body).unwrap();
     assert_eq!(run.run_id, run.interaction_id);

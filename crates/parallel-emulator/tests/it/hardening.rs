@@ -1,0 +1,142 @@
+//! The emulator's own limits: slow or idle clients are closed, and a cap on open
+//! connections keeps it answering.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use parallel_emulator::{Emulator, EmulatorHandle};
+use tokio::net::TcpStream;
+
+use crate::outages::{raw_request, read_until_closed, wait_until};
+
+async fn short_timeouts() -> EmulatorHandle {
+    Emulator::builder()
+        .header_read_timeout(Duration::from_millis(300))
+        .body_read_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_header_timeout() {
+    let emu = short_timeouts().await;
+    let started = Instant::now();
+    let mut idle = raw_request(emu.local_addr(), "").await;
+    let (data, closed) = read_until_closed(&mut idle, Duration::from_secs(10)).await;
+    assert!(closed, "closed, not left open");
+    assert!(
+        data.is_empty() || data.starts_with(b"HTTP/1.1 408"),
+        "{data:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Idle after an answer, on a kept-alive connection: closed too.
+    let mut kept = raw_request(
+        emu.local_addr(),
+        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\n\r\n",
+    )
+    .await;
+    let (data, closed) = read_until_closed(&mut kept, Duration::from_secs(10)).await;
+    assert!(
+        data.starts_with(b"HTTP/1.1 404"),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+    assert!(closed, "closed while idle after the answer");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn half_sent_headers_are_closed_after_the_header_timeout() {
+    let emu = short_timeouts().await;
+    let mut half = raw_request(
+        emu.local_addr(),
+        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\n",
+    )
+    .await;
+    let (data, closed) = read_until_closed(&mut half, Duration::from_secs(10)).await;
+    assert!(closed);
+    assert!(
+        data.is_empty() || data.starts_with(b"HTTP/1.1 408"),
+        "{data:?}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_its_length_is_answered_408_and_closed() {
+    let emu = short_timeouts().await;
+    let mut short = raw_request(
+        emu.local_addr(),
+        "POST /v1/tasks/groups HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"metadata\":",
+    )
+    .await;
+    let (data, closed) = read_until_closed(&mut short, Duration::from_secs(10)).await;
+    assert!(closed);
+    let text = String::from_utf8_lossy(&data);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive in full"), "{text}");
+    assert_eq!(emu.stats().groups_created, 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503_while_open_ones_keep_working() {
+    let emu = Emulator::builder()
+        .max_connections(2)
+        .start()
+        .await
+        .unwrap();
+    let addr = emu.local_addr();
+    // One client with a kept-alive connection, one idle connection: the cap is reached.
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut kept, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let create = || {
+        http::Request::post("/v1/tasks/groups")
+            .header("host", "emulator")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap()
+    };
+    assert_eq!(kept.send_request(create()).await.unwrap().status(), 200);
+    let idle = TcpStream::connect(addr).await.unwrap();
+
+    let mut over = raw_request(addr, "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\n\r\n").await;
+    let (data, closed) = read_until_closed(&mut over, Duration::from_secs(10)).await;
+    assert!(closed, "closed after the answer");
+    let text = String::from_utf8_lossy(&data);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let error: parallel_types::ErrorResponse = serde_json::from_str(body).expect("JSON error");
+    assert!(
+        error.error.message.contains("too many open connections"),
+        "{body}"
+    );
+    assert_eq!(emu.stats().connections_over_cap, 1);
+
+    let again = kept.send_request(create()).await.unwrap();
+    assert_eq!(again.status(), 200, "the open connection is still served");
+    let _ = again.into_body().collect().await;
+
+    drop(idle);
+    wait_until(Duration::from_secs(10), "a place frees up", async || {
+        let mut probe = raw_request(
+            addr,
+            "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        let (data, _) = read_until_closed(&mut probe, Duration::from_secs(5)).await;
+        data.starts_with(b"HTTP/1.1 404")
+    })
+    .await;
+    emu.shutdown().await;
+}
