@@ -74,8 +74,9 @@ mod groups;
 mod request;
 mod retry;
 mod runs;
-mod session;
 mod streams;
+// The stream sessions, at the path the batch engine and add-runs reconciliation use.
+pub(crate) use streams::session;
 #[cfg(test)]
 mod tests;
 
