@@ -29,6 +29,7 @@ use parallel_types::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::beta::{self, Beta};
 use crate::client::{Client, Inner};
 use crate::error::{Error, Kind};
 use crate::groups::to_body;
@@ -65,6 +66,7 @@ pub struct AddRuns {
     pub(crate) first_position: u64,
     pub(crate) chunk_size: usize,
     pub(crate) tag: bool,
+    pub(crate) betas: Vec<Beta>,
 }
 
 impl AddRuns {
@@ -77,6 +79,7 @@ impl AddRuns {
             first_position: 0,
             chunk_size: MAX_RUNS_PER_REQUEST,
             tag: true,
+            betas: Vec::new(),
         }
     }
 
@@ -114,6 +117,14 @@ impl AddRuns {
     #[must_use]
     pub fn client_tags(mut self, tag: bool) -> Self {
         self.tag = tag;
+        self
+    }
+
+    /// Betas to send in the `parallel-beta` header, besides those the inputs' beta fields
+    /// need (which are added by themselves; see [`Beta`]).
+    #[must_use]
+    pub fn betas(mut self, betas: impl IntoIterator<Item = Beta>) -> Self {
+        self.betas = betas.into_iter().collect();
         self
     }
 }
@@ -247,6 +258,7 @@ impl Client {
             first_position,
             chunk_size,
             tag,
+            betas,
         } = runs;
         if chunk_size == 0 || chunk_size > MAX_RUNS_PER_REQUEST {
             return Err(Error::config(format!(
@@ -281,12 +293,13 @@ impl Client {
         for (index, chunk) in chunks.into_iter().enumerate() {
             let last = index + 1 == count;
             let outcome = self
-                .submit_chunk(
+                .submit_chunk_with_betas(
                     group_id,
                     chunk,
                     default_task_spec.as_ref(),
                     token.as_deref(),
                     last,
+                    &betas,
                 )
                 .await?;
             added.run_ids.extend(outcome.run_ids);
@@ -308,10 +321,25 @@ impl Client {
     pub(crate) async fn submit_chunk(
         &self,
         group_id: &str,
+        chunk: Vec<(u64, RunInput)>,
+        default_task_spec: Option<&TaskSpec>,
+        token: Option<&str>,
+        refresh_status: bool,
+    ) -> Result<ChunkOutcome, Error> {
+        let (spec, last) = (default_task_spec, refresh_status);
+        self.submit_chunk_with_betas(group_id, chunk, spec, token, last, &[])
+            .await
+    }
+
+    /// [`Client::submit_chunk`] with these betas, besides those the inputs need.
+    pub(crate) async fn submit_chunk_with_betas(
+        &self,
+        group_id: &str,
         mut chunk: Vec<(u64, RunInput)>,
         default_task_spec: Option<&TaskSpec>,
         token: Option<&str>,
         refresh_status: bool,
+        betas: &[Beta],
     ) -> Result<ChunkOutcome, Error> {
         let inner = &self.inner;
         if let Some(token) = token {
@@ -336,7 +364,8 @@ impl Client {
                 path = path.query("refresh_status", "false");
             }
             let what = format!("adding {} runs to task group {group_id}", pending.len());
-            let call = Call::post(inner, what, path.build(), body, Effect::CreatesWork);
+            let mut call = Call::post(inner, what, path.build(), body, Effect::CreatesWork);
+            call.betas = beta::for_inputs(betas, pending.iter().map(|&i| &chunk[i].1));
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
                     if response.run_ids.len() != pending.len() {

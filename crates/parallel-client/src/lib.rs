@@ -68,9 +68,11 @@
 
 pub mod add_runs;
 pub mod batch;
+mod beta;
 mod client;
 mod error;
 mod groups;
+mod reconnect;
 mod request;
 mod retry;
 mod runs;
@@ -81,11 +83,14 @@ pub(crate) use streams::session;
 mod tests;
 
 pub use add_runs::{AddRuns, AddedRuns, CLIENT_TAG_KEY, MAX_RUNS_PER_REQUEST};
+pub use beta::Beta;
 pub use client::{
-    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_STREAM_RECONNECTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT,
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_RECONNECTS, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
 };
 pub use error::Error;
+pub use reconnect::ReconnectPolicy;
 pub use retry::RetryPolicy;
 pub use runs::TypedResult;
 pub use streams::{

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use parallel_types::{GroupEvent, RunEvent};
 
 use crate::error::{Error, Kind};
-use crate::streams::peek::{Peek, decode_event, error_event};
+use crate::streams::peek::{Peek, decode_event, skip_unknown, skip_untyped};
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupEvents, RunEvents, drive};
 
@@ -38,14 +38,15 @@ impl GroupEventsOptions {
     }
 }
 
-/// The next data frame of a stream that is not an `error` event. A clean end of the body ends
-/// the stream once `finished`; before that it is an interruption, and the session reconnects
-/// (`still` says what was still going, for the error if reconnecting fails). An `error` event
-/// is an interruption too.
+/// The next event of a type the stream knows (`known`), or an `error` event. A clean end of
+/// the body ends the stream once `finished`; before that the session reconnects from the last
+/// event id (`still` says what was still going, for the error if reconnecting fails). Events
+/// without a `type` or of a type this client does not know are skipped with a warning.
 async fn next_data(
     session: &mut Session,
     finished: bool,
     still: &str,
+    known: fn(&str) -> bool,
 ) -> Result<Option<Bytes>, Error> {
     loop {
         let data = match session.next_frame().await? {
@@ -60,12 +61,17 @@ async fn next_data(
             }
             Frame::Data(data) => data,
         };
-        if Peek::parse(&data, session.what())?.kind == "error" {
-            let error = error_event(&data, session.what());
-            session.interrupted(error).await?;
+        let Some(peek) = Peek::parse_typed(&data, session.what())? else {
+            skip_untyped(session.what());
             continue;
+        };
+        if peek.kind == "error" || known(&peek.kind) {
+            drop(peek);
+            return Ok(Some(data));
         }
-        return Ok(Some(data));
+        skip_unknown(session.what(), &peek.kind);
+        let id = peek.event_id.as_deref().map(str::to_owned);
+        session.delivered(id.as_deref());
     }
 }
 
@@ -98,7 +104,8 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
         // said inactive, the group is still active as far as this stream knows.
         let finished = state.inactive;
         let session = &mut state.session;
-        let Some(data) = next_data(session, finished, "the group was active").await? else {
+        let known = |kind: &str| matches!(kind, "task_group_status" | "task_run.state");
+        let Some(data) = next_data(session, finished, "the group was active", known).await? else {
             return Ok(None);
         };
         let event: GroupEvent = decode_event(&data, session.what())?;
@@ -144,7 +151,11 @@ async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, 
         // after 570 s while the run is still active.
         let finished = state.run_done;
         let session = &mut state.session;
-        let Some(data) = next_data(session, finished, "the run was active").await? else {
+        let known = |kind: &str| {
+            matches!(kind, "task_run.state" | "task_run.progress_stats")
+                || kind.starts_with("task_run.progress_msg.")
+        };
+        let Some(data) = next_data(session, finished, "the run was active", known).await? else {
             return Ok(None);
         };
         let hash = state.seen.hasher().hash_one(&data[..]);

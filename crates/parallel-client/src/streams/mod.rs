@@ -21,6 +21,7 @@ pub(crate) mod peek;
 pub(crate) mod read_ahead;
 pub(crate) mod runs;
 pub(crate) mod session;
+pub(crate) mod watch;
 
 pub use events::GroupEventsOptions;
 pub(crate) use events::{group_events_stream, run_events_stream};
@@ -56,6 +57,15 @@ macro_rules! boxed_stream {
 boxed_stream!(
     /// The runs of a group ([`Client::group_runs`](crate::Client::group_runs)): one
     /// [`GroupRun`] per run, resuming by itself after interruptions, ending after the last run.
+    ///
+    /// The stream has no end marker, so when a connection that delivered runs ends, the
+    /// stream asks once more after the last run, and ends when the server has nothing more.
+    /// An `error` event from the server ends the stream with an error
+    /// ([`Error::is_api`](crate::Error::is_api), the server's error object in
+    /// [`Error::api_error`](crate::Error::api_error)); open a new stream with
+    /// [`GroupRunsOptions::last_event_id`] set to the last run's `event_id` to go on. Events of
+    /// a type this client does not know, or without a `type`, are skipped with a
+    /// `tracing` warning.
     RunsStream,
     GroupRun
 );
@@ -64,7 +74,14 @@ boxed_stream!(
     /// A group's status updates and run completions
     /// ([`Client::group_events`](crate::Client::group_events)), resuming by itself; it ends
     /// when the server closes it after a `task_group_status` event reporting the group
-    /// inactive.
+    /// inactive. Any other close is a reconnect from the last event id.
+    ///
+    /// An `error` event from the server is an item, [`GroupEvent::Error`], as the official
+    /// SDKs yield it; the stream goes on (reconnecting if the server closes it), and a
+    /// connection that brought only an error counts as a failed attempt of the
+    /// [`ReconnectPolicy`](crate::ReconnectPolicy), so a server that keeps failing ends the
+    /// stream with an error. Events of a type this client does not know, or without a `type`,
+    /// are skipped with a `tracing` warning.
     GroupEvents,
     GroupEvent
 );
@@ -72,6 +89,10 @@ boxed_stream!(
 boxed_stream!(
     /// A run's state, progress and messages ([`Client::run_events`](crate::Client::run_events)),
     /// reconnecting by itself without repeating events; it ends after the run's final state.
+    ///
+    /// An `error` event from the server is an item, [`RunEvent::Error`], as for
+    /// [`GroupEvents`]. Events of a type this client does not know, or without a `type`, are
+    /// skipped with a `tracing` warning.
     RunEvents,
     RunEvent
 );

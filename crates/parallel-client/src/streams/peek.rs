@@ -41,6 +41,26 @@ impl<'a> Peek<'a> {
         decode_event(data, what)
     }
 
+    /// Like [`Peek::parse`], but `None` for an event without a `type` (which the streams skip
+    /// with a warning) instead of an error.
+    pub(crate) fn parse_typed(data: &'a [u8], what: &str) -> Result<Option<Self>, Error> {
+        #[derive(Deserialize)]
+        struct Loose<'a> {
+            #[serde(rename = "type", borrow, default)]
+            kind: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            event_id: Option<Cow<'a, str>>,
+        }
+        if let Some(peek) = Self::leading(data) {
+            return Ok(Some(peek));
+        }
+        let loose: Loose<'a> = decode_event(data, what)?;
+        Ok(loose.kind.map(|kind| Peek {
+            kind,
+            event_id: loose.event_id,
+        }))
+    }
+
     /// The two keys in front, as servers write them
     /// ([`parallel_types::leading_type_and_id`]); `None` for any other layout.
     fn leading(data: &'a [u8]) -> Option<Self> {
@@ -52,8 +72,17 @@ impl<'a> Peek<'a> {
     }
 }
 
-/// An in-band `error` event: the stream was interrupted on the server side; the stream
-/// reconnects after it, and reports it if reconnecting does not help.
+/// Skips an event of a type this client does not know (a newer server), with a warning.
+pub(crate) fn skip_unknown(what: &str, kind: &str) {
+    tracing::warn!(stream = %what, event_type = %kind, "skipping an event of a type this client does not know");
+}
+
+/// Skips an event without a `type`, with a warning.
+pub(crate) fn skip_untyped(what: &str) {
+    tracing::warn!(stream = %what, "skipping an event without a type");
+}
+
+/// An in-band `error` event, as the client's error.
 pub(crate) fn error_event(data: &[u8], what: &str) -> Error {
     #[derive(Deserialize)]
     struct ErrorEventBody {

@@ -3,7 +3,7 @@
 use parallel_types::RunStatus;
 
 use crate::error::Error;
-use crate::streams::peek::{Peek, error_event};
+use crate::streams::peek::{Peek, error_event, skip_unknown, skip_untyped};
 use crate::streams::read_ahead::read_ahead;
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupRun, RunsStream, drive};
@@ -102,10 +102,19 @@ pub(crate) fn runs_stream(session: Session, read_ahead: usize) -> RunsStream {
 async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error> {
     loop {
         let data = match session.next_frame().await? {
+            // The stream has no end marker, and a server or proxy may close it early: after a
+            // connection that delivered runs, reopen after the last one; the stream is done
+            // when a connection ends cleanly without a run.
+            Frame::End if session.ended_with_data() && session.last_event_id().is_some() => {
+                continue;
+            }
             Frame::End => return Ok(None),
             Frame::Data(data) => data,
         };
-        let peek = Peek::parse(&data, session.what())?;
+        let Some(peek) = Peek::parse_typed(&data, session.what())? else {
+            skip_untyped(session.what());
+            continue;
+        };
         match peek.kind.as_ref() {
             "task_run.state" => {
                 let id = peek.event_id.as_deref();
@@ -117,12 +126,14 @@ async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error
                 drop(peek);
                 return Ok(Some(GroupRun::new(data)));
             }
-            "error" => {
-                let error = error_event(&data, session.what());
-                session.interrupted(error).await?;
+            // Surfaced as the stream's error, which ends it; open a new stream after the last
+            // run taken to go on.
+            "error" => return Err(error_event(&data, session.what())),
+            other => {
+                skip_unknown(session.what(), other);
+                let id = peek.event_id.as_deref().map(str::to_owned);
+                session.delivered(id.as_deref());
             }
-            // An event type this client does not know: a newer server; skip it.
-            _ => {}
         }
     }
 }
