@@ -12,6 +12,9 @@ use std::time::Duration;
 /// failed attempt waits `min(initial · 2ⁿ, max)`, scaled by a random 75–100 %, before the
 /// next; a connection that delivers a whole event or keep-alive resets the count. A
 /// connection that made progress and then ended is simply reopened from the last event id.
+/// The first connection of a stream is attempted the same way, so a stream opened while the
+/// network is down waits for it too; an answer that retrying cannot change (401, 404, 422)
+/// fails at once.
 ///
 /// The default (24 attempts, 0.5 s doubling to 30 s) rides out a network outage of at least
 /// seven minutes ([`ReconnectPolicy::min_outage_ridden`]):

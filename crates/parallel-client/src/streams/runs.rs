@@ -103,11 +103,9 @@ async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error
     loop {
         let data = match session.next_frame().await? {
             // The stream has no end marker, and a server or proxy may close it early: after a
-            // connection that delivered runs, reopen after the last one; the stream is done
-            // when a connection ends cleanly without a run.
-            Frame::End if session.ended_with_data() && session.last_event_id().is_some() => {
-                continue;
-            }
+            // connection that moved the cursor, reopen after the last run; the stream is done
+            // when a connection ends cleanly without a new one.
+            Frame::End if session.ended_after_moving() => continue,
             Frame::End => return Ok(None),
             Frame::Data(data) => data,
         };

@@ -39,9 +39,9 @@ pub(crate) struct Session {
     failures: u32,
     /// Whether the latest event of the open connection was an `error` event.
     in_band_error: bool,
-    /// Whether the open connection delivered a data frame.
-    data_on_connection: bool,
-    /// Whether the last connection closed made progress and delivered data.
+    /// Whether the caller took an event with a new event id from the open connection.
+    moved_on_connection: bool,
+    /// Whether the last connection closed made progress, and moved the cursor.
     last_connection: (bool, bool),
 }
 
@@ -72,7 +72,7 @@ impl Session {
             open: None,
             failures: 0,
             in_band_error: false,
-            data_on_connection: false,
+            moved_on_connection: false,
             last_connection: (false, false),
         }
     }
@@ -97,8 +97,9 @@ impl Session {
         self.last_event_id.as_deref()
     }
 
-    /// Whether the connection that ended last delivered any data frame.
-    pub(crate) fn ended_with_data(&self) -> bool {
+    /// Whether the caller took, from the connection that ended last, an event that moved the
+    /// cursor (a new event id).
+    pub(crate) fn ended_after_moving(&self) -> bool {
         self.last_connection.1
     }
 
@@ -162,7 +163,6 @@ impl Session {
             match next {
                 Next::Data(data) => {
                     self.in_band_error = is_error_event(&data);
-                    self.data_on_connection = true;
                     return Ok(Frame::Data(data));
                 }
                 Next::Skip => {}
@@ -178,6 +178,10 @@ impl Session {
     /// Records that the caller took an event: a reconnect resumes after it.
     pub(crate) fn delivered(&mut self, event_id: Option<&str>) {
         if let Some(id) = event_id.filter(|id| !id.is_empty()) {
+            if self.last_event_id.as_deref() == Some(id) {
+                return;
+            }
+            self.moved_on_connection = true;
             match &mut self.last_event_id {
                 Some(last) => {
                     last.clear();
@@ -195,10 +199,10 @@ impl Session {
             if progress {
                 self.failures = 0;
             }
-            self.last_connection = (progress, self.data_on_connection);
+            self.last_connection = (progress, self.moved_on_connection);
         }
         self.in_band_error = false;
-        self.data_on_connection = false;
+        self.moved_on_connection = false;
     }
 
     /// The connection failed or ended early: drop it and wait before the next connect, or
@@ -257,7 +261,7 @@ impl Session {
                 let events = EventStream::with_limits(body, self.inner.sse_limits);
                 self.open = Some((events, seen));
                 self.in_band_error = false;
-                self.data_on_connection = false;
+                self.moved_on_connection = false;
                 Ok(())
             }
             Err(error) if error.is_transient() => self.interrupted(error).await,

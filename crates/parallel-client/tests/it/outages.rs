@@ -89,7 +89,7 @@ async fn a_runs_stream_rides_out_an_outage_and_delivers_every_run_once() {
         assert!(run.view().unwrap().output.is_some());
         seen.push(run.view().unwrap().run.run_id.into_owned());
         if seen.len() == 100 {
-            proxy.outage(Outage::Refuse, OUTAGE);
+            proxy.outage(Outage::Refuse, OUTAGE).await;
         }
     }
     assert!(started.elapsed() >= OUTAGE, "{:?}", started.elapsed());
@@ -122,7 +122,7 @@ async fn a_group_events_stream_rides_out_an_outage_and_delivers_every_completion
         if let GroupEvent::TaskRunState(event) = event {
             completions.push(event.run.run_id);
             if completions.len() == 1 {
-                proxy.outage(Outage::Refuse, OUTAGE);
+                proxy.outage(Outage::Refuse, OUTAGE).await;
             }
         }
     }
@@ -161,7 +161,7 @@ async fn wait_group_rides_out_a_black_hole_outage() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    proxy.outage(Outage::BlackHole, OUTAGE);
+    proxy.outage(Outage::BlackHole, OUTAGE).await;
     let status = waiting.await.unwrap().unwrap();
     assert!(started.elapsed() >= OUTAGE, "{:?}", started.elapsed());
     assert!(!status.is_active, "{status:?}");
@@ -171,5 +171,36 @@ async fn wait_group_rides_out_a_black_hole_outage() {
         Some(&20)
     );
     assert!(proxy.accepted() >= 3, "{} connections", proxy.accepted());
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_group_called_during_an_outage_waits_for_the_network() {
+    let emu = Emulator::builder()
+        .api_key(Some(KEY))
+        .time_scale(0.0)
+        .seed(7)
+        .start()
+        .await
+        .expect("the emulator starts");
+    let setup = client(&emu);
+    let group = new_group(&setup).await;
+    setup
+        .add_runs(&group, AddRuns::new(inputs(3)))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(emu.local_addr()).await;
+    let client = client_through(&proxy);
+    // A shorter window: what matters is that the wait starts inside it.
+    let window = Duration::from_secs(5);
+    proxy.outage(Outage::Refuse, window).await;
+    let started = Instant::now();
+    let status = client.wait_group(&group).await.unwrap();
+    assert!(
+        started.elapsed() + Duration::from_millis(100) >= window,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!((status.num_task_runs, status.is_active), (3, false));
     emu.shutdown().await;
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How the proxy behaves during an outage window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,10 +19,13 @@ pub(crate) enum Outage {
     BlackHole,
 }
 
+/// An outage to stage, and who to tell once it has begun.
+type Command = (Outage, Duration, oneshot::Sender<()>);
+
 /// The running proxy; stops when dropped.
 pub(crate) struct Proxy {
     addr: SocketAddr,
-    commands: mpsc::UnboundedSender<(Outage, Duration)>,
+    commands: mpsc::UnboundedSender<Command>,
     accepted: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -52,11 +55,14 @@ impl Proxy {
         self.accepted.load(Ordering::SeqCst)
     }
 
-    /// Drops every open connection now and keeps the network down for `window`.
-    pub(crate) fn outage(&self, kind: Outage, window: Duration) {
+    /// Drops every open connection and keeps the network down for `window`; returns once the
+    /// outage has begun.
+    pub(crate) async fn outage(&self, kind: Outage, window: Duration) {
+        let (begun, ack) = oneshot::channel();
         self.commands
-            .send((kind, window))
+            .send((kind, window, begun))
             .expect("the proxy is running");
+        ack.await.expect("the proxy is running");
     }
 }
 
@@ -69,7 +75,7 @@ impl Drop for Proxy {
 async fn run(
     mut listener: TcpListener,
     upstream: SocketAddr,
-    mut commands: mpsc::UnboundedReceiver<(Outage, Duration)>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     accepted: Arc<AtomicU64>,
 ) {
     let addr = listener.local_addr().unwrap();
@@ -81,9 +87,9 @@ async fn run(
                 accepted.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(forward(socket, upstream, generation.subscribe()));
             }
-            Some((kind, window)) = commands.recv() => {
+            Some((kind, window, begun)) = commands.recv() => {
                 generation.send_modify(|g| *g += 1);
-                listener = outage(listener, addr, kind, window, &accepted).await;
+                listener = outage(listener, addr, kind, window, begun, &accepted).await;
             }
             else => return,
         }
@@ -96,11 +102,13 @@ async fn outage(
     addr: SocketAddr,
     kind: Outage,
     window: Duration,
+    begun: oneshot::Sender<()>,
     accepted: &AtomicU64,
 ) -> TcpListener {
     match kind {
         Outage::Refuse => {
             drop(listener);
+            let _ = begun.send(());
             tokio::time::sleep(window).await;
             // The port was ours a moment ago; take it back.
             for _ in 0..100 {
@@ -112,6 +120,7 @@ async fn outage(
             panic!("could not listen on {addr} again after the outage");
         }
         Outage::BlackHole => {
+            let _ = begun.send(());
             let mut held = Vec::new();
             let end = tokio::time::sleep(window);
             tokio::pin!(end);

@@ -209,3 +209,29 @@ async fn a_runs_stream_closed_early_by_the_server_goes_on_until_nothing_follows(
     // 0 → 2 → 4 → 5, then a connection with nothing after 5 ends the stream.
     assert_eq!(server.requests().len(), 4);
 }
+
+/// Runs 1 to 3, resumed inclusively: each connection repeats the run of its cursor first.
+fn inclusive_resume(request: &Recorded, _: usize) -> Reply {
+    let after: u32 = request
+        .target
+        .split("last_event_id=")
+        .nth(1)
+        .map_or(0, |id| id.parse().unwrap());
+    let body: String = (after.max(1)..=(after + 1).min(3))
+        .map(|id| run(id, "completed", false))
+        .collect();
+    Reply::sse(&body)
+}
+
+#[tokio::test]
+async fn a_runs_stream_resumed_inclusively_delivers_each_run_once_and_ends() {
+    let server = Scripted::start(inclusive_resume).await;
+    let ids: Vec<String> = client(&server)
+        .group_runs("tgrp_1", GroupRunsOptions::default())
+        .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
+        .collect()
+        .await;
+    assert_eq!(ids, ["trun_1", "trun_2", "trun_3"]);
+    // 0 → 1 → 2 → 3 (repeats 3 only): the repeat does not count as news.
+    assert_eq!(server.requests().len(), 4);
+}
