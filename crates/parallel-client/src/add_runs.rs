@@ -30,6 +30,7 @@ use parallel_types::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::beta::{self, Beta};
 use crate::client::{Client, Inner};
 use crate::error::{Error, Kind};
 use crate::groups::to_body;
@@ -66,6 +67,7 @@ pub struct AddRuns {
     pub(crate) first_position: u64,
     pub(crate) chunk_size: usize,
     pub(crate) tag: bool,
+    pub(crate) betas: Vec<Beta>,
 }
 
 impl AddRuns {
@@ -78,6 +80,7 @@ impl AddRuns {
             first_position: 0,
             chunk_size: MAX_RUNS_PER_REQUEST,
             tag: true,
+            betas: Vec::new(),
         }
     }
 
@@ -115,6 +118,14 @@ impl AddRuns {
     #[must_use]
     pub fn client_tags(mut self, tag: bool) -> Self {
         self.tag = tag;
+        self
+    }
+
+    /// Betas to send in the `parallel-beta` header, besides those the inputs' beta fields
+    /// need (which are added by themselves; see [`Beta`]).
+    #[must_use]
+    pub fn betas(mut self, betas: impl IntoIterator<Item = Beta>) -> Self {
+        self.betas = betas.into_iter().collect();
         self
     }
 }
@@ -308,6 +319,7 @@ impl Client {
             first_position,
             chunk_size,
             tag,
+            betas,
         } = runs;
         if chunk_size == 0 || chunk_size > MAX_RUNS_PER_REQUEST {
             return Err(Error::config(format!(
@@ -350,6 +362,7 @@ impl Client {
                     refresh_status: last,
                     reject_invalid: false,
                     reconcile_first: false,
+                    betas: &betas,
                 })
                 .await?;
             added.run_ids.extend(outcome.ids.into_iter().flatten());
@@ -380,6 +393,7 @@ impl Client {
             refresh_status,
             reject_invalid,
             reconcile_first,
+            betas,
         } = request;
         let inner = &self.inner;
         if let Some(token) = token {
@@ -414,7 +428,8 @@ impl Client {
                 path = path.query("refresh_status", "false");
             }
             let what = format!("adding {} runs to task group {group_id}", pending.len());
-            let call = Call::post(inner, what, path.build(), body, Effect::CreatesWork);
+            let mut call = Call::post(inner, what, path.build(), body, Effect::CreatesWork);
+            call.betas = beta::for_inputs(betas, pending.iter().map(|&i| &chunk[i].1));
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
                     if response.run_ids.len() != pending.len() {
@@ -493,6 +508,8 @@ pub(crate) struct ChunkRequest<'a> {
     /// Whether an earlier attempt may have reached the server: look the tags up before
     /// sending anything.
     pub(crate) reconcile_first: bool,
+    /// Betas to send besides those the inputs' beta fields need.
+    pub(crate) betas: &'a [Beta],
 }
 
 /// The inputs a `422` answer names, as indexes into the `count` inputs of its request, in
@@ -582,6 +599,7 @@ impl Inner {
         let mut found: HashMap<usize, String> = HashMap::new();
         loop {
             let data = match session.next_frame().await? {
+                Frame::End if session.ended_after_moving() => continue,
                 Frame::End => break,
                 Frame::Data(data) => data,
             };

@@ -9,22 +9,29 @@ use parallel_sse::Limits;
 use parallel_transport::{SharedTransport, Transport};
 
 use crate::error::Error;
+use crate::reconnect::ReconnectPolicy;
 use crate::retry::RetryPolicy;
 
 /// The base URL used when neither [`ClientBuilder::base_url`] nor `PARALLEL_BASE_URL` is set.
 pub const DEFAULT_BASE_URL: &str = "https://api.parallel.ai";
 
-/// The default time allowed for one request attempt to answer (600 s, as the official Python
-/// SDK). Calls that read a JSON body include reading the body in this time.
+/// The default time allowed for one request attempt, reading a JSON answer's body included
+/// (600 s, as the official Python SDK).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The default longest silence on an open stream before the client reconnects (the server
-/// sends keep-alive comments well within this).
+/// The default time a request attempt waits for the response head (time to first byte):
+/// 60 s, as the official TypeScript SDK. A server that accepts a request and never answers is
+/// a time-out after this, retried by the [`RetryPolicy`].
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default longest silence of bytes on an open stream before the client reconnects: any
+/// byte counts, keep-alive comments included, so a quiet stream that the server keeps alive
+/// stays open.
 pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The default number of consecutive reconnects of a stream that make no progress before the
-/// stream gives up.
-pub const DEFAULT_MAX_STREAM_RECONNECTS: u32 = 5;
+/// The default number of consecutive failed reconnects of a stream before it gives up (see
+/// [`ReconnectPolicy`]).
+pub const DEFAULT_MAX_STREAM_RECONNECTS: u32 = crate::reconnect::DEFAULT_MAX_ATTEMPTS;
 
 /// The default size limit of a JSON response body (64 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
@@ -52,8 +59,9 @@ pub(crate) struct Inner {
     pub(crate) headers: HeaderMap,
     pub(crate) retry: RetryPolicy,
     pub(crate) request_timeout: Duration,
+    pub(crate) first_byte_timeout: Duration,
     pub(crate) stream_idle_timeout: Duration,
-    pub(crate) max_stream_reconnects: u32,
+    pub(crate) reconnect: ReconnectPolicy,
     pub(crate) max_response_bytes: usize,
     pub(crate) sse_limits: Limits,
 }
@@ -67,8 +75,9 @@ impl fmt::Debug for Client {
             .field("api_key", &"<redacted>")
             .field("retry", &inner.retry)
             .field("request_timeout", &inner.request_timeout)
+            .field("first_byte_timeout", &inner.first_byte_timeout)
             .field("stream_idle_timeout", &inner.stream_idle_timeout)
-            .field("max_stream_reconnects", &inner.max_stream_reconnects)
+            .field("reconnect", &inner.reconnect)
             .finish_non_exhaustive()
     }
 }
@@ -79,8 +88,8 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `PARALLEL_API_KEY` and `PARALLEL_BASE_URL`, with the default
-    /// transport and settings.
+    /// A client configured from `PARALLEL_API_KEY`, `PARALLEL_BASE_URL` and
+    /// `PARALLEL_CUSTOM_HEADERS`, with the default transport and settings.
     pub fn from_env() -> Result<Self, Error> {
         Self::builder().build()
     }
@@ -116,7 +125,9 @@ pub struct ClientBuilder {
     transport: Option<SharedTransport>,
     retry: Option<RetryPolicy>,
     request_timeout: Option<Duration>,
+    first_byte_timeout: Option<Duration>,
     stream_idle_timeout: Option<Duration>,
+    reconnect: Option<ReconnectPolicy>,
     max_stream_reconnects: Option<u32>,
     max_response_bytes: Option<usize>,
     sse_limits: Option<Limits>,
@@ -172,25 +183,46 @@ impl ClientBuilder {
         self
     }
 
-    /// The time one request attempt may take (default [`DEFAULT_REQUEST_TIMEOUT`]): until the
-    /// response head for streams, until the whole body for JSON answers. The blocking
-    /// [`Client::run_result`] call extends it by its own server-side wait.
+    /// The time one request attempt may take, reading a JSON answer's body included (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]). The blocking [`Client::run_result`] call extends it by its
+    /// own server-side wait. A stream's body is bounded by
+    /// [`ClientBuilder::stream_idle_timeout`] instead.
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
         self
     }
 
-    /// The longest silence allowed on an open stream before it reconnects (default
-    /// [`DEFAULT_STREAM_IDLE_TIMEOUT`]).
+    /// The time one request attempt waits for the response head, its first bytes (default
+    /// [`DEFAULT_FIRST_BYTE_TIMEOUT`]). A server that accepts the request and never answers
+    /// is a time-out after this, retried by the [`RetryPolicy`], then reported as an error
+    /// that says what timed out. [`Client::run_result`] waits longer, by its server-side wait.
+    #[must_use]
+    pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.first_byte_timeout = Some(timeout);
+        self
+    }
+
+    /// The longest silence of bytes on an open stream before it reconnects (default
+    /// [`DEFAULT_STREAM_IDLE_TIMEOUT`]). Any byte resets it, keep-alive comments included:
+    /// a stream that receives only keep-alives stays open as long as the server keeps it open.
     #[must_use]
     pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
         self.stream_idle_timeout = Some(timeout);
         self
     }
 
-    /// How many consecutive reconnects without a new event a stream makes before it fails
-    /// (default [`DEFAULT_MAX_STREAM_RECONNECTS`]).
+    /// How streams reconnect after failures (default: [`ReconnectPolicy::default`], which
+    /// rides out an outage of at least seven minutes).
+    #[must_use]
+    pub fn stream_reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = Some(policy);
+        self
+    }
+
+    /// How many consecutive failed reconnects a stream makes before it fails (default
+    /// [`DEFAULT_MAX_STREAM_RECONNECTS`]): a shortcut for
+    /// [`ReconnectPolicy::max_attempts`], which it overrides.
     #[must_use]
     pub fn max_stream_reconnects(mut self, n: u32) -> Self {
         self.max_stream_reconnects = Some(n);
@@ -218,7 +250,9 @@ impl ClientBuilder {
         self
     }
 
-    /// A header added to every request; checked when the client is built.
+    /// A header added to every request; checked when the client is built. It replaces a header
+    /// of the same name from `PARALLEL_CUSTOM_HEADERS`; `parallel-beta` values are merged
+    /// with the betas of each call.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -233,6 +267,11 @@ impl ClientBuilder {
     }
 
     /// Builds the client.
+    ///
+    /// Settings not given fall back to the environment: `PARALLEL_API_KEY`,
+    /// `PARALLEL_BASE_URL`, and `PARALLEL_CUSTOM_HEADERS` (extra headers, one `Name: value` per
+    /// line, read as the official SDKs do: lines without a colon are ignored, name and value
+    /// trimmed; headers given with [`ClientBuilder::header`] win over them).
     ///
     /// Fails when no API key is given (neither here nor in `PARALLEL_API_KEY`), when the base
     /// URL or a header is invalid, or when no transport is given and the `hyper` feature is off.
@@ -260,7 +299,17 @@ impl ClientBuilder {
             HeaderValue::from_str(&agent)
                 .map_err(|_| Error::config(format!("invalid user agent {agent:?}")))?,
         );
-        for (name, value) in &self.headers {
+        let from_env = std::env::var("PARALLEL_CUSTOM_HEADERS").ok();
+        let from_env = parse_custom_headers(from_env.as_deref().unwrap_or(""));
+        let given: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let env_only = from_env
+            .into_iter()
+            .filter(|(name, _)| !given.iter().any(|(g, _)| g.eq_ignore_ascii_case(name)));
+        for (name, value) in env_only.chain(given.iter().copied()) {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::config(format!("invalid header name {name:?}")))?;
             let value = HeaderValue::from_str(value)
@@ -282,12 +331,16 @@ impl ClientBuilder {
                 headers,
                 retry: self.retry.unwrap_or_default(),
                 request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+                first_byte_timeout: self
+                    .first_byte_timeout
+                    .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT),
                 stream_idle_timeout: self
                     .stream_idle_timeout
                     .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
-                max_stream_reconnects: self
-                    .max_stream_reconnects
-                    .unwrap_or(DEFAULT_MAX_STREAM_RECONNECTS),
+                reconnect: match self.max_stream_reconnects {
+                    Some(n) => self.reconnect.unwrap_or_default().max_attempts(n),
+                    None => self.reconnect.unwrap_or_default(),
+                },
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
@@ -295,6 +348,22 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// `PARALLEL_CUSTOM_HEADERS` as the official SDKs read it: one header per line, name and
+/// value split at the first colon and trimmed; lines without a colon are ignored, and a later
+/// line replaces an earlier one of the same name.
+fn parse_custom_headers(text: &str) -> Vec<(&str, &str)> {
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    for line in text.split('\n') {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        headers.retain(|(seen, _)| !seen.eq_ignore_ascii_case(name));
+        headers.push((name, value));
+    }
+    headers
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -341,6 +410,20 @@ fn normalize_base_url(url: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_headers_are_read_as_the_official_sdks_do() {
+        let text = "X-Team: research\r\nno colon here\n\n x-team : later \nparallel-beta: a,b\nX-Url: http://h:1";
+        assert_eq!(
+            parse_custom_headers(text),
+            [
+                ("x-team", "later"),
+                ("parallel-beta", "a,b"),
+                ("X-Url", "http://h:1")
+            ]
+        );
+        assert!(parse_custom_headers("").is_empty());
+    }
 
     #[test]
     fn base_urls_are_checked_and_trimmed() {

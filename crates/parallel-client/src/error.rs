@@ -78,6 +78,24 @@ impl Error {
         self
     }
 
+    /// Adds to the message (what was tried before giving up, say).
+    pub(crate) fn context(mut self, more: &str) -> Self {
+        self.message.push_str(more);
+        self
+    }
+
+    /// Whether trying again later may help: a connection failure, a time-out, or a 408, 409,
+    /// 429 or 5xx answer (the official SDKs' retryable statuses).
+    pub(crate) fn is_transient(&self) -> bool {
+        match self.kind {
+            Kind::Timeout | Kind::Connection => true,
+            Kind::Api(status) => {
+                matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Self::new(Kind::Config, message)
     }
@@ -137,8 +155,7 @@ impl Error {
         Self::new(
             Kind::StreamEvent,
             format!(
-                "{what} reported an error: {} (ref_id {}); the stream was retried and gave up, \
-                 try again later",
+                "{what} reported an error: {} (ref_id {}); try again later",
                 error.message, error.ref_id
             ),
         )
@@ -164,6 +181,18 @@ impl Error {
     /// the object's `detail`).
     pub fn api_error(&self) -> Option<&ErrorObject> {
         self.api.as_deref()
+    }
+
+    /// True when the server answered 402: the account has not enough credit (runs in flight
+    /// and groups reserve credit up front). Never retried: add credit, then submit again.
+    pub fn is_insufficient_credit(&self) -> bool {
+        self.status() == Some(StatusCode::PAYMENT_REQUIRED)
+    }
+
+    /// True when the server answered 429 after the retry policy's attempts: the rate limit
+    /// or quota was exceeded. Slow down, or raise [`RetryPolicy::max_retries`](crate::RetryPolicy::max_retries).
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(StatusCode::TOO_MANY_REQUESTS)
     }
 
     /// True when a request, a stream's idle wait or a caller's deadline timed out.
@@ -206,13 +235,10 @@ impl Error {
     }
 }
 
+// The message alone: the cause is `source()`, which error reporters print after it.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, " ({source})")?;
-        }
-        Ok(())
+        f.write_str(&self.message)
     }
 }
 

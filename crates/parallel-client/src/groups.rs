@@ -154,18 +154,39 @@ impl Client {
     }
 
     /// Waits until no run of the group is active and returns the final status.
+    ///
+    /// A group that is empty or already finished returns at once, with the status of
+    /// [`Client::get_group`] (when that request fails on the network, the events stream below
+    /// rides the outage out instead). Otherwise it follows the group's events until a status reports
+    /// the group inactive; the events stream rides out quiet periods (keep-alives), server
+    /// closes and network outages as [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect)
+    /// allows. `error` events are logged (`tracing` warning) and waited through.
     pub async fn wait_group(&self, group_id: &str) -> Result<TaskGroupStatus, Error> {
+        match self.get_group(group_id).await {
+            Ok(group) if !group.status.is_active => return Ok(group.status),
+            Ok(_) => {}
+            // The network or the server is down: the events stream rides it out.
+            Err(error) if error.is_transient() => {
+                tracing::debug!(group = %group_id, error = %error, "waiting on the events stream");
+            }
+            Err(error) => return Err(error),
+        }
         let mut events = self.group_events(group_id, GroupEventsOptions::default());
-        let mut last = None;
         while let Some(event) = events.next().await {
-            if let GroupEvent::TaskGroupStatus(status) = event? {
-                last = Some(status.status);
+            match event? {
+                GroupEvent::TaskGroupStatus(event) if !event.status.is_active => {
+                    return Ok(event.status);
+                }
+                GroupEvent::Error(event) => tracing::warn!(
+                    group = %group_id,
+                    message = %event.error.message,
+                    ref_id = %event.error.ref_id,
+                    "the group events stream reported an error; waiting on"
+                ),
+                _ => {}
             }
         }
-        match last {
-            Some(status) if !status.is_active => Ok(status),
-            _ => Ok(self.get_group(group_id).await?.status),
-        }
+        Ok(self.get_group(group_id).await?.status)
     }
 }
 

@@ -9,9 +9,27 @@
 //!   [`Client::add_runs`] reconciles a lost answer against the group's runs (see
 //!   [`add_runs`] for how), [`Client::create_run`] reports it
 //!   ([`Error::is_outcome_unknown`]).
+//! - **Timeouts** ([`ClientBuilder`]): connect (in the transport), time to first byte
+//!   ([`DEFAULT_FIRST_BYTE_TIMEOUT`], 60 s: a server that accepts a request and never answers
+//!   is a time-out, retried, then a clear error), and the body ([`DEFAULT_REQUEST_TIMEOUT`]).
+//!   [`Client::run_result`] waits through 408, 503, 504 and time-outs until its deadline, as
+//!   the official SDKs' `execute`.
 //! - **Streams** ([`RunsStream`], [`GroupEvents`], [`RunEvents`]) are `futures::Stream`s of
-//!   typed events that reconnect by themselves after a dropped connection, a broken body or an
-//!   idle timeout, resuming from the last event delivered, so each event arrives exactly once.
+//!   typed events that reconnect by themselves after a dropped connection, a broken body, a
+//!   server's close of an unfinished stream or an idle timeout, resuming from the last event
+//!   delivered, so each event arrives exactly once. The idle timeout
+//!   ([`DEFAULT_STREAM_IDLE_TIMEOUT`]) counts silence of bytes, so keep-alive comments keep a
+//!   quiet stream open. A [`ReconnectPolicy`] bounds consecutive failed reconnects with capped
+//!   exponential backoff; the default rides out a network outage of over seven minutes, for
+//!   the streams and [`Client::wait_group`] alike. `error` events are items of the events
+//!   streams and end the runs stream with an error; events of unknown types are skipped with
+//!   a `tracing` warning (see each stream type).
+//! - **Betas** ([`Beta`]): the `parallel-beta` header per call, and by itself for the beta
+//!   fields a request uses (`webhook`, `mcp_servers`, `enable_events`, run events).
+//!   `PARALLEL_CUSTOM_HEADERS` adds headers as in the official SDKs.
+//! - **Errors** ([`Error`]) are one opaque type with predicates (`is_timeout`,
+//!   `is_insufficient_credit`, `is_rate_limited`, ...); `Display` says what failed and what to
+//!   do, and the cause is `source()`, never repeated in the message. A 402 is never retried.
 //!   Group runs arrive as [`GroupRun`]s: the wire JSON, decoded on demand without copying
 //!   ([`GroupRun::view_as`] reads input and output as your types in one pass;
 //!   [`GroupRun::view`], [`GroupRun::output_as`]). A runs stream reads ahead of you on a task
@@ -70,23 +88,29 @@
 
 pub mod add_runs;
 pub mod batch;
+mod beta;
 mod client;
 mod error;
 mod groups;
+mod reconnect;
 mod request;
 mod retry;
 mod runs;
-mod session;
 mod streams;
+// The stream sessions, at the path the batch engine and add-runs reconciliation use.
+pub(crate) use streams::session;
 #[cfg(test)]
 mod tests;
 
 pub use add_runs::{AddRuns, AddedRuns, CLIENT_TAG_KEY, MAX_RUNS_PER_REQUEST};
+pub use beta::Beta;
 pub use client::{
-    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_STREAM_RECONNECTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STREAM_IDLE_TIMEOUT,
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_RECONNECTS, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
 };
 pub use error::Error;
+pub use reconnect::ReconnectPolicy;
 pub use retry::RetryPolicy;
 pub use runs::TypedResult;
 pub use streams::{

@@ -15,6 +15,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use parallel_transport::{Body, TransportError};
 use serde::de::DeserializeOwned;
 
+use crate::beta::{self, Beta};
 use crate::client::Inner;
 use crate::error::{Error, Kind};
 use crate::retry::{should_retry_header, status_is_retryable};
@@ -42,8 +43,14 @@ pub(crate) struct Call {
     pub(crate) effect: Effect,
     /// Ask for `text/event-stream` instead of JSON.
     pub(crate) stream: bool,
-    /// The time one attempt may take.
+    /// The time one attempt may take, head and body.
     pub(crate) timeout: Duration,
+    /// The time one attempt may wait for the response head (time to first byte).
+    pub(crate) first_byte_timeout: Duration,
+    /// Retries of this call instead of the policy's (streams reconnect by their own policy).
+    pub(crate) max_retries: Option<u32>,
+    /// Betas for the `parallel-beta` header, merged with the client's own.
+    pub(crate) betas: Vec<Beta>,
     /// Whether a 408 answer is retried by the policy. `/result` answers 408 when the run is
     /// still active and handles it itself.
     pub(crate) retry_408: bool,
@@ -59,6 +66,9 @@ impl Call {
             effect: Effect::Idempotent,
             stream: false,
             timeout: inner.request_timeout,
+            first_byte_timeout: inner.first_byte_timeout,
+            max_retries: None,
+            betas: Vec::new(),
             retry_408: true,
         }
     }
@@ -102,6 +112,12 @@ impl Inner {
         if let Some(headers) = builder.headers_mut() {
             headers.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
             headers.insert("x-api-key", self.api_key.clone());
+            if !call.betas.is_empty()
+                && let Some(value) =
+                    beta::header_value(self.headers.get_all(beta::HEADER), &call.betas)
+            {
+                headers.insert(beta::HEADER, value);
+            }
             let accept = if call.stream {
                 "text/event-stream"
             } else {
@@ -150,6 +166,7 @@ impl Inner {
         Fut: Future<Output = Result<T, TransportError>>,
     {
         let mut retries = 0;
+        let max_retries = call.max_retries.unwrap_or(self.retry.get_max_retries());
         loop {
             let request = self.build_request(call)?;
             let attempt = self.attempt(call, request, &read).await;
@@ -160,8 +177,12 @@ impl Inner {
                     retry,
                     headers,
                 } => {
-                    if !retry || retries >= self.retry.get_max_retries() {
-                        return Err(error);
+                    if !retry || retries >= max_retries {
+                        return Err(if retries == 0 {
+                            error
+                        } else {
+                            error.context(&format!(" (gave up after {} attempts)", retries + 1))
+                        });
                     }
                     let delay = self.retry.delay(retries, headers.as_ref());
                     tracing::debug!(
@@ -184,10 +205,13 @@ impl Inner {
         Fut: Future<Output = Result<T, TransportError>>,
     {
         let creates_work = call.effect == Effect::CreatesWork;
-        let deadline = tokio::time::Instant::now() + call.timeout;
-        let response = match tokio::time::timeout_at(deadline, self.transport.send(request)).await {
+        let started = tokio::time::Instant::now();
+        let deadline = started + call.timeout;
+        let head_deadline = deadline.min(started + call.first_byte_timeout);
+        let sent = self.transport.send(request);
+        let response = match tokio::time::timeout_at(head_deadline, sent).await {
             Err(_) => {
-                let error = timeout_error(call);
+                let error = no_answer_error(call, head_deadline - started);
                 return unknown_outcome(error, creates_work);
             }
             Ok(Err(e)) => return transport_failure(call, e, creates_work),
@@ -239,11 +263,23 @@ impl Inner {
     }
 }
 
+fn no_answer_error(call: &Call, waited: Duration) -> Error {
+    Error::new(
+        Kind::Timeout,
+        format!(
+            "{} timed out: the server sent no answer (not even a response head) within \
+             {waited:?}; raise ClientBuilder::first_byte_timeout if the server is slow to answer",
+            call.what
+        ),
+    )
+}
+
 fn timeout_error(call: &Call) -> Error {
     Error::new(
         Kind::Timeout,
         format!(
-            "{} timed out after {:?}; raise ClientBuilder::request_timeout if the server is slow",
+            "{} timed out after {:?} while reading the answer; raise \
+             ClientBuilder::request_timeout if the server is slow",
             call.what, call.timeout
         ),
     )

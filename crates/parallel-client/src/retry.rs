@@ -107,8 +107,13 @@ impl RetryPolicy {
 }
 
 /// Whether a response with this status and these headers should be retried, by the official
-/// SDKs' rule: `x-should-retry` decides when present; otherwise 408, 409, 429 and 5xx.
+/// SDKs' rule: `x-should-retry` decides when present; otherwise 408, 409, 429 and 5xx. A 402
+/// (insufficient credit) is never retried.
 pub(crate) fn status_is_retryable(status: StatusCode, headers: &HeaderMap) -> bool {
+    // Insufficient credit does not go away by asking again, whatever a header says.
+    if status == StatusCode::PAYMENT_REQUIRED {
+        return false;
+    }
     match should_retry_header(headers) {
         Some(decision) => decision,
         None => matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error(),
@@ -220,6 +225,7 @@ mod tests {
         assert!(status_is_retryable(StatusCode::BAD_REQUEST, &yes));
         assert!(!status_is_retryable(StatusCode::SERVICE_UNAVAILABLE, &no));
         assert!(status_is_retryable(StatusCode::SERVICE_UNAVAILABLE, &junk));
+        assert!(!status_is_retryable(StatusCode::PAYMENT_REQUIRED, &yes));
     }
 
     #[test]

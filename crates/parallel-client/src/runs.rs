@@ -7,6 +7,7 @@ use http::StatusCode;
 use parallel_types::{FieldBasis, RunInput, RunOutput, TaskRun, TaskRunResult};
 use serde::de::DeserializeOwned;
 
+use crate::beta::{self, Beta};
 use crate::client::Client;
 use crate::error::{Error, Kind};
 use crate::groups::to_body;
@@ -32,6 +33,12 @@ pub struct TypedResult<T> {
     pub basis: Vec<FieldBasis>,
 }
 
+/// Whether a `/result` call failed in a way that waiting longer may cure, as the official
+/// SDKs' result polling: a 408 (still active), 503, 504, or a time-out.
+fn still_waiting(error: &Error) -> bool {
+    error.is_timeout() || matches!(error.status().map(|s| s.as_u16()), Some(408 | 503 | 504))
+}
+
 fn run_path(run_id: &str) -> PathBuilder {
     PathBuilder::new("/v1/tasks/runs").segment(run_id)
 }
@@ -41,16 +48,29 @@ impl Client {
     ///
     /// Never sent twice unless the first attempt provably did not reach the server: when the
     /// answer is lost the error says so ([`Error::is_outcome_unknown`]); the run may exist.
+    /// The betas its beta fields need (`webhook`, `mcp_servers`, `enable_events`) are sent by
+    /// themselves; see [`Beta`].
     pub async fn create_run(&self, input: RunInput) -> Result<TaskRun, Error> {
+        self.create_run_with_betas(input, &[]).await
+    }
+
+    /// [`Client::create_run`] with these betas in the `parallel-beta` header, besides those
+    /// the input's beta fields need.
+    pub async fn create_run_with_betas(
+        &self,
+        input: RunInput,
+        betas: &[Beta],
+    ) -> Result<TaskRun, Error> {
         let inner = &self.inner;
         let body = to_body(&input, "the run input")?;
-        let call = Call::post(
+        let mut call = Call::post(
             inner,
             "creating a task run".to_owned(),
             "/v1/tasks/runs".to_owned(),
             body,
             Effect::CreatesWork,
         );
+        call.betas = beta::for_inputs(betas, [&input]);
         inner.json(&call).await
     }
 
@@ -76,13 +96,26 @@ impl Client {
     /// A run's result (`GET /v1/tasks/runs/{id}/result`), waiting up to `wait` for the run to
     /// finish.
     ///
-    /// The server holds each call up to 600 s and answers 408 while the run is active; this
-    /// calls again until the run finishes or `wait` has passed, then fails with
+    /// The server holds each call up to 600 s and answers 408 while the run is active; as the
+    /// official SDKs' `execute`, this calls again through 408, 503 and 504 answers and
+    /// time-outs until the run finishes or `wait` has passed, then fails with
     /// [`Error::is_timeout`]. A failed or cancelled run answers 404
     /// ([`Error::status`]); its error is on [`Client::get_run`].
     pub async fn run_result(&self, run_id: &str, wait: Duration) -> Result<TaskRunResult, Error> {
+        self.run_result_with_betas(run_id, wait, &[]).await
+    }
+
+    /// [`Client::run_result`] with these betas in the `parallel-beta` header (for example
+    /// [`Beta::FieldBasis`]).
+    pub async fn run_result_with_betas(
+        &self,
+        run_id: &str,
+        wait: Duration,
+        betas: &[Beta],
+    ) -> Result<TaskRunResult, Error> {
         let inner = &self.inner;
         let deadline = tokio::time::Instant::now() + wait;
+        let mut waits = 0;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             // Whole seconds, at least one: the server's `timeout` is an integer.
@@ -92,23 +125,31 @@ impl Client {
                 .query("timeout", &server_wait.to_string())
                 .build();
             let mut call = Call::get(inner, format!("getting the result of run {run_id}"), path);
-            call.timeout = inner
-                .request_timeout
-                .max(Duration::from_secs(server_wait) + RESULT_GRACE);
+            let server_wait = Duration::from_secs(server_wait);
+            call.timeout = inner.request_timeout.max(server_wait + RESULT_GRACE);
+            call.first_byte_timeout = inner.first_byte_timeout.max(server_wait + RESULT_GRACE);
             call.retry_408 = false;
-            match inner.json::<TaskRunResult>(&call).await {
-                Err(e) if e.status() == Some(StatusCode::REQUEST_TIMEOUT) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(Error::new(
-                            Kind::Timeout,
-                            format!(
-                                "run {run_id} was still active after waiting {wait:?}; call \
-                                 run_result again later or wait longer"
-                            ),
-                        ));
-                    }
-                }
+            call.betas = betas.to_vec();
+            let error = match inner.json::<TaskRunResult>(&call).await {
+                Err(e) if still_waiting(&e) => e,
                 other => return other,
+            };
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    Kind::Timeout,
+                    format!(
+                        "run {run_id} was still active after waiting {wait:?}; call \
+                         run_result again later or wait longer"
+                    ),
+                )
+                .with_source(error));
+            }
+            if error.status() != Some(StatusCode::REQUEST_TIMEOUT) {
+                // The server or the network had a problem: pause before asking again.
+                let pause = inner.retry.backoff(waits, fastrand::f64());
+                tokio::time::sleep(pause.min(deadline - now)).await;
+                waits += 1;
             }
         }
     }
@@ -157,7 +198,8 @@ impl Client {
     ///
     /// The server offers no cursor on this stream and replays the run's history on every
     /// connection; after an interruption the stream reconnects and skips what it already
-    /// delivered. It ends after the run's final state.
+    /// delivered. It ends after the run's final state. Sends the `events-sse-2025-07-24`
+    /// beta, which the docs say run events need.
     pub fn run_events(&self, run_id: &str) -> RunEvents {
         let path = run_path(run_id).segment("events").build();
         let session = Session::new(
@@ -165,7 +207,8 @@ impl Client {
             format!("the event stream of run {run_id}"),
             path,
             false,
-        );
+        )
+        .betas(vec![Beta::EventsSse]);
         run_events_stream(session)
     }
 }

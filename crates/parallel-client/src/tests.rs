@@ -7,7 +7,7 @@ use parallel_transport::TransportError;
 use parallel_transport::test_util::{Exchange, FaultTransport, ReplayTransport};
 use parallel_types::{CreateTaskGroupRequest, RunInput};
 
-use crate::{AddRuns, Client, GroupRunsOptions, RetryPolicy};
+use crate::{AddRuns, Client, GroupRunsOptions, ReconnectPolicy, RetryPolicy};
 
 const GROUP: &str = r#"{"taskgroup_id":"tgrp_1","status":{"num_task_runs":0,"task_run_status_counts":{},"is_active":false,"status_message":null,"modified_at":null},"created_at":null,"metadata":null}"#;
 
@@ -18,12 +18,17 @@ fn fast_retries(n: u32) -> RetryPolicy {
         .max_backoff(Duration::from_millis(2))
 }
 
+fn fast_reconnects(n: u32) -> ReconnectPolicy {
+    ReconnectPolicy::new(n, Duration::from_millis(1), Duration::from_millis(2))
+}
+
 fn client(transport: impl parallel_transport::Transport, retries: u32) -> Client {
     Client::builder()
         .api_key("secret-key")
         .base_url("http://127.0.0.1:9")
         .transport(transport)
         .retry_policy(fast_retries(retries))
+        .stream_reconnect(fast_reconnects(3))
         .stream_idle_timeout(Duration::from_millis(300))
         .header("x-team", "research")
         .build()
@@ -272,6 +277,12 @@ async fn the_runs_stream_resumes_after_a_cut_with_last_event_id() {
                         run_event(3, "a")
                     ),
                 ),
+        )
+        // The stream has no end marker: it asks once more after the last run, and ends when
+        // nothing follows.
+        .expect(
+            Exchange::get("/v1/tasks/groups/tgrp_1/runs?include_input=true&last_event_id=3")
+                .respond(200, ": keep-alive\n\n"),
         );
     let client = client(replay.clone(), 0);
     let runs: Vec<_> = client

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use parallel_client::{Client, RetryPolicy};
+use parallel_client::{Client, ReconnectPolicy, RetryPolicy};
 use parallel_emulator::{Emulator, EmulatorHandle, Faults};
 use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
 use serde::{Deserialize, Serialize};
@@ -51,11 +51,19 @@ pub(crate) fn client(emu: &EmulatorHandle) -> Client {
     client_with(emu, fast_retries(2))
 }
 
+/// Stream reconnects quick enough for tests: as many as the default, waits of milliseconds.
+pub(crate) fn fast_reconnects() -> ReconnectPolicy {
+    ReconnectPolicy::default()
+        .initial_backoff(Duration::from_millis(5))
+        .max_backoff(Duration::from_millis(20))
+}
+
 pub(crate) fn client_with(emu: &EmulatorHandle, retry: RetryPolicy) -> Client {
     Client::builder()
         .api_key(KEY)
         .base_url(emu.base_url())
         .retry_policy(retry)
+        .stream_reconnect(fast_reconnects())
         .stream_idle_timeout(Duration::from_secs(10))
         .build()
         .expect("the client builds")

@@ -2,7 +2,14 @@
 //! hyper transport.
 
 mod batch;
+mod betas;
 mod common;
 mod endpoints;
 mod faults;
+mod outages;
+mod proxy;
+mod requests;
+mod scripted;
+mod stream_events;
+mod stream_lifetimes;
 mod streams;

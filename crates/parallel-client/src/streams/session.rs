@@ -1,0 +1,277 @@
+//! One logical server-sent-event stream over as many HTTP responses as it takes.
+//!
+//! A [`Session`] opens the stream, hands out the data of each non-empty frame, and when the
+//! connection fails (a connect error, a 408/429/5xx answer, a body that breaks or is cut
+//! inside an event, bytes silent past the idle timeout) it waits a backed-off moment and
+//! opens it again with `last_event_id` set to the last event the caller took, so that no
+//! event is lost or repeated. The [`ReconnectPolicy`](crate::ReconnectPolicy) bounds the
+//! consecutive failed attempts; a connection that brought a whole frame (an event or a
+//! keep-alive comment) resets the count, unless all it brought was an `error` event.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use parallel_sse::{EventStream, StreamError};
+use parallel_transport::BodyStream;
+
+use crate::beta::Beta;
+use crate::client::Inner;
+use crate::error::{Error, Kind};
+use crate::request::{Call, PathBuilder};
+use crate::streams::watch::{Seen, Watched};
+
+type Events = EventStream<Watched<BodyStream>>;
+
+pub(crate) struct Session {
+    inner: Arc<Inner>,
+    /// What the stream is, for error messages.
+    what: String,
+    /// Path and query, without `last_event_id`.
+    path: String,
+    /// Whether the server takes `last_event_id` (the run event stream has no cursor).
+    resumable: bool,
+    /// Betas the endpoint needs (`parallel-beta`).
+    betas: Vec<Beta>,
+    last_event_id: Option<String>,
+    open: Option<(Events, Arc<Seen>)>,
+    /// Consecutive failed attempts.
+    failures: u32,
+    /// Whether the latest event of the open connection was an `error` event.
+    in_band_error: bool,
+    /// Whether the caller took an event with a new event id from the open connection.
+    moved_on_connection: bool,
+    /// Whether the last connection closed made progress, and moved the cursor.
+    last_connection: (bool, bool),
+}
+
+/// What [`Session::next_frame`] found.
+pub(crate) enum Frame {
+    /// The data of one non-empty event.
+    Data(Bytes),
+    /// The server ended the response cleanly, after a complete event.
+    End,
+}
+
+enum Next {
+    Data(Bytes),
+    Skip,
+    End,
+    Failed(Error),
+}
+
+impl Session {
+    pub(crate) fn new(inner: Arc<Inner>, what: String, path: String, resumable: bool) -> Self {
+        Self {
+            inner,
+            what,
+            path,
+            resumable,
+            betas: Vec::new(),
+            last_event_id: None,
+            open: None,
+            failures: 0,
+            in_band_error: false,
+            moved_on_connection: false,
+            last_connection: (false, false),
+        }
+    }
+
+    /// Starts (or resumes) the stream after this event id.
+    pub(crate) fn resume_after(mut self, last_event_id: Option<String>) -> Self {
+        self.last_event_id = last_event_id.filter(|id| !id.is_empty());
+        self
+    }
+
+    /// Sends these betas with every connect.
+    pub(crate) fn betas(mut self, betas: Vec<Beta>) -> Self {
+        self.betas = betas;
+        self
+    }
+
+    pub(crate) fn what(&self) -> &str {
+        &self.what
+    }
+
+    pub(crate) fn last_event_id(&self) -> Option<&str> {
+        self.last_event_id.as_deref()
+    }
+
+    /// Whether the caller took, from the connection that ended last, an event that moved the
+    /// cursor (a new event id).
+    pub(crate) fn ended_after_moving(&self) -> bool {
+        self.last_connection.1
+    }
+
+    /// The data of the next non-empty frame, reconnecting through failures.
+    pub(crate) async fn next_frame(&mut self) -> Result<Frame, Error> {
+        loop {
+            let Some((events, seen)) = &mut self.open else {
+                self.connect().await?;
+                continue;
+            };
+            let next = match events.next().await {
+                Some(Ok(event)) => {
+                    let data = event.into_data();
+                    // Keep-alive frames may carry empty or blank data; they are not events.
+                    if data.iter().all(u8::is_ascii_whitespace) {
+                        Next::Skip
+                    } else {
+                        Next::Data(data)
+                    }
+                }
+                None if seen.ends_on_a_boundary() => Next::End,
+                None => Next::Failed(Error::new(
+                    Kind::Connection,
+                    format!("{} was cut inside an event", self.what),
+                )),
+                Some(Err(StreamError::Source(e))) if seen.went_silent() => {
+                    let idle = self.inner.stream_idle_timeout;
+                    Next::Failed(
+                        Error::new(
+                            Kind::Timeout,
+                            format!(
+                                "{} was silent (not even a keep-alive) for {idle:?}; raise \
+                                 ClientBuilder::stream_idle_timeout if the server is slow",
+                                self.what
+                            ),
+                        )
+                        .with_source(e),
+                    )
+                }
+                Some(Err(StreamError::Source(e))) => {
+                    let kind = if e.is_timeout() {
+                        Kind::Timeout
+                    } else {
+                        Kind::Connection
+                    };
+                    let text = format!("{} broke off; check the network", self.what);
+                    Next::Failed(Error::new(kind, text).with_source(e))
+                }
+                Some(Err(StreamError::Parse(e))) => {
+                    self.close();
+                    return Err(Error::new(
+                        Kind::Limit,
+                        format!(
+                            "{} sent an event over the size limits; raise ClientBuilder::sse_limits",
+                            self.what
+                        ),
+                    )
+                    .with_source(e));
+                }
+            };
+            match next {
+                Next::Data(data) => {
+                    self.in_band_error = is_error_event(&data);
+                    return Ok(Frame::Data(data));
+                }
+                Next::Skip => {}
+                Next::End => {
+                    self.close();
+                    return Ok(Frame::End);
+                }
+                Next::Failed(error) => self.interrupted(error).await?,
+            }
+        }
+    }
+
+    /// Records that the caller took an event: a reconnect resumes after it.
+    pub(crate) fn delivered(&mut self, event_id: Option<&str>) {
+        if let Some(id) = event_id.filter(|id| !id.is_empty()) {
+            if self.last_event_id.as_deref() == Some(id) {
+                return;
+            }
+            self.moved_on_connection = true;
+            match &mut self.last_event_id {
+                Some(last) => {
+                    last.clear();
+                    last.push_str(id);
+                }
+                None => self.last_event_id = Some(id.to_owned()),
+            }
+        }
+    }
+
+    /// Drops the open connection; one that made progress resets the failure count.
+    fn close(&mut self) {
+        if let Some((_, seen)) = self.open.take() {
+            let progress = seen.framed() && !self.in_band_error;
+            if progress {
+                self.failures = 0;
+            }
+            self.last_connection = (progress, self.moved_on_connection);
+        }
+        self.in_band_error = false;
+        self.moved_on_connection = false;
+    }
+
+    /// The connection failed or ended early: drop it and wait before the next connect, or
+    /// give up with `error` when the policy's consecutive attempts are spent.
+    pub(crate) async fn interrupted(&mut self, error: Error) -> Result<(), Error> {
+        self.close();
+        let policy = &self.inner.reconnect;
+        if self.failures >= policy.get_max_attempts() {
+            return Err(error.context(&format!(
+                " (after {} reconnects in a row without progress; see \
+                 ClientBuilder::stream_reconnect)",
+                self.failures
+            )));
+        }
+        let delay = policy.backoff(self.failures, fastrand::f64());
+        self.failures += 1;
+        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        if self.failures > 2 {
+            tracing::warn!(what = %self.what, attempt = self.failures, delay_ms, error = %error, "reconnecting stream");
+        } else {
+            tracing::debug!(what = %self.what, attempt = self.failures, delay_ms, error = %error, "reconnecting stream");
+        }
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// The server ended a response cleanly although the stream is not finished: servers and
+    /// proxies cap a connection's lifetime, so this is an ordinary reconnect from the last
+    /// event id. After a connection that made progress it costs nothing from the budget and
+    /// waits only a short moment; a connection that brought nothing counts as a failure.
+    pub(crate) async fn reopen_after_clean_end(&mut self, error: Error) -> Result<(), Error> {
+        self.close();
+        if self.last_connection.0 {
+            let pause = self.inner.reconnect.backoff(0, fastrand::f64()) / 4;
+            tokio::time::sleep(pause).await;
+            Ok(())
+        } else {
+            self.interrupted(error).await
+        }
+    }
+
+    async fn connect(&mut self) -> Result<(), Error> {
+        let mut path = PathBuilder::new(self.path.clone());
+        if self.resumable {
+            path = path.query_opt("last_event_id", self.last_event_id.as_deref());
+        }
+        let what = format!("opening {}", self.what);
+        let mut call = Call::get(&self.inner, what, path.build()).stream();
+        // The reconnect policy is the one retry loop of a stream.
+        call.max_retries = Some(0);
+        call.betas.clone_from(&self.betas);
+        match self.inner.send(&call).await {
+            Ok(response) => {
+                let body = response.into_body().into_stream();
+                let (body, seen) = Watched::new(body, self.inner.stream_idle_timeout);
+                let events = EventStream::with_limits(body, self.inner.sse_limits);
+                self.open = Some((events, seen));
+                self.in_band_error = false;
+                self.moved_on_connection = false;
+                Ok(())
+            }
+            Err(error) if error.is_transient() => self.interrupted(error).await,
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Whether an event's `type` is `error` (read from the front of the event when written
+/// first, as servers do).
+fn is_error_event(data: &[u8]) -> bool {
+    matches!(parallel_types::peek_event_type(data), Ok(Some(kind)) if kind == "error")
+}
