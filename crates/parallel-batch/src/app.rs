@@ -92,6 +92,7 @@ fn api_key() -> Option<String> {
 }
 
 fn client_for(base_url: &str, key: Option<&str>) -> Result<Client, Error> {
+    crate::base_url::check(base_url)?;
     // An emulator started without a key accepts any; the client insists on sending one.
     Client::builder()
         .base_url(base_url)
@@ -140,7 +141,9 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             group,
             output,
             output_format,
+            force,
         } => {
+            crate::results::check_target(output, *force)?;
             let client = remote_client(&cli)?;
             let format = OutputFormat::resolve(output, *output_format);
             let counts = crate::results::write(&client, group, output, format).await?;
@@ -179,6 +182,9 @@ async fn run_command(
     mode: ProgressMode,
     resume_command: &str,
 ) -> Result<(), Error> {
+    if let Some(url) = &cli.base_url {
+        crate::base_url::check(url)?;
+    }
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
     let emulator = if embedded {

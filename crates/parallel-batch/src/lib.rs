@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod base_url;
 mod cli;
 mod error;
 mod input;

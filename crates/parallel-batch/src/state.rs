@@ -144,12 +144,20 @@ pub struct State {
     pub backend: String,
     /// The input file this job reads.
     pub input: Fingerprint,
+    /// The input's absolute path when the job started (to tell another file from an edit).
+    #[serde(default)]
+    pub input_path: Option<String>,
     /// Hash of everything that shapes the runs and the output (task spec, processor, columns).
     pub task_hash: String,
     /// The number of data rows in the input.
     pub total_rows: u64,
     /// The output file is valid up to this many bytes.
     pub output_len: u64,
+    /// FNV-1a 64 (hex) of the output's first `output_len` bytes: resume refuses a file whose
+    /// prefix no longer hashes to it. FNV is not collision-resistant; it guards against
+    /// accidents (a sort, an edit, another file), not against a forger.
+    #[serde(default)]
+    pub output_hash: Option<String>,
     /// Rows written to the output within `output_len`, as half-open ranges.
     pub written: Vec<[u64; 2]>,
     /// Rows whose add-runs request was confirmed by the API, as half-open ranges (a hint only:
@@ -298,9 +306,11 @@ mod tests {
                 len: 3,
                 hash: "00".into(),
             },
+            input_path: None,
             task_hash: "t".into(),
             total_rows: 10,
             output_len: 0,
+            output_hash: None,
             written: vec![],
             submitted: vec![[0, 10]],
             completed: 0,

@@ -10,6 +10,7 @@ use parallel_client::batch::BatchInput;
 use parallel_types::Metadata;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checks;
 use super::job::Job;
 use crate::state::{Fingerprint, RowSet};
 use crate::{ColumnMap, Error, InputFormat, InputReader};
@@ -29,11 +30,15 @@ pub(crate) struct Scanned {
 /// Reads the whole input once: a bad row stops the job before anything is submitted.
 pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
     let (format, map) = (job.input_format, job.map.clone());
+    let (spec_chars, limit, max_lines) = (job.spec_chars, job.max_input_chars, job.max_row_lines);
     tokio::task::spawn_blocking(move || {
         let mut reader = InputReader::open(&path, format, map.as_ref())?;
+        reader.set_max_row_lines(max_lines);
         let columns = reader.columns().map(<[String]>::to_vec);
         let mut total = 0u64;
-        while reader.next_row()?.is_some() {
+        while let Some(row) = reader.next_row()? {
+            checks::row_size(&row.input, spec_chars, limit)
+                .map_err(|message| Error::input(&path, row.line, None, message))?;
             total += 1;
         }
         Ok(Scanned {
@@ -54,6 +59,7 @@ pub(crate) fn rows(
     map: Option<ColumnMap>,
     written: Arc<RowSet>,
     metadata: Option<Metadata>,
+    max_row_lines: u64,
 ) -> (
     impl Stream<Item = BatchInput> + Send + 'static,
     oneshot::Receiver<Error>,
@@ -67,6 +73,7 @@ pub(crate) fn rows(
             map.as_ref(),
             &written,
             metadata.as_ref(),
+            max_row_lines,
             &tx,
         ) {
             let _ = error_tx.send(error);
@@ -85,9 +92,11 @@ fn read(
     map: Option<&ColumnMap>,
     written: &RowSet,
     metadata: Option<&Metadata>,
+    max_row_lines: u64,
     tx: &mpsc::Sender<BatchInput>,
 ) -> Result<(), Error> {
     let mut reader = InputReader::open(path, format, map)?;
+    reader.set_max_row_lines(max_row_lines);
     while let Some(row) = reader.next_row()? {
         if written.contains(row.index) {
             continue;

@@ -23,10 +23,22 @@ pub(crate) struct Job {
     pub(crate) metadata: Metadata,
     pub(crate) chunk_size: usize,
     pub(crate) max_in_flight: usize,
+    /// The limit on one row's input plus the spec, in characters.
+    pub(crate) max_input_chars: usize,
+    /// The task spec's length in characters (it counts against the limit of every row).
+    pub(crate) spec_chars: usize,
+    pub(crate) max_row_lines: u64,
 }
 
 impl Job {
     pub(crate) fn prepare(args: &RunArgs) -> Result<Self, Error> {
+        if same_file(&args.input, &args.output) {
+            return Err(Error::usage(format!(
+                "the output {} is the input file itself; writing it would destroy the input \
+                 (--force never does); choose another output file",
+                args.output.display()
+            )));
+        }
         let input_format = InputFormat::resolve(&args.input, args.format)?;
         let output_format = OutputFormat::resolve(&args.output, args.output_format);
         let map = args
@@ -37,10 +49,8 @@ impl Job {
         let task = Task::build(&task_source(args))?;
         let spec: TaskSpec = serde_json::from_value(task.spec.clone())
             .map_err(|e| Error::usage(format!("the task spec is not valid: {e}")))?;
-        let processor: Processor = args
-            .processor
-            .parse()
-            .map_err(|_| Error::usage(format!("unknown processor `{}`", args.processor)))?;
+        super::checks::output_schema(&task.spec)?;
+        let processor = super::checks::processor(&args.processor, args.allow_processor)?;
         let metadata = parse_metadata(&args.metadata)?;
         if args.chunk_size == 0 || args.chunk_size > 1000 {
             return Err(Error::usage("--chunk-size must be between 1 and 1000"));
@@ -50,12 +60,15 @@ impl Job {
             input_format,
             output_format,
             map,
-            task,
             spec,
             processor,
             metadata,
             chunk_size,
             max_in_flight: args.max_in_flight.max(chunk_size),
+            max_input_chars: args.max_input_chars,
+            spec_chars: task.spec.to_string().chars().count(),
+            max_row_lines: args.max_row_lines,
+            task,
         })
     }
 
@@ -113,9 +126,11 @@ pub(crate) fn open_state(
             group_id: args.group.clone(),
             backend: backend.label.clone(),
             input: scanned.fingerprint.clone(),
+            input_path: canonical(&args.input),
             task_hash,
             total_rows: scanned.total,
             output_len: 0,
+            output_hash: None,
             written: Vec::new(),
             submitted: Vec::new(),
             completed: 0,
@@ -142,9 +157,10 @@ pub(crate) fn open_state(
             backend.label
         )));
     }
-    if state.backend == "embedded-emulator" {
-        // The embedded emulator died with the previous process; its runs are gone. Keep
-        // what was written and send the other rows to a new group.
+    if state.backend == "embedded-emulator" || args.new_group {
+        // The embedded emulator died with the previous process (or the user says the group
+        // is gone): its runs are gone. Keep what was written and send the other rows to a
+        // new group.
         state.group_id = None;
         state.submitted.clear();
         state.token = new_token();
@@ -162,6 +178,18 @@ fn check_resumable(
     task_hash: &str,
     state_file: &std::path::Path,
 ) -> Result<(), Error> {
+    let input_path = canonical(&args.input);
+    if state.input != scanned.fingerprint
+        && let (Some(was), Some(now)) = (&state.input_path, &input_path)
+        && was != now
+    {
+        return Err(Error::state(format!(
+            "{} belongs to another input, {was}, not {}; write this input to another output \
+             file (or run the original input to resume that job)",
+            args.output.display(),
+            args.input.display()
+        )));
+    }
     if state.input != scanned.fingerprint {
         return Err(Error::state(format!(
             "{} changed since this job started (its state is in {}); restore the \
@@ -186,6 +214,30 @@ fn check_resumable(
         )));
     }
     Ok(())
+}
+
+/// Whether `a` and `b` are the same file (compared as files, not names: links count).
+pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
+/// The input's absolute path, as the state records it.
+fn canonical(path: &std::path::Path) -> Option<String> {
+    path.canonicalize()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 fn new_token() -> String {

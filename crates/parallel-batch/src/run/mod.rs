@@ -3,8 +3,10 @@
 //! output names the group, the token of the client tags and the rows the output holds, and
 //! the engine finds the runs an earlier session created by their tags.
 
+mod checks;
 mod feed;
 mod job;
+mod lock;
 mod sink;
 
 use std::path::PathBuf;
@@ -20,7 +22,9 @@ use tokio::sync::oneshot;
 use crate::Error;
 use crate::cli::RunArgs;
 use crate::progress::{Progress, ProgressMode};
+pub(crate) use checks::MAX_INPUT_CHARS;
 use job::{Job, Opened};
+pub(crate) use lock::OutputLock;
 use sink::Sink;
 
 /// How often the output is made durable and the state saved.
@@ -55,7 +59,10 @@ pub(crate) struct Summary {
 /// How the item loop ended.
 enum Ending {
     Done,
-    Interrupted,
+    /// Stopped by a signal: SIGINT (`false`) or SIGTERM (`true`).
+    Interrupted {
+        terminated: bool,
+    },
     Failed(Error),
 }
 
@@ -68,6 +75,8 @@ pub(crate) async fn run(
 ) -> Result<Summary, Error> {
     let started_at = Instant::now();
     let job = Job::prepare(args)?;
+    // Held to the end of the run: a second run on this output stops here.
+    let _lock = lock::OutputLock::acquire(&args.output)?;
     let scanned = feed::scan(args.input.clone(), &job).await?;
     let (state, resumed) = match job::open_state(args, backend, &job, &scanned)? {
         Opened::Complete(state) => return Ok(already_complete(args, &state, scanned.total)),
@@ -80,7 +89,7 @@ pub(crate) async fn run(
         scanned.columns.as_deref(),
         job.task.output_fields.as_deref(),
     )?;
-    let batch = start(backend, &job, &mut sink).await?;
+    let batch = start(backend, &job, &mut sink, resume_command).await?;
     let duplicate_runs = batch.duplicates();
     let mut progress = Progress::new(mode, sink.counts);
     if resumed && batch.resumed() + sink.written.len() > 0 {
@@ -101,6 +110,7 @@ pub(crate) async fn run(
         job.map.clone(),
         written,
         (!job.metadata.is_empty()).then(|| job.metadata.clone()),
+        job.max_row_lines,
     );
     let items = batch.run(rows);
     let ending = follow(items, feed_error, &mut sink, &mut progress).await?;
@@ -163,7 +173,7 @@ impl Report<'_> {
                 ));
                 Err(error)
             }
-            Ending::Interrupted => {
+            Ending::Interrupted { terminated } => {
                 let note = if self.backend.embedded {
                     " (the embedded emulator stops with this process: rows not yet written will be sent again to a new group)"
                 } else {
@@ -173,7 +183,11 @@ impl Report<'_> {
                     "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {resume_command}",
                     args.output.display()
                 );
-                Err(Error::interrupted())
+                Err(if terminated {
+                    Error::terminated()
+                } else {
+                    Error::interrupted()
+                })
             }
             Ending::Done => {
                 let seconds = self.started_at.elapsed().as_secs_f64();
@@ -206,7 +220,12 @@ impl Report<'_> {
 
 /// Starts the engine on the job's group (made now, or the one the state names) and records
 /// the group and token in the state before any run is created.
-async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedBatch, Error> {
+async fn start(
+    backend: &Backend,
+    job: &Job,
+    sink: &mut Sink,
+    resume_command: &str,
+) -> Result<StartedBatch, Error> {
     let state = sink.state();
     let written = Arc::new(sink.written.clone());
     let mut options = BatchOptions::new(job.spec.clone(), job.processor.clone())
@@ -226,7 +245,9 @@ async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedB
     }
     let had_group = state.group_id.is_some();
     let started = backend.client.batch(options).start().await.map_err(|e| {
-        if had_group {
+        if had_group && e.status().is_some_and(|s| s.as_u16() == 404) {
+            group_gone(state, sink.written.len(), resume_command)
+        } else if had_group {
             Error::api("cannot open the task group to resume", e)
         } else {
             Error::api("cannot create the task group", e)
@@ -234,6 +255,18 @@ async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedB
     })?;
     sink.set_group(started.group_id(), started.token())?;
     Ok(started)
+}
+
+/// The job's group no longer exists on the server: what is kept, and how to go on.
+fn group_gone(state: &crate::State, written: u64, resume_command: &str) -> Error {
+    Error::state(format!(
+        "the task group {} of this job is gone from {} (404 Not Found), so its runs cannot be \
+         resumed. The {written} rows already in the output are kept; to send the other {} rows \
+         to a new group, run the command again with --new-group:\n  {resume_command} --new-group",
+        state.group_id.as_deref().unwrap_or("?"),
+        state.backend,
+        state.total_rows.saturating_sub(written),
+    ))
 }
 
 /// Hands the engine's items to the sink until the batch ends, fails or is interrupted;
@@ -248,12 +281,14 @@ async fn follow(
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
+    let mut terminate = Terminate::new()?;
     // The feed's sender goes away without a word when the input was read to its end.
     let mut feeding = true;
     loop {
         tokio::select! {
             biased;
-            _ = &mut interrupted => return Ok(Ending::Interrupted),
+            _ = &mut interrupted => return Ok(Ending::Interrupted { terminated: false }),
+            () = terminate.recv() => return Ok(Ending::Interrupted { terminated: true }),
             read = &mut feed_error, if feeding => match read {
                 Ok(error) => return Ok(Ending::Failed(error)),
                 Err(_) => feeding = false,
@@ -268,6 +303,35 @@ async fn follow(
             _ = checkpoint.tick() => sink.checkpoint(false)?,
         }
         progress.update(&sink.counts);
+    }
+}
+
+/// SIGTERM, handled like Ctrl-C (a service manager's or `kill`'s polite stop).
+struct Terminate {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Terminate {
+    fn new() -> Result<Self, Error> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::terminate())
+                .map_err(|e| Error::io("cannot listen for SIGTERM", e))?;
+            Ok(Self { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if self.signal.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
     }
 }
 

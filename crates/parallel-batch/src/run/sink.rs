@@ -31,10 +31,11 @@ impl Sink {
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        let writer = OutputWriter::open(
+        let writer = OutputWriter::open_at_checkpoint(
             output,
             format,
             state.output_len,
+            state.output_hash.as_deref(),
             input_columns,
             output_fields,
         )?;
@@ -144,6 +145,7 @@ impl Sink {
         // Order matters: the output must be on disk up to `output_len` before the state
         // says so.
         self.state.output_len = self.writer.sync()?;
+        self.state.output_hash = Some(self.writer.hash());
         self.state.written = self.written.ranges();
         self.state.submitted = self.submitted.ranges();
         self.state.completed = self.counts.completed;
