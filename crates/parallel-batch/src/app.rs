@@ -260,8 +260,20 @@ fn print_summary(summary: &Summary, json: bool) {
     } else {
         String::new()
     };
+    let mut again = Vec::new();
+    if summary.fixed > 0 {
+        again.push(format!("{} fixed rows sent again", summary.fixed));
+    }
+    if summary.retried > 0 {
+        again.push(format!("{} failed rows retried", summary.retried));
+    }
+    let again = if again.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", again.join(", "))
+    };
     eprintln!(
-        "Done: {} rows in {} ({} completed, {} failed{rejected}) in {:.1} s ({:.0} rows/s). Group: {}",
+        "Done: {} rows in {} ({} completed, {} failed{rejected}{again}) in {:.1} s ({:.0} rows/s). Group: {}",
         summary.total,
         summary.output.display(),
         summary.completed,

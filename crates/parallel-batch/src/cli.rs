@@ -137,6 +137,11 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = crate::input::MAX_ROW_LINES, value_name = "LINES")]
     pub(crate) max_row_lines: u64,
 
+    /// Send the rows whose runs failed again (new runs in the same group) and replace their
+    /// lines; for a finished job.
+    #[arg(long)]
+    pub(crate) retry_failed: bool,
+
     /// When the job's group is gone from the server: send the rows not yet written to a new
     /// group, keeping the rows already written.
     #[arg(long)]

@@ -5,6 +5,7 @@ use parallel_types::{Metadata, MetadataValue, Processor, TaskSpec};
 
 use super::Backend;
 use super::feed::Scanned;
+use super::{fixes, row_hashes};
 use crate::cli::RunArgs;
 use crate::state::{Fnv64, STATE_VERSION, State, state_path};
 use crate::{ColumnMap, Error, InputFormat, OutputFormat, Task, TaskSource};
@@ -91,7 +92,14 @@ pub(crate) enum Opened {
     /// An earlier run finished the job.
     Complete(State),
     /// Work to do; `resumed` when an earlier run's state was taken up.
-    Ready { state: State, resumed: bool },
+    Ready {
+        state: State,
+        resumed: bool,
+        /// Rejected rows the user fixed, to be sent again.
+        fixed: u64,
+        /// Failed rows to be sent again (`--retry-failed`).
+        retried: u64,
+    },
 }
 
 /// Loads the state beside the output (resume) or creates it, refusing an output that
@@ -111,40 +119,22 @@ pub(crate) fn open_state(
         !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != task_hash))
     });
     let Some(mut state) = loaded else {
-        let exists =
-            std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) && !state_file.exists();
-        if exists && !args.force {
-            return Err(Error::usage(format!(
-                "{} already exists and has no state file beside it; pass --force to \
-                 replace it, or choose another output file",
-                args.output.display()
-            )));
-        }
-        let state = State {
-            version: STATE_VERSION,
-            token: new_token(),
-            group_id: args.group.clone(),
-            backend: backend.label.clone(),
-            input: scanned.fingerprint.clone(),
-            input_path: canonical(&args.input),
-            task_hash,
-            total_rows: scanned.total,
-            output_len: 0,
-            output_hash: None,
-            written: Vec::new(),
-            submitted: Vec::new(),
-            completed: 0,
-            failed: 0,
-            rejected: 0,
-            complete: false,
-        };
-        state.save(&state_file)?;
-        return Ok(Opened::Ready {
-            state,
-            resumed: false,
-        });
+        return new_state(args, backend, scanned, task_hash, &state_file);
     };
-    check_resumable(args, &state, scanned, &task_hash, &state_file)?;
+    check_resumable(args, &state, scanned, &task_hash)?;
+    let fixed = if state.input == scanned.fingerprint {
+        if row_hashes::load(&args.output, &state.input.hash).is_none() {
+            row_hashes::save(&args.output, &state.input.hash, &scanned.row_hashes)?;
+        }
+        0
+    } else {
+        fixes::accept(args, job, &mut state, scanned, &state_file)?
+    };
+    let retried = if args.retry_failed && state.complete {
+        fixes::start_retry(&mut state, new_token())
+    } else {
+        0
+    };
     if state.complete {
         return Ok(Opened::Complete(state));
     }
@@ -165,9 +155,62 @@ pub(crate) fn open_state(
         state.submitted.clear();
         state.token = new_token();
     }
+    // Saved before anything is submitted: a retry round's token above all.
+    state.save(&state_file)?;
     Ok(Opened::Ready {
         state,
         resumed: true,
+        fixed,
+        retried,
+    })
+}
+
+/// A new job's state, saved with the input's row hashes before anything is sent.
+fn new_state(
+    args: &RunArgs,
+    backend: &Backend,
+    scanned: &Scanned,
+    task_hash: String,
+    state_file: &std::path::Path,
+) -> Result<Opened, Error> {
+    let exists = std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) && !state_file.exists();
+    if exists && !args.force {
+        return Err(Error::usage(format!(
+            "{} already exists and has no state file beside it; pass --force to \
+             replace it, or choose another output file",
+            args.output.display()
+        )));
+    }
+    let state = State {
+        version: STATE_VERSION,
+        token: new_token(),
+        group_id: args.group.clone(),
+        backend: backend.label.clone(),
+        input: scanned.fingerprint.clone(),
+        input_path: canonical(&args.input),
+        task_hash,
+        total_rows: scanned.total,
+        output_len: 0,
+        output_hash: None,
+        written: Vec::new(),
+        submitted: Vec::new(),
+        completed: 0,
+        failed: 0,
+        rejected: 0,
+        complete: false,
+        rejected_rows: Vec::new(),
+        failed_rows: Vec::new(),
+        superseded: Vec::new(),
+        retrying: 0,
+        pending_rewrite: None,
+    };
+    state.save(state_file)?;
+    row_hashes::save(&args.output, &state.input.hash, &scanned.row_hashes)?;
+    Ok(Opened::Ready {
+        state,
+        resumed: false,
+        fixed: 0,
+        retried: 0,
     })
 }
 
@@ -176,7 +219,6 @@ fn check_resumable(
     state: &State,
     scanned: &Scanned,
     task_hash: &str,
-    state_file: &std::path::Path,
 ) -> Result<(), Error> {
     let input_path = canonical(&args.input);
     if state.input != scanned.fingerprint
@@ -188,14 +230,6 @@ fn check_resumable(
              file (or run the original input to resume that job)",
             args.output.display(),
             args.input.display()
-        )));
-    }
-    if state.input != scanned.fingerprint {
-        return Err(Error::state(format!(
-            "{} changed since this job started (its state is in {}); restore the \
-             original input, or write to another output file",
-            args.input.display(),
-            state_file.display()
         )));
     }
     if state.task_hash != task_hash {

@@ -4,9 +4,13 @@
 //! the engine finds the runs an earlier session created by their tags.
 
 mod checks;
+mod compact;
 mod feed;
+mod fixes;
 mod job;
+mod line_map;
 mod lock;
+mod row_hashes;
 mod sink;
 
 use std::path::PathBuf;
@@ -54,6 +58,10 @@ pub(crate) struct Summary {
     pub(crate) rows_per_second: f64,
     pub(crate) complete: bool,
     pub(crate) duplicate_runs: u64,
+    /// Rejected rows fixed in the input and sent again by this run.
+    pub(crate) fixed: u64,
+    /// Failed rows sent again by this run (`--retry-failed`).
+    pub(crate) retried: u64,
 }
 
 /// How the item loop ended.
@@ -78,9 +86,14 @@ pub(crate) async fn run(
     // Held to the end of the run: a second run on this output stops here.
     let _lock = lock::OutputLock::acquire(&args.output)?;
     let scanned = feed::scan(args.input.clone(), &job).await?;
-    let (state, resumed) = match job::open_state(args, backend, &job, &scanned)? {
+    let (state, resumed, changes) = match job::open_state(args, backend, &job, &scanned)? {
         Opened::Complete(state) => return Ok(already_complete(args, &state, scanned.total)),
-        Opened::Ready { state, resumed } => (state, resumed),
+        Opened::Ready {
+            state,
+            resumed,
+            fixed,
+            retried,
+        } => (state, resumed, Changes { fixed, retried }),
     };
     let mut sink = Sink::open(
         &args.output,
@@ -89,18 +102,19 @@ pub(crate) async fn run(
         scanned.columns.as_deref(),
         job.task.output_fields.as_deref(),
     )?;
+    sink.set_lines(scanned.lines.clone());
     let batch = start(backend, &job, &mut sink, resume_command).await?;
     let duplicate_runs = batch.duplicates();
     let mut progress = Progress::new(mode, sink.counts);
-    if resumed && batch.resumed() + sink.written.len() > 0 {
-        progress.println(&format!(
-            "Resuming group {}: {} of {} rows written, {} more submitted earlier.",
-            batch.group_id(),
-            sink.written.len(),
-            scanned.total,
-            batch.resumed()
-        ));
-    }
+    announce(
+        &progress,
+        args,
+        &batch,
+        &sink,
+        scanned.total,
+        resumed,
+        changes,
+    );
     let group_id = batch.group_id().to_owned();
     let (written_at_start, submitted_at_start) = (sink.written.len(), sink.submitted.len());
     let written = Arc::new(sink.written.clone());
@@ -114,22 +128,12 @@ pub(crate) async fn run(
     );
     let items = batch.run(rows);
     let ending = follow(items, feed_error, &mut sink, &mut progress).await?;
-    let ending = match ending {
-        Ending::Done if sink.written.len() < scanned.total => {
-            // Every row counted in the first pass must have been read, submitted and
-            // written. Anything else (the file shrank while the batch ran) must not end as a
-            // success with rows missing.
-            Ending::Failed(Error::state(format!(
-                "the input ended early: {} of the {} rows counted at the start were read and \
-                 written (did {} change while the batch ran?)",
-                sink.written.len(),
-                scanned.total,
-                args.input.display()
-            )))
-        }
-        other => other,
-    };
-    sink.checkpoint(matches!(ending, Ending::Done))?;
+    let ending = check_complete(ending, &sink, scanned.total, &args.input);
+    if matches!(ending, Ending::Done) {
+        sink.finish()?;
+    } else {
+        sink.checkpoint(false)?;
+    }
     progress.finish(&sink.counts);
     let report = Report {
         args,
@@ -142,8 +146,83 @@ pub(crate) async fn run(
         started_at,
         written_at_start,
         submitted_at_start,
+        changes,
     };
     report.end(ending, &sink, &progress)
+}
+
+/// Rows sent again in this run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Changes {
+    /// Rejected rows the user fixed in the input.
+    fixed: u64,
+    /// Failed rows (`--retry-failed`).
+    retried: u64,
+}
+
+/// What this run is about to do, when it is not simply the start of a job.
+fn announce(
+    progress: &Progress,
+    args: &RunArgs,
+    batch: &StartedBatch,
+    sink: &Sink,
+    total: u64,
+    resumed: bool,
+    changes: Changes,
+) {
+    if resumed && batch.resumed() + sink.written.len() > 0 {
+        progress.println(&format!(
+            "Resuming group {}: {} of {} rows written, {} more submitted earlier.",
+            batch.group_id(),
+            sink.written.len(),
+            total,
+            batch.resumed()
+        ));
+    }
+    if changes.fixed > 0 {
+        progress.println(&format!(
+            "{} rejected rows were fixed in {}: sending them again; their lines will be \
+             replaced.",
+            changes.fixed,
+            args.input.display()
+        ));
+    }
+    if changes.retried > 0 {
+        progress.println(&format!(
+            "Retrying {} failed rows as new runs in group {}; their lines will be replaced.",
+            changes.retried,
+            batch.group_id()
+        ));
+    } else if sink.state().retrying > 0 {
+        progress.println(&format!(
+            "Resuming the retry of {} failed rows.",
+            sink.state().retrying
+        ));
+    } else if args.retry_failed && sink.written.len() < total {
+        progress.println(
+            "--retry-failed: the job is not finished; finishing it first (run with \
+             --retry-failed again afterwards to retry its failed rows).",
+        );
+    }
+}
+
+/// A batch that ended without every row counted at the start written is a failure.
+fn check_complete(ending: Ending, sink: &Sink, total: u64, input: &std::path::Path) -> Ending {
+    match ending {
+        Ending::Done if sink.written.len() < total => {
+            // Every row counted in the first pass must have been read, submitted and
+            // written. Anything else (the file shrank while the batch ran) must not end as a
+            // success with rows missing.
+            Ending::Failed(Error::state(format!(
+                "the input ended early: {} of the {} rows counted at the start were read and \
+                 written (did {} change while the batch ran?)",
+                sink.written.len(),
+                total,
+                input.display()
+            )))
+        }
+        other => other,
+    }
 }
 
 /// What the end of a `run` reports from.
@@ -158,6 +237,7 @@ struct Report<'a> {
     started_at: Instant,
     written_at_start: u64,
     submitted_at_start: u64,
+    changes: Changes,
 }
 
 impl Report<'_> {
@@ -212,6 +292,8 @@ impl Report<'_> {
                     rows_per_second,
                     complete: true,
                     duplicate_runs: self.duplicate_runs,
+                    fixed: self.changes.fixed,
+                    retried: self.changes.retried,
                 })
             }
         }
@@ -365,5 +447,7 @@ fn already_complete(args: &RunArgs, state: &crate::State, total: u64) -> Summary
         rows_per_second: 0.0,
         complete: true,
         duplicate_runs: 0,
+        fixed: 0,
+        retried: 0,
     }
 }
