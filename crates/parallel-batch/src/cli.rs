@@ -81,13 +81,15 @@ pub(crate) enum Command {
 }
 
 /// `run` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
-    /// The input file: CSV with a header line, or JSON Lines.
+    /// The input file: CSV with a header line, or JSON Lines (`-`: standard input, with
+    /// --format; such a job cannot be resumed).
     pub(crate) input: PathBuf,
 
     /// The output file (`.csv` or `.jsonl`); its state is kept beside it in
-    /// `<OUTPUT>.state.json`.
+    /// `<OUTPUT>.state.json` (`-`: standard output, JSONL unless --output-format csv, written
+    /// when the job completes; such a job cannot be resumed).
     #[arg(short, long)]
     pub(crate) output: PathBuf,
 
@@ -166,6 +168,10 @@ pub(crate) struct RunArgs {
     /// Result downloads running at once.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub(crate) fetch_concurrency: usize,
+
+    /// Say "waiting for the server" after this many seconds without news from it (0: never).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) waiting_notice: f64,
 
     /// Replace an existing output that has no state file (otherwise an error).
     #[arg(long)]

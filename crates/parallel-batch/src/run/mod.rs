@@ -12,6 +12,8 @@ mod line_map;
 mod lock;
 mod row_hashes;
 mod sink;
+mod stdio;
+mod waiting;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ pub(crate) use checks::MAX_INPUT_CHARS;
 use job::{Job, Opened};
 pub(crate) use lock::OutputLock;
 use sink::Sink;
+use waiting::Waiting;
 
 /// How often the output is made durable and the state saved.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -81,6 +84,27 @@ pub(crate) async fn run(
     mode: ProgressMode,
     resume_command: &str,
 ) -> Result<Summary, Error> {
+    let (files, stdio) = stdio::redirect(args)?;
+    let resume = if stdio.is_some() {
+        None
+    } else {
+        Some(resume_command)
+    };
+    let mut summary = run_job(&files, backend, mode, resume).await?;
+    if let Some(stdio) = stdio {
+        stdio.finish()?;
+        summary.output.clone_from(&args.output);
+    }
+    Ok(summary)
+}
+
+/// Runs the job on files; `resume_command` is `None` when it cannot be resumed.
+async fn run_job(
+    args: &RunArgs,
+    backend: &Backend,
+    mode: ProgressMode,
+    resume_command: Option<&str>,
+) -> Result<Summary, Error> {
     let started_at = Instant::now();
     let job = Job::prepare(args)?;
     // Held to the end of the run: a second run on this output stops here.
@@ -103,9 +127,13 @@ pub(crate) async fn run(
         job.task.output_fields.as_deref(),
     )?;
     sink.set_lines(scanned.lines.clone());
-    let batch = start(backend, &job, &mut sink, resume_command).await?;
-    let duplicate_runs = batch.duplicates();
     let mut progress = Progress::new(mode, sink.counts);
+    let notice_every = Duration::from_secs_f64(args.waiting_notice.max(0.0));
+    let batch = tokio::select! {
+        started = start(backend, &job, &mut sink, resume_command.unwrap_or("parallel-batch run ...")) => started?,
+        () = Waiting::new(notice_every).notify_forever(&progress) => unreachable!(),
+    };
+    let duplicate_runs = batch.duplicates();
     announce(
         &progress,
         args,
@@ -127,7 +155,8 @@ pub(crate) async fn run(
         job.max_row_lines,
     );
     let items = batch.run(rows);
-    let ending = follow(items, feed_error, &mut sink, &mut progress).await?;
+    let waiting = Waiting::new(notice_every);
+    let ending = follow(items, feed_error, &mut sink, &mut progress, waiting).await?;
     let ending = check_complete(ending, &sink, scanned.total, &args.input);
     if matches!(ending, Ending::Done) {
         sink.finish()?;
@@ -225,11 +254,16 @@ fn check_complete(ending: Ending, sink: &Sink, total: u64, input: &std::path::Pa
     }
 }
 
+/// Why a job on standard input or output has no command to resume it.
+const NOT_RESUMABLE: &str = "This job ran on standard input or output, which cannot be \
+    resumed: run it with files (INPUT -o OUTPUT) to be able to resume.";
+
 /// What the end of a `run` reports from.
 struct Report<'a> {
     args: &'a RunArgs,
     backend: &'a Backend,
-    resume_command: &'a str,
+    /// `None` for a job on standard input or output.
+    resume_command: Option<&'a str>,
     total: u64,
     group_id: String,
     resumed: bool,
@@ -247,10 +281,13 @@ impl Report<'_> {
         let written = sink.written.len();
         match ending {
             Ending::Failed(error) => {
-                progress.println(&format!(
-                    "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {resume_command}",
-                    args.output.display()
-                ));
+                progress.println(&match resume_command {
+                    Some(command) => format!(
+                        "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {command}",
+                        args.output.display()
+                    ),
+                    None => format!("Stopped. {NOT_RESUMABLE}"),
+                });
                 Err(error)
             }
             Ending::Interrupted { terminated } => {
@@ -259,10 +296,14 @@ impl Report<'_> {
                 } else {
                     " (submitted runs keep running on the server)"
                 };
-                eprintln!(
-                    "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {resume_command}",
-                    args.output.display()
-                );
+                let message = match resume_command {
+                    Some(command) => format!(
+                        "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {command}",
+                        args.output.display()
+                    ),
+                    None => format!("Interrupted. {NOT_RESUMABLE}"),
+                };
+                crate::progress::notice("interrupted", &message);
                 Err(if terminated {
                     Error::terminated()
                 } else {
@@ -358,6 +399,7 @@ async fn follow(
     mut feed_error: oneshot::Receiver<Error>,
     sink: &mut Sink,
     progress: &mut Progress,
+    mut waiting: Waiting,
 ) -> Result<Ending, Error> {
     let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -380,9 +422,15 @@ async fn follow(
                 Some(Err(error)) => {
                     return Ok(Ending::Failed(Error::api("the batch stopped", error)));
                 }
-                Some(Ok(item)) => take(item, sink)?,
+                Some(Ok(item)) => {
+                    waiting.heard();
+                    take(item, sink)?;
+                }
             },
-            _ = checkpoint.tick() => sink.checkpoint(false)?,
+            _ = checkpoint.tick() => {
+                sink.checkpoint(false)?;
+                waiting.check(progress);
+            }
         }
         progress.update(&sink.counts);
     }

@@ -2,6 +2,7 @@
 
 mod errors;
 mod fixes;
+mod messages;
 mod mistakes;
 mod resume;
 mod roundtrip;
