@@ -26,11 +26,17 @@ where
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() && args.iter().any(|a| a == "--json") => {
+            let message = e.render().to_string();
+            eprintln!("{}", serde_json::json!({"error": message.trim()}));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    crate::progress::set_json_messages(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -49,7 +55,11 @@ where
         Err(e) => {
             if !e.is_interrupted() {
                 if json {
-                    println!("{}", serde_json::json!({"error": e.to_string()}));
+                    // On stdout for scripts that read the summary, and on stderr, where
+                    // every line is JSON too.
+                    let line = serde_json::json!({"error": e.to_string()});
+                    println!("{line}");
+                    eprintln!("{line}");
                 } else {
                     eprintln!("error: {e}");
                 }
@@ -92,6 +102,7 @@ fn api_key() -> Option<String> {
 }
 
 fn client_for(base_url: &str, key: Option<&str>) -> Result<Client, Error> {
+    crate::base_url::check(base_url)?;
     // An emulator started without a key accepts any; the client insists on sending one.
     Client::builder()
         .base_url(base_url)
@@ -140,7 +151,9 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             group,
             output,
             output_format,
+            force,
         } => {
+            crate::results::check_target(output, *force)?;
             let client = remote_client(&cli)?;
             let format = OutputFormat::resolve(output, *output_format);
             let counts = crate::results::write(&client, group, output, format).await?;
@@ -179,6 +192,9 @@ async fn run_command(
     mode: ProgressMode,
     resume_command: &str,
 ) -> Result<(), Error> {
+    if let Some(url) = &cli.base_url {
+        crate::base_url::check(url)?;
+    }
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
     let emulator = if embedded {
@@ -196,9 +212,12 @@ async fn run_command(
             } else {
                 "PARALLEL_API_KEY is not set"
             };
-            eprintln!(
-                "Using the embedded emulator ({why}): results are simulated. Set \
-                 PARALLEL_API_KEY to run on the Parallel API."
+            crate::progress::notice(
+                "message",
+                &format!(
+                    "Using the embedded emulator ({why}): results are simulated. Set \
+                     PARALLEL_API_KEY to run on the Parallel API."
+                ),
             );
         }
         Some(emulator)
@@ -254,8 +273,20 @@ fn print_summary(summary: &Summary, json: bool) {
     } else {
         String::new()
     };
+    let mut again = Vec::new();
+    if summary.fixed > 0 {
+        again.push(format!("{} fixed rows sent again", summary.fixed));
+    }
+    if summary.retried > 0 {
+        again.push(format!("{} failed rows retried", summary.retried));
+    }
+    let again = if again.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", again.join(", "))
+    };
     eprintln!(
-        "Done: {} rows in {} ({} completed, {} failed{rejected}) in {:.1} s ({:.0} rows/s). Group: {}",
+        "Done: {} rows in {} ({} completed, {} failed{rejected}{again}) in {:.1} s ({:.0} rows/s). Group: {}",
         summary.total,
         summary.output.display(),
         summary.completed,
@@ -411,10 +442,13 @@ async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
         .start()
         .await
         .map_err(|e| Error::state(format!("cannot start the emulator: {e}")).with_source(e))?;
-    eprintln!(
-        "Emulator listening on {} (Ctrl-C to stop). Use it with: parallel-batch --base-url {} ...",
-        emulator.base_url(),
-        emulator.base_url()
+    crate::progress::notice(
+        "listening",
+        &format!(
+            "Emulator listening on {} (Ctrl-C to stop). Use it with: parallel-batch --base-url {} ...",
+            emulator.base_url(),
+            emulator.base_url()
+        ),
     );
     let _ = tokio::signal::ctrl_c().await;
     emulator.shutdown().await;

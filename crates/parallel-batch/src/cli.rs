@@ -43,7 +43,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run one task per input row and write the results as they complete.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show a task group's status.
     Status {
         /// The task group id (`tgrp_...`).
@@ -64,6 +64,9 @@ pub(crate) enum Command {
         /// The output format (default: from the extension; JSONL unless `.csv`).
         #[arg(long, value_enum)]
         output_format: Option<OutputFormat>,
+        /// Replace an existing file (never the output of a `run` job).
+        #[arg(long)]
+        force: bool,
     },
     /// Print a task group's events as they happen, one JSON object per line.
     Events {
@@ -78,13 +81,15 @@ pub(crate) enum Command {
 }
 
 /// `run` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
-    /// The input file: CSV with a header line, or JSON Lines.
+    /// The input file: CSV with a header line, or JSON Lines (`-`: standard input, with
+    /// --format; such a job cannot be resumed).
     pub(crate) input: PathBuf,
 
     /// The output file (`.csv` or `.jsonl`); its state is kept beside it in
-    /// `<OUTPUT>.state.json`.
+    /// `<OUTPUT>.state.json` (`-`: standard output, JSONL unless --output-format csv, written
+    /// when the job completes; such a job cannot be resumed).
     #[arg(short, long)]
     pub(crate) output: PathBuf,
 
@@ -120,6 +125,30 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value = "lite-fast")]
     pub(crate) processor: String,
 
+    /// Send a --processor name this tool does not know (a processor newer than the tool).
+    #[arg(long)]
+    pub(crate) allow_processor: bool,
+
+    /// The API's limit on one row's input and the task spec together, in characters; a
+    /// longer row stops the job before anything is sent.
+    #[arg(long, default_value_t = crate::run::MAX_INPUT_CHARS, value_name = "CHARS")]
+    pub(crate) max_input_chars: usize,
+
+    /// The most lines one CSV row may span (quoted fields with line breaks); a longer row is
+    /// an error, most likely a quote never closed.
+    #[arg(long, default_value_t = crate::input::MAX_ROW_LINES, value_name = "LINES")]
+    pub(crate) max_row_lines: u64,
+
+    /// Send the rows whose runs failed again (new runs in the same group) and replace their
+    /// lines; for a finished job.
+    #[arg(long)]
+    pub(crate) retry_failed: bool,
+
+    /// When the job's group is gone from the server: send the rows not yet written to a new
+    /// group, keeping the rows already written.
+    #[arg(long)]
+    pub(crate) new_group: bool,
+
     /// Add the runs to this existing task group instead of creating one.
     #[arg(long, value_name = "GROUP_ID")]
     pub(crate) group: Option<String>,
@@ -139,6 +168,10 @@ pub(crate) struct RunArgs {
     /// Result downloads running at once.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub(crate) fetch_concurrency: usize,
+
+    /// Say "waiting for the server" after this many seconds without news from it (0: never).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) waiting_notice: f64,
 
     /// Replace an existing output that has no state file (otherwise an error).
     #[arg(long)]

@@ -35,8 +35,8 @@ enum Kind {
     MissingKey,
     /// The API (or the network) refused.
     Api { what: String, message: String },
-    /// The user pressed Ctrl-C.
-    Interrupted,
+    /// The user pressed Ctrl-C (SIGINT, exit 130) or the process got SIGTERM (exit 143).
+    Interrupted { exit_code: u8 },
 }
 
 impl Error {
@@ -86,8 +86,14 @@ impl Error {
         })
     }
 
+    /// Stopped by SIGINT (Ctrl-C): exit code 130.
     pub(crate) fn interrupted() -> Self {
-        Self::new(Kind::Interrupted)
+        Self::new(Kind::Interrupted { exit_code: 130 })
+    }
+
+    /// Stopped by SIGTERM: exit code 143.
+    pub(crate) fn terminated() -> Self {
+        Self::new(Kind::Interrupted { exit_code: 143 })
     }
 
     fn new(kind: Kind) -> Self {
@@ -132,9 +138,9 @@ impl Error {
         matches!(self.kind, Kind::Api { .. })
     }
 
-    /// The user interrupted the command (Ctrl-C); what was written is kept.
+    /// The user interrupted the command (Ctrl-C or SIGTERM); what was written is kept.
     pub fn is_interrupted(&self) -> bool {
-        matches!(self.kind, Kind::Interrupted)
+        matches!(self.kind, Kind::Interrupted { .. })
     }
 
     /// The line of the input file at fault, for input errors.
@@ -146,11 +152,11 @@ impl Error {
     }
 
     /// The process exit code this error maps to: 2 for usage and input mistakes, 130 for an
-    /// interruption, 1 otherwise.
+    /// interruption (143 for SIGTERM), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self.kind {
             Kind::Usage(_) | Kind::Input { .. } | Kind::MissingKey => 2,
-            Kind::Interrupted => 130,
+            Kind::Interrupted { exit_code } => exit_code,
             _ => 1,
         }
     }
@@ -208,7 +214,7 @@ impl fmt::Display for Error {
                  talk to a running emulator (`parallel-batch emulator`)",
             ),
             Kind::Api { what, message } => write!(f, "{what}: {message}"),
-            Kind::Interrupted => f.write_str("interrupted"),
+            Kind::Interrupted { .. } => f.write_str("interrupted"),
         }
     }
 }

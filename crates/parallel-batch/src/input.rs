@@ -118,19 +118,150 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 enum Source {
-    Csv {
-        reader: csv::Reader<Hashing<File>>,
-        record: csv::StringRecord,
-        /// For each output key: (index in the CSV record, key already JSON-escaped).
-        picks: Vec<(usize, String)>,
-        headers: Vec<String>,
-    },
-    Jsonl {
-        reader: BufReader<Hashing<File>>,
-        buf: String,
+    Csv(CsvRows),
+    Jsonl(JsonlRows),
+}
+
+/// Default for [`InputReader::set_max_row_lines`].
+pub(crate) const MAX_ROW_LINES: u64 = 100;
+
+struct CsvRows {
+    reader: csv::Reader<Hashing<File>>,
+    record: csv::StringRecord,
+    /// For each output key: (index in the CSV record, key already JSON-escaped).
+    picks: Vec<(usize, String)>,
+    headers: Vec<String>,
+    /// The size of a regular file (not a pipe), to tell a row that runs to its end.
+    file_len: Option<u64>,
+}
+
+impl CsvRows {
+    fn next(&mut self, path: &Path, index: u64, max_lines: u64) -> Result<Option<Row>, Error> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => return Err(csv_error(path, &e, &self.headers)),
+        }
+        let line = self.record.position().map_or(0, csv::Position::line);
+        let spans = self.reader.position().line().saturating_sub(line);
+        if spans > 1 {
+            self.check_multiline(path, line, spans, max_lines)?;
+        }
+        let record = &self.record;
+        let mut input = String::with_capacity(record.as_slice().len() + 16 * self.picks.len());
+        input.push('{');
+        for (n, (index, key)) in self.picks.iter().enumerate() {
+            if n > 0 {
+                input.push(',');
+            }
+            input.push_str(key);
+            input.push(':');
+            push_json_string(&mut input, record.get(*index).unwrap_or(""));
+        }
+        input.push('}');
+        Ok(Some(Row { index, line, input }))
+    }
+
+    /// A row over several lines is a quoted field with line breaks: refused when it spans
+    /// more than `max_lines`, or when its last field runs to the end of the file without a
+    /// closing quote (a quote opened and never closed swallows every later row).
+    fn check_multiline(
+        &mut self,
+        path: &Path,
         line: u64,
-        map: Option<ColumnMap>,
-    },
+        spans: u64,
+        max_lines: u64,
+    ) -> Result<(), Error> {
+        let last = self.record.len().saturating_sub(1);
+        let column = match self.headers.get(last) {
+            Some(name) => format!("{} (`{name}`)", last + 1),
+            None => (last + 1).to_string(),
+        };
+        if spans > max_lines {
+            return Err(Error::input(
+                path,
+                line,
+                None,
+                format!(
+                    "this row spans {spans} lines, more than --max-row-lines {max_lines}: a \
+                     quoted field (starting with `\"`) is probably never closed"
+                ),
+            ));
+        }
+        let runs_to_end = self
+            .file_len
+            .is_some_and(|len| self.reader.position().byte() >= len);
+        let last_has_break = self.record.get(last).is_some_and(|f| f.contains('\n'));
+        if last_has_break && runs_to_end && !ends_with_quote(path)? {
+            return Err(Error::input(
+                path,
+                line,
+                Some(column),
+                "a quoted field opens on this line and is not closed before the end of the \
+                 file (a missing `\"`?)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the file's last character, line breaks aside, is a `"`.
+fn ends_with_quote(path: &Path) -> Result<bool, Error> {
+    use std::io::Seek;
+    let io = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let take = len.min(64);
+    file.seek(std::io::SeekFrom::Start(len - take))
+        .map_err(io)?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(io)?;
+    let trimmed = tail.trim_ascii_end();
+    Ok(trimmed.last() == Some(&b'"'))
+}
+
+struct JsonlRows {
+    reader: BufReader<Hashing<File>>,
+    buf: String,
+    line: u64,
+    map: Option<ColumnMap>,
+}
+
+impl JsonlRows {
+    fn next(&mut self, path: &Path, index: u64) -> Result<Option<Row>, Error> {
+        loop {
+            self.buf.clear();
+            let n = self.reader.read_line(&mut self.buf).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    Error::input(path, self.line + 1, None, "the line is not valid UTF-8")
+                } else {
+                    Error::io(format!("cannot read {}", path.display()), e)
+                }
+            })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            let text = if self.line == 1 {
+                self.buf.trim_start_matches('\u{feff}').trim()
+            } else {
+                self.buf.trim()
+            };
+            if text.is_empty() {
+                continue;
+            }
+            if self.line == 1 && text.starts_with('[') {
+                return Err(Error::input(path, 1, None, ARRAY_HINT));
+            }
+            let input = jsonl_input(text, self.map.as_ref())
+                .map_err(|(column, message)| Error::input(path, self.line, column, message))?;
+            return Ok(Some(Row {
+                index,
+                line: self.line,
+                input,
+            }));
+        }
+    }
 }
 
 /// A lazy reader over an input file.
@@ -139,6 +270,7 @@ pub struct InputReader {
     source: Source,
     next_index: u64,
     columns: Option<Vec<String>>,
+    max_row_lines: u64,
 }
 
 impl std::fmt::Debug for InputReader {
@@ -155,6 +287,11 @@ impl InputReader {
     pub fn open(path: &Path, format: InputFormat, map: Option<&ColumnMap>) -> Result<Self, Error> {
         let file = File::open(path)
             .map_err(|e| Error::io(format!("cannot open input {}", path.display()), e))?;
+        let file_len = file
+            .metadata()
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len());
         let hashing = Hashing {
             inner: file,
             hash: Fnv64::default(),
@@ -173,24 +310,7 @@ impl InputReader {
                     .iter()
                     .map(|h| h.trim().to_owned())
                     .collect();
-                if headers.iter().all(String::is_empty) {
-                    return Err(Error::input(
-                        path,
-                        1,
-                        None,
-                        "the header line is empty; the first line must name the columns",
-                    ));
-                }
-                for (i, h) in headers.iter().enumerate() {
-                    if headers[..i].contains(h) {
-                        return Err(Error::input(
-                            path,
-                            1,
-                            Some(format!("{} (`{h}`)", i + 1)),
-                            "this column name appears twice in the header",
-                        ));
-                    }
-                }
+                check_header(path, &headers)?;
                 let pairs: Vec<(String, String)> = match map {
                     Some(map) => map.picks.clone(),
                     None => headers.iter().map(|h| (h.clone(), h.clone())).collect(),
@@ -212,22 +332,23 @@ impl InputReader {
                 }
                 let columns = pairs.into_iter().map(|(_, t)| t).collect();
                 (
-                    Source::Csv {
+                    Source::Csv(CsvRows {
                         reader,
                         record: csv::StringRecord::new(),
                         picks,
                         headers,
-                    },
+                        file_len,
+                    }),
                     Some(columns),
                 )
             }
             InputFormat::Jsonl => (
-                Source::Jsonl {
+                Source::Jsonl(JsonlRows {
                     reader: BufReader::with_capacity(256 * 1024, hashing),
                     buf: String::new(),
                     line: 0,
                     map: map.cloned(),
-                },
+                }),
                 map.map(|m| m.targets().map(str::to_owned).collect()),
             ),
         };
@@ -236,6 +357,7 @@ impl InputReader {
             source,
             next_index: 0,
             columns,
+            max_row_lines: MAX_ROW_LINES,
         })
     }
 
@@ -246,78 +368,29 @@ impl InputReader {
 
     /// The next row, or `None` at the end of the file.
     pub fn next_row(&mut self) -> Result<Option<Row>, Error> {
+        let index = self.next_index;
         let row = match &mut self.source {
-            Source::Csv {
-                reader,
-                record,
-                picks,
-                headers,
-            } => {
-                match reader.read_record(record) {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(None),
-                    Err(e) => return Err(csv_error(&self.path, &e, headers)),
-                }
-                let line = record.position().map_or(0, csv::Position::line);
-                let mut input = String::with_capacity(record.as_slice().len() + 16 * picks.len());
-                input.push('{');
-                for (n, (index, key)) in picks.iter().enumerate() {
-                    if n > 0 {
-                        input.push(',');
-                    }
-                    input.push_str(key);
-                    input.push(':');
-                    push_json_string(&mut input, record.get(*index).unwrap_or(""));
-                }
-                input.push('}');
-                Row {
-                    index: self.next_index,
-                    line,
-                    input,
-                }
-            }
-            Source::Jsonl {
-                reader,
-                buf,
-                line,
-                map,
-            } => loop {
-                buf.clear();
-                let n = reader.read_line(buf).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::InvalidData {
-                        Error::input(&self.path, *line + 1, None, "the line is not valid UTF-8")
-                    } else {
-                        Error::io(format!("cannot read {}", self.path.display()), e)
-                    }
-                })?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                *line += 1;
-                let text = buf.trim();
-                if text.is_empty() {
-                    continue;
-                }
-                let input = jsonl_input(text, map.as_ref()).map_err(|(column, message)| {
-                    Error::input(&self.path, *line, column, message)
-                })?;
-                break Row {
-                    index: self.next_index,
-                    line: *line,
-                    input,
-                };
-            },
+            Source::Csv(csv) => csv.next(&self.path, index, self.max_row_lines)?,
+            Source::Jsonl(jsonl) => jsonl.next(&self.path, index)?,
         };
-        self.next_index += 1;
-        Ok(Some(row))
+        if row.is_some() {
+            self.next_index += 1;
+        }
+        Ok(row)
+    }
+
+    /// Sets the most lines one CSV row may span (a quoted field with line breaks); a row
+    /// longer than that is an error at its first line, most likely a quote never closed.
+    pub fn set_max_row_lines(&mut self, lines: u64) {
+        self.max_row_lines = lines.max(1);
     }
 
     /// Length and hash of everything read so far (the whole file once `next_row` returned
     /// `None`).
     pub fn fingerprint(&self) -> Fingerprint {
         let hashing = match &self.source {
-            Source::Csv { reader, .. } => reader.get_ref(),
-            Source::Jsonl { reader, .. } => reader.get_ref(),
+            Source::Csv(csv) => csv.reader.get_ref(),
+            Source::Jsonl(jsonl) => jsonl.reader.get_ref(),
         };
         Fingerprint {
             len: hashing.len,
@@ -325,6 +398,43 @@ impl InputReader {
         }
     }
 }
+
+/// The header names every column, each once. Linear in the number of columns.
+fn check_header(path: &Path, headers: &[String]) -> Result<(), Error> {
+    if headers.iter().all(String::is_empty) {
+        return Err(Error::input(
+            path,
+            1,
+            None,
+            "the header line is empty; the first line must name the columns",
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        if h.is_empty() {
+            return Err(Error::input(
+                path,
+                1,
+                Some((i + 1).to_string()),
+                "this column has no name in the header; name it, or remove the column",
+            ));
+        }
+        if !seen.insert(h.as_str()) {
+            return Err(Error::input(
+                path,
+                1,
+                Some(format!("{} (`{h}`)", i + 1)),
+                "this column name appears twice in the header",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why a JSON array is not read as rows, and what to do.
+const ARRAY_HINT: &str = "expected a JSON object (or a JSON string) on each line, found a JSON \
+     array: this reads JSON Lines (one object per line); convert the array first, e.g. \
+     `jq -c '.[]' in.json > in.jsonl`";
 
 /// One JSONL line to a run input; the error carries (column, message).
 fn jsonl_input(text: &str, map: Option<&ColumnMap>) -> Result<String, (Option<String>, String)> {

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod base_url;
 mod cli;
 mod error;
 mod input;
@@ -32,4 +33,4 @@ pub use error::Error;
 pub use input::{ColumnMap, InputFormat, InputReader, Row};
 pub use output::{CsvLayout, OutputFormat, OutputWriter, Record};
 pub use spec::{Task, TaskSource, parse_columns};
-pub use state::{Fingerprint, Fnv64, RowSet, STATE_VERSION, State, state_path};
+pub use state::{Fingerprint, Fnv64, PendingRewrite, RowSet, STATE_VERSION, State, state_path};

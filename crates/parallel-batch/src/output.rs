@@ -14,6 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Error;
+use crate::state::Fnv64;
 
 /// The output file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,6 +124,8 @@ pub struct OutputWriter {
     /// Output fields to use when the layout is decided by the first record.
     output_fields: Option<Vec<String>>,
     len: u64,
+    /// FNV-1a 64 of every byte in the file up to `len`.
+    hash: Fnv64,
     line: Vec<u8>,
     fields: Vec<String>,
 }
@@ -136,6 +139,20 @@ impl OutputWriter {
         path: &Path,
         format: OutputFormat,
         keep: u64,
+        input_columns: Option<&[String]>,
+        output_fields: Option<&[String]>,
+    ) -> Result<Self, Error> {
+        Self::open_at_checkpoint(path, format, keep, None, input_columns, output_fields)
+    }
+
+    /// Like [`OutputWriter::open`], and first proves that the file's first `keep` bytes are
+    /// the ones written: their hash must be `expected_hash` (from [`OutputWriter::hash`] at
+    /// the checkpoint). A file edited, sorted or replaced since is refused untouched.
+    pub fn open_at_checkpoint(
+        path: &Path,
+        format: OutputFormat,
+        keep: u64,
+        expected_hash: Option<&str>,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
@@ -156,6 +173,20 @@ impl OutputWriter {
                 path.display()
             )));
         }
+        let hash = prefix_hash(&mut file, keep).map_err(io)?;
+        if let Some(expected) = expected_hash
+            && hash.hex() != expected
+        {
+            return Err(Error::state(format!(
+                "{} is not the file this job wrote: its first {keep} bytes changed since the \
+                 last checkpoint (sorted, edited or replaced?), so resuming would duplicate and \
+                 lose rows. Restore the file, or move it away and delete {} to start over \
+                 (`parallel-batch results GROUP -o FILE` writes every finished run of the \
+                 group to a new file)",
+                path.display(),
+                crate::state::state_path(path).display()
+            )));
+        }
         let mut layout = None;
         if format == OutputFormat::Csv {
             if keep > 0 {
@@ -173,6 +204,7 @@ impl OutputWriter {
             layout,
             output_fields: output_fields.map(<[String]>::to_vec),
             len: keep,
+            hash,
             line: Vec::with_capacity(1024),
             fields: Vec::new(),
         };
@@ -190,6 +222,11 @@ impl OutputWriter {
     /// Whether nothing has been written.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// FNV-1a 64 (hex) of the file's first [`OutputWriter::len`] bytes, for the checkpoint.
+    pub fn hash(&self) -> String {
+        self.hash.hex()
     }
 
     fn write_header(&mut self) -> Result<(), Error> {
@@ -277,6 +314,7 @@ impl OutputWriter {
             .write_all(&self.line)
             .map_err(|e| Error::io(format!("cannot write output {}", self.path.display()), e))?;
         self.len += self.line.len() as u64;
+        self.hash.update(&self.line);
         Ok(())
     }
 
@@ -295,6 +333,25 @@ impl OutputWriter {
             .sync_data()
             .map_err(|e| Error::io(format!("cannot sync output {}", self.path.display()), e))?;
         Ok(self.len)
+    }
+}
+
+/// The hash of the first `len` bytes of `file` (read from its start).
+fn prefix_hash(file: &mut File, len: u64) -> std::io::Result<Fnv64> {
+    use std::io::Read;
+    let mut hash = Fnv64::default();
+    if len == 0 {
+        return Ok(hash);
+    }
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut prefix = std::io::Read::take(&mut *file, len);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = prefix.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hash);
+        }
+        hash.update(&buf[..n]);
     }
 }
 

@@ -2,9 +2,29 @@
 //! `--json`. Everything goes to stderr so stdout stays clean for summaries.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// `--json`: every line on stderr is a JSON object.
+static JSON_MESSAGES: AtomicBool = AtomicBool::new(false);
+
+/// Makes [`notice`] write JSON lines (`--json`).
+pub(crate) fn set_json_messages(json: bool) {
+    JSON_MESSAGES.store(json, Ordering::Relaxed);
+}
+
+/// A message for the user on stderr: a line of text, or with `--json` a JSON object
+/// `{"event": event, "message": message}`.
+pub(crate) fn notice(event: &str, message: &str) {
+    if JSON_MESSAGES.load(Ordering::Relaxed) {
+        let line = serde_json::json!({"event": event, "message": message});
+        eprintln!("{line}");
+    } else {
+        eprintln!("{message}");
+    }
+}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +188,7 @@ impl Progress {
             }
             None => {
                 if self.mode != ProgressMode::Quiet {
-                    eprintln!("{message}");
+                    notice("message", message);
                 }
             }
         }

@@ -20,6 +20,26 @@ use crate::{Error, OutputFormat, OutputWriter, Record};
 /// Rows held (at most) until the first completed JSON output names the CSV columns.
 const MAX_BUFFERED: usize = 10_000;
 
+/// Refuses to write over the output of a `run` job (its state file or lock says so), and
+/// over any other existing file unless `force`.
+pub(crate) fn check_target(output: &Path, force: bool) -> Result<(), Error> {
+    if crate::state::state_path(output).exists() || crate::run::OutputLock::is_held(output) {
+        return Err(Error::usage(format!(
+            "{} is the output of a `run` job (its state is in {}); writing the group's runs \
+             there would break that job's resume. Choose another file",
+            output.display(),
+            crate::state::state_path(output).display()
+        )));
+    }
+    if !force && std::fs::metadata(output).is_ok() {
+        return Err(Error::usage(format!(
+            "{} already exists; pass --force to replace it, or choose another file",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes every run of `group` with its input and output to `output`.
 pub(crate) async fn write(
     client: &Client,

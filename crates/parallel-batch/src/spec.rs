@@ -115,60 +115,133 @@ impl Task {
     }
 }
 
-/// Parses `name: description, other: description`. A comma followed by text that does not
-/// look like `name:` belongs to the description, so descriptions may contain commas.
+/// Parses `name: description, other: "a description, with commas"`.
+///
+/// Items are separated by commas; a description holding a comma is put in double quotes
+/// (`""` for a quote inside them). A name is letters, digits, `_` and `-`. Either every item
+/// has a description or none has (`name, other`: each description is its name). Anything
+/// else is an error that shows what was read, so nothing is folded silently.
 pub fn parse_columns(text: &str) -> Result<Vec<(String, String)>, Error> {
+    let items = split_items(text)?;
+    let described = items.iter().filter(|i| has_colon(i)).count();
     let mut fields: Vec<(String, String)> = Vec::new();
-    for piece in text.split(',') {
-        let starts_field = piece.split_once(':').is_some_and(|(name, _)| {
-            let name = name.trim();
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        });
-        match (starts_field, fields.last_mut()) {
-            (false, Some((_, description))) => {
-                description.push(',');
-                description.push_str(piece);
+    for (n, item) in items.iter().enumerate() {
+        let fail = |why: String| columns_error(n, item, &why, &fields);
+        let (name, description) = match split_colon(item) {
+            Some((name, description)) => (name.trim(), unquote(description.trim()).map_err(fail)?),
+            None if described > 0 => {
+                return Err(fail(
+                    "it has no `: description` while other items do; a description holding a \
+                     comma must be in double quotes"
+                        .to_owned(),
+                ));
             }
-            (false, None) if piece.trim().is_empty() => {}
-            (false, None) => {
-                // A bare name without a description.
-                let name = piece.trim();
-                if !name
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                {
-                    return Err(Error::usage(format!(
-                        "--columns: `{name}` is not `name: description`"
-                    )));
-                }
-                fields.push((name.to_owned(), String::new()));
-            }
-            (true, _) => {
-                let (name, description) = piece.split_once(':').unwrap_or((piece, ""));
-                fields.push((name.trim().to_owned(), description.to_owned()));
-            }
+            None => (item.trim(), item.trim().replace('_', " ")),
+        };
+        if name.is_empty() {
+            return Err(fail("the name before `:` is empty".to_owned()));
         }
-    }
-    for (name, description) in &mut fields {
-        *description = description.trim().to_owned();
-        if description.is_empty() {
-            *description = name.replace('_', " ");
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
+        {
+            return Err(fail(format!(
+                "the name `{name}` contains {bad:?}; names are letters, digits, `_` and `-` \
+                 (e.g. `{}`)",
+                name.split_whitespace().collect::<Vec<_>>().join("_")
+            )));
         }
+        if fields.iter().any(|(n, _)| n == name) {
+            return Err(fail(format!("`{name}` appears twice")));
+        }
+        let description = if description.is_empty() {
+            name.replace('_', " ")
+        } else {
+            description
+        };
+        fields.push((name.to_owned(), description));
     }
     if fields.is_empty() {
         return Err(Error::usage(
             "--columns: name at least one output field, as \"name: description, ...\"",
         ));
     }
-    for (i, (name, _)) in fields.iter().enumerate() {
-        if fields[..i].iter().any(|(n, _)| n == name) {
-            return Err(Error::usage(format!("--columns: `{name}` appears twice")));
+    Ok(fields)
+}
+
+/// The items of `--columns`: split at commas outside double quotes, empty ones dropped.
+fn split_items(text: &str) -> Result<Vec<String>, Error> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => items.push(std::mem::take(&mut current)),
+            _ => current.push(c),
         }
     }
-    Ok(fields)
+    if quoted {
+        return Err(Error::usage(format!(
+            "--columns: a `\"` is never closed in `{}`",
+            current.trim()
+        )));
+    }
+    items.push(current);
+    Ok(items.into_iter().filter(|i| !i.trim().is_empty()).collect())
+}
+
+fn has_colon(item: &str) -> bool {
+    split_colon(item).is_some()
+}
+
+/// `name: description` at the first colon outside quotes.
+fn split_colon(item: &str) -> Option<(&str, &str)> {
+    let quote = item.find('"').unwrap_or(item.len());
+    let colon = item[..quote].find(':')?;
+    Some((&item[..colon], &item[colon + 1..]))
+}
+
+/// A description as written, or the text inside its double quotes.
+fn unquote(description: &str) -> Result<String, String> {
+    let Some(inner) = description.strip_prefix('"') else {
+        if description.contains('"') {
+            return Err(
+                "a description with a `\"` must be quoted whole: name: \"text \"\"quoted\"\"\""
+                    .to_owned(),
+            );
+        }
+        return Ok(description.to_owned());
+    };
+    let Some(inner) = inner.strip_suffix('"') else {
+        return Err("text follows the closing `\"` of the description".to_owned());
+    };
+    let text = inner.replace("\"\"", "\"");
+    if inner.replace("\"\"", "").contains('"') {
+        return Err("a `\"` inside a quoted description must be doubled (`\"\"`)".to_owned());
+    }
+    Ok(text)
+}
+
+/// The error for item `n`, showing the fields read before it.
+fn columns_error(n: usize, item: &str, why: &str, read: &[(String, String)]) -> Error {
+    let read = if read.is_empty() {
+        "nothing".to_owned()
+    } else {
+        read.iter()
+            .map(|(name, description)| format!("{name} ({description:?})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Error::usage(format!(
+        "--columns: cannot read item {} `{}`: {why}. Read before it: {read}. Write \
+         \"name: description, other_name: \\\"a description, with commas\\\"\"",
+        n + 1,
+        item.trim()
+    ))
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -244,21 +317,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn columns_allow_commas_inside_descriptions() {
-        let fields =
-            parse_columns("ceo_name: Full name of the CEO, if any, founded_year: Year, YYYY, hq")
-                .unwrap();
+    fn columns_quote_commas_and_refuse_what_they_cannot_read() {
+        let fields = parse_columns(
+            r#"ceo_name: "Full name of the CEO, if any", founded_year: "Year, ""YYYY""""#,
+        )
+        .unwrap();
         assert_eq!(
             fields,
             vec![
                 ("ceo_name".into(), "Full name of the CEO, if any".into()),
-                ("founded_year".into(), "Year, YYYY, hq".into()),
+                ("founded_year".into(), "Year, \"YYYY\"".into()),
             ]
         );
-        let fields = parse_columns("industry").unwrap();
-        assert_eq!(fields, vec![("industry".into(), "industry".into())]);
+        let fields = parse_columns("industry, hq_city").unwrap();
+        assert_eq!(
+            fields,
+            vec![
+                ("industry".into(), "industry".into()),
+                ("hq_city".into(), "hq city".into())
+            ]
+        );
+        // The issue's example: names with a space are refused, naming the item and the parse.
+        let err = parse_columns(
+            "ceo: CEO name, founded year: the year founded, hq city: headquarters city",
+        )
+        .unwrap_err();
+        assert!(err.is_usage());
+        let text = err.to_string();
+        assert!(
+            text.contains("item 2 `founded year: the year founded`"),
+            "{text}"
+        );
+        assert!(text.contains("ceo (\"CEO name\")"), "{text}");
+        assert!(text.contains("founded_year"), "{text}");
+        // An unquoted comma inside a description is not folded into it.
+        let err = parse_columns("ceo: Full name, if known").unwrap_err();
+        assert!(err.to_string().contains("item 2 `if known`"), "{err}");
         assert!(parse_columns("a: x, a: y").unwrap_err().is_usage());
         assert!(parse_columns(" ").unwrap_err().is_usage());
+        assert!(parse_columns("a: \"open").unwrap_err().is_usage());
+        assert!(parse_columns(": nameless").unwrap_err().is_usage());
     }
 
     #[test]

@@ -144,12 +144,20 @@ pub struct State {
     pub backend: String,
     /// The input file this job reads.
     pub input: Fingerprint,
+    /// The input's absolute path when the job started (to tell another file from an edit).
+    #[serde(default)]
+    pub input_path: Option<String>,
     /// Hash of everything that shapes the runs and the output (task spec, processor, columns).
     pub task_hash: String,
     /// The number of data rows in the input.
     pub total_rows: u64,
     /// The output file is valid up to this many bytes.
     pub output_len: u64,
+    /// FNV-1a 64 (hex) of the output's first `output_len` bytes: resume refuses a file whose
+    /// prefix no longer hashes to it. FNV is not collision-resistant; it guards against
+    /// accidents (a sort, an edit, another file), not against a forger.
+    #[serde(default)]
+    pub output_hash: Option<String>,
     /// Rows written to the output within `output_len`, as half-open ranges.
     pub written: Vec<[u64; 2]>,
     /// Rows whose add-runs request was confirmed by the API, as half-open ranges (a hint only:
@@ -166,6 +174,34 @@ pub struct State {
     pub rejected: u64,
     /// Every row has been written.
     pub complete: bool,
+    /// Written rows the API refused, as half-open ranges: the rows a user may fix in the
+    /// input and send again.
+    #[serde(default)]
+    pub rejected_rows: Vec<[u64; 2]>,
+    /// Written rows whose run failed or was cancelled, as half-open ranges (`--retry-failed`).
+    #[serde(default)]
+    pub failed_rows: Vec<[u64; 2]>,
+    /// Rows whose earlier line in the output is obsolete (a fixed or retried row): the file
+    /// is rewritten with only each row's last line when the job completes.
+    #[serde(default)]
+    pub superseded: Vec<[u64; 2]>,
+    /// Rows being sent again by the `--retry-failed` round in progress (0: none).
+    #[serde(default)]
+    pub retrying: u64,
+    /// The rewritten output about to replace the file (see [`PendingRewrite`]).
+    #[serde(default)]
+    pub pending_rewrite: Option<PendingRewrite>,
+}
+
+/// A rewritten output, recorded before it is renamed over the output: if the process dies
+/// after the rename but before the state says so, the next run recognises the new file by
+/// its length and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRewrite {
+    /// The rewritten file's length.
+    pub len: u64,
+    /// FNV-1a 64 (hex) of the rewritten file.
+    pub hash: String,
 }
 
 /// The current state-file format.
@@ -260,6 +296,11 @@ impl Fnv64 {
         }
     }
 
+    /// The hash as a number.
+    pub fn value(&self) -> u64 {
+        self.0
+    }
+
     /// The hash as 16 hex digits.
     pub fn hex(&self) -> String {
         format!("{:016x}", self.0)
@@ -298,15 +339,22 @@ mod tests {
                 len: 3,
                 hash: "00".into(),
             },
+            input_path: None,
             task_hash: "t".into(),
             total_rows: 10,
             output_len: 0,
+            output_hash: None,
             written: vec![],
             submitted: vec![[0, 10]],
             completed: 0,
             failed: 0,
             rejected: 0,
             complete: false,
+            rejected_rows: vec![],
+            failed_rows: vec![[3, 4]],
+            superseded: vec![],
+            retrying: 0,
+            pending_rewrite: None,
         };
         state.save(&path).unwrap();
         state.group_id = Some("tgrp_1".into());

@@ -10,8 +10,10 @@ use parallel_client::batch::BatchInput;
 use parallel_types::Metadata;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checks;
 use super::job::Job;
-use crate::state::{Fingerprint, RowSet};
+use super::line_map::LineMap;
+use crate::state::{Fingerprint, Fnv64, RowSet};
 use crate::{ColumnMap, Error, InputFormat, InputReader};
 
 /// Rows sent to the engine ahead of its reading them.
@@ -24,26 +26,66 @@ pub(crate) struct Scanned {
     pub(crate) fingerprint: Fingerprint,
     /// The input columns (CSV, or JSONL with a column map).
     pub(crate) columns: Option<Vec<String>>,
+    /// FNV-1a 64 of each row's run input, by row (8 bytes a row): what tells a fixed row
+    /// from an edited one when the input changes between runs.
+    pub(crate) row_hashes: Vec<u64>,
+    /// The line each row starts on.
+    pub(crate) lines: LineMap,
 }
 
 /// Reads the whole input once: a bad row stops the job before anything is submitted.
 pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
     let (format, map) = (job.input_format, job.map.clone());
+    let (spec_chars, limit, max_lines) = (job.spec_chars, job.max_input_chars, job.max_row_lines);
     tokio::task::spawn_blocking(move || {
         let mut reader = InputReader::open(&path, format, map.as_ref())?;
+        reader.set_max_row_lines(max_lines);
         let columns = reader.columns().map(<[String]>::to_vec);
         let mut total = 0u64;
-        while reader.next_row()?.is_some() {
+        let mut row_hashes = Vec::new();
+        let mut lines = LineMap::default();
+        while let Some(row) = reader.next_row()? {
+            lines.push(row.index, row.line);
+            checks::row_size(&row.input, spec_chars, limit)
+                .map_err(|message| Error::input(&path, row.line, None, message))?;
+            row_hashes.push(row_hash(&row.input));
             total += 1;
         }
         Ok(Scanned {
             total,
             fingerprint: reader.fingerprint(),
             columns,
+            row_hashes,
+            lines,
         })
     })
     .await
     .map_err(|e| Error::state(format!("the input reader stopped: {e}")))?
+}
+
+/// The hash of one row's run input.
+pub(crate) fn row_hash(input: &str) -> u64 {
+    let mut hash = Fnv64::default();
+    hash.update(input.as_bytes());
+    hash.value()
+}
+
+/// The input lines where `rows` start (for messages about a few rows).
+pub(crate) fn lines_of(path: &std::path::Path, job: &Job, rows: &[u64]) -> Vec<(u64, u64)> {
+    let Ok(mut reader) = InputReader::open(path, job.input_format, job.map.as_ref()) else {
+        return Vec::new();
+    };
+    reader.set_max_row_lines(job.max_row_lines);
+    let mut found = Vec::new();
+    while let Ok(Some(row)) = reader.next_row() {
+        if rows.contains(&row.index) {
+            found.push((row.index, row.line));
+            if found.len() == rows.len() {
+                break;
+            }
+        }
+    }
+    found
 }
 
 /// The rows of `path` not in `written`, as batch inputs at their row index, each with
@@ -54,6 +96,7 @@ pub(crate) fn rows(
     map: Option<ColumnMap>,
     written: Arc<RowSet>,
     metadata: Option<Metadata>,
+    max_row_lines: u64,
 ) -> (
     impl Stream<Item = BatchInput> + Send + 'static,
     oneshot::Receiver<Error>,
@@ -67,6 +110,7 @@ pub(crate) fn rows(
             map.as_ref(),
             &written,
             metadata.as_ref(),
+            max_row_lines,
             &tx,
         ) {
             let _ = error_tx.send(error);
@@ -85,9 +129,11 @@ fn read(
     map: Option<&ColumnMap>,
     written: &RowSet,
     metadata: Option<&Metadata>,
+    max_row_lines: u64,
     tx: &mpsc::Sender<BatchInput>,
 ) -> Result<(), Error> {
     let mut reader = InputReader::open(path, format, map)?;
+    reader.set_max_row_lines(max_row_lines);
     while let Some(row) = reader.next_row()? {
         if written.contains(row.index) {
             continue;

@@ -5,6 +5,7 @@ use parallel_types::{Metadata, MetadataValue, Processor, TaskSpec};
 
 use super::Backend;
 use super::feed::Scanned;
+use super::{fixes, row_hashes};
 use crate::cli::RunArgs;
 use crate::state::{Fnv64, STATE_VERSION, State, state_path};
 use crate::{ColumnMap, Error, InputFormat, OutputFormat, Task, TaskSource};
@@ -23,10 +24,22 @@ pub(crate) struct Job {
     pub(crate) metadata: Metadata,
     pub(crate) chunk_size: usize,
     pub(crate) max_in_flight: usize,
+    /// The limit on one row's input plus the spec, in characters.
+    pub(crate) max_input_chars: usize,
+    /// The task spec's length in characters (it counts against the limit of every row).
+    pub(crate) spec_chars: usize,
+    pub(crate) max_row_lines: u64,
 }
 
 impl Job {
     pub(crate) fn prepare(args: &RunArgs) -> Result<Self, Error> {
+        if same_file(&args.input, &args.output) {
+            return Err(Error::usage(format!(
+                "the output {} is the input file itself; writing it would destroy the input \
+                 (--force never does); choose another output file",
+                args.output.display()
+            )));
+        }
         let input_format = InputFormat::resolve(&args.input, args.format)?;
         let output_format = OutputFormat::resolve(&args.output, args.output_format);
         let map = args
@@ -37,10 +50,8 @@ impl Job {
         let task = Task::build(&task_source(args))?;
         let spec: TaskSpec = serde_json::from_value(task.spec.clone())
             .map_err(|e| Error::usage(format!("the task spec is not valid: {e}")))?;
-        let processor: Processor = args
-            .processor
-            .parse()
-            .map_err(|_| Error::usage(format!("unknown processor `{}`", args.processor)))?;
+        super::checks::output_schema(&task.spec)?;
+        let processor = super::checks::processor(&args.processor, args.allow_processor)?;
         let metadata = parse_metadata(&args.metadata)?;
         if args.chunk_size == 0 || args.chunk_size > 1000 {
             return Err(Error::usage("--chunk-size must be between 1 and 1000"));
@@ -50,12 +61,15 @@ impl Job {
             input_format,
             output_format,
             map,
-            task,
             spec,
             processor,
             metadata,
             chunk_size,
             max_in_flight: args.max_in_flight.max(chunk_size),
+            max_input_chars: args.max_input_chars,
+            spec_chars: task.spec.to_string().chars().count(),
+            max_row_lines: args.max_row_lines,
+            task,
         })
     }
 
@@ -78,7 +92,14 @@ pub(crate) enum Opened {
     /// An earlier run finished the job.
     Complete(State),
     /// Work to do; `resumed` when an earlier run's state was taken up.
-    Ready { state: State, resumed: bool },
+    Ready {
+        state: State,
+        resumed: bool,
+        /// Rejected rows the user fixed, to be sent again.
+        fixed: u64,
+        /// Failed rows to be sent again (`--retry-failed`).
+        retried: u64,
+    },
 }
 
 /// Loads the state beside the output (resume) or creates it, refusing an output that
@@ -98,38 +119,22 @@ pub(crate) fn open_state(
         !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != task_hash))
     });
     let Some(mut state) = loaded else {
-        let exists =
-            std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) && !state_file.exists();
-        if exists && !args.force {
-            return Err(Error::usage(format!(
-                "{} already exists and has no state file beside it; pass --force to \
-                 replace it, or choose another output file",
-                args.output.display()
-            )));
-        }
-        let state = State {
-            version: STATE_VERSION,
-            token: new_token(),
-            group_id: args.group.clone(),
-            backend: backend.label.clone(),
-            input: scanned.fingerprint.clone(),
-            task_hash,
-            total_rows: scanned.total,
-            output_len: 0,
-            written: Vec::new(),
-            submitted: Vec::new(),
-            completed: 0,
-            failed: 0,
-            rejected: 0,
-            complete: false,
-        };
-        state.save(&state_file)?;
-        return Ok(Opened::Ready {
-            state,
-            resumed: false,
-        });
+        return new_state(args, backend, scanned, task_hash, &state_file);
     };
-    check_resumable(args, &state, scanned, &task_hash, &state_file)?;
+    check_resumable(args, &state, scanned, &task_hash)?;
+    let fixed = if state.input == scanned.fingerprint {
+        if row_hashes::load(&args.output, &state.input.hash).is_none() {
+            row_hashes::save(&args.output, &state.input.hash, &scanned.row_hashes)?;
+        }
+        0
+    } else {
+        fixes::accept(args, job, &mut state, scanned, &state_file)?
+    };
+    let retried = if args.retry_failed && state.complete {
+        fixes::start_retry(&mut state, new_token())
+    } else {
+        0
+    };
     if state.complete {
         return Ok(Opened::Complete(state));
     }
@@ -142,16 +147,70 @@ pub(crate) fn open_state(
             backend.label
         )));
     }
-    if state.backend == "embedded-emulator" {
-        // The embedded emulator died with the previous process; its runs are gone. Keep
-        // what was written and send the other rows to a new group.
+    if state.backend == "embedded-emulator" || args.new_group {
+        // The embedded emulator died with the previous process (or the user says the group
+        // is gone): its runs are gone. Keep what was written and send the other rows to a
+        // new group.
         state.group_id = None;
         state.submitted.clear();
         state.token = new_token();
     }
+    // Saved before anything is submitted: a retry round's token above all.
+    state.save(&state_file)?;
     Ok(Opened::Ready {
         state,
         resumed: true,
+        fixed,
+        retried,
+    })
+}
+
+/// A new job's state, saved with the input's row hashes before anything is sent.
+fn new_state(
+    args: &RunArgs,
+    backend: &Backend,
+    scanned: &Scanned,
+    task_hash: String,
+    state_file: &std::path::Path,
+) -> Result<Opened, Error> {
+    let exists = std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) && !state_file.exists();
+    if exists && !args.force {
+        return Err(Error::usage(format!(
+            "{} already exists and has no state file beside it; pass --force to \
+             replace it, or choose another output file",
+            args.output.display()
+        )));
+    }
+    let state = State {
+        version: STATE_VERSION,
+        token: new_token(),
+        group_id: args.group.clone(),
+        backend: backend.label.clone(),
+        input: scanned.fingerprint.clone(),
+        input_path: canonical(&args.input),
+        task_hash,
+        total_rows: scanned.total,
+        output_len: 0,
+        output_hash: None,
+        written: Vec::new(),
+        submitted: Vec::new(),
+        completed: 0,
+        failed: 0,
+        rejected: 0,
+        complete: false,
+        rejected_rows: Vec::new(),
+        failed_rows: Vec::new(),
+        superseded: Vec::new(),
+        retrying: 0,
+        pending_rewrite: None,
+    };
+    state.save(state_file)?;
+    row_hashes::save(&args.output, &state.input.hash, &scanned.row_hashes)?;
+    Ok(Opened::Ready {
+        state,
+        resumed: false,
+        fixed: 0,
+        retried: 0,
     })
 }
 
@@ -160,14 +219,17 @@ fn check_resumable(
     state: &State,
     scanned: &Scanned,
     task_hash: &str,
-    state_file: &std::path::Path,
 ) -> Result<(), Error> {
-    if state.input != scanned.fingerprint {
+    let input_path = canonical(&args.input);
+    if state.input != scanned.fingerprint
+        && let (Some(was), Some(now)) = (&state.input_path, &input_path)
+        && was != now
+    {
         return Err(Error::state(format!(
-            "{} changed since this job started (its state is in {}); restore the \
-             original input, or write to another output file",
-            args.input.display(),
-            state_file.display()
+            "{} belongs to another input, {was}, not {}; write this input to another output \
+             file (or run the original input to resume that job)",
+            args.output.display(),
+            args.input.display()
         )));
     }
     if state.task_hash != task_hash {
@@ -186,6 +248,30 @@ fn check_resumable(
         )));
     }
     Ok(())
+}
+
+/// Whether `a` and `b` are the same file (compared as files, not names: links count).
+pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
+/// The input's absolute path, as the state records it.
+fn canonical(path: &std::path::Path) -> Option<String> {
+    path.canonicalize()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 fn new_token() -> String {

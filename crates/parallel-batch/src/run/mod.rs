@@ -3,9 +3,17 @@
 //! output names the group, the token of the client tags and the rows the output holds, and
 //! the engine finds the runs an earlier session created by their tags.
 
+mod checks;
+mod compact;
 mod feed;
+mod fixes;
 mod job;
+mod line_map;
+mod lock;
+mod row_hashes;
 mod sink;
+mod stdio;
+mod waiting;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,8 +28,11 @@ use tokio::sync::oneshot;
 use crate::Error;
 use crate::cli::RunArgs;
 use crate::progress::{Progress, ProgressMode};
+pub(crate) use checks::MAX_INPUT_CHARS;
 use job::{Job, Opened};
+pub(crate) use lock::OutputLock;
 use sink::Sink;
+use waiting::Waiting;
 
 /// How often the output is made durable and the state saved.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -50,12 +61,19 @@ pub(crate) struct Summary {
     pub(crate) rows_per_second: f64,
     pub(crate) complete: bool,
     pub(crate) duplicate_runs: u64,
+    /// Rejected rows fixed in the input and sent again by this run.
+    pub(crate) fixed: u64,
+    /// Failed rows sent again by this run (`--retry-failed`).
+    pub(crate) retried: u64,
 }
 
 /// How the item loop ended.
 enum Ending {
     Done,
-    Interrupted,
+    /// Stopped by a signal: SIGINT (`false`) or SIGTERM (`true`).
+    Interrupted {
+        terminated: bool,
+    },
     Failed(Error),
 }
 
@@ -66,12 +84,40 @@ pub(crate) async fn run(
     mode: ProgressMode,
     resume_command: &str,
 ) -> Result<Summary, Error> {
+    let (files, stdio) = stdio::redirect(args)?;
+    let resume = if stdio.is_some() {
+        None
+    } else {
+        Some(resume_command)
+    };
+    let mut summary = run_job(&files, backend, mode, resume).await?;
+    if let Some(stdio) = stdio {
+        stdio.finish()?;
+        summary.output.clone_from(&args.output);
+    }
+    Ok(summary)
+}
+
+/// Runs the job on files; `resume_command` is `None` when it cannot be resumed.
+async fn run_job(
+    args: &RunArgs,
+    backend: &Backend,
+    mode: ProgressMode,
+    resume_command: Option<&str>,
+) -> Result<Summary, Error> {
     let started_at = Instant::now();
     let job = Job::prepare(args)?;
+    // Held to the end of the run: a second run on this output stops here.
+    let _lock = lock::OutputLock::acquire(&args.output)?;
     let scanned = feed::scan(args.input.clone(), &job).await?;
-    let (state, resumed) = match job::open_state(args, backend, &job, &scanned)? {
+    let (state, resumed, changes) = match job::open_state(args, backend, &job, &scanned)? {
         Opened::Complete(state) => return Ok(already_complete(args, &state, scanned.total)),
-        Opened::Ready { state, resumed } => (state, resumed),
+        Opened::Ready {
+            state,
+            resumed,
+            fixed,
+            retried,
+        } => (state, resumed, Changes { fixed, retried }),
     };
     let mut sink = Sink::open(
         &args.output,
@@ -80,18 +126,23 @@ pub(crate) async fn run(
         scanned.columns.as_deref(),
         job.task.output_fields.as_deref(),
     )?;
-    let batch = start(backend, &job, &mut sink).await?;
-    let duplicate_runs = batch.duplicates();
+    sink.set_lines(scanned.lines.clone());
     let mut progress = Progress::new(mode, sink.counts);
-    if resumed && batch.resumed() + sink.written.len() > 0 {
-        progress.println(&format!(
-            "Resuming group {}: {} of {} rows written, {} more submitted earlier.",
-            batch.group_id(),
-            sink.written.len(),
-            scanned.total,
-            batch.resumed()
-        ));
-    }
+    let notice_every = Duration::from_secs_f64(args.waiting_notice.max(0.0));
+    let batch = tokio::select! {
+        started = start(backend, &job, &mut sink, resume_command.unwrap_or("parallel-batch run ...")) => started?,
+        () = Waiting::new(notice_every).notify_forever(&progress) => unreachable!(),
+    };
+    let duplicate_runs = batch.duplicates();
+    announce(
+        &progress,
+        args,
+        &batch,
+        &sink,
+        scanned.total,
+        resumed,
+        changes,
+    );
     let group_id = batch.group_id().to_owned();
     let (written_at_start, submitted_at_start) = (sink.written.len(), sink.submitted.len());
     let written = Arc::new(sink.written.clone());
@@ -101,25 +152,17 @@ pub(crate) async fn run(
         job.map.clone(),
         written,
         (!job.metadata.is_empty()).then(|| job.metadata.clone()),
+        job.max_row_lines,
     );
     let items = batch.run(rows);
-    let ending = follow(items, feed_error, &mut sink, &mut progress).await?;
-    let ending = match ending {
-        Ending::Done if sink.written.len() < scanned.total => {
-            // Every row counted in the first pass must have been read, submitted and
-            // written. Anything else (the file shrank while the batch ran) must not end as a
-            // success with rows missing.
-            Ending::Failed(Error::state(format!(
-                "the input ended early: {} of the {} rows counted at the start were read and \
-                 written (did {} change while the batch ran?)",
-                sink.written.len(),
-                scanned.total,
-                args.input.display()
-            )))
-        }
-        other => other,
-    };
-    sink.checkpoint(matches!(ending, Ending::Done))?;
+    let waiting = Waiting::new(notice_every);
+    let ending = follow(items, feed_error, &mut sink, &mut progress, waiting).await?;
+    let ending = check_complete(ending, &sink, scanned.total, &args.input);
+    if matches!(ending, Ending::Done) {
+        sink.finish()?;
+    } else {
+        sink.checkpoint(false)?;
+    }
     progress.finish(&sink.counts);
     let report = Report {
         args,
@@ -132,15 +175,95 @@ pub(crate) async fn run(
         started_at,
         written_at_start,
         submitted_at_start,
+        changes,
     };
     report.end(ending, &sink, &progress)
 }
+
+/// Rows sent again in this run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Changes {
+    /// Rejected rows the user fixed in the input.
+    fixed: u64,
+    /// Failed rows (`--retry-failed`).
+    retried: u64,
+}
+
+/// What this run is about to do, when it is not simply the start of a job.
+fn announce(
+    progress: &Progress,
+    args: &RunArgs,
+    batch: &StartedBatch,
+    sink: &Sink,
+    total: u64,
+    resumed: bool,
+    changes: Changes,
+) {
+    if resumed && batch.resumed() + sink.written.len() > 0 {
+        progress.println(&format!(
+            "Resuming group {}: {} of {} rows written, {} more submitted earlier.",
+            batch.group_id(),
+            sink.written.len(),
+            total,
+            batch.resumed()
+        ));
+    }
+    if changes.fixed > 0 {
+        progress.println(&format!(
+            "{} rejected rows were fixed in {}: sending them again; their lines will be \
+             replaced.",
+            changes.fixed,
+            args.input.display()
+        ));
+    }
+    if changes.retried > 0 {
+        progress.println(&format!(
+            "Retrying {} failed rows as new runs in group {}; their lines will be replaced.",
+            changes.retried,
+            batch.group_id()
+        ));
+    } else if sink.state().retrying > 0 {
+        progress.println(&format!(
+            "Resuming the retry of {} failed rows.",
+            sink.state().retrying
+        ));
+    } else if args.retry_failed && sink.written.len() < total {
+        progress.println(
+            "--retry-failed: the job is not finished; finishing it first (run with \
+             --retry-failed again afterwards to retry its failed rows).",
+        );
+    }
+}
+
+/// A batch that ended without every row counted at the start written is a failure.
+fn check_complete(ending: Ending, sink: &Sink, total: u64, input: &std::path::Path) -> Ending {
+    match ending {
+        Ending::Done if sink.written.len() < total => {
+            // Every row counted in the first pass must have been read, submitted and
+            // written. Anything else (the file shrank while the batch ran) must not end as a
+            // success with rows missing.
+            Ending::Failed(Error::state(format!(
+                "the input ended early: {} of the {} rows counted at the start were read and \
+                 written (did {} change while the batch ran?)",
+                sink.written.len(),
+                total,
+                input.display()
+            )))
+        }
+        other => other,
+    }
+}
+
+/// Why a job on standard input or output has no command to resume it.
+const NOT_RESUMABLE: &str = "This job ran on standard input or output, which cannot be \
+    resumed: run it with files (INPUT -o OUTPUT) to be able to resume.";
 
 /// What the end of a `run` reports from.
 struct Report<'a> {
     args: &'a RunArgs,
     backend: &'a Backend,
-    resume_command: &'a str,
+    /// `None` for a job on standard input or output.
+    resume_command: Option<&'a str>,
     total: u64,
     group_id: String,
     resumed: bool,
@@ -148,6 +271,7 @@ struct Report<'a> {
     started_at: Instant,
     written_at_start: u64,
     submitted_at_start: u64,
+    changes: Changes,
 }
 
 impl Report<'_> {
@@ -157,23 +281,34 @@ impl Report<'_> {
         let written = sink.written.len();
         match ending {
             Ending::Failed(error) => {
-                progress.println(&format!(
-                    "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {resume_command}",
-                    args.output.display()
-                ));
+                progress.println(&match resume_command {
+                    Some(command) => format!(
+                        "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {command}",
+                        args.output.display()
+                    ),
+                    None => format!("Stopped. {NOT_RESUMABLE}"),
+                });
                 Err(error)
             }
-            Ending::Interrupted => {
+            Ending::Interrupted { terminated } => {
                 let note = if self.backend.embedded {
                     " (the embedded emulator stops with this process: rows not yet written will be sent again to a new group)"
                 } else {
                     " (submitted runs keep running on the server)"
                 };
-                eprintln!(
-                    "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {resume_command}",
-                    args.output.display()
-                );
-                Err(Error::interrupted())
+                let message = match resume_command {
+                    Some(command) => format!(
+                        "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {command}",
+                        args.output.display()
+                    ),
+                    None => format!("Interrupted. {NOT_RESUMABLE}"),
+                };
+                crate::progress::notice("interrupted", &message);
+                Err(if terminated {
+                    Error::terminated()
+                } else {
+                    Error::interrupted()
+                })
             }
             Ending::Done => {
                 let seconds = self.started_at.elapsed().as_secs_f64();
@@ -198,6 +333,8 @@ impl Report<'_> {
                     rows_per_second,
                     complete: true,
                     duplicate_runs: self.duplicate_runs,
+                    fixed: self.changes.fixed,
+                    retried: self.changes.retried,
                 })
             }
         }
@@ -206,7 +343,12 @@ impl Report<'_> {
 
 /// Starts the engine on the job's group (made now, or the one the state names) and records
 /// the group and token in the state before any run is created.
-async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedBatch, Error> {
+async fn start(
+    backend: &Backend,
+    job: &Job,
+    sink: &mut Sink,
+    resume_command: &str,
+) -> Result<StartedBatch, Error> {
     let state = sink.state();
     let written = Arc::new(sink.written.clone());
     let mut options = BatchOptions::new(job.spec.clone(), job.processor.clone())
@@ -226,7 +368,9 @@ async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedB
     }
     let had_group = state.group_id.is_some();
     let started = backend.client.batch(options).start().await.map_err(|e| {
-        if had_group {
+        if had_group && e.status().is_some_and(|s| s.as_u16() == 404) {
+            group_gone(state, sink.written.len(), resume_command)
+        } else if had_group {
             Error::api("cannot open the task group to resume", e)
         } else {
             Error::api("cannot create the task group", e)
@@ -236,6 +380,18 @@ async fn start(backend: &Backend, job: &Job, sink: &mut Sink) -> Result<StartedB
     Ok(started)
 }
 
+/// The job's group no longer exists on the server: what is kept, and how to go on.
+fn group_gone(state: &crate::State, written: u64, resume_command: &str) -> Error {
+    Error::state(format!(
+        "the task group {} of this job is gone from {} (404 Not Found), so its runs cannot be \
+         resumed. The {written} rows already in the output are kept; to send the other {} rows \
+         to a new group, run the command again with --new-group:\n  {resume_command} --new-group",
+        state.group_id.as_deref().unwrap_or("?"),
+        state.backend,
+        state.total_rows.saturating_sub(written),
+    ))
+}
+
 /// Hands the engine's items to the sink until the batch ends, fails or is interrupted;
 /// checkpoints along the way.
 async fn follow(
@@ -243,17 +399,20 @@ async fn follow(
     mut feed_error: oneshot::Receiver<Error>,
     sink: &mut Sink,
     progress: &mut Progress,
+    mut waiting: Waiting,
 ) -> Result<Ending, Error> {
     let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
+    let mut terminate = Terminate::new()?;
     // The feed's sender goes away without a word when the input was read to its end.
     let mut feeding = true;
     loop {
         tokio::select! {
             biased;
-            _ = &mut interrupted => return Ok(Ending::Interrupted),
+            _ = &mut interrupted => return Ok(Ending::Interrupted { terminated: false }),
+            () = terminate.recv() => return Ok(Ending::Interrupted { terminated: true }),
             read = &mut feed_error, if feeding => match read {
                 Ok(error) => return Ok(Ending::Failed(error)),
                 Err(_) => feeding = false,
@@ -263,11 +422,46 @@ async fn follow(
                 Some(Err(error)) => {
                     return Ok(Ending::Failed(Error::api("the batch stopped", error)));
                 }
-                Some(Ok(item)) => take(item, sink)?,
+                Some(Ok(item)) => {
+                    waiting.heard();
+                    take(item, sink)?;
+                }
             },
-            _ = checkpoint.tick() => sink.checkpoint(false)?,
+            _ = checkpoint.tick() => {
+                sink.checkpoint(false)?;
+                waiting.check(progress);
+            }
         }
         progress.update(&sink.counts);
+    }
+}
+
+/// SIGTERM, handled like Ctrl-C (a service manager's or `kill`'s polite stop).
+struct Terminate {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Terminate {
+    fn new() -> Result<Self, Error> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::terminate())
+                .map_err(|e| Error::io("cannot listen for SIGTERM", e))?;
+            Ok(Self { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if self.signal.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
     }
 }
 
@@ -301,5 +495,7 @@ fn already_complete(args: &RunArgs, state: &crate::State, total: u64) -> Summary
         rows_per_second: 0.0,
         complete: true,
         duplicate_runs: 0,
+        fixed: 0,
+        retried: 0,
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use parallel_client::batch::{BatchRejection, BatchResult};
 use serde_json::value::RawValue;
 
+use super::line_map::LineMap;
 use crate::progress::Counts;
 use crate::state::{RowSet, State, state_path};
 use crate::{Error, OutputFormat, OutputWriter, Record};
@@ -14,11 +15,18 @@ use crate::{Error, OutputFormat, OutputWriter, Record};
 const REJECTED: &str = "rejected";
 
 pub(crate) struct Sink {
+    output: PathBuf,
+    format: OutputFormat,
     writer: OutputWriter,
     state: State,
     state_file: PathBuf,
     pub(crate) written: RowSet,
     pub(crate) submitted: RowSet,
+    /// Written rows the API refused / whose runs failed (what fixes and retries go by).
+    rejected_rows: RowSet,
+    failed_rows: RowSet,
+    /// Input lines, for the rows written as rejected.
+    lines: LineMap,
     pub(crate) counts: Counts,
 }
 
@@ -27,14 +35,17 @@ impl Sink {
     pub(crate) fn open(
         output: &std::path::Path,
         format: OutputFormat,
-        state: State,
+        mut state: State,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        let writer = OutputWriter::open(
+        let state_file = state_path(output);
+        super::compact::settle(output, &mut state, &state_file)?;
+        let writer = OutputWriter::open_at_checkpoint(
             output,
             format,
             state.output_len,
+            state.output_hash.as_deref(),
             input_columns,
             output_fields,
         )?;
@@ -47,13 +58,23 @@ impl Sink {
             rejected: state.rejected,
         };
         Ok(Self {
+            output: output.to_owned(),
+            format,
             writer,
             written: RowSet::from_ranges(&state.written),
             submitted,
-            state_file: state_path(output),
+            rejected_rows: RowSet::from_ranges(&state.rejected_rows),
+            failed_rows: RowSet::from_ranges(&state.failed_rows),
+            lines: LineMap::default(),
+            state_file,
             state,
             counts,
         })
+    }
+
+    /// The input lines of the rows, named in the rows written as rejected.
+    pub(crate) fn set_lines(&mut self, lines: LineMap) {
+        self.lines = lines;
     }
 
     pub(crate) fn state(&self) -> &State {
@@ -102,6 +123,7 @@ impl Sink {
                 self.counts.completed += 1;
             } else {
                 self.counts.failed += 1;
+                self.failed_rows.insert(result.position);
             }
         }
         Ok(())
@@ -109,7 +131,10 @@ impl Sink {
 
     /// Writes the row of an input the API refused, with the API's reason.
     pub(crate) fn rejected(&mut self, rejection: &BatchRejection) -> Result<(), Error> {
-        let reason = rejection.reason();
+        let reason = match self.lines.line(rejection.position) {
+            Some(line) => format!("input line {line}: {}", rejection.reason()),
+            None => rejection.reason(),
+        };
         let record = Record {
             row: rejection.position,
             input: &rejection.input,
@@ -120,6 +145,7 @@ impl Sink {
         };
         if self.write(&record)? {
             self.counts.rejected += 1;
+            self.rejected_rows.insert(rejection.position);
         }
         Ok(())
     }
@@ -144,12 +170,28 @@ impl Sink {
         // Order matters: the output must be on disk up to `output_len` before the state
         // says so.
         self.state.output_len = self.writer.sync()?;
+        self.state.output_hash = Some(self.writer.hash());
         self.state.written = self.written.ranges();
         self.state.submitted = self.submitted.ranges();
         self.state.completed = self.counts.completed;
         self.state.failed = self.counts.failed;
         self.state.rejected = self.counts.rejected;
+        self.state.rejected_rows = self.rejected_rows.ranges();
+        self.state.failed_rows = self.failed_rows.ranges();
         self.state.complete = complete;
+        if complete {
+            self.state.retrying = 0;
+        }
         self.state.save(&self.state_file)
+    }
+
+    /// The last checkpoint of a finished job: when rows were sent again, the output is
+    /// rewritten so that each row has only its last line.
+    pub(crate) fn finish(&mut self) -> Result<(), Error> {
+        if self.state.superseded.is_empty() {
+            return self.checkpoint(true);
+        }
+        self.checkpoint(false)?;
+        super::compact::rewrite(&self.output, self.format, &mut self.state, &self.state_file)
     }
 }

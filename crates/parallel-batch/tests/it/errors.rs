@@ -49,7 +49,13 @@ fn api_refusal_shows_the_api_message() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 5);
     let out = run_command(&emu, &[], &input, &dir.path().join("out.csv"))
-        .args(["--columns", COLUMNS, "--processor", "warp-speed"])
+        .args([
+            "--columns",
+            COLUMNS,
+            "--processor",
+            "warp-speed",
+            "--allow-processor",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -249,7 +249,9 @@ fn a_row_the_api_refuses_is_written_as_rejected_and_the_batch_goes_on() {
     }
     std::fs::write(&input, text).unwrap();
     let output = dir.path().join("out.csv");
-    let out = run_ok(run_command(&emu, &["--json"], &input, &output).args(["--columns", COLUMNS]));
+    // The tool's own size check would stop the job before the API sees the row.
+    let columns = ["--columns", COLUMNS, "--max-input-chars", "100000"];
+    let out = run_ok(run_command(&emu, &["--json"], &input, &output).args(columns));
     let (_, rows) = read_csv_output(&output);
     assert_eq!(rows.len(), 3000, "every row is in the output once");
     let refused = &rows[&2500];
@@ -270,8 +272,7 @@ fn a_row_the_api_refuses_is_written_as_rejected_and_the_batch_goes_on() {
     assert_eq!(state_of(&output)["rejected"], 1);
 
     // Running the same command again has nothing left to do.
-    let again =
-        run_ok(run_command(&emu, &["--json"], &input, &output).args(["--columns", COLUMNS]));
+    let again = run_ok(run_command(&emu, &["--json"], &input, &output).args(columns));
     let summary: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(summary["written_now"], 0);
     assert_eq!(emu.runs_created(), 2999);

@@ -15,6 +15,12 @@ pub(crate) struct Emu {
 
 impl Emu {
     pub(crate) fn start(fail_rate: f64, time_scale: f64) -> Self {
+        Self::start_at(fail_rate, time_scale, "127.0.0.1:0".parse().unwrap())
+    }
+
+    /// An emulator on `addr` (say the address of one that was stopped: a server restarted
+    /// empty).
+    pub(crate) fn start_at(fail_rate: f64, time_scale: f64, addr: std::net::SocketAddr) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -23,6 +29,7 @@ impl Emu {
         let handle = runtime
             .block_on(
                 Emulator::builder()
+                    .listen(addr)
                     .time_scale(time_scale)
                     .fail_rate(fail_rate)
                     .seed(11)
@@ -33,6 +40,10 @@ impl Emu {
             handle,
             _runtime: runtime,
         }
+    }
+
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.handle.local_addr()
     }
 
     pub(crate) fn url(&self) -> String {
@@ -161,4 +172,36 @@ pub(crate) fn state_of(output: &Path) -> serde_json::Value {
     name.push(".state.json");
     let text = std::fs::read_to_string(output.with_file_name(name)).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// Data lines in a file (lines after the first).
+pub(crate) fn lines_in(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |b| b.split(|&c| c == b'\n').count().saturating_sub(1))
+}
+
+/// Spawns `cmd` (stdout and stderr piped), waits until `output` holds `lines` data lines,
+/// then sends `signal` (`INT`, `TERM`) and returns the finished process's output.
+pub(crate) fn signal_after_lines(
+    cmd: &mut Command,
+    output: &Path,
+    lines: usize,
+    signal: &str,
+) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while lines_in(output) < lines {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(std::time::Instant::now() < deadline, "no output after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
 }
