@@ -417,19 +417,9 @@ impl Client {
         let mut rounds = 0;
         let mut whole = !reconcile_first;
         while !pending.is_empty() {
-            let request = AddRunsRequest {
-                inputs: pending.iter().map(|&i| chunk[i].1.clone()).collect(),
-                default_task_spec: default_task_spec.cloned(),
-            };
-            let body = to_body(&request, "the add-runs request")?;
-            drop(request);
-            let mut path = inner.group_path(Some(group_id)).segment("runs");
-            if !refresh_status {
-                path = path.query("refresh_status", "false");
-            }
-            let what = format!("adding {} runs to task group {group_id}", pending.len());
-            let mut call = Call::post(inner, what, path.build(), body, Effect::CreatesWork);
-            call.betas = beta::for_inputs(betas, pending.iter().map(|&i| &chunk[i].1));
+            let inputs: Vec<&RunInput> = pending.iter().map(|&i| &chunk[i].1).collect();
+            let call =
+                inner.add_runs_call(group_id, &inputs, default_task_spec, refresh_status, betas)?;
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
                     if response.run_ids.len() != pending.len() {
@@ -569,6 +559,30 @@ fn indexes_in_text(text: &str) -> impl Iterator<Item = usize> + '_ {
 }
 
 impl Inner {
+    /// The add-runs request for `inputs`.
+    fn add_runs_call(
+        self: &std::sync::Arc<Self>,
+        group_id: &str,
+        inputs: &[&RunInput],
+        default_task_spec: Option<&TaskSpec>,
+        refresh_status: bool,
+        betas: &[Beta],
+    ) -> Result<Call, Error> {
+        let request = AddRunsRequest {
+            inputs: inputs.iter().map(|&input| input.clone()).collect(),
+            default_task_spec: default_task_spec.cloned(),
+        };
+        let body = to_body(&request, "the add-runs request")?;
+        let mut path = self.group_path(Some(group_id)).segment("runs");
+        if !refresh_status {
+            path = path.query("refresh_status", "false");
+        }
+        let what = format!("adding {} runs to task group {group_id}", inputs.len());
+        let mut call = Call::post(self, what, path.build(), body, Effect::CreatesWork);
+        call.betas = beta::for_inputs(betas, inputs.iter().copied());
+        Ok(call)
+    }
+
     /// Looks up which of the `pending` inputs of `chunk` already have a run (an earlier
     /// attempt reached the server), records their ids and keeps only the others pending.
     async fn reconcile(
