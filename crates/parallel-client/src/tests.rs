@@ -201,6 +201,13 @@ async fn add_runs_reconciles_a_lost_answer_and_resubmits_only_missing_inputs() {
                 .header("accept", "text/event-stream")
                 .respond(200, stream),
         )
+        // A runs stream that ended after new runs is asked once more from its last event, so
+        // that a server closing it early cannot hide runs; this one has nothing more.
+        .expect(
+            Exchange::get("/v1/tasks/groups/tgrp_1/runs?last_event_id=3")
+                .header("accept", "text/event-stream")
+                .respond(200, ""),
+        )
         .expect(
             Exchange::post("/v1/tasks/groups/tgrp_1/runs")
                 .body_matches("only the missing input, position 1", |body| {

@@ -4,6 +4,7 @@ mod errors;
 mod fixes;
 mod messages;
 mod mistakes;
+mod outage;
 mod resume;
 mod roundtrip;
 mod support;
