@@ -209,7 +209,10 @@ impl Driver {
                     self.on_events_item(&mut work, event).await?;
                 }
                 input = inputs.next(), if can_read => match input {
-                    Some(input) => self.take_input(input).await?,
+                    Some(input) => {
+                        self.take_input(input).await?;
+                        self.take_ready_inputs(&mut inputs).await?;
+                    }
                     None => self.inputs_done = true,
                 },
                 () = tokio::time::sleep_until(linger_at), if !self.chunk.is_empty() && work.submission.is_none() => {}
@@ -306,6 +309,25 @@ impl Driver {
             },
         );
         self.chunk.push(input);
+        Ok(())
+    }
+
+    /// Takes the inputs that are ready at once, up to a full chunk or window, without going
+    /// round the loop for each: at hundreds of thousands of inputs that loop is the cost.
+    async fn take_ready_inputs(
+        &mut self,
+        inputs: &mut futures::stream::Fuse<BoxStream<'static, BatchInput>>,
+    ) -> Result<(), Closed> {
+        while self.chunk.len() < self.chunk_size && self.awaited.len() < self.max_in_flight {
+            match inputs.next().now_or_never() {
+                Some(Some(input)) => self.take_input(input).await?,
+                Some(None) => {
+                    self.inputs_done = true;
+                    break;
+                }
+                None => break,
+            }
+        }
         Ok(())
     }
 
