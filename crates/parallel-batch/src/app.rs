@@ -37,6 +37,7 @@ where
         }
     };
     crate::progress::set_json_messages(cli.json);
+    crate::throttle::watch();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -295,6 +296,13 @@ fn print_summary(summary: &Summary, json: bool) {
         summary.rows_per_second,
         summary.group_id
     );
+    if summary.throttled > 0 {
+        eprintln!(
+            "The API throttled the batch {} times (429 Too Many Requests): it slowed down and \
+             retried; nothing was lost.",
+            summary.throttled
+        );
+    }
     if summary.duplicate_runs > 0 {
         eprintln!(
             "warning: the group holds {} duplicate runs for rows already submitted; each row \

@@ -138,6 +138,15 @@ impl Error {
         matches!(self.kind, Kind::Api { .. })
     }
 
+    /// The account is out of credit (the API answered `402 Payment Required`): add credit and
+    /// run the same command again to finish the job.
+    pub fn is_insufficient_credit(&self) -> bool {
+        self.source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<ClientError>())
+            .is_some_and(ClientError::is_insufficient_credit)
+    }
+
     /// The user interrupted the command (Ctrl-C or SIGTERM); what was written is kept.
     pub fn is_interrupted(&self) -> bool {
         matches!(self.kind, Kind::Interrupted { .. })

@@ -85,7 +85,13 @@ pub(crate) struct Progress {
     /// Rows already done when this process started (excluded from the rate).
     done_at_start: u64,
     last_line: Instant,
+    /// `429` answers already told about, and when last.
+    throttled_told: u64,
+    throttle_notice: Option<Instant>,
 }
+
+/// The least time between two notices about throttling.
+const THROTTLE_NOTICE_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
     /// Starts the display for `counts` (already done rows are shown, not counted in the rate).
@@ -117,6 +123,8 @@ impl Progress {
             started: Instant::now(),
             done_at_start: counts.done(),
             last_line: Instant::now(),
+            throttled_told: 0,
+            throttle_notice: None,
         };
         progress.update(&counts);
         progress
@@ -129,8 +137,14 @@ impl Progress {
                 if let Some((_, submitted, done)) = &self.bars {
                     submitted.set_position(counts.submitted);
                     done.set_position(counts.done());
+                    let throttled = crate::throttle::throttled();
+                    let note = if throttled > 0 {
+                        format!(" · throttled (429) {throttled}")
+                    } else {
+                        String::new()
+                    };
                     done.set_message(format!(
-                        "completed {} · failed {} · rejected {}",
+                        "completed {} · failed {} · rejected {}{note}",
                         counts.completed, counts.failed, counts.rejected
                     ));
                 }
@@ -157,6 +171,7 @@ impl Progress {
         let remaining = counts.total.saturating_sub(counts.done());
         #[allow(clippy::cast_precision_loss)]
         let eta = (rate > 0.0).then(|| remaining as f64 / rate);
+        let throttled = crate::throttle::throttled();
         let mut err = std::io::stderr().lock();
         if let ProgressMode::Json(_) = self.mode {
             let line = serde_json::json!({
@@ -168,15 +183,47 @@ impl Progress {
                 "rejected": counts.rejected,
                 "rows_per_second": (rate * 10.0).round() / 10.0,
                 "eta_seconds": eta.map(f64::round),
+                "throttled": throttled,
             });
             let _ = writeln!(err, "{line}");
         } else {
             let eta = eta.map_or_else(|| "-".to_owned(), format_duration);
+            let throttled = if throttled > 0 {
+                format!(", throttled (429) {throttled} times")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 err,
-                "progress: submitted {}/{}, completed {}, failed {}, rejected {}, {rate:.0} rows/s, ETA {eta}",
+                "progress: submitted {}/{}, completed {}, failed {}, rejected {}, {rate:.0} rows/s, ETA {eta}{throttled}",
                 counts.submitted, counts.total, counts.completed, counts.failed, counts.rejected
             );
+        }
+    }
+
+    /// Says so when the API has throttled the batch (`429`) since the last notice; at most one
+    /// notice every [`THROTTLE_NOTICE_EVERY`].
+    pub(crate) fn note_throttling(&mut self) {
+        let throttled = crate::throttle::throttled();
+        if throttled <= self.throttled_told
+            || self
+                .throttle_notice
+                .is_some_and(|at| at.elapsed() < THROTTLE_NOTICE_EVERY)
+        {
+            return;
+        }
+        self.throttled_told = throttled;
+        self.throttle_notice = Some(Instant::now());
+        let message = format!(
+            "throttled by the API (429 Too Many Requests, {throttled} so far): submitting more \
+             slowly and retrying; no row is lost"
+        );
+        match (&self.bars, self.mode) {
+            (Some((multi, _, _)), _) => {
+                let _ = multi.println(&message);
+            }
+            (None, ProgressMode::Quiet) => {}
+            (None, _) => notice("throttled", &message),
         }
     }
 

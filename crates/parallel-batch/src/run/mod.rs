@@ -65,6 +65,8 @@ pub(crate) struct Summary {
     pub(crate) fixed: u64,
     /// Failed rows sent again by this run (`--retry-failed`).
     pub(crate) retried: u64,
+    /// `429` (too many requests) answers this run met and rode out.
+    pub(crate) throttled: u64,
 }
 
 /// How the item loop ended.
@@ -280,6 +282,18 @@ impl Report<'_> {
         let (args, total, resume_command) = (self.args, self.total, self.resume_command);
         let written = sink.written.len();
         match ending {
+            Ending::Failed(error) if error.is_insufficient_credit() => {
+                progress.println(&match resume_command {
+                    Some(command) => format!(
+                        "Stopped: the account is out of credit (402 Payment Required). {written} of {total} rows are in {}; the runs already submitted go on and the next run collects them. Add credit to the account, then run the same command to finish the job:\n  {command}",
+                        args.output.display()
+                    ),
+                    None => format!(
+                        "Stopped: the account is out of credit (402 Payment Required). {NOT_RESUMABLE}"
+                    ),
+                });
+                Err(error)
+            }
             Ending::Failed(error) => {
                 progress.println(&match resume_command {
                     Some(command) => format!(
@@ -335,6 +349,7 @@ impl Report<'_> {
                     duplicate_runs: self.duplicate_runs,
                     fixed: self.changes.fixed,
                     retried: self.changes.retried,
+                    throttled: crate::throttle::throttled(),
                 })
             }
         }
@@ -420,7 +435,12 @@ async fn follow(
             item = items.next() => match item {
                 None => return Ok(Ending::Done),
                 Some(Err(error)) => {
-                    return Ok(Ending::Failed(Error::api("the batch stopped", error)));
+                    let what = if error.is_insufficient_credit() {
+                        "the account is out of credit"
+                    } else {
+                        "the batch stopped"
+                    };
+                    return Ok(Ending::Failed(Error::api(what, error)));
                 }
                 Some(Ok(item)) => {
                     waiting.heard();
@@ -430,6 +450,7 @@ async fn follow(
             _ = checkpoint.tick() => {
                 sink.checkpoint(false)?;
                 waiting.check(progress);
+                progress.note_throttling();
             }
         }
         progress.update(&sink.counts);
@@ -497,5 +518,6 @@ fn already_complete(args: &RunArgs, state: &crate::State, total: u64) -> Summary
         duplicate_runs: 0,
         fixed: 0,
         retried: 0,
+        throttled: 0,
     }
 }

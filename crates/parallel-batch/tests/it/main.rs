@@ -5,6 +5,7 @@ mod fixes;
 mod messages;
 mod mistakes;
 mod outage;
+mod quota;
 mod resume;
 mod roundtrip;
 mod support;
