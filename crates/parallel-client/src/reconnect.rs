@@ -99,11 +99,7 @@ impl ReconnectPolicy {
     /// The wait before reconnect number `failures + 1` of a run of failures, with `jitter`
     /// in `[0, 1]`: `min(initial · 2ⁿ, max) · (1 − 0.25 · jitter)`.
     pub(crate) fn backoff(&self, failures: u32, jitter: f64) -> Duration {
-        let factor = 2f64.powi(i32::try_from(failures.min(62)).unwrap_or(62));
-        let base =
-            (self.initial_backoff.as_secs_f64() * factor).min(self.max_backoff.as_secs_f64());
-        let scaled = base * (1.0 - 0.25 * jitter.clamp(0.0, 1.0));
-        Duration::try_from_secs_f64(scaled).unwrap_or(self.max_backoff)
+        crate::retry::exponential_backoff(self.initial_backoff, self.max_backoff, failures, jitter)
     }
 }
 

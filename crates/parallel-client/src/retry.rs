@@ -42,6 +42,20 @@ impl Default for RetryPolicy {
     }
 }
 
+/// `min(initial · 2ⁿ, max) · (1 − 0.25 · jitter)`, `jitter` in `[0, 1]`: the one backoff rule
+/// of request retries, stream reconnects and the batch engine's pauses.
+pub(crate) fn exponential_backoff(
+    initial: Duration,
+    max: Duration,
+    n: u32,
+    jitter: f64,
+) -> Duration {
+    let factor = 2f64.powi(i32::try_from(n.min(62)).unwrap_or(62));
+    let base = (initial.as_secs_f64() * factor).min(max.as_secs_f64());
+    let scaled = base * (1.0 - 0.25 * jitter.clamp(0.0, 1.0));
+    Duration::try_from_secs_f64(scaled).unwrap_or(max)
+}
+
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
@@ -86,11 +100,12 @@ impl RetryPolicy {
     /// The exponential backoff before retry number `retries_taken + 1`, with `jitter` in
     /// `[0, 1)` (a uniform random draw): `min(initial · 2ⁿ, max) · (1 − 0.25 · jitter)`.
     pub(crate) fn backoff(&self, retries_taken: u32, jitter: f64) -> Duration {
-        let factor = 2f64.powi(i32::try_from(retries_taken.min(62)).unwrap_or(62));
-        let base =
-            (self.initial_backoff.as_secs_f64() * factor).min(self.max_backoff.as_secs_f64());
-        let scaled = base * (1.0 - 0.25 * jitter.clamp(0.0, 1.0));
-        Duration::try_from_secs_f64(scaled).unwrap_or(self.max_backoff)
+        exponential_backoff(
+            self.initial_backoff,
+            self.max_backoff,
+            retries_taken,
+            jitter,
+        )
     }
 
     /// The delay before the next retry: the server's `retry-after-ms` / `retry-after` when

@@ -45,9 +45,7 @@ impl Patience {
         if !is_transient(error) || since.elapsed() >= tolerance {
             return None;
         }
-        let pause = FIRST_PAUSE
-            .saturating_mul(1 << self.failures.min(8))
-            .min(MAX_PAUSE);
+        let pause = crate::retry::exponential_backoff(FIRST_PAUSE, MAX_PAUSE, self.failures, 0.0);
         self.failures += 1;
         tracing::warn!(error = %error, retry_in = ?pause, "batch: retrying after a failure");
         Some(pause)
