@@ -130,22 +130,34 @@ fn an_input_that_shrinks_while_the_batch_runs_is_an_error_not_a_short_success() 
         .status()
         .unwrap();
     assert!(made.success());
+    let output = dir.path().join("out.csv");
     {
         let input = input.clone();
+        // Written once the first pass is over: the tool saves the job's state after it has
+        // read the input to its end and closed it, and before it opens it again.
+        let state = dir.path().join("out.csv.state.json");
         std::thread::spawn(move || {
-            for rows in [10, 4] {
+            let rows = |n: usize| {
                 let mut text = String::from("name,website\n");
-                for i in 0..rows {
+                for i in 0..n {
                     let _ = writeln!(text, "Company {i},https://c{i}.example");
                 }
-                // Opening blocks until the tool opens the pipe to read. The pause lets the
-                // first pass, which has seen the end of its rows, close the pipe first.
-                std::fs::write(&input, text).unwrap();
-                std::thread::sleep(Duration::from_millis(300));
+                text
+            };
+            // Each write blocks until the tool opens the pipe to read.
+            std::fs::write(&input, rows(10)).unwrap();
+            // The signal that the first reader is gone: a write before that would add the
+            // second rows to the first pass instead.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !state.exists() {
+                if Instant::now() > deadline {
+                    return; // the tool never got there; the test reports it
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
+            std::fs::write(&input, rows(4)).unwrap();
         });
     }
-    let output = dir.path().join("out.csv");
     let mut child = run_command(&emu, &["--quiet"], &input, &output)
         .args(["--columns", COLUMNS])
         .stderr(Stdio::piped())
