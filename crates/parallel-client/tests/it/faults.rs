@@ -193,8 +193,12 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
     let id = new_group(&setup).await;
     setup.add_runs(&id, AddRuns::new(inputs(5))).await.unwrap();
     setup.wait_group(&id).await.unwrap();
-    // Every 8 bytes the server pauses longer than the client waits.
-    emu.set_faults(Faults::none().drip(8, Duration::from_millis(400)));
+    // Every connection gets 8 bytes and then silence for longer than the test can last, so
+    // each one ends in an idle time-out however slowly this machine runs the client: the
+    // count of connections below follows from the reconnect budget alone, not from the
+    // clock. (A pause only a little longer than the idle time-out lets a client stalled past
+    // it read the next bytes first, and then the stream goes on for longer.)
+    emu.set_faults(Faults::none().drip(8, Duration::from_secs(3600)));
     let client = Client::builder()
         .api_key(KEY)
         .base_url(emu.base_url())
