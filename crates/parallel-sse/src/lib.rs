@@ -44,3 +44,8 @@ pub use event::Event;
 pub use limits::Limits;
 pub use parser::Parser;
 pub use stream::EventStream;
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

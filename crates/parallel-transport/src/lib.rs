@@ -68,6 +68,17 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! - `hyper` (default): `HyperTransport`, hyper 1 + rustls with the `ring` provider and the
+//!   webpki root certificates, HTTP/1.1 and HTTP/2, connection pooling and proxies from the
+//!   environment. Without it the crate is the trait and its types only, for a transport of
+//!   your own.
+//! - `native-roots`: `HyperTransport` also trusts the operating system's root certificates.
+//!   Implies `hyper`.
+//! - `test-util`: the `test_util` module, `FnTransport`, `ReplayTransport` and
+//!   `FaultTransport`, for tests.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

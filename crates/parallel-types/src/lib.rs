@@ -55,8 +55,14 @@
 //! }
 //! # Ok::<(), serde_json::Error>(())
 //! ```
+//!
+//! # Cargo features
+//!
+//! - `schemars` (off by default): `TaskSpec::from_output` and `TaskSpec::from_types`, task
+//!   specs built from Rust types that derive `schemars::JsonSchema`, and `SchemaLimits`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api_error;
 mod borrowed;
