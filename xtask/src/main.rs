@@ -1,9 +1,11 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
-//! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied, the whole
-//!   test suite, rustdoc with warnings denied, and the official Python SDK running a complete
-//!   workflow against the emulator.
-//! - `sdk-compat`: only that last step.
+//! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied (the
+//!   minimum Rust version's API included), the dependencies' minimum Rust versions, each
+//!   published crate alone with each of its features, the whole test suite, rustdoc with
+//!   warnings denied, `cargo package` of every published crate, and the official Python SDK
+//!   running a complete workflow against the emulator.
+//! - `msrv`, `features`, `package`, `sdk-compat`: one of those steps alone.
 //! - `bench [ARGS]`: the criterion benchmarks (`cargo bench -p parallel-benches`).
 //! - `fuzz [SECONDS]`: the SSE parser fuzz target under `cargo fuzz` (default 600 s; works on
 //!   stable through `RUSTC_BOOTSTRAP=1`).
@@ -25,6 +27,9 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "ci" => ci(),
+        "features" => features(),
+        "msrv" => msrv(),
+        "package" => package(),
         "sdk-compat" => sdk_compat(),
         "bench" => cargo(
             &[
@@ -44,7 +49,7 @@ fn main() -> ExitCode {
         }
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <ci | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
+                "usage: cargo xtask <ci | features | msrv | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
             );
             Ok(())
         }
@@ -66,6 +71,9 @@ fn strs(args: &[String]) -> Vec<&str> {
 /// The whole CI gate. Each step builds on the previous one's artefacts where cargo allows it.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
+    // `incompatible_msrv` (in `clippy::all`, named here so that no lint table can turn it
+    // off) flags any standard library API newer than the `rust-version` of the crate's
+    // manifest: the minimum Rust version we state is the one the code compiles with.
     cargo(&[
         "clippy",
         "--workspace",
@@ -74,12 +82,233 @@ fn ci() -> Result<(), String> {
         "--",
         "-D",
         "warnings",
+        "-D",
+        "clippy::incompatible_msrv",
     ])?;
+    msrv()?;
+    features()?;
     cargo(&["test", "--workspace", "--locked"])?;
     run(Command::new(cargo_bin())
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    package()?;
     sdk_compat()
+}
+
+/// Each published crate builds alone with `--no-default-features`, and with each of its
+/// features on its own: a feature that needs another one it does not enable, or code that
+/// forgets a `cfg`, fails here rather than in a user's build. The workspace build cannot see
+/// this, since cargo unifies the features of every member. `cargo check` only, in the usual
+/// target directory, so that the dependencies are checked once and reused.
+fn features() -> Result<(), String> {
+    for krate in published_crates()? {
+        let mut sets = vec![None];
+        sets.extend(krate.features.iter().map(Some));
+        for feature in sets {
+            let mut args = vec![
+                "check",
+                "--locked",
+                "-p",
+                &krate.name,
+                "--no-default-features",
+            ];
+            if let Some(feature) = feature {
+                args.extend(["--features", feature]);
+            }
+            // Warnings are errors here too (a `cfg` that leaves an import unused, say), without
+            // `RUSTFLAGS`, which would rebuild every dependency.
+            cargo_without_warnings(&args)?;
+        }
+    }
+    Ok(())
+}
+
+/// `cargo package` for every published crate: the manifests are complete (no warning is
+/// accepted), every file a crate needs is in its package, and every path dependency between
+/// our crates carries a version.
+///
+/// The crates are named one by one: `--workspace` would also package the members that are
+/// not published (examples, benches, xtask). `--no-verify`: verifying builds every package
+/// again from its unpacked sources, with all its dependencies, in a target directory of its
+/// own (43 s for `parallel-types` and `parallel-sse` alone; minutes for the workspace), to
+/// show what the test step has already shown: the same sources build. `--allow-dirty`: CI
+/// checks the tree as it is, like every other step, committed or not.
+fn package() -> Result<(), String> {
+    let crates = published_crates()?;
+    let mut args = vec!["package", "--no-verify", "--locked", "--allow-dirty"];
+    for krate in &crates {
+        args.extend(["-p", &krate.name]);
+    }
+    cargo_without_warnings(&args)
+}
+
+/// No dependency in `Cargo.lock` asks for a newer Rust than the workspace's `rust-version`:
+/// clippy's `incompatible_msrv` checks our code against it, this checks what we build on
+/// (the resolver prefers compatible versions, but a manifest or an update can still ask for
+/// a newer one). Reads `cargo metadata`, which every platform's dependencies are in.
+fn msrv() -> Result<(), String> {
+    let root = workspace_root();
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml"))
+        .map_err(|e| format!("cannot read the workspace manifest: {e}"))?;
+    let ours = workspace
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "rust-version").then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .ok_or("the workspace manifest has no `rust-version`")?;
+    let shown = "cargo metadata --format-version 1 --locked";
+    eprintln!("$ {shown}");
+    let output = Command::new(cargo_bin())
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(&root)
+        .output()
+        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let json = String::from_utf8_lossy(&output.stdout);
+    let too_new = packages_newer_than(&json, &ours);
+    if too_new.is_empty() {
+        eprintln!("every dependency builds with Rust {ours}");
+        Ok(())
+    } else {
+        Err(format!(
+            "the workspace says `rust-version = \"{ours}\"`, but these need a newer Rust; \
+             raise it or pin older versions:\n{}",
+            too_new.join("\n")
+        ))
+    }
+}
+
+/// The packages of a `cargo metadata` document whose `rust_version` is newer than `ours`,
+/// as `id needs Rust X`. A package's `id` comes before its `rust_version`, and nothing else
+/// in a package has an `id`, so the nearest `id` before it is the package's.
+fn packages_newer_than(metadata_json: &str, ours: &str) -> Vec<String> {
+    const FIELD: &str = "\"rust_version\":\"";
+    let version = |text: &str| -> Vec<u64> {
+        let mut parts: Vec<u64> = text.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+        parts.resize(3, 0);
+        parts
+    };
+    let ours = version(ours);
+    metadata_json
+        .match_indices(FIELD)
+        .filter_map(|(at, _)| {
+            let needed = metadata_json[at + FIELD.len()..].split('"').next()?;
+            if version(needed) <= ours {
+                return None;
+            }
+            let id = metadata_json[..at]
+                .rfind("\"id\":\"")
+                .and_then(|i| metadata_json[i + 6..].split('"').next())
+                .unwrap_or("a package");
+            Some(format!("{id} needs Rust {needed}"))
+        })
+        .collect()
+}
+
+/// Runs cargo with its output captured, shows it, and fails on an error or on any warning.
+fn cargo_without_warnings(args: &[&str]) -> Result<(), String> {
+    let shown = format!("cargo {}", args.join(" "));
+    eprintln!("$ {shown}");
+    let output = Command::new(cargo_bin())
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
+    if !output.status.success() {
+        return Err(format!("`{shown}` failed ({})", output.status));
+    }
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning"))
+        .collect();
+    if warnings.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` warned:\n{}", warnings.join("\n")))
+    }
+}
+
+/// A workspace member that is published, and the features its manifest declares.
+struct Crate {
+    name: String,
+    /// Every feature but `default`.
+    features: Vec<String>,
+}
+
+/// The workspace members without `publish = false`, read from the manifests: the root's
+/// `members` list, then each member's `[package]` name and `[features]` table.
+fn published_crates() -> Result<Vec<Crate>, String> {
+    let root = workspace_root();
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let workspace = read(&root.join("Cargo.toml"))?;
+    let mut crates = Vec::new();
+    for member in toml_string_array(&workspace, "members") {
+        let manifest = read(&root.join(&member).join("Cargo.toml"))?;
+        let mut section = "";
+        let (mut name, mut published, mut features) = (None, true, Vec::new());
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line.trim_matches(['[', ']']);
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let (key, value) = (key.trim(), value.trim());
+            match section {
+                "package" if key == "name" => name = Some(value.trim_matches('"').to_owned()),
+                "package" if key == "publish" => published = value != "false",
+                "features" if !key.starts_with('#') && key != "default" => {
+                    features.push(key.to_owned());
+                }
+                _ => {}
+            }
+        }
+        let name = name.ok_or_else(|| format!("{member}/Cargo.toml has no package name"))?;
+        if published {
+            crates.push(Crate { name, features });
+        }
+    }
+    if crates.is_empty() {
+        return Err("no published crate found in the workspace's `members`".to_owned());
+    }
+    Ok(crates)
+}
+
+/// The strings of the array `key = [ ... ]` in a TOML document (the first one), which may
+/// span lines.
+fn toml_string_array(toml: &str, key: &str) -> Vec<String> {
+    let start = toml
+        .lines()
+        .position(|line| line.split('=').next().is_some_and(|k| k.trim() == key));
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    let text: String = toml
+        .lines()
+        .skip(start)
+        .map(|line| line.split('#').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = text
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map_or("", |(body, _)| body);
+    body.split(',')
+        .map(|item| item.trim().trim_matches('"').to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
 }
 
 /// Runs `crates/parallel-emulator/tests/sdk_compat.py` with the official Python SDK
@@ -221,4 +450,48 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_array_is_read_across_lines_and_comments() {
+        let toml = "[workspace]\ndefault-members = [\"x\"]\nmembers = [\n    \"crates/a\", # the first\n    \"b\",\n]\n[other]\nlist = [\"c\"]\n";
+        assert_eq!(toml_string_array(toml, "members"), ["crates/a", "b"]);
+        assert_eq!(toml_string_array(toml, "default-members"), ["x"]);
+        assert!(toml_string_array(toml, "absent").is_empty());
+    }
+
+    #[test]
+    fn dependencies_newer_than_the_msrv_are_named() {
+        let json = r#"{"packages":[{"name":"old","id":"registry+x#old@1.0.0","targets":[{"name":"old"}],"rust_version":"1.70"},{"name":"new","id":"registry+x#new@2.1.0","dependencies":[{"name":"old"}],"rust_version":"1.89.0"},{"name":"same","id":"registry+x#same@1.0.0","rust_version":"1.88.0"},{"name":"none","id":"path+y#none@0.1.0","rust_version":null}]}"#;
+        assert_eq!(
+            packages_newer_than(json, "1.88"),
+            ["registry+x#new@2.1.0 needs Rust 1.89.0"]
+        );
+        assert!(packages_newer_than(json, "1.89").is_empty());
+    }
+
+    #[test]
+    fn the_crates_under_crates_are_published_and_the_other_members_are_not() {
+        let root = workspace_root();
+        let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let published: Vec<String> = published_crates()
+            .unwrap()
+            .into_iter()
+            .map(|krate| krate.name)
+            .collect();
+        for member in toml_string_array(&workspace, "members") {
+            let name = member.rsplit('/').next().unwrap();
+            let shown = published.iter().any(|p| p == name);
+            // examples, benches and xtask would be published with nothing in them for a user.
+            assert_eq!(
+                shown,
+                member.starts_with("crates/"),
+                "{member}: published {shown}"
+            );
+        }
+    }
 }
