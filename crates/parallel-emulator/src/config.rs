@@ -50,6 +50,10 @@ pub struct Faults {
     /// Share of requests that are read and then never answered: the connection is held open
     /// without a byte until the client goes away (or the emulator shuts down).
     pub hang_rate: f64,
+    /// Serve a group's runs stream from the start whatever its `last_event_id`, as a server or
+    /// proxy that drops the query parameter would: a client that resumes it gets every run
+    /// again.
+    pub ignore_last_event_id: bool,
 }
 
 impl Default for Faults {
@@ -65,6 +69,7 @@ impl Default for Faults {
             close_streams_after: None,
             error_event_after: None,
             hang_rate: 0.0,
+            ignore_last_event_id: false,
         }
     }
 }
@@ -145,6 +150,13 @@ impl Faults {
     #[must_use]
     pub fn hang_rate(mut self, rate: f64) -> Self {
         self.hang_rate = rate;
+        self
+    }
+
+    /// Sets [`Faults::ignore_last_event_id`].
+    #[must_use]
+    pub fn ignore_last_event_id(mut self, on: bool) -> Self {
+        self.ignore_last_event_id = on;
         self
     }
 

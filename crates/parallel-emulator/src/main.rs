@@ -69,6 +69,9 @@ struct Args {
     /// Share of requests read and then never answered (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     hang_rate: f64,
+    /// Serve runs streams from the start whatever their `last_event_id`.
+    #[arg(long)]
+    ignore_last_event_id: bool,
     /// Start an outage this many seconds after the start (see --outage-secs, --outage-mode).
     #[arg(long, requires = "outage_secs")]
     outage_at: Option<f64>,
@@ -175,7 +178,8 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .rate_5xx(args.rate_5xx)
         .retry_after(Duration::from_millis(args.retry_after_ms))
         .lost_response_rate(args.lost_response_rate)
-        .hang_rate(args.hang_rate);
+        .hang_rate(args.hang_rate)
+        .ignore_last_event_id(args.ignore_last_event_id);
     if let Some(n) = args.cut_sse_after {
         faults = faults.cut_sse_after(n);
     }

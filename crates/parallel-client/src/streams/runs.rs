@@ -113,6 +113,10 @@ async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error
             skip_untyped(session.what());
             continue;
         };
+        // A server that ignores the cursor repeats every event up to it.
+        if session.is_replayed(peek.event_id.as_deref()) {
+            continue;
+        }
         match peek.kind.as_ref() {
             "task_run.state" => {
                 let id = peek.event_id.as_deref();

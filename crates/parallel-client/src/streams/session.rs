@@ -43,6 +43,13 @@ pub(crate) struct Session {
     moved_on_connection: bool,
     /// Whether the last connection closed made progress, and moved the cursor.
     last_connection: (bool, bool),
+    /// The first event id the caller took in this session: seeing it again on a later
+    /// connection means the server ignored `last_event_id` and started over.
+    first_event_id: Option<String>,
+    /// Whether the open connection is replaying events the caller already took.
+    replaying: bool,
+    /// Whether the open connection brought any such replayed event.
+    replayed_on_connection: bool,
 }
 
 /// What [`Session::next_frame`] found.
@@ -74,6 +81,9 @@ impl Session {
             in_band_error: false,
             moved_on_connection: false,
             last_connection: (false, false),
+            first_event_id: None,
+            replaying: false,
+            replayed_on_connection: false,
         }
     }
 
@@ -175,11 +185,42 @@ impl Session {
         }
     }
 
+    /// Whether the event with this id, on the open connection, is one the caller already
+    /// took: the server ignored `last_event_id` and started the stream over (as a proxy that
+    /// drops the query does). Such a connection is read, without handing anything on, up to
+    /// and including the cursor's event; what follows it is new.
+    pub(crate) fn is_replayed(&mut self, event_id: Option<&str>) -> bool {
+        let Some(id) = event_id.filter(|id| !id.is_empty()) else {
+            return self.replaying;
+        };
+        if self.replaying {
+            if self.last_event_id.as_deref() == Some(id) {
+                self.replaying = false;
+            }
+            self.replayed_on_connection = true;
+            return true;
+        }
+        if self.first_event_id.as_deref() == Some(id) && self.last_event_id.as_deref() != Some(id) {
+            tracing::warn!(
+                what = %self.what,
+                "the server started the stream over although asked to resume; skipping the \
+                 events already delivered"
+            );
+            self.replaying = true;
+            self.replayed_on_connection = true;
+            return true;
+        }
+        false
+    }
+
     /// Records that the caller took an event: a reconnect resumes after it.
     pub(crate) fn delivered(&mut self, event_id: Option<&str>) {
         if let Some(id) = event_id.filter(|id| !id.is_empty()) {
             if self.last_event_id.as_deref() == Some(id) {
                 return;
+            }
+            if self.first_event_id.is_none() {
+                self.first_event_id = Some(id.to_owned());
             }
             self.moved_on_connection = true;
             match &mut self.last_event_id {
@@ -195,7 +236,9 @@ impl Session {
     /// Drops the open connection; one that made progress resets the failure count.
     fn close(&mut self) {
         if let Some((_, seen)) = self.open.take() {
-            let progress = seen.framed() && !self.in_band_error;
+            // A connection that only repeated events already taken brought nothing.
+            let replay_only = self.replayed_on_connection && !self.moved_on_connection;
+            let progress = seen.framed() && !self.in_band_error && !replay_only;
             if progress {
                 self.failures = 0;
             }
@@ -203,6 +246,7 @@ impl Session {
         }
         self.in_band_error = false;
         self.moved_on_connection = false;
+        self.replayed_on_connection = false;
     }
 
     /// The connection failed or ended early: drop it and wait before the next connect, or
@@ -245,6 +289,7 @@ impl Session {
     }
 
     async fn connect(&mut self) -> Result<(), Error> {
+        self.replaying = false;
         let mut path = PathBuilder::new(self.path.clone());
         if self.resumable {
             path = path.query_opt("last_event_id", self.last_event_id.as_deref());

@@ -233,3 +233,68 @@ async fn a_slow_stream_within_the_idle_timeout_delivers_everything() {
     assert_each_input_ran_once(&client, &id, 20).await;
     emu.shutdown().await;
 }
+
+/// A server (or a proxy that drops the query) that ignores `last_event_id` serves the runs
+/// stream from the start on every reopen. Without a guard the reader hands every run on again,
+/// reopens, and never ends.
+#[tokio::test]
+async fn a_runs_stream_that_ignores_the_cursor_delivers_each_run_once_and_ends() {
+    let emu = emulator(Faults::none()).await;
+    let setup = client(&emu);
+    let id = new_group(&setup).await;
+    setup.add_runs(&id, AddRuns::new(inputs(30))).await.unwrap();
+    setup.wait_group(&id).await.unwrap();
+    emu.set_faults(Faults::none().ignore_last_event_id(true));
+    let streamed = tokio::time::timeout(
+        Duration::from_secs(60),
+        assert_each_input_ran_once(&setup, &id, 30),
+    )
+    .await;
+    assert!(streamed.is_ok(), "the stream ended");
+    // The reopen after the clean end replayed everything and brought nothing new: done.
+    assert_eq!(emu.stats().requests(Endpoint::GroupRuns), 2);
+    emu.shutdown().await;
+}
+
+/// Cut every 10 events and restarted from the start on each reopen, the stream can never get
+/// past its tenth run: the reader must not hand runs on twice, nor count connections that
+/// only repeat old runs as progress, so it ends with an error instead of looping.
+#[tokio::test]
+async fn a_runs_stream_that_restarts_from_the_start_on_every_cut_fails_without_repeats() {
+    let emu = emulator(Faults::none()).await;
+    let setup = client(&emu);
+    let id = new_group(&setup).await;
+    setup.add_runs(&id, AddRuns::new(inputs(30))).await.unwrap();
+    setup.wait_group(&id).await.unwrap();
+    emu.set_faults(Faults::none().cut_sse_after(10).ignore_last_event_id(true));
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(emu.base_url())
+        .retry_policy(fast_retries(0))
+        .stream_reconnect(crate::common::fast_reconnects())
+        .max_stream_reconnects(3)
+        .build()
+        .unwrap();
+    let mut runs = client.group_runs(&id, GroupRunsOptions::default().include_input(true));
+    let mut seen = HashSet::new();
+    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(run) = runs.next().await {
+            match run {
+                Ok(run) => {
+                    let company: Company = run.input_as().unwrap().unwrap();
+                    assert!(seen.insert(company.row), "row {} came twice", company.row);
+                }
+                Err(error) => return Some(error),
+            }
+        }
+        None
+    })
+    .await
+    .expect("the stream ends");
+    let error = outcome.expect("the stream ends with an error");
+    assert!(error.is_connection(), "{error:?}");
+    assert_eq!(seen.len(), 10, "the first connection's runs, once each");
+    // 1 connection + 3 reconnects that only repeated old runs.
+    assert_eq!(emu.stats().requests(Endpoint::GroupRuns), 4);
+    emu.shutdown().await;
+}

@@ -33,6 +33,7 @@ struct FaultSettings {
     close_streams_after_secs: Option<f64>,
     error_event_after: Option<u32>,
     hang_rate: f64,
+    ignore_last_event_id: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +151,8 @@ impl App {
             .rate_429(s.rate_429)
             .rate_5xx(s.rate_5xx)
             .lost_response_rate(s.lost_response_rate)
-            .hang_rate(s.hang_rate);
+            .hang_rate(s.hang_rate)
+            .ignore_last_event_id(s.ignore_last_event_id);
         faults.retry_after = s
             .retry_after_ms
             .map_or(faults.retry_after, Duration::from_millis);
@@ -214,5 +216,6 @@ fn faults_json(f: &Faults) -> Value {
         "close_streams_after_secs": f.close_streams_after.map(|d| d.as_secs_f64()),
         "error_event_after": f.error_event_after,
         "hang_rate": f.hang_rate,
+        "ignore_last_event_id": f.ignore_last_event_id,
     })
 }
