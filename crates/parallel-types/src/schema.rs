@@ -20,6 +20,7 @@ use crate::{Error, InputSchema, JsonSchema, OutputSchema, TaskSpec};
 
 /// Limits a generated schema must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SchemaLimits {
     /// Most nested levels of objects and arrays, the root object being level 1.
     pub max_depth: usize,

@@ -127,7 +127,7 @@ fn assert_api_subset(schema: &Value, path: &str) {
 fn output_schema_is_inline_strict_and_described() {
     let spec = TaskSpec::from_output::<Facts>().expect("schema");
     assert!(spec.input_schema.is_none());
-    let OutputSchema::Json(JsonSchema { json_schema }) = &spec.output_schema else {
+    let OutputSchema::Json(JsonSchema { json_schema, .. }) = &spec.output_schema else {
         panic!("json schema expected")
     };
     assert_api_subset(json_schema, "$");
@@ -167,7 +167,7 @@ fn output_schema_is_inline_strict_and_described() {
 #[test]
 fn input_and_output_types_make_a_full_spec() {
     let spec = TaskSpec::from_types::<Company, Facts>().expect("schema");
-    let Some(InputSchema::Json(JsonSchema { json_schema })) = &spec.input_schema else {
+    let Some(InputSchema::Json(JsonSchema { json_schema, .. })) = &spec.input_schema else {
         panic!("input schema")
     };
     assert_api_subset(json_schema, "$");
