@@ -68,6 +68,7 @@ impl BatchInput {
 pub enum BatchItem {
     /// The batch has its group; always the first item. See
     /// [`StartedBatch`](super::StartedBatch) to persist it before any run is created.
+    #[non_exhaustive]
     Started {
         /// The group's id.
         group_id: String,
@@ -77,6 +78,7 @@ pub enum BatchItem {
         resumed: u64,
     },
     /// One add-runs request succeeded.
+    #[non_exhaustive]
     Submitted {
         /// `(position, run_id)` of each input the request created a run for.
         runs: Vec<(u64, String)>,

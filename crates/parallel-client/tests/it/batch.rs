@@ -55,7 +55,7 @@ async fn run_batch(
                 );
             }
             BatchItem::Progress(p) => progress = p,
-            BatchItem::Submitted { runs } => assert!(!runs.is_empty()),
+            BatchItem::Submitted { runs, .. } => assert!(!runs.is_empty()),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -128,6 +128,7 @@ async fn a_crashed_batch_resumes_without_resubmitting_and_redelivers_results() {
                 group_id,
                 token: t,
                 resumed,
+                ..
             } => {
                 assert_eq!((t.as_str(), resumed), (token, 0));
                 group = Some(group_id);
