@@ -98,7 +98,7 @@
 //!   `RunId`) would catch more at compile time, but ids arrive and leave as text (JSON
 //!   answers, files, command lines, logs), so every boundary would need a conversion and
 //!   every wire struct would change type; and the API names its ids by prefix (`tgrp_`,
-//!   `trun_`), so a swapped id is refused by the server with a 404 that names it.
+//!   `trun_`), so a swapped id is refused by the server with a 404, in an error that names it.
 //! - **The builder is pure.** [`Client::builder`] reads nothing from the environment;
 //!   [`ClientBuilder::from_env`] and [`Client::from_env`] read `PARALLEL_API_KEY`,
 //!   `PARALLEL_BASE_URL` and `PARALLEL_CUSTOM_HEADERS`. A program's settings are then all in

@@ -250,6 +250,38 @@ async fn api_errors_carry_the_status_and_the_error_object() {
     emu.shutdown().await;
 }
 
+/// The crate documents why ids are plain `&str` behind a group handle: a swapped id is still
+/// refused by the server, with a 404 that names the id given.
+#[tokio::test]
+async fn swapped_ids_are_refused_with_a_404_naming_the_id() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+    let group_id = client
+        .create_group(CreateTaskGroupRequest::new())
+        .await
+        .unwrap()
+        .taskgroup_id;
+    let group = client.group(&group_id);
+    let run_id = group
+        .add_runs(AddRuns::new(inputs(1)).default_task_spec(spec()))
+        .await
+        .unwrap()
+        .run_ids
+        .remove(0);
+    assert_eq!(group.id(), group_id);
+    assert_eq!(group.get_run(&run_id).await.unwrap().run_id, run_id);
+
+    let err = client.group(&run_id).get_run(&group_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert!(err.to_string().contains(&run_id), "{err}");
+    let err = client.group(&run_id).get().await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    let err = client.get_run(&group_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert!(err.to_string().contains(&group_id), "{err}");
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn failed_runs_answer_404_on_result_and_carry_their_error() {
     let emu = crate::common::emulator_with(Faults::none(), 1.0).await;
