@@ -110,10 +110,11 @@
 //! - **One options style.** Options and builders ([`ClientBuilder`], [`RetryPolicy`],
 //!   [`ReconnectPolicy`], [`AddRuns`], [`GroupRunsOptions`], [`GroupEventsOptions`],
 //!   [`BatchOptions`](batch::BatchOptions)) have private fields and chainable setters named
-//!   after the setting (`.max_retries(4)`); `Debug` shows their values. Wire types in
-//!   [`types`] keep public fields, with constructors and `with_*` setters, and are
-//!   `#[non_exhaustive]`, as are this crate's result structs and item enums, so that the
-//!   API can grow without a breaking release.
+//!   after the setting (`.max_retries(4)`), and no getters (`Debug` shows their values).
+//!   Values that are also read, the wire types in [`types`] and
+//!   [`BatchInput`](batch::BatchInput), take `with_*` setters beside the fields or getters
+//!   of the same names. Wire types, this crate's result structs and its item enums are
+//!   `#[non_exhaustive]`, so that the API can grow without a breaking release.
 //! - **One meaning per reader name.** `view` borrows an event without copying, `view_as`
 //!   decodes its input and output as your types in one pass, `output_as` / `input_as`
 //!   decode a run's output content or input and give `None` where the event carries none,

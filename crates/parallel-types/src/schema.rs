@@ -36,14 +36,14 @@ impl SchemaLimits {
 
     /// Sets the nesting limit.
     #[must_use]
-    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+    pub fn max_depth(mut self, max_depth: usize) -> Self {
         self.max_depth = max_depth;
         self
     }
 
     /// Sets the property-count limit.
     #[must_use]
-    pub fn with_max_properties(mut self, max_properties: usize) -> Self {
+    pub fn max_properties(mut self, max_properties: usize) -> Self {
         self.max_properties = max_properties;
         self
     }

@@ -208,8 +208,7 @@ fn nesting_beyond_the_limit_is_an_error_unless_raised() {
     let error = JsonSchema::from_type::<Deep>().expect_err("4 levels");
     assert!(error.is_schema());
     assert!(error.to_string().contains("4 levels"), "{error}");
-    let raised =
-        JsonSchema::from_type_with_limits::<Deep>(SchemaLimits::default().with_max_depth(4));
+    let raised = JsonSchema::from_type_with_limits::<Deep>(SchemaLimits::default().max_depth(4));
     assert!(raised.is_ok());
     assert!(
         JsonSchema::from_type::<Facts>().is_ok(),
@@ -248,7 +247,7 @@ fn schemas_the_api_cannot_take_are_errors() {
         JsonSchema::from_type::<BTreeMap<String, String>>().is_err(),
         "map root has no properties"
     );
-    let few = SchemaLimits::default().with_max_properties(3);
+    let few = SchemaLimits::default().max_properties(3);
     let too_many = JsonSchema::from_type_with_limits::<Facts>(few).expect_err("property count");
     assert!(too_many.to_string().contains("properties"), "{too_many}");
 }
