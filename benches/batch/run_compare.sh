@@ -31,11 +31,11 @@ for round in $(seq "$rounds"); do
         until grep -q listening "$dir/emu.out"; do sleep 0.05; done
         url=$(sed 's/listening on //' "$dir/emu.out")
         rm -f "$dir/out.csv" "$dir/out.csv.state.json"
-        /usr/bin/time -f "%e %M" -o "$dir/time" "$tool" --base-url "$url" --quiet \
+        /usr/bin/time -f "%e %M %U %S" -o "$dir/time" "$tool" --base-url "$url" --quiet \
             run "$dir/in.csv" -o "$dir/out.csv" --columns "$columns" >/dev/null
         kill "$emu"; wait "$emu" 2>/dev/null || true
-        read -r secs kb <"$dir/time"
+        read -r secs kb usr sys <"$dir/time"
         lines=$(($(wc -l <"$dir/out.csv") - 1))
-        echo "round $round tool $n ($tool): $lines rows, ${secs}s, $(echo "$lines / $secs" | bc) rows/s, peak ${kb} KiB"
+        echo "round $round tool $n ($tool): $lines rows, ${secs}s, $(echo "$lines / $secs" | bc) rows/s, peak ${kb} KiB, cpu ${usr}+${sys} s"
     done
 done

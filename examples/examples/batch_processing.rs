@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 failures += 1;
                 eprintln!("row {} refused: {}", rejected.position, rejected.reason());
             }
-            BatchItem::Result(result) => match result.output_as::<Enrichment>() {
+            BatchItem::Result(result) => match result.content_as::<Enrichment>() {
                 Ok(enrichment) => {
                     if result.position == 0 {
                         println!("row 0: {} in {}", enrichment.industry, enrichment.country);

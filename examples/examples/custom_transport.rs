@@ -16,7 +16,7 @@ use std::error::Error;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use parallel_client::{AddRuns, Client, GroupRunsOptions};
+use parallel_client::{AddRuns, Client, ClientBuilder, GroupRunsOptions};
 use parallel_emulator::{Emulator, EmulatorHandle};
 use parallel_transport::{Body, Transport, TransportError};
 use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
@@ -85,21 +85,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .map(|name| RunInput::new(format!("When was {name} founded?"), "lite-fast"));
     let spec = TaskSpec::text("The founding year");
     client
-        .add_runs(
-            &group.taskgroup_id,
-            AddRuns::new(inputs).default_task_spec(spec),
-        )
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs).default_task_spec(spec))
         .await?;
-    client.wait_group(&group.taskgroup_id).await?;
+    client.group(&group.taskgroup_id).wait().await?;
 
-    let mut runs = client.group_runs(
-        &group.taskgroup_id,
-        GroupRunsOptions::with_input_and_output(),
-    );
+    let mut runs = client
+        .group(&group.taskgroup_id)
+        .runs(GroupRunsOptions::with_input_and_output());
     while let Some(run) = runs.next().await {
         let run = run?;
         let view = run.view()?;
-        let answer: Option<String> = run.output_as()?;
+        let answer: Option<String> = view.output_as()?;
         println!(
             "{} ({}): {}",
             view.run.run_id,
@@ -119,7 +116,10 @@ async fn connect(
     transport: ReqwestTransport,
 ) -> Result<(Client, Option<EmulatorHandle>), Box<dyn Error>> {
     if std::env::var_os("PARALLEL_API_KEY").is_some() {
-        return Ok((Client::builder().transport(transport).build()?, None));
+        return Ok((
+            ClientBuilder::from_env().transport(transport).build()?,
+            None,
+        ));
     }
     let emulator = Emulator::builder().time_scale(0.001).start().await?;
     println!(

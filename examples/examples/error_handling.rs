@@ -39,7 +39,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // 2. An unknown id: a 404 with the API's error object.
     let error = client
-        .get_group("tgrp_00000000000000000000000000000000")
+        .group("tgrp_00000000000000000000000000000000")
+        .get()
         .await
         .unwrap_err();
     if error.status() == Some(http::StatusCode::NOT_FOUND) {
@@ -53,15 +54,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let inputs = (0..9).map(|i| RunInput::new(format!("Question {i}"), "lite-fast"));
     let spec = TaskSpec::text("A short answer");
     client
-        .add_runs(
-            &group.taskgroup_id,
-            AddRuns::new(inputs).default_task_spec(spec),
-        )
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs).default_task_spec(spec))
         .await?;
-    client.wait_group(&group.taskgroup_id).await?;
-    let mut runs = client.group_runs(&group.taskgroup_id, GroupRunsOptions::default());
+    client.group(&group.taskgroup_id).wait().await?;
+    let mut runs = client
+        .group(&group.taskgroup_id)
+        .runs(GroupRunsOptions::default());
     while let Some(run) = runs.next().await {
-        let run = run?.to_event()?.run;
+        let run = run?.view()?.into_owned()?.run;
         if run.status == RunStatus::Failed {
             let reason = run
                 .error

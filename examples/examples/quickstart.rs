@@ -63,27 +63,30 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await?;
     let group_id = &group.taskgroup_id;
     let run_ids = client
-        .add_runs(group_id, AddRuns::new(inputs).default_task_spec(spec))
+        .group(group_id)
+        .add_runs(AddRuns::new(inputs).default_task_spec(spec))
         .await?
         .run_ids;
     println!("task group {group_id}: {} runs added", run_ids.len());
 
-    let status = client.wait_group(group_id).await?;
+    let status = client.group(group_id).wait().await?;
     println!("finished: {:?}", status.task_run_status_counts);
 
     // Results come back in the order the runs were added.
-    let mut runs = client.group_runs(group_id, GroupRunsOptions::with_input_and_output());
+    let mut runs = client
+        .group(group_id)
+        .runs(GroupRunsOptions::with_input_and_output());
     let mut names = companies.iter().map(|(name, _)| *name);
     while let Some(run) = runs.next().await {
         let run = run?;
         let name = names.next().unwrap_or("?");
-        if let Some(insight) = run.output_as::<CompanyInsight>()? {
+        let view = run.view()?;
+        if let Some(insight) = view.output_as::<CompanyInsight>()? {
             println!(
                 "{name}: founded {}, CEO {}. {}",
                 insight.founded_year, insight.ceo_name, insight.summary
             );
         } else {
-            let view = run.view()?;
             println!(
                 "{name}: no result ({}), run {}",
                 view.run.status, view.run.run_id

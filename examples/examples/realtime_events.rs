@@ -36,11 +36,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let inputs = questions.iter().map(|q| RunInput::new(*q, "base-fast"));
     let spec = TaskSpec::text("A short answer with its source");
     client
-        .add_runs(&group_id, AddRuns::new(inputs).default_task_spec(spec))
+        .group(&group_id)
+        .add_runs(AddRuns::new(inputs).default_task_spec(spec))
         .await?;
 
     // The stream resumes by itself after a dropped connection and ends when the group is done.
-    let mut events = client.group_events(&group_id, GroupEventsOptions::default());
+    let mut events = client
+        .group(&group_id)
+        .events(GroupEventsOptions::default());
     while let Some(event) = events.next().await {
         match event? {
             GroupEvent::TaskGroupStatus(status) => {

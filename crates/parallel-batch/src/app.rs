@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt;
-use parallel_client::{Client, GroupEventsOptions};
+use parallel_client::{Client, ClientBuilder, GroupEventsOptions};
 use parallel_types::{GroupEvent, TaskGroup};
 
 use crate::cli::{Cli, Command, EmulatorArgs};
@@ -104,8 +104,9 @@ fn api_key() -> Option<String> {
 
 fn client_for(base_url: &str, key: Option<&str>) -> Result<Client, Error> {
     crate::base_url::check(base_url)?;
-    // An emulator started without a key accepts any; the client insists on sending one.
-    Client::builder()
+    // From the environment for `PARALLEL_CUSTOM_HEADERS`; the key and the URL were chosen
+    // above. An emulator started without a key accepts any; the client insists on sending one.
+    ClientBuilder::from_env()
         .base_url(base_url)
         .api_key(key.unwrap_or("no-key"))
         .build()
@@ -138,7 +139,8 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
         Command::Status { group } => {
             let client = remote_client(&cli)?;
             let group = client
-                .get_group(group)
+                .group(group)
+                .get()
                 .await
                 .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
             print_group(&group, cli.json);
@@ -344,7 +346,8 @@ fn print_group(group: &TaskGroup, json: bool) {
 
 async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> Result<(), Error> {
     let first = client
-        .get_group(group)
+        .group(group)
+        .get()
         .await
         .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
     let to_counts = |status: &parallel_types::TaskGroupStatus| {
@@ -370,8 +373,10 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
     let mut errors = 0;
     loop {
         let mut options = GroupEventsOptions::default();
-        options.last_event_id.clone_from(&last_event_id);
-        let mut stream = client.group_events(group, options);
+        if let Some(id) = &last_event_id {
+            options = options.last_event_id(id);
+        }
+        let mut stream = client.group(group).events(options);
         let mut inactive = false;
         while let Some(event) = stream.next().await {
             match event {
@@ -397,7 +402,8 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
             }
         }
         let group_now = client
-            .get_group(group)
+            .group(group)
+            .get()
             .await
             .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
         if inactive || !group_now.status.is_active {
@@ -411,21 +417,15 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
 
 async fn events(client: &Client, group: &str, last_event_id: Option<String>) -> Result<(), Error> {
     use std::io::Write;
-    let options = GroupEventsOptions {
-        last_event_id,
-        ..GroupEventsOptions::default()
-    };
-    let mut stream = client.group_events(group, options);
+    let mut options = GroupEventsOptions::default();
+    if let Some(id) = last_event_id {
+        options = options.last_event_id(id);
+    }
+    let mut stream = client.group(group).events(options);
     let stdout = std::io::stdout();
     while let Some(event) = stream.next().await {
         let event = event.map_err(|e| Error::api(format!("cannot follow group {group}"), e))?;
-        let line = match &event {
-            GroupEvent::TaskGroupStatus(e) => serde_json::to_string(e),
-            GroupEvent::TaskRunState(e) => serde_json::to_string(e),
-            GroupEvent::Error(e) => serde_json::to_string(e),
-            GroupEvent::Unknown(v) => serde_json::to_string(v),
-        }
-        .unwrap_or_default();
+        let line = serde_json::to_string(&event).unwrap_or_default();
         let mut out = stdout.lock();
         // A closed stdout (e.g. `| head`) ends the command quietly.
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {

@@ -35,3 +35,8 @@ pub use input::{ColumnMap, InputFormat, InputReader, Row};
 pub use output::{CsvLayout, OutputFormat, OutputWriter, Record};
 pub use spec::{Task, TaskSource, parse_columns};
 pub use state::{Fingerprint, Fnv64, PendingRewrite, RowSet, STATE_VERSION, State, state_path};
+
+/// The README's examples, compiled and run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -47,7 +47,9 @@ pub(crate) async fn write(
     output: &Path,
     format: OutputFormat,
 ) -> Result<Counts, Error> {
-    let mut stream = client.group_runs(group, GroupRunsOptions::with_input_and_output());
+    let mut stream = client
+        .group(group)
+        .runs(GroupRunsOptions::with_input_and_output());
     let mut file = ResultsFile {
         output,
         format,

@@ -85,12 +85,10 @@ async fn create(base_url: &str, n: u64) -> Result<(), Box<dyn std::error::Error>
         RunInput::new(input, "core-fast")
     });
     client
-        .add_runs(
-            &group.taskgroup_id,
-            AddRuns::new(inputs).default_task_spec(spec),
-        )
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs).default_task_spec(spec))
         .await?;
-    client.wait_group(&group.taskgroup_id).await?;
+    client.group(&group.taskgroup_id).wait().await?;
     println!("{}", group.taskgroup_id);
     Ok(())
 }
@@ -106,7 +104,7 @@ async fn stream(
     if let Ok(runs) = std::env::var("STREAM_BENCH_READ_AHEAD") {
         options = options.read_ahead(runs.parse()?);
     }
-    let mut runs = client.group_runs(group_id, options);
+    let mut runs = client.group(group_id).runs(options);
     let (mut count, mut bytes, mut checksum) = (0u64, 0u64, 0usize);
     while let Some(run) = runs.next().await {
         let run = run?;
@@ -126,7 +124,7 @@ async fn stream(
                     o.founded_year.len() + o.ceo_name.len() + o.headquarters.len()
                 });
         } else if mode == "owned" {
-            let event = run.to_event()?;
+            let event = run.view()?.into_owned()?;
             checksum += event.run.run_id.len() + usize::from(event.output.is_some());
         } else {
             let view = run.view()?;

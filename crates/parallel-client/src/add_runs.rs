@@ -7,7 +7,7 @@
 //! proxy), the runs may or may not exist, and sending the request again could run every input
 //! twice. So every input carries a client tag in its metadata, under the key
 //! [`CLIENT_TAG_KEY`] (`"client_tag"`), with the value `"<token>:<position>"`: `token` is random
-//! per [`Client::add_runs`] call unless the caller supplies one ([`AddRuns::token`]), and
+//! per [`GroupHandle::add_runs`] call unless the caller supplies one ([`AddRuns::token`]), and
 //! `position` is the input's position in the call (offset by [`AddRuns::first_position`]).
 //! After an unknown outcome the client waits a backoff delay, streams the group's runs, collects
 //! the runs whose tag carries the token, and submits again only the inputs whose positions are
@@ -33,6 +33,7 @@ use serde_json::value::RawValue;
 use crate::beta::{self, Beta};
 use crate::client::{Client, Inner};
 use crate::error::{Error, Kind};
+use crate::groups::GroupHandle;
 use crate::groups::to_body;
 use crate::request::{Call, Effect};
 use crate::session::Frame;
@@ -47,7 +48,7 @@ pub const MAX_RUNS_PER_REQUEST: usize = 1000;
 /// The longest token accepted, so that tags stay well under the 512-character metadata limit.
 const MAX_TOKEN_LEN: usize = 128;
 
-/// Runs to add to a group with [`Client::add_runs`]: any number of inputs, sent in requests of
+/// Runs to add to a group with [`GroupHandle::add_runs`]: any number of inputs, sent in requests of
 /// at most [`MAX_RUNS_PER_REQUEST`].
 ///
 /// ```
@@ -61,13 +62,13 @@ const MAX_TOKEN_LEN: usize = 128;
 /// ```
 #[derive(Debug, Clone)]
 pub struct AddRuns {
-    pub(crate) inputs: Vec<RunInput>,
-    pub(crate) default_task_spec: Option<TaskSpec>,
-    pub(crate) token: Option<String>,
-    pub(crate) first_position: u64,
-    pub(crate) chunk_size: usize,
-    pub(crate) tag: bool,
-    pub(crate) betas: Vec<Beta>,
+    inputs: Vec<RunInput>,
+    default_task_spec: Option<TaskSpec>,
+    token: Option<String>,
+    first_position: u64,
+    chunk_size: usize,
+    tag: bool,
+    betas: Vec<Beta>,
 }
 
 impl AddRuns {
@@ -145,7 +146,7 @@ pub(crate) struct ChunkOutcome {
     pub(crate) cursors: Option<(Option<String>, Option<String>)>,
 }
 
-/// What [`Client::add_runs`] added.
+/// What [`GroupHandle::add_runs`] added.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AddedRuns {
@@ -299,9 +300,10 @@ impl TaggedRunInner<'_> {
     }
 }
 
-impl Client {
-    /// Adds runs to a group and returns their run ids in input order, the group's status
-    /// after the last request, and cursors positioned just before the runs added.
+impl GroupHandle<'_> {
+    /// Adds runs to the group (`POST /v1/tasks/groups/{id}/runs`) and returns their run ids
+    /// in input order, the group's status after the last request, and cursors positioned
+    /// just before the runs added.
     ///
     /// Inputs are sent in requests of at most 1,000 (see [`AddRuns::chunk_size`]), in order;
     /// all but the last request ask for no status refresh (`refresh_status=false`), as
@@ -311,7 +313,8 @@ impl Client {
     ///
     /// On failure some requests may have succeeded: the runs they created exist. Calling again
     /// with the same [`AddRuns::token`] adds only the missing inputs.
-    pub async fn add_runs(&self, group_id: &str, runs: AddRuns) -> Result<AddedRuns, Error> {
+    pub async fn add_runs(self, runs: AddRuns) -> Result<AddedRuns, Error> {
+        let (client, group_id) = (self.client, self.group_id);
         let AddRuns {
             inputs,
             default_task_spec,
@@ -353,7 +356,7 @@ impl Client {
         let count = chunks.len();
         for (index, chunk) in chunks.into_iter().enumerate() {
             let last = index + 1 == count;
-            let outcome = self
+            let outcome = client
                 .submit_chunk(ChunkRequest {
                     group_id,
                     chunk,
@@ -379,7 +382,9 @@ impl Client {
         }
         Ok(added)
     }
+}
 
+impl Client {
     /// Submits one chunk (at most 1,000 inputs), reconciling lost answers when tagged.
     pub(crate) async fn submit_chunk(
         &self,
@@ -450,11 +455,10 @@ impl Client {
                     // Nothing of a refused request was created: drop the inputs it names and
                     // send the rest again.
                     let named = rejected_inputs(&error, pending.len());
-                    let api = error.api_error().cloned().unwrap_or_else(|| ErrorObject {
-                        ref_id: String::new(),
-                        message: error.to_string(),
-                        detail: None,
-                    });
+                    let api = error
+                        .api_error()
+                        .cloned()
+                        .unwrap_or_else(|| ErrorObject::new(error.to_string()));
                     for &index in named.iter().rev() {
                         outcome.rejected.push((pending.remove(index), api.clone()));
                     }
@@ -464,7 +468,7 @@ impl Client {
                     let Some(token) = token else {
                         return Err(error);
                     };
-                    if rounds >= inner.retry.get_max_retries() {
+                    if rounds >= inner.retry.retries() {
                         return Err(error);
                     }
                     tokio::time::sleep(inner.retry.delay(rounds, None)).await;
@@ -568,10 +572,8 @@ impl Inner {
         refresh_status: bool,
         betas: &[Beta],
     ) -> Result<Call, Error> {
-        let request = AddRunsRequest {
-            inputs: inputs.iter().map(|&input| input.clone()).collect(),
-            default_task_spec: default_task_spec.cloned(),
-        };
+        let mut request = AddRunsRequest::new(inputs.iter().map(|&input| input.clone()).collect());
+        request.default_task_spec = default_task_spec.cloned();
         let body = to_body(&request, "the add-runs request")?;
         let mut path = self.group_path(Some(group_id)).segment("runs");
         if !refresh_status {

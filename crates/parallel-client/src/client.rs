@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use parallel_sse::Limits;
 use parallel_transport::{SharedTransport, Transport};
 
+use crate::SseLimits;
 use crate::error::Error;
 use crate::reconnect::ReconnectPolicy;
 use crate::retry::RetryPolicy;
 
-/// The base URL used when neither [`ClientBuilder::base_url`] nor `PARALLEL_BASE_URL` is set.
+/// The base URL used when [`ClientBuilder::base_url`] is not called (and, with
+/// [`ClientBuilder::from_env`], `PARALLEL_BASE_URL` is not set).
 pub const DEFAULT_BASE_URL: &str = "https://api.parallel.ai";
 
 /// The default time allowed for one request attempt, reading a JSON answer's body included
@@ -63,7 +64,7 @@ pub(crate) struct Inner {
     pub(crate) stream_idle_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) max_response_bytes: usize,
-    pub(crate) sse_limits: Limits,
+    pub(crate) sse_limits: SseLimits,
 }
 
 impl fmt::Debug for Client {
@@ -83,15 +84,17 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A builder with every setting at its default.
+    /// A builder with every setting at its default. It reads nothing from the environment:
+    /// use [`ClientBuilder::from_env`] (or [`Client::from_env`]) for that.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
-    /// A client configured from `PARALLEL_API_KEY`, `PARALLEL_BASE_URL` and
-    /// `PARALLEL_CUSTOM_HEADERS`, with the default transport and settings.
+    /// A client configured from the environment, with the default transport and settings:
+    /// [`ClientBuilder::from_env`] then [`ClientBuilder::build`]. Fails when
+    /// `PARALLEL_API_KEY` is not set.
     pub fn from_env() -> Result<Self, Error> {
-        Self::builder().build()
+        ClientBuilder::from_env().build()
     }
 
     /// The base URL requests go to.
@@ -101,6 +104,11 @@ impl Client {
 }
 
 /// Configures and builds a [`Client`].
+///
+/// The builder is pure: [`Client::builder`] starts from the defaults and reads nothing from
+/// the environment, so a program's settings are all in its code. [`ClientBuilder::from_env`]
+/// starts from `PARALLEL_API_KEY`, `PARALLEL_BASE_URL` and `PARALLEL_CUSTOM_HEADERS` instead,
+/// and any setter called afterwards wins over them.
 ///
 /// ```
 /// use std::time::Duration;
@@ -122,6 +130,9 @@ impl Client {
 pub struct ClientBuilder {
     api_key: Option<String>,
     base_url: Option<String>,
+    /// Headers read by [`ClientBuilder::from_env`] (`PARALLEL_CUSTOM_HEADERS`); those given
+    /// with [`ClientBuilder::header`] replace them by name.
+    env_headers: Vec<(String, String)>,
     transport: Option<SharedTransport>,
     retry: Option<RetryPolicy>,
     request_timeout: Option<Duration>,
@@ -130,7 +141,7 @@ pub struct ClientBuilder {
     reconnect: Option<ReconnectPolicy>,
     max_stream_reconnects: Option<u32>,
     max_response_bytes: Option<usize>,
-    sse_limits: Option<Limits>,
+    sse_limits: Option<SseLimits>,
     user_agent: Option<String>,
     headers: Vec<(String, String)>,
     legacy_v1beta: bool,
@@ -147,7 +158,43 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The API key, sent as `x-api-key`. Defaults to `PARALLEL_API_KEY`.
+    /// A builder set from the environment, the way the official SDKs read it:
+    ///
+    /// - `PARALLEL_API_KEY`: the API key ([`ClientBuilder::api_key`]);
+    /// - `PARALLEL_BASE_URL`: the base URL ([`ClientBuilder::base_url`]);
+    /// - `PARALLEL_CUSTOM_HEADERS`: extra headers, one `Name: value` per line (lines without
+    ///   a colon are ignored, name and value trimmed, a later line of the same name wins);
+    ///   a header of the same name given with [`ClientBuilder::header`] replaces one of these.
+    ///
+    /// Unset or blank variables leave the defaults. Nothing is checked until
+    /// [`ClientBuilder::build`]; setters called on the result win over the environment.
+    ///
+    /// ```
+    /// use parallel_client::ClientBuilder;
+    ///
+    /// // Whatever the environment says, this client talks to a local server.
+    /// let client = ClientBuilder::from_env()
+    ///     .api_key("test-key")
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "http://127.0.0.1:8080");
+    /// # Ok::<(), parallel_client::Error>(())
+    /// ```
+    pub fn from_env() -> Self {
+        let custom = std::env::var("PARALLEL_CUSTOM_HEADERS").unwrap_or_default();
+        Self {
+            api_key: env_nonempty("PARALLEL_API_KEY"),
+            base_url: env_nonempty("PARALLEL_BASE_URL"),
+            env_headers: parse_custom_headers(&custom)
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The API key, sent as `x-api-key` (required; [`ClientBuilder::from_env`] reads
+    /// `PARALLEL_API_KEY`).
     #[must_use]
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -155,7 +202,7 @@ impl ClientBuilder {
     }
 
     /// The server's base URL (scheme, host, optional port and path prefix). Defaults to
-    /// `PARALLEL_BASE_URL`, then to [`DEFAULT_BASE_URL`].
+    /// [`DEFAULT_BASE_URL`] ([`ClientBuilder::from_env`] reads `PARALLEL_BASE_URL`).
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
@@ -163,16 +210,14 @@ impl ClientBuilder {
     }
 
     /// The transport that sends requests. Defaults to `HyperTransport` (feature `hyper`).
+    ///
+    /// Any [`Transport`]: a type of your own, an `Arc` of one, or a
+    /// [`SharedTransport`](parallel_transport::SharedTransport) that other clients use too
+    /// (several clients over one connection pool). A `SharedTransport` is kept as it is, not
+    /// wrapped again.
     #[must_use]
     pub fn transport<T: Transport>(mut self, transport: T) -> Self {
         self.transport = Some(SharedTransport::new(transport));
-        self
-    }
-
-    /// An already shared transport, for several clients over one connection pool.
-    #[must_use]
-    pub fn shared_transport(mut self, transport: SharedTransport) -> Self {
-        self.transport = Some(transport);
         self
     }
 
@@ -236,9 +281,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Size limits of the stream parser (line, event and data-line counts).
+    /// Size limits of the stream parser (line, event and data-line counts; default
+    /// [`SseLimits::default`]).
     #[must_use]
-    pub fn sse_limits(mut self, limits: Limits) -> Self {
+    pub fn sse_limits(mut self, limits: SseLimits) -> Self {
         self.sse_limits = Some(limits);
         self
     }
@@ -251,8 +297,8 @@ impl ClientBuilder {
     }
 
     /// A header added to every request; checked when the client is built. It replaces a header
-    /// of the same name from `PARALLEL_CUSTOM_HEADERS`; `parallel-beta` values are merged
-    /// with the betas of each call.
+    /// of the same name read by [`ClientBuilder::from_env`]; `parallel-beta` values are
+    /// merged with the betas of each call.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -266,19 +312,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// Builds the client. Reads nothing from the environment (see
+    /// [`ClientBuilder::from_env`]).
     ///
-    /// Settings not given fall back to the environment: `PARALLEL_API_KEY`,
-    /// `PARALLEL_BASE_URL`, and `PARALLEL_CUSTOM_HEADERS` (extra headers, one `Name: value` per
-    /// line, read as the official SDKs do: lines without a colon are ignored, name and value
-    /// trimmed; headers given with [`ClientBuilder::header`] win over them).
-    ///
-    /// Fails when no API key is given (neither here nor in `PARALLEL_API_KEY`), when the base
-    /// URL or a header is invalid, or when no transport is given and the `hyper` feature is off.
+    /// Fails when no API key is given, when the base URL or a header is invalid, or when no
+    /// transport is given and the `hyper` feature is off.
     pub fn build(self) -> Result<Client, Error> {
-        let Some(api_key) = self.api_key.or_else(|| env_nonempty("PARALLEL_API_KEY")) else {
+        let Some(api_key) = self.api_key.filter(|key| !key.trim().is_empty()) else {
             return Err(Error::config(
-                "no API key: set PARALLEL_API_KEY or call ClientBuilder::api_key",
+                "no API key: call ClientBuilder::api_key, or set PARALLEL_API_KEY and use \
+                 Client::from_env (or ClientBuilder::from_env)",
             ));
         };
         let mut api_key = HeaderValue::from_str(api_key.trim()).map_err(|_| {
@@ -286,10 +329,7 @@ impl ClientBuilder {
         })?;
         api_key.set_sensitive(true);
 
-        let base_url = self
-            .base_url
-            .or_else(|| env_nonempty("PARALLEL_BASE_URL"))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         let base_url = normalize_base_url(&base_url)?;
 
         let mut headers = HeaderMap::new();
@@ -299,17 +339,12 @@ impl ClientBuilder {
             HeaderValue::from_str(&agent)
                 .map_err(|_| Error::config(format!("invalid user agent {agent:?}")))?,
         );
-        let from_env = std::env::var("PARALLEL_CUSTOM_HEADERS").ok();
-        let from_env = parse_custom_headers(from_env.as_deref().unwrap_or(""));
-        let given: Vec<(&str, &str)> = self
-            .headers
+        let given = &self.headers;
+        let env_only = self
+            .env_headers
             .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        let env_only = from_env
-            .into_iter()
             .filter(|(name, _)| !given.iter().any(|(g, _)| g.eq_ignore_ascii_case(name)));
-        for (name, value) in env_only.chain(given.iter().copied()) {
+        for (name, value) in env_only.chain(given) {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::config(format!("invalid header name {name:?}")))?;
             let value = HeaderValue::from_str(value)
@@ -423,6 +458,50 @@ mod tests {
             ]
         );
         assert!(parse_custom_headers("").is_empty());
+    }
+
+    /// Runs in a child process of the test binary with the variables set, so that it checks
+    /// the same thing whatever this process's environment holds.
+    #[test]
+    fn only_from_env_reads_the_environment() {
+        const CHILD: &str = "PARALLEL_CLIENT_TEST_ENV_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let error = Client::builder().build().unwrap_err();
+            assert!(
+                error.is_config() && error.to_string().contains("from_env"),
+                "{error}"
+            );
+            let pure = Client::builder().api_key("given").build().unwrap();
+            assert_eq!(pure.base_url(), DEFAULT_BASE_URL);
+            assert!(!pure.inner.headers.contains_key("x-team"));
+            let from_env = ClientBuilder::from_env().build().unwrap();
+            assert_eq!(from_env.base_url(), "http://127.0.0.1:9");
+            assert_eq!(from_env.inner.headers["x-team"], "research");
+            let overridden = ClientBuilder::from_env()
+                .base_url("http://127.0.0.1:10")
+                .header("X-Team", "sales")
+                .build()
+                .unwrap();
+            assert_eq!(overridden.base_url(), "http://127.0.0.1:10");
+            let teams: Vec<_> = overridden.inner.headers.get_all("x-team").iter().collect();
+            assert_eq!(teams, ["sales"]);
+            return;
+        }
+        let name = "client::tests::only_from_env_reads_the_environment";
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture"])
+            .env(CHILD, "1")
+            .env("PARALLEL_API_KEY", "from-env")
+            .env("PARALLEL_BASE_URL", "http://127.0.0.1:9")
+            .env("PARALLEL_CUSTOM_HEADERS", "X-Team: research")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// ```
 /// # async fn demo(client: parallel_client::Client) {
-/// match client.get_group("tgrp_missing").await {
+/// match client.group("tgrp_missing").get().await {
 ///     Ok(group) => println!("{} runs", group.status.num_task_runs),
 ///     Err(err) if err.status() == Some(http::StatusCode::NOT_FOUND) => println!("no such group"),
 ///     Err(err) if err.is_timeout() || err.is_connection() => println!("network trouble: {err}"),
@@ -229,9 +229,21 @@ impl Error {
 
     /// True when a request that creates work (a run, runs in a group) may or may not have been
     /// processed: the request was sent but no answer arrived. Look before submitting again;
-    /// [`Client::add_runs`](crate::Client::add_runs) does this by itself.
+    /// [`GroupHandle::add_runs`](crate::GroupHandle::add_runs) does this by itself.
     pub fn is_outcome_unknown(&self) -> bool {
         self.outcome_unknown
+    }
+}
+
+/// A payload of the wire types that did not decode (a view's `output_as`, say), so that `?`
+/// works on them in a function returning this crate's error.
+impl From<parallel_types::Error> for Error {
+    fn from(error: parallel_types::Error) -> Self {
+        Self::new(
+            Kind::Decode,
+            "could not decode a payload as the requested type",
+        )
+        .with_source(error)
     }
 }
 
@@ -341,11 +353,9 @@ pub(crate) fn parse_error_body(body: &[u8]) -> Option<ErrorObject> {
 }
 
 fn error_object(ref_id: String, message: String, detail: Option<serde_json::Value>) -> ErrorObject {
-    ErrorObject {
-        ref_id,
-        message,
-        detail,
-    }
+    let mut object = ErrorObject::new(message).with_ref_id(ref_id);
+    object.detail = detail;
+    object
 }
 
 #[cfg(test)]

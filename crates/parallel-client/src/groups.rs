@@ -71,9 +71,46 @@ impl Client {
         inner.json(&call).await
     }
 
-    /// A group and its aggregated status (`GET /v1/tasks/groups/{id}`).
-    pub async fn get_group(&self, group_id: &str) -> Result<TaskGroup, Error> {
-        let inner = &self.inner;
+    /// The task group `group_id`: the endpoints under `/v1/tasks/groups/{group_id}` (its
+    /// status, its runs, its events, adding runs, waiting for it). Cheap and `Copy`: it
+    /// borrows the client and the id, and sends nothing by itself.
+    ///
+    /// ```
+    /// # async fn demo(client: parallel_client::Client) -> Result<(), parallel_client::Error> {
+    /// let group = client.group("tgrp_123");
+    /// let status = group.wait().await?;
+    /// let run = group.get_run("trun_456").await?;
+    /// # let _ = (status, run); Ok(()) }
+    /// ```
+    pub fn group<'a>(&'a self, group_id: &'a str) -> GroupHandle<'a> {
+        GroupHandle {
+            client: self,
+            group_id,
+        }
+    }
+}
+
+/// One task group of a [`Client`] ([`Client::group`]): the endpoints under
+/// `/v1/tasks/groups/{group_id}`.
+///
+/// It exists so that a call never takes two ids side by side: `client.group(group_id)
+/// .get_run(run_id)` names each id by the call it is given to, in the order of the URL. See
+/// the crate's [design decisions](crate#design-decisions).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupHandle<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) group_id: &'a str,
+}
+
+impl<'a> GroupHandle<'a> {
+    /// The group's id.
+    pub fn id(self) -> &'a str {
+        self.group_id
+    }
+
+    /// The group and its aggregated status (`GET /v1/tasks/groups/{id}`).
+    pub async fn get(self) -> Result<TaskGroup, Error> {
+        let (inner, group_id) = (&self.client.inner, self.group_id);
         let call = Call::get(
             inner,
             format!("getting task group {group_id}"),
@@ -82,9 +119,9 @@ impl Client {
         inner.json(&call).await
     }
 
-    /// One run of a group (`GET /v1/tasks/groups/{id}/runs/{run_id}`).
-    pub async fn get_group_run(&self, group_id: &str, run_id: &str) -> Result<TaskRun, Error> {
-        let inner = &self.inner;
+    /// One run of the group (`GET /v1/tasks/groups/{id}/runs/{run_id}`).
+    pub async fn get_run(self, run_id: &str) -> Result<TaskRun, Error> {
+        let (inner, group_id) = (&self.client.inner, self.group_id);
         let path = inner
             .group_path(Some(group_id))
             .segment("runs")
@@ -98,7 +135,7 @@ impl Client {
         inner.json(&call).await
     }
 
-    /// Every run of a group, with its input and output if asked
+    /// Every run of the group, with its input and output if asked
     /// (`GET /v1/tasks/groups/{id}/runs`, server-sent events).
     ///
     /// The stream connects on first poll, resumes after interruptions from the last run it
@@ -113,32 +150,35 @@ impl Client {
     /// #[derive(serde::Deserialize)]
     /// struct Insight { ceo_name: String }
     ///
-    /// let mut runs = client.group_runs(group_id, GroupRunsOptions::with_input_and_output());
+    /// let mut runs = client.group(group_id).runs(GroupRunsOptions::with_input_and_output());
     /// while let Some(run) = runs.next().await {
     ///     let run = run?;
-    ///     if let Some(insight) = run.output_as::<Insight>()? {
-    ///         println!("{}: {}", run.view()?.run.run_id, insight.ceo_name);
+    ///     let view = run.view()?;
+    ///     if let Some(insight) = view.output_as::<Insight>()? {
+    ///         println!("{}: {}", view.run.run_id, insight.ceo_name);
     ///     }
     /// }
     /// # Ok(()) }
     /// ```
     #[allow(clippy::needless_pass_by_value)] // by value reads better at call sites
-    pub fn group_runs(&self, group_id: &str, options: GroupRunsOptions) -> RunsStream {
+    pub fn runs(self, options: GroupRunsOptions) -> RunsStream {
         runs_stream(
-            self.inner.group_runs_session(group_id, &options),
+            self.client
+                .inner
+                .group_runs_session(self.group_id, &options),
             options.read_ahead,
         )
     }
 
-    /// A group's status updates and run completions (`GET /v1/tasks/groups/{id}/events`).
+    /// The group's status updates and run completions (`GET /v1/tasks/groups/{id}/events`).
     ///
     /// The stream resumes after interruptions (and after the server's periodic closes) from
     /// the last event it delivered, and ends when the server closes it after a status event
     /// reporting the group inactive (each connection opens with a snapshot of the current
     /// status, then the events after the cursor). Run completions carry no output: read
-    /// results with [`Client::run_result`] or [`Client::group_runs`].
-    pub fn group_events(&self, group_id: &str, options: GroupEventsOptions) -> GroupEvents {
-        let inner = &self.inner;
+    /// results with [`Client::run_result`] or [`GroupHandle::runs`].
+    pub fn events(self, options: GroupEventsOptions) -> GroupEvents {
+        let (inner, group_id) = (&self.client.inner, self.group_id);
         let mut path = inner.group_path(Some(group_id)).segment("events");
         if let Some(timeout) = options.timeout {
             path = path.query("timeout", &format!("{}", timeout.as_secs_f64()));
@@ -156,13 +196,15 @@ impl Client {
     /// Waits until no run of the group is active and returns the final status.
     ///
     /// A group that is empty or already finished returns at once, with the status of
-    /// [`Client::get_group`] (when that request fails on the network, the events stream below
-    /// rides the outage out instead). Otherwise it follows the group's events until a status reports
-    /// the group inactive; the events stream rides out quiet periods (keep-alives), server
-    /// closes and network outages as [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect)
-    /// allows. `error` events are logged (`tracing` warning) and waited through.
-    pub async fn wait_group(&self, group_id: &str) -> Result<TaskGroupStatus, Error> {
-        match self.get_group(group_id).await {
+    /// [`GroupHandle::get`] (when that request fails on the network, the events stream below
+    /// rides the outage out instead). Otherwise it follows the group's events until a status
+    /// reports the group inactive; the events stream rides out quiet periods (keep-alives),
+    /// server closes and network outages as
+    /// [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect) allows.
+    /// `error` events are logged (`tracing` warning) and waited through.
+    pub async fn wait(self) -> Result<TaskGroupStatus, Error> {
+        let group_id = self.group_id;
+        match self.get().await {
             Ok(group) if !group.status.is_active => return Ok(group.status),
             Ok(_) => {}
             // The network or the server is down: the events stream rides it out.
@@ -171,7 +213,7 @@ impl Client {
             }
             Err(error) => return Err(error),
         }
-        let mut events = self.group_events(group_id, GroupEventsOptions::default());
+        let mut events = self.events(GroupEventsOptions::default());
         while let Some(event) = events.next().await {
             match event? {
                 GroupEvent::TaskGroupStatus(event) if !event.status.is_active => {
@@ -186,7 +228,7 @@ impl Client {
                 _ => {}
             }
         }
-        Ok(self.get_group(group_id).await?.status)
+        Ok(self.get().await?.status)
     }
 }
 

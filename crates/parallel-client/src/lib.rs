@@ -6,7 +6,7 @@
 //! - **Retries** follow the official SDKs ([`RetryPolicy`]): connection errors, timeouts, 408,
 //!   409, 429 and 5xx, exponential backoff with jitter, the server's `retry-after(-ms)` and
 //!   `x-should-retry`. A request that creates work is never sent twice blindly:
-//!   [`Client::add_runs`] reconciles a lost answer against the group's runs (see
+//!   [`GroupHandle::add_runs`] reconciles a lost answer against the group's runs (see
 //!   [`add_runs`] for how), [`Client::create_run`] reports it
 //!   ([`Error::is_outcome_unknown`]).
 //! - **Timeouts** ([`ClientBuilder`]): connect (in the transport), time to first byte
@@ -21,7 +21,7 @@
 //!   ([`DEFAULT_STREAM_IDLE_TIMEOUT`]) counts silence of bytes, so keep-alive comments keep a
 //!   quiet stream open. A [`ReconnectPolicy`] bounds consecutive failed reconnects with capped
 //!   exponential backoff; the default rides out a network outage of over seven minutes, for
-//!   the streams and [`Client::wait_group`] alike. `error` events are items of the events
+//!   the streams and [`GroupHandle::wait`] alike. `error` events are items of the events
 //!   streams and end the runs stream with an error; events of unknown types are skipped with
 //!   a `tracing` warning (see each stream type).
 //! - **Betas** ([`Beta`]): the `parallel-beta` header per call, and by itself for the beta
@@ -30,52 +30,99 @@
 //! - **Errors** ([`Error`]) are one opaque type with predicates (`is_timeout`,
 //!   `is_insufficient_credit`, `is_rate_limited`, ...); `Display` says what failed and what to
 //!   do, and the cause is `source()`, never repeated in the message. A 402 is never retried.
-//!   Group runs arrive as [`GroupRun`]s: the wire JSON, decoded on demand without copying
-//!   ([`GroupRun::view_as`] reads input and output as your types in one pass;
-//!   [`GroupRun::view`], [`GroupRun::output_as`]). A runs stream reads ahead of you on a task
-//!   of its own ([`GroupRunsOptions::read_ahead()`]), so that on a multi-thread runtime network
-//!   reads and framing run on one core while you decode on another.
+//! - **Group runs** arrive as [`GroupRun`]s: the wire JSON, decoded on demand without
+//!   copying ([`GroupRun::view`] borrows ids and status and decodes the output or input as
+//!   your types; [`GroupRun::view_as`] reads input and output as your types in one pass). A
+//!   runs stream reads ahead of you on a task of its own ([`GroupRunsOptions::read_ahead()`]),
+//!   so that on a multi-thread runtime network reads and framing run on one core while you
+//!   decode on another.
 //! - **Batches** of any size: the [`batch`] module is the one batch engine. It submits an
 //!   input stream in chunks with back-pressure, reads results back in bulk from the runs
 //!   stream, sets aside inputs the API refuses, rides out outages, and resumes after a crash
 //!   without creating a run twice.
 //! - **Typed I/O**: with the `schemars` feature a [`TaskSpec`](parallel_types::TaskSpec) is built
 //!   from Rust types, and outputs are read back as your type ([`Client::run_result_as`],
-//!   [`GroupRun::output_as`]).
+//!   [`GroupRun::view_as`]).
 //!
-//! The transport is pluggable ([`ClientBuilder::transport`], any
-//! [`parallel_transport::Transport`]); the default is hyper with rustls (feature `hyper`).
+//! The transport is pluggable ([`ClientBuilder::transport`], any [`transport::Transport`]);
+//! the default is hyper with rustls (feature `hyper`).
 //!
 //! # Example
 //!
-//! ```no_run
-//! use std::time::Duration;
+//! Against the Parallel API with `PARALLEL_API_KEY` set; here, as a doctest, against a local
+//! emulator.
+//!
+//! ```
 //! use futures::StreamExt;
-//! use parallel_client::{AddRuns, Client, GroupRunsOptions};
+//! use parallel_client::{AddRuns, ClientBuilder, GroupRunsOptions};
 //! use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
 //!
-//! # async fn demo() -> Result<(), parallel_client::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = parallel_emulator::Emulator::builder().time_scale(0.0).start().await?;
 //! // PARALLEL_API_KEY (and optionally PARALLEL_BASE_URL) from the environment.
-//! let client = Client::from_env()?;
-//! let group = client.create_group(CreateTaskGroupRequest::default()).await?;
+//! let client = ClientBuilder::from_env()
+//! #   .api_key("emulator").base_url(emulator.base_url())
+//!     .build()?;
+//! let group = client.create_group(CreateTaskGroupRequest::new()).await?;
+//! let group = client.group(&group.taskgroup_id);
 //! let inputs = ["Acme Corp", "Globex", "Initech"]
 //!     .into_iter()
 //!     .map(|name| RunInput::new(format!("Who is the CEO of {name}?"), "lite-fast"));
-//! let run_ids = client
-//!     .add_runs(&group.taskgroup_id, AddRuns::new(inputs).default_task_spec(TaskSpec::text("CEO name")))
-//!     .await?.run_ids;
-//! let status = client.wait_group(&group.taskgroup_id).await?;
-//! println!("{} runs, {} finished", run_ids.len(), status.finished());
+//! let added = group
+//!     .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("CEO name")))
+//!     .await?;
+//! let status = group.wait().await?;
+//! println!("{} runs, {} finished", added.run_ids.len(), status.finished());
 //!
-//! let mut runs = client.group_runs(&group.taskgroup_id, GroupRunsOptions::with_input_and_output());
+//! let mut runs = group.runs(GroupRunsOptions::with_input_and_output());
 //! while let Some(run) = runs.next().await {
 //!     let run = run?;
-//!     let answer: Option<String> = run.output_as()?;
-//!     println!("{}: {answer:?}", run.view()?.run.run_id);
+//!     let view = run.view()?;
+//!     let answer: Option<String> = view.output_as()?;
+//!     println!("{}: {answer:?}", view.run.run_id);
+//! #   assert!(answer.is_some());
 //! }
-//! # let _ = Duration::ZERO;
+//! # assert_eq!(status.finished(), 3);
+//! # emulator.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Design decisions
+//!
+//! - **Group endpoints hang off a handle; ids stay `&str`.** [`Client::group`] returns a
+//!   [`GroupHandle`] for the endpoints under `/v1/tasks/groups/{id}`, so no call takes two
+//!   ids side by side: `client.group(group_id).get_run(run_id)` names each id by the call it
+//!   is given to, in the order of the URL, where `get_group_run(&str, &str)` let the two be
+//!   swapped silently. Run endpoints take their one run id. Newtype ids (`GroupId`,
+//!   `RunId`) would catch more at compile time, but ids arrive and leave as text (JSON
+//!   answers, files, command lines, logs), so every boundary would need a conversion and
+//!   every wire struct would change type; and the API names its ids by prefix (`tgrp_`,
+//!   `trun_`), so a swapped id is refused by the server with a 404, in an error that names it.
+//! - **The builder is pure.** [`Client::builder`] reads nothing from the environment;
+//!   [`ClientBuilder::from_env`] and [`Client::from_env`] read `PARALLEL_API_KEY`,
+//!   `PARALLEL_BASE_URL` and `PARALLEL_CUSTOM_HEADERS`. A program's settings are then all in
+//!   its code, and a test's client is not changed by the shell it runs in.
+//! - **One way to give a transport.** [`ClientBuilder::transport`] takes any
+//!   [`Transport`](transport::Transport), and a [`SharedTransport`](transport::SharedTransport)
+//!   (or an `Arc`) is a `Transport` too: sharing a connection pool between clients needs no
+//!   second method.
+//! - **One options style.** Options and builders ([`ClientBuilder`], [`RetryPolicy`],
+//!   [`ReconnectPolicy`], [`AddRuns`], [`GroupRunsOptions`], [`GroupEventsOptions`],
+//!   [`BatchOptions`](batch::BatchOptions)) have private fields and chainable setters named
+//!   after the setting (`.max_retries(4)`), and no getters (`Debug` shows their values).
+//!   Values that are also read, the wire types in [`types`] and
+//!   [`BatchInput`](batch::BatchInput), take `with_*` setters beside the fields or getters
+//!   of the same names. Wire types, this crate's result structs and its item enums are
+//!   `#[non_exhaustive]`, so that the API can grow without a breaking release.
+//! - **One meaning per reader name.** `view` borrows an event without copying, `view_as`
+//!   decodes its input and output as your types in one pass, `output_as` / `input_as`
+//!   decode a run's output content or input and give `None` where the event carries none,
+//!   `content_as` decodes an output's content ([`batch::BatchResult::content_as`] fails when
+//!   the run did not complete), and `json` is the text as received.
+//! - **No dependency type the caller did not ask for.** The parser limits are
+//!   [`SseLimits`], the wire types are [`types`], the transport layer is [`transport`]: one
+//!   dependency on this crate is enough.
 //!
 //! # Cargo features
 //!
@@ -111,6 +158,7 @@ pub use client::{
     DEFAULT_STREAM_IDLE_TIMEOUT,
 };
 pub use error::Error;
+pub use groups::GroupHandle;
 pub use reconnect::ReconnectPolicy;
 pub use retry::RetryPolicy;
 pub use runs::TypedResult;
@@ -118,5 +166,21 @@ pub use streams::{
     GroupEvents, GroupEventsOptions, GroupRun, GroupRunsOptions, RunEvents, RunsStream,
 };
 
+/// Size limits of the server-sent-events parser ([`ClientBuilder::sse_limits`]):
+/// `parallel_sse::Limits`, re-exported so that setting them needs no other dependency.
+pub use parallel_sse::Limits as SseLimits;
+/// The transport layer (`Transport`, `SharedTransport`, `Body`, ...), re-exported for
+/// [`ClientBuilder::transport`].
+pub use parallel_transport as transport;
 /// The wire types, re-exported so that one dependency is enough.
 pub use parallel_types as types;
+
+/// The README's tour, compiled and run on the emulator as a doctest so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct RootReadmeDoctests;
+
+/// This crate's README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// How a stream ([`RunsStream`](crate::RunsStream), [`GroupEvents`](crate::GroupEvents),
-/// [`RunEvents`](crate::RunEvents), and so [`Client::wait_group`](crate::Client::wait_group))
+/// [`RunEvents`](crate::RunEvents), and so [`GroupHandle::wait`](crate::GroupHandle::wait))
 /// reconnects after its connection fails.
 ///
 /// The budget counts **consecutive failed attempts**: a connect error, a time-out before the
@@ -86,7 +86,7 @@ impl ReconnectPolicy {
     }
 
     /// The configured number of consecutive failed reconnects.
-    pub fn get_max_attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.max_attempts
     }
 

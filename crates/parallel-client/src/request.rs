@@ -166,7 +166,7 @@ impl Inner {
         Fut: Future<Output = Result<T, TransportError>>,
     {
         let mut retries = 0;
-        let max_retries = call.max_retries.unwrap_or(self.retry.get_max_retries());
+        let max_retries = call.max_retries.unwrap_or(self.retry.retries());
         loop {
             let request = self.build_request(call)?;
             let attempt = self.attempt(call, request, &read).await;

@@ -19,9 +19,9 @@ use http::{HeaderMap, StatusCode};
 /// let policy = RetryPolicy::default()
 ///     .max_retries(5)
 ///     .initial_backoff(Duration::from_millis(200));
-/// assert_eq!(policy.get_max_retries(), 5);
+/// assert_ne!(policy, RetryPolicy::default());
 /// // `RetryPolicy::none()` turns retries off.
-/// assert_eq!(RetryPolicy::none().get_max_retries(), 0);
+/// assert_eq!(RetryPolicy::none(), RetryPolicy::default().max_retries(0));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -92,8 +92,8 @@ impl RetryPolicy {
         self
     }
 
-    /// The configured number of retries.
-    pub fn get_max_retries(&self) -> u32 {
+    /// The configured number of retries (the setter's name is taken by the builder style).
+    pub(crate) fn retries(&self) -> u32 {
         self.max_retries
     }
 

@@ -24,6 +24,7 @@ const RESULT_GRACE: Duration = Duration::from_secs(30);
 /// A run's result with the output content decoded as the caller's type
 /// ([`Client::run_result_as`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TypedResult<T> {
     /// The run (completed).
     pub run: TaskRun,
@@ -175,7 +176,7 @@ impl Client {
                     .map_err(|e| Error::decode("the run's text output as the requested type", e))?,
                 text.basis,
             ),
-            other @ RunOutput::Other(_) => {
+            other => {
                 return Err(Error::new(
                     Kind::Decode,
                     format!(

@@ -59,7 +59,7 @@ async fn requests_carry_the_key_accept_user_agent_and_extra_headers() {
             .respond(200, GROUP),
     );
     let client = client(replay.clone(), 0);
-    let group = client.get_group("tgrp_1").await.unwrap();
+    let group = client.group("tgrp_1").get().await.unwrap();
     assert_eq!(group.taskgroup_id, "tgrp_1");
     replay.assert_done();
     let request = &replay.received()[0];
@@ -108,7 +108,7 @@ async fn retryable_statuses_are_retried_then_succeed() {
         .expect(Exchange::get("/v1/tasks/groups/tgrp_1").respond(200, GROUP));
     let client = client(replay.clone(), 2);
     assert_eq!(
-        client.get_group("tgrp_1").await.unwrap().taskgroup_id,
+        client.group("tgrp_1").get().await.unwrap().taskgroup_id,
         "tgrp_1"
     );
     replay.assert_done();
@@ -121,7 +121,7 @@ async fn the_client_gives_up_after_the_policy_with_the_last_error() {
         .expect(Exchange::get("/v1/tasks/groups/tgrp_1").respond(429, body))
         .expect(Exchange::get("/v1/tasks/groups/tgrp_1").respond(429, body));
     let client = client(replay.clone(), 1);
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     replay.assert_done();
     assert_eq!(err.status(), Some(http::StatusCode::TOO_MANY_REQUESTS));
     assert_eq!(err.api_error().unwrap().ref_id, "r-9");
@@ -220,7 +220,8 @@ async fn add_runs_reconciles_a_lost_answer_and_resubmits_only_missing_inputs() {
     let client = client(replay.clone(), 2);
     let inputs = (0..3).map(|i| RunInput::new(format!("input {i}"), "lite"));
     let ids = client
-        .add_runs("tgrp_1", AddRuns::new(inputs).token(token))
+        .group("tgrp_1")
+        .add_runs(AddRuns::new(inputs).token(token))
         .await
         .unwrap()
         .run_ids;
@@ -250,7 +251,8 @@ async fn add_runs_splits_into_requests_of_at_most_1000_and_refreshes_status_last
     let client = client(replay.clone(), 0);
     let inputs = (0..2500).map(|i| RunInput::new(format!("input {i}"), "lite"));
     let ids = client
-        .add_runs("tgrp_1", AddRuns::new(inputs))
+        .group("tgrp_1")
+        .add_runs(AddRuns::new(inputs))
         .await
         .unwrap()
         .run_ids;
@@ -293,8 +295,9 @@ async fn the_runs_stream_resumes_after_a_cut_with_last_event_id() {
         );
     let client = client(replay.clone(), 0);
     let runs: Vec<_> = client
-        .group_runs("tgrp_1", GroupRunsOptions::default().include_input(true))
-        .map(|r| r.unwrap().to_event().unwrap().run.run_id)
+        .group("tgrp_1")
+        .runs(GroupRunsOptions::default().include_input(true))
+        .map(|r| r.unwrap().view().unwrap().run.run_id.into_owned())
         .collect()
         .await;
     replay.assert_done();
@@ -317,7 +320,7 @@ async fn a_stream_gives_up_after_the_reconnect_budget() {
         .max_stream_reconnects(2)
         .build()
         .unwrap();
-    let mut runs = client.group_runs("tgrp_1", GroupRunsOptions::default());
+    let mut runs = client.group("tgrp_1").runs(GroupRunsOptions::default());
     let err = runs.next().await.unwrap().unwrap_err();
     assert!(err.is_connection(), "{err:?}");
     assert!(runs.next().await.is_none());
@@ -347,7 +350,7 @@ async fn oversized_answers_are_a_limit_error() {
         .max_response_bytes(16)
         .build()
         .unwrap();
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     assert!(err.is_limit(), "{err:?}");
 }
 

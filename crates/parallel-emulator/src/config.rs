@@ -8,17 +8,20 @@ use crate::outage::OutageMode;
 /// Faults the emulator injects on purpose, all off by default and all drawn from the
 /// emulator's seed, so a failing test replays the same faults in the same order.
 ///
-/// Build one with struct update syntax or the setters:
+/// Build one with the setters (the struct is `#[non_exhaustive]`, so that a new fault is not a
+/// breaking release; its fields are public to read):
 ///
 /// ```
 /// use std::time::Duration;
 /// use parallel_emulator::Faults;
 ///
-/// let faults = Faults { rate_429: 0.2, ..Faults::default() }.cut_sse_after(5);
+/// let faults = Faults::none().rate_429(0.2).cut_sse_after(5);
+/// assert_eq!(faults.rate_429, 0.2);
 /// assert_eq!(faults.sse_cut_after_events, Some(5));
 /// assert_eq!(faults.retry_after, Duration::from_millis(200));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Faults {
     /// Share of requests answered `429 Too Many Requests` before doing anything.
     pub rate_429: f64,
@@ -185,6 +188,7 @@ impl Faults {
 
 /// How a dripping stream is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Drip {
     /// Bytes per write (at least 1).
     pub chunk_bytes: usize,

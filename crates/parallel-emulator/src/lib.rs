@@ -100,3 +100,8 @@ pub use outage::OutageMode;
 pub use server::{Emulator, EmulatorHandle};
 pub use stats::{Endpoint, Stats};
 pub use webhook::WebhookDelivery;
+
+/// The README's examples, compiled and run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 /// What an outage does to connections; see
 /// [`EmulatorHandle::outage`](crate::EmulatorHandle::outage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OutageMode {
     /// The port is closed: new connections are refused and every open connection (open event
     /// streams included) is dropped. The same port is bound again when the window ends.

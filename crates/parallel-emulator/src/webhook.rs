@@ -113,6 +113,7 @@ pub(crate) fn sign(secret: &Secret, id: &str, timestamp: u64, body: &[u8]) -> St
 ///
 /// [`EmulatorHandle::webhook_deliveries`]: crate::EmulatorHandle::webhook_deliveries
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct WebhookDelivery {
     /// The `webhook-id` header, the same on every attempt.
     pub webhook_id: String,

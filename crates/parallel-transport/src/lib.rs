@@ -96,3 +96,8 @@ pub use crate::error::TransportError;
 #[cfg(feature = "hyper")]
 pub use crate::hyper_transport::{HyperTransport, HyperTransportBuilder};
 pub use crate::transport::{SharedTransport, Transport};
+
+/// The README's examples, compiled and run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

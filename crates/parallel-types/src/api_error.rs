@@ -11,6 +11,7 @@ use crate::serde_util::null_as_default;
 
 /// The error object (`Error`): in error responses, error events and failed runs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorObject {
     /// Server-side reference for support requests (a dashed UUID). Empty if the server
     /// left it out, as some documented bodies do.
@@ -22,6 +23,31 @@ pub struct ErrorObject {
     /// Structured details.
     #[serde(default)]
     pub detail: Option<Value>,
+}
+
+impl ErrorObject {
+    /// An error object with this message, without `ref_id` or detail.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            ref_id: String::new(),
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// Sets the server-side reference.
+    #[must_use]
+    pub fn with_ref_id(mut self, ref_id: impl Into<String>) -> Self {
+        self.ref_id = ref_id.into();
+        self
+    }
+
+    /// Sets the structured details.
+    #[must_use]
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
 }
 
 impl fmt::Display for ErrorObject {
@@ -36,9 +62,17 @@ impl fmt::Display for ErrorObject {
 
 /// The error body of non-2xx responses: `{"type":"error","error":{...}}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorResponse {
     /// The error.
     pub error: ErrorObject,
+}
+
+impl ErrorResponse {
+    /// The error body holding `error`.
+    pub fn new(error: ErrorObject) -> Self {
+        Self { error }
+    }
 }
 
 impl Serialize for ErrorResponse {
@@ -52,6 +86,7 @@ impl Serialize for ErrorResponse {
 
 /// `FastAPI`'s validation error body (`HTTPValidationError`): `{"detail":[...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ValidationErrorBody {
     /// One entry per problem.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -60,6 +95,7 @@ pub struct ValidationErrorBody {
 
 /// One problem in a [`ValidationErrorBody`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ValidationIssue {
     /// Where: path segments such as `["body", "inputs", 0, "processor"]`.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -104,6 +140,7 @@ impl ValidationIssue {
 
 /// Any error body: either documented shape, or anything else kept as JSON.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ApiErrorBody {
     /// `{"type":"error","error":{...}}` (also accepted without `type`).
     Error(ErrorObject),

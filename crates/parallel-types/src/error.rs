@@ -65,7 +65,8 @@ impl fmt::Display for Error {
                     Category::Syntax => "the bytes are not valid JSON",
                     Category::Io => "reading failed",
                 };
-                write!(f, "could not decode {what}: {why} ({source})")
+                // The `serde_json` error (what and where) is `source()`, not repeated here.
+                write!(f, "could not decode {what}: {why}")
             }
             ErrorKind::Schema(message) => write!(
                 f,

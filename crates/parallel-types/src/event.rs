@@ -25,12 +25,23 @@ pub const TASK_RUN_PROGRESS_MSG_PREFIX: &str = "task_run.progress_msg.";
 
 /// `task_group_status`: the group's aggregated status changed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct TaskGroupStatusEvent {
     /// Resume cursor: pass as `last_event_id` to continue after this event.
     #[serde(default, deserialize_with = "null_as_default")]
     pub event_id: String,
     /// The group status.
     pub status: TaskGroupStatus,
+}
+
+impl TaskGroupStatusEvent {
+    /// The event of `status`, with resume cursor `event_id`.
+    pub fn new(event_id: impl Into<String>, status: TaskGroupStatus) -> Self {
+        Self {
+            event_id: event_id.into(),
+            status,
+        }
+    }
 }
 
 impl Serialize for TaskGroupStatusEvent {
@@ -45,6 +56,7 @@ impl Serialize for TaskGroupStatusEvent {
 
 /// `task_run.state`: a run's state, with its input and output when they were asked for.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct TaskRunEvent {
     /// Resume cursor (null outside group streams).
     #[serde(default)]
@@ -57,6 +69,19 @@ pub struct TaskRunEvent {
     /// The run's output (`include_output=true` and completed, or the run stream's last event).
     #[serde(default)]
     pub output: Option<RunOutput>,
+}
+
+impl TaskRunEvent {
+    /// The state event of `run`, without cursor, input or output; set those on the value
+    /// it returns.
+    pub fn new(run: TaskRun) -> Self {
+        Self {
+            event_id: None,
+            run,
+            input: None,
+            output: None,
+        }
+    }
 }
 
 impl Serialize for TaskRunEvent {
@@ -73,9 +98,17 @@ impl Serialize for TaskRunEvent {
 
 /// `error`: the stream hit an error.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorEvent {
     /// The error.
     pub error: ErrorObject,
+}
+
+impl ErrorEvent {
+    /// The event reporting `error`.
+    pub fn new(error: ErrorObject) -> Self {
+        Self { error }
+    }
 }
 
 impl Serialize for ErrorEvent {
@@ -89,6 +122,7 @@ impl Serialize for ErrorEvent {
 
 /// `task_run.progress_stats`: how far a run has got (run stream only).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct ProgressStatsEvent {
     /// Progress, 0 to 100.
     #[serde(default)]
@@ -110,6 +144,7 @@ impl Serialize for ProgressStatsEvent {
 
 /// Source counts of a [`ProgressStatsEvent`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SourceStats {
     /// Sources considered so far.
     #[serde(default)]
@@ -124,6 +159,7 @@ pub struct SourceStats {
 
 /// `task_run.progress_msg.<kind>`: a step of the run's reasoning trace (run stream only).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProgressMessageEvent {
     /// The kind, from the event type after `task_run.progress_msg.`.
     pub kind: ProgressMessageKind,
@@ -196,6 +232,7 @@ impl ProgressMessageEvent {
 // construction and matching simple for emulators and tests.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum GroupEvent {
     /// `task_group_status`.
     TaskGroupStatus(TaskGroupStatusEvent),
@@ -212,6 +249,7 @@ pub enum GroupEvent {
 // construction and matching simple for emulators and tests.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum GroupRunEvent {
     /// `task_run.state`.
     TaskRunState(TaskRunEvent),
@@ -226,6 +264,7 @@ pub enum GroupRunEvent {
 // construction and matching simple for emulators and tests.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RunEvent {
     /// `task_run.state`.
     TaskRunState(TaskRunEvent),

@@ -9,6 +9,7 @@ use crate::{Metadata, RunInput, RunStatus, TaskSpec};
 
 /// A task group (`TaskGroupResponse`), returned by group creation and retrieval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskGroup {
     /// The group id (`tgrp_` followed by 32 hex digits).
     pub taskgroup_id: String,
@@ -24,6 +25,7 @@ pub struct TaskGroup {
 
 /// Aggregated status of a group's runs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskGroupStatus {
     /// Total runs ever added to the group.
     pub num_task_runs: u64,
@@ -38,6 +40,19 @@ pub struct TaskGroupStatus {
     /// Time of the last status change, RFC 3339.
     #[serde(default)]
     pub modified_at: Option<String>,
+}
+
+impl TaskGroup {
+    /// A group with this id and status, the other fields unset (for tests and servers that
+    /// answer with groups).
+    pub fn new(taskgroup_id: impl Into<String>, status: TaskGroupStatus) -> Self {
+        Self {
+            taskgroup_id: taskgroup_id.into(),
+            status,
+            created_at: None,
+            metadata: None,
+        }
+    }
 }
 
 impl TaskGroupStatus {
@@ -61,14 +76,30 @@ impl TaskGroupStatus {
 
 /// Body of `POST /v1/tasks/groups`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CreateTaskGroupRequest {
     /// Metadata to attach to the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
 
+impl CreateTaskGroupRequest {
+    /// A request for a group without metadata (the same as `default()`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the group's metadata.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+}
+
 /// Body of `POST /v1/tasks/groups/{taskgroup_id}/runs`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AddRunsRequest {
     /// The runs to add, at most [`AddRunsRequest::MAX_INPUTS`] per request.
     pub inputs: Vec<RunInput>,
@@ -99,6 +130,7 @@ impl AddRunsRequest {
 
 /// Response to adding runs (`TaskGroupRunResponse`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AddRunsResponse {
     /// Group status after the add (possibly stale with `refresh_status=false`).
     pub status: TaskGroupStatus,
@@ -111,4 +143,16 @@ pub struct AddRunsResponse {
     /// `last_event_id` for the group events stream, positioned just before these runs.
     #[serde(default)]
     pub event_cursor: Option<String>,
+}
+
+impl AddRunsResponse {
+    /// An answer with this status and these run ids, without cursors (for tests and servers).
+    pub fn new(status: TaskGroupStatus, run_ids: Vec<String>) -> Self {
+        Self {
+            status,
+            run_ids,
+            run_cursor: None,
+            event_cursor: None,
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::{Metadata, Processor, TaskSpec};
 /// stay absent, so a decoded value re-encodes to the same JSON. Equality ignores that
 /// difference: `null` and absence mean the same thing.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RunInput {
     /// The task input: free text (a JSON string) or a JSON object.
     pub input: Value,
@@ -307,6 +308,7 @@ impl<'de> Deserialize<'de> for RunInput {
 
 /// Restricts the sources a run may use.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SourcePolicy {
     /// Only these domains (plain domains or `.tld`-style suffixes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,8 +321,32 @@ pub struct SourcePolicy {
     pub after_date: Option<String>,
 }
 
+impl SourcePolicy {
+    /// Only these domains.
+    #[must_use]
+    pub fn with_include_domains(mut self, domains: Vec<String>) -> Self {
+        self.include_domains = Some(domains);
+        self
+    }
+
+    /// Never these domains.
+    #[must_use]
+    pub fn with_exclude_domains(mut self, domains: Vec<String>) -> Self {
+        self.exclude_domains = Some(domains);
+        self
+    }
+
+    /// Only sources published on or after `date` (`YYYY-MM-DD`).
+    #[must_use]
+    pub fn with_after_date(mut self, date: impl Into<String>) -> Self {
+        self.after_date = Some(date.into());
+        self
+    }
+}
+
 /// Extra run settings.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdvancedSettings {
     /// ISO 3166-1 alpha-2 country code (`us`, `gb`, ...) to localize research to.
     #[serde(default)]
@@ -351,6 +377,7 @@ impl AdvancedSettings {
 /// (`advanced_settings.data_sources`). A partner name must not also name an MCP server of
 /// the run; the server checks that, this type does not.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DataSources {
     /// Free partners (never billed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -360,8 +387,25 @@ pub struct DataSources {
     pub pay_per_use: Option<Vec<String>>,
 }
 
+impl DataSources {
+    /// Sets the free partners.
+    #[must_use]
+    pub fn with_free(mut self, partners: Vec<String>) -> Self {
+        self.free = Some(partners);
+        self
+    }
+
+    /// Sets the pay-per-use partners.
+    #[must_use]
+    pub fn with_pay_per_use(mut self, partners: Vec<String>) -> Self {
+        self.pay_per_use = Some(partners);
+        self
+    }
+}
+
 /// An MCP server a run may call.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct McpServer {
     /// Server name, as the run refers to it.
     pub name: String,
@@ -390,6 +434,20 @@ impl McpServer {
             allowed_tools: None,
         }
     }
+
+    /// Sets the headers sent to the server (credentials included; `Debug` hides them).
+    #[must_use]
+    pub fn with_headers(mut self, headers: BTreeMap<String, Option<String>>) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// Sets the tools the run may call.
+    #[must_use]
+    pub fn with_allowed_tools(mut self, tools: Vec<String>) -> Self {
+        self.allowed_tools = Some(tools);
+        self
+    }
 }
 
 impl fmt::Debug for McpServer {
@@ -415,6 +473,7 @@ impl fmt::Debug for McpServer {
 ///
 /// `event_types` is always written, an empty list included, so that a caller can send `[]`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Webhook {
     /// The URL to call.
     pub url: String,

@@ -14,13 +14,23 @@
 //!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`];
 //! - webhooks: [`WebhookEvent`], the body of a delivery.
 //!
-//! For the hot path, [`TaskRunEventRef`] (and the stream unions [`GroupRunEventRef`],
-//! [`GroupEventRef`]) decode a `task_run.state` event from a byte slice without copying: ids
-//! borrow from the input, and the run's input and output content stay raw JSON until
-//! [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them straight into
-//! the caller's own types. [`TaskRunEventAs`] decodes the input and output content into the
-//! caller's types in the same single pass, and [`from_json_slice`] is the faster
-//! `serde_json::from_slice` these decoders use.
+//! For the hot path, [`TaskRunEventRef`] decodes a `task_run.state` event from a byte slice
+//! without copying: ids borrow from the input, and the run's input and output content stay
+//! raw JSON until [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them
+//! straight into the caller's own types. [`TaskRunEventAs`] (with its [`RunOutputAs`])
+//! decodes the input and output content into the caller's types in the same single pass,
+//! [`EventHead`] reads an event's `type` and `event_id` without decoding the rest, and
+//! [`from_json_slice`] is the faster `serde_json::from_slice` these decoders use.
+//!
+//! # Growing without breaking
+//!
+//! The structs and enums are `#[non_exhaustive]`: a later version may add a field the API
+//! gained, or a variant for a new event or output type, without a breaking release. Build
+//! requests with their constructors and `with_*` setters ([`RunInput::new`],
+//! [`TaskSpec::json`], [`CreateTaskGroupRequest::new`], [`SourcePolicy::default`], ...),
+//! test fixtures with the constructors of the answers ([`TaskRun::new`],
+//! [`ErrorObject::new`], ...), and give `match`es on the enums a wildcard arm. Fields are
+//! public to read and to set.
 //!
 //! With the `schemars` feature, `TaskSpec::from_output` and `TaskSpec::from_types` build
 //! a task spec from the caller's own Rust types, rewritten into the JSON Schema subset the
@@ -64,6 +74,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The property tests name the crate as its users do.
+#[cfg(test)]
+extern crate self as parallel_types;
+
 mod api_error;
 mod borrowed;
 mod enums;
@@ -73,6 +87,8 @@ mod group;
 mod input;
 mod metadata;
 mod open_enum;
+#[cfg(test)]
+mod proptests;
 mod run;
 #[cfg(feature = "schemars")]
 mod schema;
@@ -85,8 +101,7 @@ pub use api_error::{
     ApiErrorBody, ErrorObject, ErrorResponse, LocationSegment, ValidationErrorBody, ValidationIssue,
 };
 pub use borrowed::{
-    GroupEventRef, GroupRunEventRef, RunOutputAs, RunOutputRef, TaskRunEventAs, TaskRunEventRef,
-    TaskRunRef, leading_type_and_id, peek_event_type,
+    EventHead, RunOutputAs, RunOutputRef, TaskRunEventAs, TaskRunEventRef, TaskRunRef,
 };
 pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
 pub use error::Error;
@@ -109,3 +124,8 @@ pub use schema::SchemaLimits;
 pub use serde_util::from_json_slice;
 pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};
 pub use webhook::{WebhookEvent, WebhookEventType};
+
+/// The README's examples, compiled and run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -10,6 +10,7 @@ use crate::{ErrorObject, Metadata, Processor, RunStatus, WarningType};
 
 /// A task run's status and identity (`TaskRun`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskRun {
     /// The run id (`trun_` followed by 32 hex digits).
     pub run_id: String,
@@ -44,6 +45,37 @@ pub struct TaskRun {
 }
 
 impl TaskRun {
+    /// A run with this id, status and processor, active as the status says
+    /// ([`RunStatus::is_active`]), every other field unset: for tests, emulators and servers
+    /// that answer with runs. Set the other fields on the value it returns.
+    ///
+    /// ```
+    /// use parallel_types::{RunStatus, TaskRun};
+    ///
+    /// let mut run = TaskRun::new("trun_1", RunStatus::Completed, "lite-fast");
+    /// run.taskgroup_id = Some("tgrp_1".to_owned());
+    /// assert!(run.is_finished());
+    /// ```
+    pub fn new(
+        run_id: impl Into<String>,
+        status: RunStatus,
+        processor: impl Into<Processor>,
+    ) -> Self {
+        Self {
+            run_id: run_id.into(),
+            interaction_id: String::new(),
+            is_active: status.is_active(),
+            status,
+            processor: processor.into(),
+            created_at: None,
+            modified_at: None,
+            warnings: None,
+            error: None,
+            metadata: None,
+            taskgroup_id: None,
+        }
+    }
+
     /// Whether the run is finished: the server no longer counts it as active and its status
     /// is [finished](RunStatus::is_finished). An unknown status counts as finished only
     /// once the server says the run is not active.
@@ -54,6 +86,7 @@ impl TaskRun {
 
 /// A completed run with its output (`TaskRunResult`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskRunResult {
     /// The run.
     pub run: TaskRun,
@@ -63,6 +96,7 @@ pub struct TaskRunResult {
 
 /// A warning about a run's spec or input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Warning {
     /// Warning kind.
     #[serde(rename = "type")]
@@ -76,6 +110,7 @@ pub struct Warning {
 
 /// The output of a completed run, discriminated by `"type"`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RunOutput {
     /// `"type":"json"`: structured content.
     Json(JsonOutput),
@@ -107,6 +142,7 @@ impl RunOutput {
 
 /// Structured output (`TaskRunJsonOutput`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct JsonOutput {
     /// The output object, shaped by the run's output schema.
     pub content: Value,
@@ -126,6 +162,7 @@ pub struct JsonOutput {
 
 /// Free-text output (`TaskRunTextOutput`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
 pub struct TextOutput {
     /// The text.
     pub content: String,
@@ -203,6 +240,7 @@ impl<'de> Deserialize<'de> for RunOutput {
 
 /// Why the run believes one output field: citations, reasoning and confidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FieldBasis {
     /// The output field (a top-level key, or `key.N` for array elements).
     pub field: String,
@@ -227,6 +265,7 @@ impl FieldBasis {
 
 /// A source cited for an output field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Citation {
     /// The source URL. The API documents it as required, but a citation without one
     /// still decodes (as `None`, written back as `null`).
@@ -242,6 +281,7 @@ pub struct Citation {
 
 /// An MCP tool call made during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct McpToolCall {
     /// The call id.
     pub tool_call_id: String,

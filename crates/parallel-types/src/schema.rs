@@ -20,6 +20,7 @@ use crate::{Error, InputSchema, JsonSchema, OutputSchema, TaskSpec};
 
 /// Limits a generated schema must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SchemaLimits {
     /// Most nested levels of objects and arrays, the root object being level 1.
     pub max_depth: usize,
@@ -35,14 +36,14 @@ impl SchemaLimits {
 
     /// Sets the nesting limit.
     #[must_use]
-    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+    pub fn max_depth(mut self, max_depth: usize) -> Self {
         self.max_depth = max_depth;
         self
     }
 
     /// Sets the property-count limit.
     #[must_use]
-    pub fn with_max_properties(mut self, max_properties: usize) -> Self {
+    pub fn max_properties(mut self, max_properties: usize) -> Self {
         self.max_properties = max_properties;
         self
     }

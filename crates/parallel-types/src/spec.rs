@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 ///
 /// Omitting a task spec is the same as `{"output_schema":{"type":"auto"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TaskSpec {
     /// The output the run must produce. A spec echoed without one, or with `null`, decodes
     /// as [`OutputSchema::Other`] holding `null`.
@@ -54,6 +55,7 @@ impl TaskSpec {
 
 /// A JSON output schema (`{"type":"json","json_schema":{...}}`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JsonSchema {
     /// The JSON Schema (the API supports a subset; nesting at most 3 levels).
     pub json_schema: Value,
@@ -68,6 +70,7 @@ impl JsonSchema {
 
 /// A free-text schema (`{"type":"text","description":...}`).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TextSchema {
     /// What the text should contain.
     pub description: Option<String>,
@@ -84,6 +87,7 @@ impl TextSchema {
 
 /// The output schema of a [`TaskSpec`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum OutputSchema {
     /// Structured JSON output.
     Json(JsonSchema),
@@ -107,6 +111,7 @@ impl OutputSchema {
 
 /// The input schema of a [`TaskSpec`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum InputSchema {
     /// Structured JSON input.
     Json(JsonSchema),

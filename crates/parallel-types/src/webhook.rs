@@ -29,6 +29,7 @@ open_enum! {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WebhookEvent {
     /// When the event happened, ISO 8601.
     pub timestamp: String,

@@ -37,7 +37,7 @@ pub(crate) enum Kind {
     /// No `v1` signature matches the content.
     NoMatch { tried: usize },
     /// The body is authentic but is not a webhook event.
-    BadBody(serde_json::Error),
+    BadBody(parallel_types::Error),
 }
 
 impl WebhookError {

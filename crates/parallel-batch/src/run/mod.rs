@@ -491,7 +491,7 @@ fn take(item: BatchItem, sink: &mut Sink) -> Result<(), Error> {
     match item {
         BatchItem::Result(result) => sink.result(&result),
         BatchItem::Rejected(rejection) => sink.rejected(&rejection),
-        BatchItem::Submitted { runs } => {
+        BatchItem::Submitted { runs, .. } => {
             sink.submitted(runs.iter().map(|(row, _)| *row));
             Ok(())
         }

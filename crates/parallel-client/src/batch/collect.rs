@@ -63,7 +63,7 @@ pub(crate) async fn sweep(
         read_ahead: SWEEP_READ_AHEAD,
         ..GroupRunsOptions::default()
     };
-    let mut stream = client.group_runs(&group_id, options);
+    let mut stream = client.group(&group_id).runs(options);
     let mut sweep = Sweep {
         runs: Vec::new(),
         cursor,
@@ -103,7 +103,7 @@ pub(crate) async fn scan(
     token: &str,
     mut found: impl FnMut(u64, TaskRun),
 ) -> Result<Option<String>, Error> {
-    let mut stream = client.group_runs(group_id, GroupRunsOptions::default());
+    let mut stream = client.group(group_id).runs(GroupRunsOptions::default());
     let mut cursor = None;
     while let Some(run) = stream.next().await {
         let run = run?;

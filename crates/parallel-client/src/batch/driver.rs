@@ -290,11 +290,7 @@ impl Driver {
             .is_some_and(|m| m.contains_key(CLIENT_TAG_KEY))
         {
             let error = tag_clash(position);
-            let error = ErrorObject {
-                ref_id: String::new(),
-                message: error.to_string(),
-                detail: None,
-            };
+            let error = ErrorObject::new(error.to_string());
             return self.reject(position, input.input, error).await;
         }
         if self.chunk.is_empty() {
@@ -597,7 +593,8 @@ impl Driver {
             timeout: None,
         };
         self.client()
-            .group_events(&self.submitter.group_id, options)
+            .group(&self.submitter.group_id)
+            .events(options)
     }
 
     fn sweep(&self) -> BoxFuture<'static, Result<Sweep, Error>> {

@@ -68,6 +68,7 @@ impl BatchInput {
 pub enum BatchItem {
     /// The batch has its group; always the first item. See
     /// [`StartedBatch`](super::StartedBatch) to persist it before any run is created.
+    #[non_exhaustive]
     Started {
         /// The group's id.
         group_id: String,
@@ -77,6 +78,7 @@ pub enum BatchItem {
         resumed: u64,
     },
     /// One add-runs request succeeded.
+    #[non_exhaustive]
     Submitted {
         /// `(position, run_id)` of each input the request created a run for.
         runs: Vec<(u64, String)>,
@@ -105,10 +107,11 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
-    /// The output content as `T`: a JSON output's object, or a text output's string.
-    /// Fails when the run did not complete (the message quotes the run's error) or the
-    /// content does not fit `T`.
-    pub fn output_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+    /// The output content as `T`: a JSON output's object, or a text output's string (as
+    /// [`BatchOutput::content_as`]). Fails when the run did not complete
+    /// ([`Error::is_run_failed`], the message quotes the run's error) or the content does not
+    /// fit `T`.
+    pub fn content_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let output = self.outcome.as_ref().map_err(|error| {
             Error::new(
                 Kind::RunFailed,
@@ -127,7 +130,7 @@ impl BatchResult {
         self.outcome.is_ok()
     }
 
-    /// The input as `T`.
+    /// The run's input as `T` (as given to [`BatchInput::new`]).
     pub fn input_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_str(self.input.get())
             .map_err(|e| Error::decode("the batch input as the requested type", e))
@@ -240,11 +243,7 @@ pub fn run_error(run: &TaskRun) -> ErrorObject {
         RunStatus::ActionRequired => "the run needs action on the Parallel platform".to_owned(),
         status => format!("the run ended {}", status.as_str()),
     };
-    ErrorObject {
-        ref_id: String::new(),
-        message,
-        detail: None,
-    }
+    ErrorObject::new(message)
 }
 
 #[cfg(test)]
@@ -255,11 +254,7 @@ mod tests {
         BatchRejection {
             position: 7,
             input: Arc::from(RawValue::from_string("{}".into()).unwrap()),
-            error: ErrorObject {
-                ref_id: String::new(),
-                message: message.into(),
-                detail: None,
-            },
+            error: ErrorObject::new(message),
         }
     }
 

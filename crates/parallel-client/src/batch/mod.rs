@@ -20,28 +20,40 @@
 //! is polled past the `Started` item, so a caller that persists `Started` before polling
 //! again has the same guarantee.
 //!
-//! ```no_run
-//! # async fn demo(client: parallel_client::Client) -> Result<(), parallel_client::Error> {
+//! ```
 //! use futures::StreamExt;
 //! use parallel_client::batch::{BatchInput, BatchItem, BatchOptions};
 //! use parallel_types::TaskSpec;
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = parallel_emulator::Emulator::builder().time_scale(0.0).start().await?;
+//! # let client = parallel_client::Client::builder()
+//! #     .api_key("emulator")
+//! #     .base_url(emulator.base_url())
+//! #     .build()?;
 //! let spec = TaskSpec::text("The CEO's name");
 //! let batch = client.batch(BatchOptions::new(spec, "lite-fast")).start().await?;
 //! println!("group {}, token {}", batch.group_id(), batch.token()); // persist these
-//! let inputs = (0..10_000u64).map(|i| BatchInput::new(i, format!("Company #{i}")));
+//! let inputs = (0..100u64).map(|i| BatchInput::new(i, format!("Company #{i}")));
 //! let mut items = batch.run_iter(inputs);
+//! let mut delivered = 0;
 //! while let Some(item) = items.next().await {
 //!     match item? {
-//!         BatchItem::Result(result) => match &result.outcome {
-//!             Ok(_) => println!("{}: {:?}", result.position, result.output_as::<String>()?),
-//!             Err(error) => println!("{} failed: {}", result.position, error.message),
-//!         },
+//!         BatchItem::Result(result) => {
+//!             delivered += 1;
+//!             match &result.outcome {
+//!                 Ok(_) => println!("{}: {}", result.position, result.content_as::<String>()?),
+//!                 Err(error) => println!("{} failed: {}", result.position, error.message),
+//!             }
+//!         }
 //!         BatchItem::Rejected(rejected) => println!("{} refused: {}", rejected.position, rejected.reason()),
 //!         BatchItem::Progress(p) => eprintln!("{}/{} finished", p.finished, p.inputs_read),
 //!         _ => {}
 //!     }
 //! }
+//! assert_eq!(delivered, 100); // one result per input
+//! # emulator.shutdown().await;
 //! # Ok(()) }
 //! ```
 //!
@@ -160,7 +172,7 @@ impl Batch {
         let tolerance = options.outage_tolerance;
         let (group_id, found) = if let Some(group_id) = &options.group {
             // Fails early with a clear 404 when the group does not exist.
-            patiently(tolerance, |_| client.get_group(group_id)).await?;
+            patiently(tolerance, |_| client.group(group_id).get()).await?;
             let skip = options.skip.as_ref();
             let found = patiently(tolerance, |_| {
                 resume::find_earlier(&client, group_id, &token, skip)
@@ -169,9 +181,8 @@ impl Batch {
             (group_id.clone(), found)
         } else {
             // A second empty group after a lost answer costs nothing; no group stops the batch.
-            let request = CreateTaskGroupRequest {
-                metadata: options.group_metadata.clone(),
-            };
+            let mut request = CreateTaskGroupRequest::new();
+            request.metadata.clone_from(&options.group_metadata);
             let group = patiently(tolerance, |_| client.create_group(request.clone())).await?;
             let group_id = group.taskgroup_id;
             let found = Found {

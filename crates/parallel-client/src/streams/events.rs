@@ -12,25 +12,27 @@ use crate::streams::peek::{Peek, decode_event, skip_unknown, skip_untyped};
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupEvents, RunEvents, drive};
 
-/// Options of [`Client::group_events`](crate::Client::group_events).
+/// Options of [`GroupHandle::events`](crate::GroupHandle::events): by default every event,
+/// from the first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupEventsOptions {
-    /// Start after this event (an `event_cursor` or an `event_id` seen earlier).
-    pub last_event_id: Option<String>,
-    /// How long the server holds one connection (`timeout`); the stream reconnects by itself
-    /// while the group is active, so this only bounds each connection.
-    pub timeout: Option<Duration>,
+    pub(crate) last_event_id: Option<String>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl GroupEventsOptions {
-    /// Start after this event id or cursor.
+    /// Start after this event: an `event_cursor`
+    /// ([`AddedRuns::event_cursor`](crate::AddedRuns::event_cursor)) or the `event_id` of an
+    /// event seen earlier.
     #[must_use]
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
         self.last_event_id = Some(id.into());
         self
     }
 
-    /// Sets the server-side `timeout` of each connection.
+    /// How long the server holds one connection (`timeout`; default the server's). The
+    /// stream reconnects by itself while the group is active, so this only bounds each
+    /// connection.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);

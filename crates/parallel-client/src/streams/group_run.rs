@@ -3,22 +3,28 @@
 use std::fmt;
 
 use bytes::Bytes;
-use parallel_types::{TaskRunEvent, TaskRunEventAs, TaskRunEventRef};
+use parallel_types::{TaskRunEventAs, TaskRunEventRef};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::streams::peek::decode;
 
 /// One run from the group runs stream, still in its wire form.
 ///
-/// The JSON is kept as received (a slice of the network buffer, no copy); decode what you need:
-/// [`GroupRun::view_as`] decodes the input and output content into your types in one pass
-/// (the fastest way to typed results), [`GroupRun::view`] borrows ids, status and raw
-/// input/output without allocating, [`GroupRun::output_as`] and [`GroupRun::input_as`] read
-/// one of the two into an owned type, [`GroupRun::to_event`] builds the owned
-/// [`TaskRunEvent`].
+/// The JSON is kept as received (a slice of the network buffer, no copy), and decoded when
+/// you ask, in one of three ways:
+///
+/// - [`GroupRun::view`]: ids, status and metadata borrowed, input and output kept raw, no
+///   allocation; from the view, [`output_as`](TaskRunEventRef::output_as) and
+///   [`input_as`](TaskRunEventRef::input_as) decode the output content or the input into
+///   your types, and [`into_owned`](TaskRunEventRef::into_owned) makes the owned
+///   [`TaskRunEvent`](parallel_types::TaskRunEvent);
+/// - [`GroupRun::view_as`]: the input and the output content decoded into your types in
+///   the same single pass, the fastest way to typed results;
+/// - [`GroupRun::json`]: the event's JSON text, to store or forward as it is.
+///
+/// Decode errors of the views are [`parallel_types::Error`]s, which `?` turns into this
+/// crate's [`Error`].
 #[derive(Clone)]
 pub struct GroupRun {
     data: Bytes,
@@ -29,7 +35,21 @@ impl GroupRun {
         Self { data }
     }
 
-    /// A borrowed view of the event (zero-copy).
+    /// A borrowed view of the event (zero-copy): the run's ids, status and metadata, its
+    /// input and output raw until you decode them.
+    ///
+    /// ```
+    /// # async fn demo(run: parallel_client::GroupRun) -> Result<(), parallel_client::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Insight { ceo_name: String }
+    ///
+    /// let view = run.view()?;
+    /// match view.output_as::<Insight>()? {
+    ///     Some(insight) => println!("{}: {}", view.run.run_id, insight.ceo_name),
+    ///     None => println!("{}: {} without output", view.run.run_id, view.run.status),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn view(&self) -> Result<TaskRunEventRef<'_>, Error> {
         decode(&self.data, "a task_run.state event")
     }
@@ -47,7 +67,7 @@ impl GroupRun {
     /// #[derive(serde::Deserialize)]
     /// struct Facts<'a> { ceo_name: &'a str }
     ///
-    /// let mut runs = client.group_runs("tgrp_...", GroupRunsOptions::with_input_and_output());
+    /// let mut runs = client.group("tgrp_...").runs(GroupRunsOptions::with_input_and_output());
     /// while let Some(run) = runs.next().await {
     ///     let run = run?;
     ///     let event = run.view_as::<Company<'_>, Facts<'_>>()?;
@@ -67,31 +87,6 @@ impl GroupRun {
         )
     }
 
-    /// The owned event.
-    pub fn to_event(&self) -> Result<TaskRunEvent, Error> {
-        decode(&self.data, "a task_run.state event")
-    }
-
-    /// The run's output content as `T` (a JSON output's object, or a text output's string),
-    /// or `None` when the event carries no output (not requested, or the run did not complete).
-    pub fn output_as<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let raw: RawParts<'_> = decode(&self.data, "a task_run.state event")?;
-        raw.output
-            .map(|o| serde_json::from_str(o.content.get()))
-            .transpose()
-            .map_err(|e| Error::decode("the run's output as the requested type", e))
-    }
-
-    /// The run's input (`input` of the original request) as `T`, or `None` when the event
-    /// carries no input (not requested).
-    pub fn input_as<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let raw: RawParts<'_> = decode(&self.data, "a task_run.state event")?;
-        raw.input
-            .map(|i| serde_json::from_str(i.input.get()))
-            .transpose()
-            .map_err(|e| Error::decode("the run's input as the requested type", e))
-    }
-
     /// The event's JSON text as received.
     pub fn json(&self) -> &[u8] {
         &self.data
@@ -104,25 +99,4 @@ impl fmt::Debug for GroupRun {
             .field("json", &String::from_utf8_lossy(&self.data))
             .finish()
     }
-}
-
-/// Just the raw `input.input` and `output.content` of a run event.
-#[derive(Deserialize)]
-struct RawParts<'a> {
-    #[serde(borrow, default)]
-    input: Option<RawInput<'a>>,
-    #[serde(borrow, default)]
-    output: Option<RawOutput<'a>>,
-}
-
-#[derive(Deserialize)]
-struct RawInput<'a> {
-    #[serde(borrow)]
-    input: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct RawOutput<'a> {
-    #[serde(borrow)]
-    content: &'a RawValue,
 }

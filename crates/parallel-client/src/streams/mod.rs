@@ -55,7 +55,7 @@ macro_rules! boxed_stream {
 }
 
 boxed_stream!(
-    /// The runs of a group ([`Client::group_runs`](crate::Client::group_runs)): one
+    /// The runs of a group ([`GroupHandle::runs`](crate::GroupHandle::runs)): one
     /// [`GroupRun`] per run, resuming by itself after interruptions, ending after the last run.
     ///
     /// The stream has no end marker, so when a connection that delivered runs ends, the
@@ -72,7 +72,7 @@ boxed_stream!(
 
 boxed_stream!(
     /// A group's status updates and run completions
-    /// ([`Client::group_events`](crate::Client::group_events)), resuming by itself; it ends
+    /// ([`GroupHandle::events`](crate::GroupHandle::events)), resuming by itself; it ends
     /// when the server closes it after a `task_group_status` event reporting the group
     /// inactive. Any other close is a reconnect from the last event id.
     ///

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use parallel_types::{ErrorObject, from_json_slice, leading_type_and_id};
+use parallel_types::{ErrorObject, EventHead, from_json_slice};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -21,54 +21,34 @@ pub(crate) fn decode_event<'a, T: Deserialize<'a>>(
     from_json_slice(data).map_err(|e| Error::decode(&format!("an event of {stream}"), e))
 }
 
-/// The `type` and `event_id` of an event, read without decoding the rest.
-#[derive(Debug, Deserialize)]
+/// The `type` and `event_id` of an event, read without decoding the rest
+/// ([`EventHead`]).
+#[derive(Debug)]
 pub(crate) struct Peek<'a> {
-    #[serde(rename = "type", borrow)]
     pub(crate) kind: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub(crate) event_id: Option<Cow<'a, str>>,
 }
 
 impl<'a> Peek<'a> {
-    /// Reads `type` and `event_id`. Servers write these two keys first; then they are read
-    /// straight from the front of the event without scanning the rest (the caller's decode
-    /// validates the whole event later). Any other layout takes the full JSON parse.
+    /// Reads `type` and `event_id`; an event without a string `type` reads as type `""`,
+    /// which no stream knows.
     pub(crate) fn parse(data: &'a [u8], what: &str) -> Result<Self, Error> {
-        if let Some(peek) = Self::leading(data) {
-            return Ok(peek);
-        }
-        decode_event(data, what)
-    }
-
-    /// Like [`Peek::parse`], but `None` for an event without a `type` (which the streams skip
-    /// with a warning) instead of an error.
-    pub(crate) fn parse_typed(data: &'a [u8], what: &str) -> Result<Option<Self>, Error> {
-        #[derive(Deserialize)]
-        struct Loose<'a> {
-            #[serde(rename = "type", borrow, default)]
-            kind: Option<Cow<'a, str>>,
-            #[serde(borrow, default)]
-            event_id: Option<Cow<'a, str>>,
-        }
-        if let Some(peek) = Self::leading(data) {
-            return Ok(Some(peek));
-        }
-        let loose: Loose<'a> = decode_event(data, what)?;
-        Ok(loose.kind.map(|kind| Peek {
-            kind,
-            event_id: loose.event_id,
+        let peek = Self::parse_typed(data, what)?;
+        Ok(peek.unwrap_or(Peek {
+            kind: Cow::Borrowed(""),
+            event_id: None,
         }))
     }
 
-    /// The two keys in front, as servers write them
-    /// ([`parallel_types::leading_type_and_id`]); `None` for any other layout.
-    fn leading(data: &'a [u8]) -> Option<Self> {
-        let (kind, event_id) = leading_type_and_id(data)?;
-        Some(Peek {
-            kind: Cow::Borrowed(kind),
-            event_id: event_id.map(Cow::Borrowed),
-        })
+    /// Like [`Peek::parse`], but `None` for an event without a `type` (which the streams skip
+    /// with a warning).
+    pub(crate) fn parse_typed(data: &'a [u8], what: &str) -> Result<Option<Self>, Error> {
+        let head = EventHead::from_slice(data)
+            .map_err(|e| Error::decode(&format!("an event of {what}"), e))?;
+        Ok(head.event_type.map(|kind| Peek {
+            kind,
+            event_id: head.event_id,
+        }))
     }
 }
 
@@ -104,20 +84,20 @@ mod tests {
     }
 
     #[test]
-    fn the_leading_fields_are_read_without_a_full_parse() {
+    fn the_leading_fields_are_borrowed_from_the_front() {
         let fast = br#"{"type":"task_run.state","event_id":"17","run":{}}"#;
-        let p = Peek::leading(fast).unwrap();
-        assert_eq!(
-            (p.kind.as_ref(), p.event_id.as_deref()),
-            ("task_run.state", Some("17"))
-        );
+        let p = Peek::parse(fast, "test").unwrap();
+        assert!(matches!(
+            (&p.kind, &p.event_id),
+            (Cow::Borrowed("task_run.state"), Some(Cow::Borrowed("17")))
+        ));
         let spaced = b"{ \"type\" : \"error\" ,\n \"event_id\" : null }";
-        let p = Peek::leading(spaced).unwrap();
+        let p = Peek::parse(spaced, "test").unwrap();
         assert_eq!((p.kind.as_ref(), p.event_id), ("error", None));
     }
 
     #[test]
-    fn other_layouts_fall_back_to_the_full_parse_with_the_same_answer() {
+    fn other_layouts_give_the_same_answer() {
         for (data, kind, id) in [
             (
                 r#"{"event_id":"3","type":"task_group_status"}"#,
@@ -132,7 +112,6 @@ mod tests {
             (r#"{"type":"a\u002eb","event_id":"5"}"#, "a.b", Some("5")),
             (r#"{"type":"error","error":{}}"#, "error", None),
         ] {
-            assert!(Peek::leading(data.as_bytes()).is_none(), "{data}");
             assert_eq!(
                 peek(data),
                 (kind.to_owned(), id.map(str::to_owned)),
@@ -142,8 +121,20 @@ mod tests {
     }
 
     #[test]
+    fn events_without_a_string_type_have_none() {
+        for data in [&br#"{"type":1}"#[..], br#"{"event_id":"1"}"#] {
+            assert!(Peek::parse_typed(data, "test").unwrap().is_none());
+        }
+    }
+
+    #[test]
     fn broken_events_are_decode_errors() {
-        for data in [&b"{"[..], b"[]", b"{\"type\":1}", b"not json"] {
+        for data in [
+            &b"{"[..],
+            b"[]",
+            b"not json",
+            br#"{"type":"x","event_id":5}"#,
+        ] {
             assert!(Peek::parse(data, "test").unwrap_err().is_decode());
         }
     }

@@ -8,23 +8,23 @@ use crate::streams::read_ahead::read_ahead;
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupRun, RunsStream, drive};
 
-/// Options of [`Client::group_runs`](crate::Client::group_runs).
+/// Options of [`GroupHandle::runs`](crate::GroupHandle::runs): by default every run, without
+/// input or output, from the first.
+///
+/// ```
+/// use parallel_client::GroupRunsOptions;
+/// use parallel_types::RunStatus;
+///
+/// let completed = GroupRunsOptions::with_input_and_output().status(RunStatus::Completed);
+/// assert_ne!(completed, GroupRunsOptions::default());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupRunsOptions {
-    /// Include each run's input (`include_input`).
-    pub include_input: bool,
-    /// Include the output of completed runs (`include_output`).
-    pub include_output: bool,
-    /// Only runs in this status.
-    pub status: Option<RunStatus>,
-    /// Start after this event (a `run_cursor` or an `event_id` seen earlier).
-    pub last_event_id: Option<String>,
-    /// How many runs the stream may read ahead of the caller, on a Tokio task of its own
-    /// (default [`GroupRunsOptions::DEFAULT_READ_AHEAD`]). On a multi-thread runtime, reading
-    /// the network and framing events then run on one core while the caller decodes on
-    /// another, which makes a stream of large runs read with their inputs and outputs about
-    /// a third faster. `0` reads on the caller's task only.
-    pub read_ahead: usize,
+    pub(crate) include_input: bool,
+    pub(crate) include_output: bool,
+    pub(crate) status: Option<RunStatus>,
+    pub(crate) last_event_id: Option<String>,
+    pub(crate) read_ahead: usize,
 }
 
 impl Default for GroupRunsOptions {
@@ -53,14 +53,14 @@ impl GroupRunsOptions {
         }
     }
 
-    /// Sets `include_input`.
+    /// Include each run's input (`include_input`; default `false`).
     #[must_use]
     pub fn include_input(mut self, yes: bool) -> Self {
         self.include_input = yes;
         self
     }
 
-    /// Sets `include_output`.
+    /// Include the output of completed runs (`include_output`; default `false`).
     #[must_use]
     pub fn include_output(mut self, yes: bool) -> Self {
         self.include_output = yes;
@@ -74,14 +74,19 @@ impl GroupRunsOptions {
         self
     }
 
-    /// Start after this event id or cursor.
+    /// Start after this event: a `run_cursor` ([`AddedRuns::run_cursor`](crate::AddedRuns::run_cursor))
+    /// or the `event_id` of a run seen earlier.
     #[must_use]
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
         self.last_event_id = Some(id.into());
         self
     }
 
-    /// Sets the `read_ahead` field: how many runs may be read ahead (`0`: no read-ahead task).
+    /// How many runs the stream may read ahead of the caller, on a Tokio task of its own
+    /// (default [`GroupRunsOptions::DEFAULT_READ_AHEAD`]). On a multi-thread runtime, reading
+    /// the network and framing events then run on one core while the caller decodes on
+    /// another, which makes a stream of large runs read with their inputs and outputs about
+    /// a third faster. `0` reads on the caller's task only.
     #[must_use]
     pub fn read_ahead(mut self, runs: usize) -> Self {
         self.read_ahead = runs;

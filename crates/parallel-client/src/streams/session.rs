@@ -254,7 +254,7 @@ impl Session {
     pub(crate) async fn interrupted(&mut self, error: Error) -> Result<(), Error> {
         self.close();
         let policy = &self.inner.reconnect;
-        if self.failures >= policy.get_max_attempts() {
+        if self.failures >= policy.attempts() {
             return Err(error.context(&format!(
                 " (after {} reconnects in a row without progress; see \
                  ClientBuilder::stream_reconnect)",
@@ -318,5 +318,6 @@ impl Session {
 /// Whether an event's `type` is `error` (read from the front of the event when written
 /// first, as servers do).
 fn is_error_event(data: &[u8]) -> bool {
-    matches!(parallel_types::peek_event_type(data), Ok(Some(kind)) if kind == "error")
+    parallel_types::EventHead::from_slice(data)
+        .is_ok_and(|head| head.event_type.as_deref() == Some("error"))
 }

@@ -42,9 +42,9 @@ async fn run_batch(
                     "the input travels with its result"
                 );
                 let value = match &result.outcome {
-                    Ok(_) => Ok(result.output_as::<Insight>().unwrap()),
+                    Ok(_) => Ok(result.content_as::<Insight>().unwrap()),
                     Err(error) => {
-                        assert!(result.output_as::<Insight>().unwrap_err().is_run_failed());
+                        assert!(result.content_as::<Insight>().unwrap_err().is_run_failed());
                         Err(error.message.clone())
                     }
                 };
@@ -55,7 +55,7 @@ async fn run_batch(
                 );
             }
             BatchItem::Progress(p) => progress = p,
-            BatchItem::Submitted { runs } => assert!(!runs.is_empty()),
+            BatchItem::Submitted { runs, .. } => assert!(!runs.is_empty()),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -128,6 +128,7 @@ async fn a_crashed_batch_resumes_without_resubmitting_and_redelivers_results() {
                 group_id,
                 token: t,
                 resumed,
+                ..
             } => {
                 assert_eq!((t.as_str(), resumed), (token, 0));
                 group = Some(group_id);
@@ -167,7 +168,8 @@ async fn a_crashed_batch_resumes_without_resubmitting_and_redelivers_results() {
     assert_eq!(progress.resumed + progress.submitted, 2000, "{progress:?}");
     assert_eq!(emu.stats().runs_created, 2000, "nothing submitted twice");
     let runs = client
-        .group_runs(&group, GroupRunsOptions::default())
+        .group(&group)
+        .runs(GroupRunsOptions::default())
         .count()
         .await;
     assert_eq!(runs, 2000);
@@ -231,7 +233,7 @@ async fn start_makes_the_group_and_submits_nothing_until_run() {
         .unwrap();
     assert_eq!(started.token(), "persist-me");
     assert_eq!(started.resumed(), 0);
-    client.get_group(started.group_id()).await.unwrap();
+    client.group(started.group_id()).get().await.unwrap();
     assert_eq!(emu.stats().runs_created, 0, "nothing created before run");
     let group = started.group_id().to_owned();
     let mut items = started.run_iter(batch_inputs(5));

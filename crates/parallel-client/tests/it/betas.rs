@@ -85,10 +85,8 @@ async fn beta_fields_bring_their_betas_and_per_call_betas_are_sent() {
     // Add runs: an MCP server on one input of the chunk, and a per-call beta.
     let mcp = input(&json!({"mcp_servers": [{"name": "docs", "url": "https://mcp.example.com"}]}));
     client
-        .add_runs(
-            "tgrp_1",
-            AddRuns::new([input(&json!({})), mcp]).betas([Beta::FindAll]),
-        )
+        .group("tgrp_1")
+        .add_runs(AddRuns::new([input(&json!({})), mcp]).betas([Beta::FindAll]))
         .await
         .unwrap();
     // Result with a per-call beta; the run events stream with the events beta.
@@ -98,7 +96,7 @@ async fn beta_fields_bring_their_betas_and_per_call_betas_are_sent() {
         .unwrap();
     let events: Vec<_> = client.run_events("trun_1").collect().await;
     assert_eq!(events.len(), 1, "{events:?}");
-    client.get_group("tgrp_1").await.unwrap_err();
+    client.group("tgrp_1").get().await.unwrap_err();
 
     assert_eq!(
         betas_seen(&server),
@@ -124,7 +122,7 @@ async fn the_clients_own_beta_header_is_merged_with_each_calls() {
         .create_run_with_betas(input(&json!({})), &[Beta::FieldBasis, Beta::McpServer])
         .await
         .unwrap();
-    client.get_group("tgrp_1").await.unwrap_err();
+    client.group("tgrp_1").get().await.unwrap_err();
     assert_eq!(
         betas_seen(&server),
         [

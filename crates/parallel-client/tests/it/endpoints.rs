@@ -21,30 +21,29 @@ async fn groups_runs_and_results_round_trip() {
     let mut metadata = BTreeMap::new();
     metadata.insert("batch".to_owned(), MetadataValue::String("q1".into()));
     let group = client
-        .create_group(CreateTaskGroupRequest {
-            metadata: Some(metadata.clone()),
-        })
+        .create_group(CreateTaskGroupRequest::new().with_metadata(metadata.clone()))
         .await
         .unwrap();
     assert!(group.taskgroup_id.starts_with("tgrp_"));
     assert_eq!(group.metadata, Some(metadata));
     let id = group.taskgroup_id;
+    let group = client.group(&id);
 
-    let run_ids = client
-        .add_runs(&id, AddRuns::new(inputs(3)).default_task_spec(spec()))
+    let run_ids = group
+        .add_runs(AddRuns::new(inputs(3)).default_task_spec(spec()))
         .await
         .unwrap()
         .run_ids;
     assert_eq!(run_ids.len(), 3);
-    let status = client.wait_group(&id).await.unwrap();
+    let status = group.wait().await.unwrap();
     assert!(!status.is_active);
     assert_eq!(status.num_task_runs, 3);
     assert_eq!(status.count(&RunStatus::Completed), 3);
-    assert_eq!(client.get_group(&id).await.unwrap().status.num_task_runs, 3);
+    assert_eq!(group.get().await.unwrap().status.num_task_runs, 3);
 
     // The runs stream, in input order, with inputs and typed outputs.
-    let runs: Vec<_> = client
-        .group_runs(&id, GroupRunsOptions::with_input_and_output())
+    let runs: Vec<_> = group
+        .runs(GroupRunsOptions::with_input_and_output())
         .map(Result::unwrap)
         .collect()
         .await;
@@ -53,31 +52,32 @@ async fn groups_runs_and_results_round_trip() {
         let view = run.view().unwrap();
         assert_eq!(view.run.run_id, run_ids[row]);
         assert_eq!(view.run.status, RunStatus::Completed);
-        let company: Company = run.input_as().unwrap().unwrap();
+        let company: Company = view.input_as().unwrap().unwrap();
         assert_eq!(company.row, row as u64);
-        let insight: Insight = run.output_as().unwrap().unwrap();
+        let insight: Insight = view.output_as().unwrap().unwrap();
         assert_eq!(insight.founded_year.len(), 4, "{insight:?}");
-        let owned = run.to_event().unwrap();
+        let owned = view.into_owned().unwrap();
         assert_eq!(owned.run.run_id, run_ids[row]);
     }
     // Without include flags, no input or output.
-    let bare = client
-        .group_runs(&id, GroupRunsOptions::default())
+    let bare = group
+        .runs(GroupRunsOptions::default())
         .next()
         .await
         .unwrap()
         .unwrap();
+    let bare = bare.view().unwrap();
     assert_eq!(bare.output_as::<Insight>().unwrap(), None);
     assert_eq!(bare.input_as::<Company>().unwrap(), None);
     // The status filter.
-    let failed = client
-        .group_runs(&id, GroupRunsOptions::default().status(RunStatus::Failed))
+    let failed = group
+        .runs(GroupRunsOptions::default().status(RunStatus::Failed))
         .count()
         .await;
     assert_eq!(failed, 0);
 
     // One run, three ways.
-    let run = client.get_group_run(&id, &run_ids[1]).await.unwrap();
+    let run = group.get_run(&run_ids[1]).await.unwrap();
     assert_eq!(run.run_id, run_ids[1]);
     assert_eq!(run.taskgroup_id.as_deref(), Some(id.as_str()));
     assert_eq!(
@@ -109,8 +109,8 @@ async fn groups_runs_and_results_round_trip() {
     assert!(!typed.basis.is_empty());
 
     // The events stream replays the completions and ends with the group inactive.
-    let events: Vec<GroupEvent> = client
-        .group_events(&id, GroupEventsOptions::default())
+    let events: Vec<GroupEvent> = group
+        .events(GroupEventsOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;
@@ -199,10 +199,15 @@ async fn the_legacy_prefix_reaches_the_same_groups() {
         .await
         .unwrap();
     legacy
-        .add_runs(&group.taskgroup_id, AddRuns::new(inputs(2)))
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs(2)))
         .await
         .unwrap();
-    let status = client(&emu).wait_group(&group.taskgroup_id).await.unwrap();
+    let status = client(&emu)
+        .group(&group.taskgroup_id)
+        .wait()
+        .await
+        .unwrap();
     assert_eq!(status.num_task_runs, 2);
     emu.shutdown().await;
 }
@@ -213,7 +218,8 @@ async fn api_errors_carry_the_status_and_the_error_object() {
     let client = client(&emu);
 
     let err = client
-        .get_group("tgrp_00000000000000000000000000000000")
+        .group("tgrp_00000000000000000000000000000000")
+        .get()
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
@@ -234,12 +240,45 @@ async fn api_errors_carry_the_status_and_the_error_object() {
         .build()
         .unwrap();
     let err = bad_key
-        .get_group("tgrp_00000000000000000000000000000000")
+        .group("tgrp_00000000000000000000000000000000")
+        .get()
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
     assert!(err.to_string().contains("PARALLEL_API_KEY"), "{err}");
     assert!(!err.to_string().contains("wrong"), "{err}");
+    emu.shutdown().await;
+}
+
+/// The crate documents why ids are plain `&str` behind a group handle: a swapped id is still
+/// refused by the server, with a 404 that names the id given.
+#[tokio::test]
+async fn swapped_ids_are_refused_with_a_404_naming_the_id() {
+    let emu = emulator(Faults::none()).await;
+    let client = client(&emu);
+    let group_id = client
+        .create_group(CreateTaskGroupRequest::new())
+        .await
+        .unwrap()
+        .taskgroup_id;
+    let group = client.group(&group_id);
+    let run_id = group
+        .add_runs(AddRuns::new(inputs(1)).default_task_spec(spec()))
+        .await
+        .unwrap()
+        .run_ids
+        .remove(0);
+    assert_eq!(group.id(), group_id);
+    assert_eq!(group.get_run(&run_id).await.unwrap().run_id, run_id);
+
+    let err = client.group(&run_id).get_run(&group_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert!(err.to_string().contains(&run_id), "{err}");
+    let err = client.group(&run_id).get().await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    let err = client.get_run(&group_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert!(err.to_string().contains(&group_id), "{err}");
     emu.shutdown().await;
 }
 
@@ -252,11 +291,12 @@ async fn failed_runs_answer_404_on_result_and_carry_their_error() {
         .await
         .unwrap();
     let ids = client
-        .add_runs(&group.taskgroup_id, AddRuns::new(inputs(2)))
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs(2)))
         .await
         .unwrap()
         .run_ids;
-    client.wait_group(&group.taskgroup_id).await.unwrap();
+    client.group(&group.taskgroup_id).wait().await.unwrap();
     let run = client.get_run(&ids[0]).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.error.is_some());
@@ -273,35 +313,41 @@ async fn add_runs_returns_the_last_status_and_cursors_before_the_runs_added() {
     let emu = emulator(Faults::none()).await;
     let client = client(&emu);
     let id = new_group(&client).await;
-    let first = client.add_runs(&id, AddRuns::new(inputs(3))).await.unwrap();
+    let first = client
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(3)))
+        .await
+        .unwrap();
     assert_eq!(first.run_ids.len(), 3);
     assert_eq!(first.status.expect("answered").num_task_runs, 3);
     // Nothing came before the first runs of a group.
     assert_eq!((&first.run_cursor, &first.event_cursor), (&None, &None));
-    client.wait_group(&id).await.unwrap();
+    client.group(&id).wait().await.unwrap();
 
     // 2,500 more in three requests: the status is the last answer's (fresh, all 2,503 runs),
     // the cursors the first answer's (just before the runs added).
     let more = client
-        .add_runs(&id, AddRuns::new(inputs(2500)))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(2500)))
         .await
         .unwrap();
     assert_eq!(more.status.expect("answered").num_task_runs, 2503);
     let run_cursor = more.run_cursor.expect("runs came before");
     let event_cursor = more.event_cursor.expect("events came before");
-    client.wait_group(&id).await.unwrap();
+    client.group(&id).wait().await.unwrap();
 
     // From the cursors, the streams carry exactly the runs added.
     let options = GroupRunsOptions::default().last_event_id(run_cursor);
     let streamed: Vec<String> = client
-        .group_runs(&id, options)
+        .group(&id)
+        .runs(options)
         .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
         .collect()
         .await;
     assert_eq!(streamed, more.run_ids);
     let options = GroupEventsOptions::default().last_event_id(event_cursor);
     let mut completed = HashSet::new();
-    let mut events = client.group_events(&id, options);
+    let mut events = client.group(&id).events(options);
     while let Some(event) = events.next().await {
         if let GroupEvent::TaskRunState(event) = event.unwrap() {
             completed.insert(event.run.run_id);

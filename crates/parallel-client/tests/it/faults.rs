@@ -18,9 +18,11 @@ use crate::common::{
 /// exactly once.
 async fn assert_each_input_ran_once(client: &Client, group_id: &str, n: u64) {
     let mut rows = Vec::new();
-    let mut runs = client.group_runs(group_id, GroupRunsOptions::default().include_input(true));
+    let mut runs = client
+        .group(group_id)
+        .runs(GroupRunsOptions::default().include_input(true));
     while let Some(run) = runs.next().await {
-        let company: Company = run.unwrap().input_as().unwrap().unwrap();
+        let company: Company = run.unwrap().view().unwrap().input_as().unwrap().unwrap();
         rows.push(company.row);
     }
     rows.sort_unstable();
@@ -41,8 +43,8 @@ async fn rate_limits_and_server_errors_are_retried_then_succeed() {
         .unwrap();
     let id = group.taskgroup_id;
     let ids = client
+        .group(&id)
         .add_runs(
-            &id,
             AddRuns::new(inputs(2500))
                 .chunk_size(250)
                 .default_task_spec(spec()),
@@ -52,7 +54,7 @@ async fn rate_limits_and_server_errors_are_retried_then_succeed() {
         .run_ids;
     assert_eq!(ids.len(), 2500);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 2500);
-    client.wait_group(&id).await.unwrap();
+    client.group(&id).wait().await.unwrap();
     let stats = emu.stats();
     assert!(
         stats.injected_429 > 0 && stats.injected_5xx > 0,
@@ -74,7 +76,8 @@ async fn the_client_gives_up_after_the_retry_policy() {
     .await;
     let client = client_with(&emu, fast_retries(3));
     let err = client
-        .get_group("tgrp_00000000000000000000000000000000")
+        .group("tgrp_00000000000000000000000000000000")
+        .get()
         .await
         .unwrap_err();
     assert!(err.status().is_some_and(|s| s.is_server_error()), "{err:?}");
@@ -90,7 +93,8 @@ async fn a_lost_add_runs_answer_is_reconciled_without_duplicates() {
     let id = new_group(&client).await;
     // The second of three requests is processed, then its answer is dropped.
     let first = client
-        .add_runs(&id, AddRuns::new(inputs(1000)))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(1000)))
         .await
         .unwrap()
         .run_ids;
@@ -98,7 +102,8 @@ async fn a_lost_add_runs_answer_is_reconciled_without_duplicates() {
     emu.lose_next_response("/runs");
     let inputs: Vec<_> = inputs(3000).into_iter().skip(1000).collect();
     let added = client
-        .add_runs(&id, AddRuns::new(inputs).first_position(1000))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs).first_position(1000))
         .await
         .unwrap();
     // The first of its two requests was reconciled: no cursors; the second answered.
@@ -116,7 +121,8 @@ async fn a_lost_add_runs_answer_is_reconciled_without_duplicates() {
     assert_eq!(all.iter().collect::<HashSet<_>>().len(), 3000);
     // Run ids are in input order: they match the runs stream, which lists runs as added.
     let streamed: Vec<String> = client
-        .group_runs(&id, GroupRunsOptions::default())
+        .group(&id)
+        .runs(GroupRunsOptions::default())
         .map(|r| r.unwrap().view().unwrap().run.run_id.into_owned())
         .collect()
         .await;
@@ -132,7 +138,8 @@ async fn frequent_lost_answers_still_run_every_input_once() {
     // Creating the group is retried freely (a duplicate is an empty group).
     let id = new_group(&client).await;
     let ids = client
-        .add_runs(&id, AddRuns::new(inputs(2000)).chunk_size(200))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(2000)).chunk_size(200))
         .await
         .unwrap()
         .run_ids;
@@ -161,7 +168,8 @@ async fn a_transport_that_forwards_then_fails_is_reconciled() {
         .build()
         .unwrap();
     let ids = client
-        .add_runs(&id, AddRuns::new(inputs(1500)))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(1500)))
         .await
         .unwrap()
         .run_ids;
@@ -178,7 +186,8 @@ async fn without_tags_a_lost_answer_is_reported_not_resubmitted() {
     let id = new_group(&client).await;
     emu.lose_next_response("/runs");
     let err = client
-        .add_runs(&id, AddRuns::new(inputs(10)).client_tags(false))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(10)).client_tags(false))
         .await
         .unwrap_err();
     assert!(err.is_outcome_unknown(), "{err:?}");
@@ -191,8 +200,12 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
     let id = new_group(&setup).await;
-    setup.add_runs(&id, AddRuns::new(inputs(5))).await.unwrap();
-    setup.wait_group(&id).await.unwrap();
+    setup
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(5)))
+        .await
+        .unwrap();
+    setup.group(&id).wait().await.unwrap();
     // Every connection gets 8 bytes and then silence for longer than the test can last, so
     // each one ends in an idle time-out however slowly this machine runs the client: the
     // count of connections below follows from the reconnect budget alone, not from the
@@ -207,7 +220,7 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
         .max_stream_reconnects(2)
         .build()
         .unwrap();
-    let mut runs = client.group_runs(&id, GroupRunsOptions::default());
+    let mut runs = client.group(&id).runs(GroupRunsOptions::default());
     let err = runs.next().await.unwrap().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.to_string().contains("stream_idle_timeout"), "{err}");
@@ -221,8 +234,12 @@ async fn a_slow_stream_within_the_idle_timeout_delivers_everything() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
     let id = new_group(&setup).await;
-    setup.add_runs(&id, AddRuns::new(inputs(20))).await.unwrap();
-    setup.wait_group(&id).await.unwrap();
+    setup
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(20)))
+        .await
+        .unwrap();
+    setup.group(&id).wait().await.unwrap();
     emu.set_faults(Faults::none().drip(7, Duration::from_millis(1)));
     let client = Client::builder()
         .api_key(KEY)
@@ -242,8 +259,12 @@ async fn a_runs_stream_that_ignores_the_cursor_delivers_each_run_once_and_ends()
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
     let id = new_group(&setup).await;
-    setup.add_runs(&id, AddRuns::new(inputs(30))).await.unwrap();
-    setup.wait_group(&id).await.unwrap();
+    setup
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(30)))
+        .await
+        .unwrap();
+    setup.group(&id).wait().await.unwrap();
     emu.set_faults(Faults::none().ignore_last_event_id(true));
     let streamed = tokio::time::timeout(
         Duration::from_secs(60),
@@ -264,8 +285,12 @@ async fn a_runs_stream_that_restarts_from_the_start_on_every_cut_fails_without_r
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
     let id = new_group(&setup).await;
-    setup.add_runs(&id, AddRuns::new(inputs(30))).await.unwrap();
-    setup.wait_group(&id).await.unwrap();
+    setup
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(30)))
+        .await
+        .unwrap();
+    setup.group(&id).wait().await.unwrap();
     emu.set_faults(Faults::none().cut_sse_after(10).ignore_last_event_id(true));
     let client = Client::builder()
         .api_key(KEY)
@@ -275,13 +300,15 @@ async fn a_runs_stream_that_restarts_from_the_start_on_every_cut_fails_without_r
         .max_stream_reconnects(3)
         .build()
         .unwrap();
-    let mut runs = client.group_runs(&id, GroupRunsOptions::default().include_input(true));
+    let mut runs = client
+        .group(&id)
+        .runs(GroupRunsOptions::default().include_input(true));
     let mut seen = HashSet::new();
     let outcome = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(run) = runs.next().await {
             match run {
                 Ok(run) => {
-                    let company: Company = run.input_as().unwrap().unwrap();
+                    let company: Company = run.view().unwrap().input_as().unwrap().unwrap();
                     assert!(seen.insert(company.row), "row {} came twice", company.row);
                 }
                 Err(error) => return Some(error),

@@ -1,5 +1,5 @@
 //! Network outages of [`OUTAGE`] in the middle of a runs stream, an events stream and a
-//! `wait_group`, staged by a TCP proxy between the client and the emulator: each finishes,
+//! `GroupHandle::wait`, staged by a TCP proxy between the client and the emulator: each finishes,
 //! every event exactly once.
 //!
 //! The outage is as long as the one the issue describes, 30 s; the three tests run at the
@@ -69,11 +69,12 @@ async fn a_runs_stream_rides_out_an_outage_and_delivers_every_run_once() {
     let setup = client(&emu);
     let group = new_group(&setup).await;
     let ids = setup
-        .add_runs(&group, AddRuns::new(inputs(2000)).default_task_spec(spec()))
+        .group(&group)
+        .add_runs(AddRuns::new(inputs(2000)).default_task_spec(spec()))
         .await
         .unwrap()
         .run_ids;
-    setup.wait_group(&group).await.unwrap();
+    setup.group(&group).wait().await.unwrap();
     // About 400 kB/s: the stream of 2,000 runs with inputs and outputs takes a few seconds,
     // so the outage falls in its middle.
     emu.set_faults(Faults::none().drip(4096, Duration::from_millis(10)));
@@ -81,7 +82,7 @@ async fn a_runs_stream_rides_out_an_outage_and_delivers_every_run_once() {
     let proxy = Proxy::start(emu.local_addr()).await;
     let client = client_through(&proxy);
     let options = GroupRunsOptions::with_input_and_output().read_ahead(0);
-    let mut runs = client.group_runs(&group, options);
+    let mut runs = client.group(&group).runs(options);
     let mut seen = Vec::new();
     let started = Instant::now();
     while let Some(run) = runs.next().await {
@@ -105,12 +106,13 @@ async fn a_group_events_stream_rides_out_an_outage_and_delivers_every_completion
     let client = client_through(&proxy);
     let group = new_group(&client).await;
     let ids = client
-        .add_runs(&group, AddRuns::new(lite_inputs(20)))
+        .group(&group)
+        .add_runs(AddRuns::new(lite_inputs(20)))
         .await
         .unwrap()
         .run_ids;
 
-    let mut events = client.group_events(&group, GroupEventsOptions::default());
+    let mut events = client.group(&group).events(GroupEventsOptions::default());
     let mut completions = Vec::new();
     let mut event_ids = HashSet::new();
     let started = Instant::now();
@@ -142,7 +144,8 @@ async fn wait_group_rides_out_a_black_hole_outage() {
     let client = client_through(&proxy);
     let group = new_group(&client).await;
     client
-        .add_runs(&group, AddRuns::new(lite_inputs(20)))
+        .group(&group)
+        .add_runs(AddRuns::new(lite_inputs(20)))
         .await
         .unwrap();
 
@@ -150,13 +153,13 @@ async fn wait_group_rides_out_a_black_hole_outage() {
     let waiting = tokio::spawn({
         let client = client.clone();
         let group = group.clone();
-        async move { client.wait_group(&group).await }
+        async move { client.group(&group).wait().await }
     });
     // Once the first run completed (asked of the emulator directly), every connection is
     // dropped and new ones are accepted but never answered for the outage.
     let direct = crate::common::client(&emu);
     for _ in 0..600 {
-        if direct.get_group(&group).await.unwrap().status.finished() >= 1 {
+        if direct.group(&group).get().await.unwrap().status.finished() >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -186,7 +189,8 @@ async fn wait_group_called_during_an_outage_waits_for_the_network() {
     let setup = client(&emu);
     let group = new_group(&setup).await;
     setup
-        .add_runs(&group, AddRuns::new(inputs(3)))
+        .group(&group)
+        .add_runs(AddRuns::new(inputs(3)))
         .await
         .unwrap();
     let proxy = Proxy::start(emu.local_addr()).await;
@@ -195,7 +199,7 @@ async fn wait_group_called_during_an_outage_waits_for_the_network() {
     let window = Duration::from_secs(5);
     proxy.outage(Outage::Refuse, window).await;
     let started = Instant::now();
-    let status = client.wait_group(&group).await.unwrap();
+    let status = client.group(&group).wait().await.unwrap();
     assert!(
         started.elapsed() + Duration::from_millis(100) >= window,
         "{:?}",

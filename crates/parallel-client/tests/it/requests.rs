@@ -49,7 +49,7 @@ async fn a_server_that_never_answers_is_a_time_out_retried_then_a_clear_error() 
     let (url, accepted, task) = hung_server().await;
     let client = quick_client(&url, Duration::from_millis(500));
     let started = Instant::now();
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(err.is_timeout(), "{err:?}");
     let text = err.to_string();
@@ -113,7 +113,7 @@ async fn the_first_byte_timeout_is_apart_from_the_body_timeout() {
     let (url, task) = slow_body_server(Duration::from_millis(600)).await;
     let client = quick_client(&url, Duration::from_millis(200));
     assert_eq!(
-        client.get_group("tgrp_1").await.unwrap().taskgroup_id,
+        client.group("tgrp_1").get().await.unwrap().taskgroup_id,
         "tgrp_1"
     );
     // The body is bounded by the request timeout.
@@ -125,7 +125,7 @@ async fn the_first_byte_timeout_is_apart_from_the_body_timeout() {
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(
         err.to_string().contains("while reading the answer"),
@@ -224,7 +224,7 @@ async fn insufficient_credit_is_never_retried_and_rate_limits_are_named() {
     );
     assert_eq!(server.requests().len(), 1, "a 402 is never retried");
 
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     assert!(
         err.is_rate_limited() && !err.is_insufficient_credit(),
         "{err:?}"
@@ -239,7 +239,7 @@ async fn an_error_says_its_cause_once() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let client = quick_client(&url, Duration::from_secs(5));
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     assert!(err.is_connection(), "{err:?}");
     // Reporters print `Display` and then each `source()`: the message must not repeat them.
     let text = err.to_string();
@@ -252,7 +252,7 @@ async fn an_error_says_its_cause_once() {
 
     let server = Scripted::start(|_, _| Reply::json(200, "{not json")).await;
     let client = quick_client(&server.base_url(), Duration::from_secs(5));
-    let err = client.get_group("tgrp_1").await.unwrap_err();
+    let err = client.group("tgrp_1").get().await.unwrap_err();
     assert!(err.is_decode(), "{err:?}");
     let cause = err
         .source()

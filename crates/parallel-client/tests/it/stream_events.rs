@@ -68,7 +68,8 @@ async fn group_events_yield_error_events_and_skip_unknown_and_untyped_ones() {
     })
     .await;
     let events: Vec<GroupEvent> = client(&server)
-        .group_events("tgrp_1", GroupEventsOptions::default())
+        .group("tgrp_1")
+        .events(GroupEventsOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;
@@ -105,7 +106,8 @@ async fn group_events_yield_error_events_and_skip_unknown_and_untyped_ones() {
 async fn a_server_that_only_sends_errors_ends_the_stream_after_the_reconnect_budget() {
     let server = Scripted::start(|_, _| Reply::sse(&event("error", ERROR))).await;
     let items: Vec<_> = client(&server)
-        .group_events("tgrp_1", GroupEventsOptions::default())
+        .group("tgrp_1")
+        .events(GroupEventsOptions::default())
         .collect()
         .await;
     // One connection and three reconnects, each an error event; then the stream's error.
@@ -131,7 +133,8 @@ async fn an_error_event_ends_the_runs_stream_with_the_servers_error() {
     })
     .await;
     let items: Vec<_> = client(&server)
-        .group_runs("tgrp_1", GroupRunsOptions::default())
+        .group("tgrp_1")
+        .runs(GroupRunsOptions::default())
         .collect()
         .await;
     assert_eq!(items.len(), 2, "{items:?}");
@@ -201,7 +204,8 @@ fn two_runs_per_connection(request: &Recorded, _: usize) -> Reply {
 async fn a_runs_stream_closed_early_by_the_server_goes_on_until_nothing_follows() {
     let server = Scripted::start(two_runs_per_connection).await;
     let ids: Vec<String> = client(&server)
-        .group_runs("tgrp_1", GroupRunsOptions::default())
+        .group("tgrp_1")
+        .runs(GroupRunsOptions::default())
         .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
         .collect()
         .await;
@@ -227,7 +231,8 @@ fn inclusive_resume(request: &Recorded, _: usize) -> Reply {
 async fn a_runs_stream_resumed_inclusively_delivers_each_run_once_and_ends() {
     let server = Scripted::start(inclusive_resume).await;
     let ids: Vec<String> = client(&server)
-        .group_runs("tgrp_1", GroupRunsOptions::default())
+        .group("tgrp_1")
+        .runs(GroupRunsOptions::default())
         .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
         .collect()
         .await;

@@ -45,7 +45,8 @@ async fn a_quiet_stream_kept_alive_by_comments_stays_open_until_the_completion()
     let mut input = RunInput::new(company(1), "lite");
     input.enable_events = Some(false);
     let run_id = client
-        .add_runs(&group, AddRuns::new([input]))
+        .group(&group)
+        .add_runs(AddRuns::new([input]))
         .await
         .unwrap()
         .run_ids
@@ -53,7 +54,7 @@ async fn a_quiet_stream_kept_alive_by_comments_stays_open_until_the_completion()
 
     let started = Instant::now();
     let (status, run_events) = tokio::join!(
-        client.wait_group(&group),
+        client.group(&group).wait(),
         client.run_events(&run_id).collect::<Vec<_>>()
     );
     let elapsed = started.elapsed();
@@ -100,7 +101,8 @@ async fn streams_closed_by_the_server_every_two_seconds_deliver_every_event_once
         })
         .collect();
     let ids = client
-        .add_runs(&group, AddRuns::new(inputs))
+        .group(&group)
+        .add_runs(AddRuns::new(inputs))
         .await
         .unwrap()
         .run_ids;
@@ -108,7 +110,7 @@ async fn streams_closed_by_the_server_every_two_seconds_deliver_every_event_once
     let group_events = async {
         let mut completions = Vec::new();
         let mut event_ids = HashSet::new();
-        let mut events = client.group_events(&group, GroupEventsOptions::default());
+        let mut events = client.group(&group).events(GroupEventsOptions::default());
         while let Some(event) = events.next().await {
             let event = event.unwrap();
             if let Some(id) = event.event_id() {
@@ -177,16 +179,17 @@ async fn waiting_on_an_empty_or_finished_group_returns_at_once_without_a_stream(
     let emu = slow_emulator(0.0, Duration::from_secs(15), Limits::default()).await;
     let client = client_with_idle(&emu, Duration::from_secs(10));
     let empty = new_group(&client).await;
-    let status = client.wait_group(&empty).await.unwrap();
+    let status = client.group(&empty).wait().await.unwrap();
     assert_eq!((status.num_task_runs, status.is_active), (0, false));
 
     let done = new_group(&client).await;
     client
-        .add_runs(&done, AddRuns::new([RunInput::new(company(1), "lite")]))
+        .group(&done)
+        .add_runs(AddRuns::new([RunInput::new(company(1), "lite")]))
         .await
         .unwrap();
     // time scale 0: the run finished when it was added.
-    let status = client.wait_group(&done).await.unwrap();
+    let status = client.group(&done).wait().await.unwrap();
     assert_eq!((status.num_task_runs, status.is_active), (1, false));
     assert_eq!(emu.stats().requests(Endpoint::GroupEvents), 0);
     emu.shutdown().await;

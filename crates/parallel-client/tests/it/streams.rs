@@ -15,11 +15,12 @@ async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
     let client = client(&emu);
     let id = new_group(&client).await;
     let ids = client
-        .add_runs(&id, AddRuns::new(inputs(600)).default_task_spec(spec()))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(600)).default_task_spec(spec()))
         .await
         .unwrap()
         .run_ids;
-    client.wait_group(&id).await.unwrap();
+    client.group(&id).wait().await.unwrap();
 
     // Every connection is cut inside the 37th event from now on. Read on the caller's task,
     // with the smallest read-ahead, and with the default one.
@@ -28,10 +29,11 @@ async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
         let cuts_before = emu.stats().streams_cut;
         let options = GroupRunsOptions::with_input_and_output().read_ahead(read_ahead);
         let mut seen = Vec::new();
-        let mut runs = client.group_runs(&id, options);
+        let mut runs = client.group(&id).runs(options);
         while let Some(run) = runs.next().await {
             let run = run.unwrap();
-            let insight: Insight = run
+            let view = run.view().unwrap();
+            let insight: Insight = view
                 .output_as()
                 .unwrap()
                 .expect("completed runs carry an output");
@@ -41,7 +43,7 @@ async fn the_runs_stream_delivers_every_run_once_through_cut_connections() {
             assert_eq!(typed.output.expect("output").content, insight);
             assert_eq!(
                 typed.input.expect("input"),
-                run.input_as::<Company>().unwrap().expect("input")
+                view.input_as::<Company>().unwrap().expect("input")
             );
             seen.push(typed.run.run_id.into_owned());
         }
@@ -61,16 +63,17 @@ async fn the_events_stream_delivers_every_completion_once_through_cut_connection
     let client = client(&emu);
     let id = new_group(&client).await;
     let ids = client
-        .add_runs(&id, AddRuns::new(inputs(300)))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(300)))
         .await
         .unwrap()
         .run_ids;
-    client.wait_group(&id).await.unwrap();
+    client.group(&id).wait().await.unwrap();
 
     emu.set_faults(Faults::none().cut_sse_after(11));
     let mut completions = Vec::new();
     let mut event_ids = HashSet::new();
-    let mut events = client.group_events(&id, GroupEventsOptions::default());
+    let mut events = client.group(&id).events(GroupEventsOptions::default());
     while let Some(event) = events.next().await {
         let event = event.unwrap();
         if let Some(event_id) = event.event_id() {
@@ -100,16 +103,19 @@ async fn a_100_000_run_group_streams_end_to_end() {
     let client = client(&emu);
     let id = new_group(&client).await;
     let ids = client
-        .add_runs(&id, AddRuns::new(inputs(100_000)).default_task_spec(spec()))
+        .group(&id)
+        .add_runs(AddRuns::new(inputs(100_000)).default_task_spec(spec()))
         .await
         .unwrap()
         .run_ids;
     assert_eq!(ids.len(), 100_000);
-    let status = client.wait_group(&id).await.unwrap();
+    let status = client.group(&id).wait().await.unwrap();
     assert_eq!(status.num_task_runs, 100_000);
 
     let mut count = 0usize;
-    let mut runs = client.group_runs(&id, GroupRunsOptions::with_input_and_output());
+    let mut runs = client
+        .group(&id)
+        .runs(GroupRunsOptions::with_input_and_output());
     while let Some(run) = runs.next().await {
         let run = run.unwrap();
         let view = run.view().unwrap();

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use parallel_types::{
-    GroupEvent, GroupEventRef, GroupRunEvent, GroupRunEventRef, Processor, RunOutput, RunStatus,
-    TaskRunEvent, TaskRunEventAs, TaskRunEventRef, peek_event_type,
+    EventHead, GroupEvent, Processor, RunOutput, RunStatus, TaskRunEvent, TaskRunEventAs,
+    TaskRunEventRef,
 };
 use serde::Deserialize;
 
@@ -78,10 +78,9 @@ fn into_owned_equals_owned_decode_on_samples() {
     let wire = String::from_utf8(sample("sse_group_events_wire.txt")).expect("utf-8");
     for data in wire.lines().filter_map(|line| line.strip_prefix("data: ")) {
         let owned: GroupEvent = serde_json::from_str(data).expect("owned");
-        let borrowed = GroupEventRef::from_slice(data.as_bytes()).expect("borrowed");
-        assert_eq!(borrowed.event_type(), owned.event_type());
-        assert_eq!(borrowed.event_id(), owned.event_id());
-        assert_eq!(borrowed.into_owned().expect("into_owned"), owned);
+        let head = EventHead::from_slice(data.as_bytes()).expect("head");
+        assert_eq!(head.event_type.as_deref(), Some(owned.event_type()));
+        assert_eq!(head.event_id.as_deref(), owned.event_id());
     }
 }
 
@@ -130,50 +129,34 @@ fn text_output_with_non_string_content_fails_into_owned() {
 }
 
 #[test]
-fn unions_dispatch_on_type_wherever_it_is() {
+fn event_heads_are_read_wherever_the_type_is() {
     let type_last = br#"{"event_id":"5","status":{"num_task_runs":0,"task_run_status_counts":{},"is_active":false},
         "type":"task_group_status"}"#;
+    let head = EventHead::from_slice(type_last).expect("head");
+    assert_eq!(head.event_type.as_deref(), Some("task_group_status"));
+    assert_eq!(head.event_id.as_deref(), Some("5"));
+
+    // Escaped strings are unescaped (and copied); a later `type` of a nested object is not
+    // the event's.
+    let escaped = br#"{"x":[{"type":"inner"}],"type":"a\u0062","event_id":"c\"d"}"#;
+    let head = EventHead::from_slice(escaped).expect("head");
+    assert_eq!(head.event_type.as_deref(), Some("ab"));
+    assert_eq!(head.event_id.as_deref(), Some("c\"d"));
+
+    let front = br#"{"type":"task_group.paused","event_id":"9","reason":"maintenance"}"#;
+    let head = EventHead::from_slice(front).expect("head");
     assert_eq!(
-        peek_event_type(type_last).expect("peek").as_deref(),
-        Some("task_group_status")
-    );
-    assert!(
-        matches!(GroupEventRef::from_slice(type_last), Ok(GroupEventRef::TaskGroupStatus(e)) if e.event_id == "5")
+        (head.event_type.as_deref(), head.event_id.as_deref()),
+        (Some("task_group.paused"), Some("9"))
     );
 
-    let unknown = br#"{"type":"task_group.paused","event_id":"9","reason":"maintenance"}"#;
-    let Ok(GroupRunEventRef::Unknown(raw)) = GroupRunEventRef::from_slice(unknown) else {
-        panic!("unknown type must decode to Unknown");
-    };
-    assert_eq!(raw.get().as_bytes(), unknown);
-    let view = GroupRunEventRef::from_slice(unknown).expect("decode");
-    assert_eq!(
-        (view.event_type(), view.event_id()),
-        ("task_group.paused", Some("9"))
-    );
-    let owned = GroupRunEventRef::from_slice(unknown)
-        .expect("decode")
-        .into_owned()
-        .expect("into_owned");
-    assert_eq!(
-        owned,
-        serde_json::from_slice::<GroupRunEvent>(unknown).expect("owned")
-    );
-
-    let no_type = br#"{"event_id":"9"}"#;
-    assert!(matches!(
-        GroupEventRef::from_slice(no_type),
-        Ok(GroupEventRef::Unknown(_))
-    ));
-    assert!(GroupEventRef::from_slice(b"[1,2]").is_err());
-    assert!(GroupEventRef::from_slice(br#"{"type":"error""#).is_err());
-}
-
-#[test]
-fn borrowed_unions_decode_inside_other_documents() {
-    let json = br#"[{"type":"error","error":{"ref_id":"x","message":"boom","detail":null}}]"#;
-    let events: Vec<GroupRunEventRef<'_>> = serde_json::from_slice(json).expect("decode");
-    assert!(matches!(&events[0], GroupRunEventRef::Error(e) if e.error.message == "boom"));
+    let no_type = EventHead::from_slice(br#"{"event_id":"9"}"#).expect("head");
+    assert_eq!(no_type.event_type, None);
+    let number_type = EventHead::from_slice(br#"{"type":5}"#).expect("head");
+    assert_eq!(number_type.event_type, None);
+    assert!(EventHead::from_slice(b"[1,2]").is_err());
+    assert!(EventHead::from_slice(br#"{"type":"error""#).is_err());
+    assert!(EventHead::from_slice(br#"{"type":"x","event_id":5}"#).is_err());
 }
 
 #[test]
@@ -239,18 +222,23 @@ fn typed_view_says_when_the_types_do_not_match() {
         .expect_err("no headquarters in the output");
     assert!(error.is_decode());
     let message = error.to_string();
-    assert!(message.contains("headquarters"), "{message}");
     assert!(
         message.contains("requested input and output types"),
         "{message}"
     );
+    // What did not match is the cause, not repeated in the message.
+    let cause = std::error::Error::source(&error)
+        .expect("cause")
+        .to_string();
+    assert!(cause.contains("headquarters"), "{cause}");
+    assert!(!message.contains(&cause), "{message}");
     // An input without its `input` member is malformed, not a missing input.
     let json = br#"{"run":{"run_id":"r","status":"queued","is_active":true,"processor":"base"},
         "input":{"processor":"base"}}"#;
     let error = TaskRunEventAs::<'_, serde_json::Value, Facts>::from_slice(json)
         .expect_err("the run input lacks `input`");
-    assert!(
-        error.to_string().contains("missing field `input`"),
-        "{error}"
-    );
+    let cause = std::error::Error::source(&error)
+        .expect("cause")
+        .to_string();
+    assert!(cause.contains("missing field `input`"), "{cause}");
 }

@@ -8,9 +8,9 @@ use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
 use parallel_types::{
-    GroupEvent, GroupEventRef, GroupRunEvent, GroupRunEventRef, MetadataValue, OutputSchema,
-    ProgressMessageKind, RunEvent, RunInput, RunOutput, RunOutputRef, TaskGroup, TaskRun,
-    TaskRunEvent, TaskRunEventAs, TaskRunEventRef, TaskRunRef, TaskRunResult, TaskSpec,
+    GroupEvent, GroupRunEvent, MetadataValue, OutputSchema, ProgressMessageKind, RunEvent,
+    RunInput, RunOutput, RunOutputRef, TaskGroup, TaskRun, TaskRunEvent, TaskRunEventAs,
+    TaskRunEventRef, TaskRunRef, TaskRunResult, TaskSpec,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -110,20 +110,6 @@ fn borrowed_event(name: &str, text: &str, owned: &TaskRunEvent) {
         );
     }
     assert_eq!(&view.into_owned().expect("into_owned"), owned, "{name}");
-    let GroupRunEvent::TaskRunState(from_runs) = GroupRunEventRef::from_slice(bytes)
-        .and_then(GroupRunEventRef::into_owned)
-        .unwrap_or_else(|e| panic!("{name}: GroupRunEventRef: {e}"))
-    else {
-        panic!("{name}: not a task_run.state event of the runs stream");
-    };
-    assert_eq!(&from_runs, owned, "{name}: runs stream view");
-    let GroupEvent::TaskRunState(from_events) = GroupEventRef::from_slice(bytes)
-        .and_then(GroupEventRef::into_owned)
-        .unwrap_or_else(|e| panic!("{name}: GroupEventRef: {e}"))
-    else {
-        panic!("{name}: not a task_run.state event of the events stream");
-    };
-    assert_eq!(&from_events, owned, "{name}: events stream view");
     let typed: TaskRunEventAs<'_, Value, Value> =
         TaskRunEventAs::from_slice(bytes).unwrap_or_else(|e| panic!("{name}: TaskRunEventAs: {e}"));
     assert_eq!(typed.run.run_id, owned.run.run_id);

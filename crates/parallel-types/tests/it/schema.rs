@@ -127,7 +127,7 @@ fn assert_api_subset(schema: &Value, path: &str) {
 fn output_schema_is_inline_strict_and_described() {
     let spec = TaskSpec::from_output::<Facts>().expect("schema");
     assert!(spec.input_schema.is_none());
-    let OutputSchema::Json(JsonSchema { json_schema }) = &spec.output_schema else {
+    let OutputSchema::Json(JsonSchema { json_schema, .. }) = &spec.output_schema else {
         panic!("json schema expected")
     };
     assert_api_subset(json_schema, "$");
@@ -167,7 +167,7 @@ fn output_schema_is_inline_strict_and_described() {
 #[test]
 fn input_and_output_types_make_a_full_spec() {
     let spec = TaskSpec::from_types::<Company, Facts>().expect("schema");
-    let Some(InputSchema::Json(JsonSchema { json_schema })) = &spec.input_schema else {
+    let Some(InputSchema::Json(JsonSchema { json_schema, .. })) = &spec.input_schema else {
         panic!("input schema")
     };
     assert_api_subset(json_schema, "$");
@@ -208,8 +208,7 @@ fn nesting_beyond_the_limit_is_an_error_unless_raised() {
     let error = JsonSchema::from_type::<Deep>().expect_err("4 levels");
     assert!(error.is_schema());
     assert!(error.to_string().contains("4 levels"), "{error}");
-    let raised =
-        JsonSchema::from_type_with_limits::<Deep>(SchemaLimits::default().with_max_depth(4));
+    let raised = JsonSchema::from_type_with_limits::<Deep>(SchemaLimits::default().max_depth(4));
     assert!(raised.is_ok());
     assert!(
         JsonSchema::from_type::<Facts>().is_ok(),
@@ -248,7 +247,7 @@ fn schemas_the_api_cannot_take_are_errors() {
         JsonSchema::from_type::<BTreeMap<String, String>>().is_err(),
         "map root has no properties"
     );
-    let few = SchemaLimits::default().with_max_properties(3);
+    let few = SchemaLimits::default().max_properties(3);
     let too_many = JsonSchema::from_type_with_limits::<Facts>(few).expect_err("property count");
     assert!(too_many.to_string().contains("properties"), "{too_many}");
 }

@@ -274,7 +274,8 @@ fn an_authentic_body_that_is_not_an_event_is_a_body_error() {
         error.is_bad_body() && !error.is_signature_mismatch(),
         "{error}"
     );
-    let cause = error.source().expect("the decode error").to_string();
+    let decode = error.source().expect("the decode error");
+    let cause = decode.source().expect("the JSON error").to_string();
     assert!(cause.contains("missing field"), "{cause}");
 }
 
