@@ -97,7 +97,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .with_webhook(Webhook::new(&url))
     });
     let run_ids = client
-        .add_runs(&group.taskgroup_id, AddRuns::new(inputs))
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs))
         .await?
         .run_ids;
     println!(

@@ -157,7 +157,8 @@ async fn every_finished_run_gets_one_verified_delivery_with_its_id_and_status() 
             .with_webhook(Webhook::new(&receiver.url))
     });
     let run_ids = client
-        .add_runs(&group.taskgroup_id, AddRuns::new(inputs))
+        .group(&group.taskgroup_id)
+        .add_runs(AddRuns::new(inputs))
         .await
         .unwrap()
         .run_ids;
