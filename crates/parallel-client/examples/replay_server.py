@@ -5,28 +5,46 @@
 Used by the stream benchmark so that both clients are measured against the same bytes with
 the server out of the way (the emulator generates outputs on the fly and is slower than the
 Rust client). Record FILE from the emulator with curl first (see benches/README.md).
+
+A `last_event_id` query parameter is honoured as the API does: the stream restarts after the
+event with that `event_id` (empty when it is the last one), so a client that reopens the
+stream to check that it has ended gets what the API would send.
 """
 
 import http.server
 import sys
+import urllib.parse
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server requires)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        start = after(query.get("last_event_id", [""])[0])
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
-        self.send_header("content-length", str(len(BODY)))
+        self.send_header("content-length", str(len(BODY) - start))
         self.end_headers()
         self.wfile.flush()
         # sendfile: the kernel copies the file to the socket, so the server itself takes
         # almost no CPU away from the client measured on the same machine.
         with open(PATH, "rb") as body:
-            self.connection.sendfile(body)
+            self.connection.sendfile(body, offset=start)
 
     def log_message(self, *args) -> None:
         pass
+
+
+def after(event_id: str) -> int:
+    """The offset of the event after the one with this `event_id`: 0 for none or unknown."""
+    if not event_id:
+        return 0
+    at = BODY.find(b'"event_id":"' + event_id.encode() + b'"')
+    if at < 0:
+        return 0
+    end = BODY.find(b"\n\n", at)
+    return len(BODY) if end < 0 else end + 2
 
 
 if __name__ == "__main__":
