@@ -58,11 +58,11 @@ where
                 if json {
                     // On stdout for scripts that read the summary, and on stderr, where
                     // every line is JSON too.
-                    let line = serde_json::json!({"error": e.to_string()});
+                    let line = serde_json::json!({"error": e.report()});
                     println!("{line}");
                     eprintln!("{line}");
                 } else {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", e.report());
                 }
             }
             ExitCode::from(e.exit_code())

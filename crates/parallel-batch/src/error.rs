@@ -133,6 +133,23 @@ impl Error {
         matches!(self.kind, Kind::MissingKey)
     }
 
+    /// The message with its causes, each once: what the tool prints. (`Display` is the
+    /// message alone, as error reporters that walk [`source`](std::error::Error::source)
+    /// expect.)
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let line = error.to_string();
+            if !text.contains(&line) {
+                text.push_str(": ");
+                text.push_str(&line);
+            }
+            cause = error.source();
+        }
+        text
+    }
+
     /// The API answered with an error, or could not be reached.
     pub fn is_api(&self) -> bool {
         matches!(self.kind, Kind::Api { .. })
@@ -210,13 +227,9 @@ impl fmt::Display for Error {
                 }
                 write!(f, ": {message}")
             }
-            Kind::Io { what } => {
-                write!(f, "{what}")?;
-                if let Some(source) = &self.source {
-                    write!(f, ": {source}")?;
-                }
-                Ok(())
-            }
+            // The cause is the `source()`, so that error reporters print it once; the tool's
+            // own report ([`Error::report`]) appends it.
+            Kind::Io { what } => f.write_str(what),
             Kind::MissingKey => f.write_str(
                 "no API key: set PARALLEL_API_KEY (for example `export PARALLEL_API_KEY=...`, \
                  keys are created at https://platform.parallel.ai), or pass --base-url to \
@@ -233,5 +246,27 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn an_io_error_names_its_cause_once() {
+        let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = Error::io("cannot open in.csv", cause);
+        assert_eq!(error.to_string(), "cannot open in.csv");
+        let source = std::error::Error::source(&error).expect("the cause is the source");
+        assert_eq!(source.to_string(), "no such file");
+        assert_eq!(error.report(), "cannot open in.csv: no such file");
+    }
+
+    #[test]
+    fn a_report_does_not_repeat_a_cause_the_message_already_gives() {
+        let cause = std::io::Error::other("disk full");
+        let error = Error::usage("cannot write out.csv: disk full").with_source(cause);
+        assert_eq!(error.report(), "cannot write out.csv: disk full");
     }
 }
