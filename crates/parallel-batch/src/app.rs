@@ -154,9 +154,15 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             output_format,
             force,
         } => {
+            let format = OutputFormat::resolve(output, *output_format);
+            if format == OutputFormat::Parquet {
+                return Err(Error::usage(
+                    "`results` writes CSV or JSONL (`.csv`, `.jsonl`); a `run` job writes \
+                     Parquet",
+                ));
+            }
             crate::results::check_target(output, *force)?;
             let client = remote_client(&cli)?;
-            let format = OutputFormat::resolve(output, *output_format);
             let counts = crate::results::write(&client, group, output, format).await?;
             if cli.json {
                 println!(
