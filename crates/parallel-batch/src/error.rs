@@ -30,6 +30,7 @@ enum Kind {
         message: String,
     },
     /// The input file as a whole is unreadable (say, not a Parquet file).
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     InputFile { path: PathBuf, message: String },
     /// Reading or writing a local file failed.
     Io { what: String },
@@ -75,6 +76,7 @@ impl Error {
     }
 
     /// The input file as a whole cannot be read as its format.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn input_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::new(Kind::InputFile {
             path: path.into(),

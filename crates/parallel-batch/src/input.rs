@@ -99,6 +99,7 @@ impl ColumnMap {
     }
 
     /// (column in the file, name in the run input), in order.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn picks(&self) -> impl Iterator<Item = (&str, &str)> {
         self.picks.iter().map(|(s, t)| (s.as_str(), t.as_str()))
     }

@@ -98,7 +98,7 @@ pub(crate) fn push_value(out: &mut String, array: &dyn Array, idx: usize) {
         DataType::UInt32 => push_display(out, array.as_primitive::<UInt32Type>().value(idx)),
         DataType::UInt64 => push_display(out, array.as_primitive::<UInt64Type>().value(idx)),
         DataType::Float16 => {
-            push_float(out, array.as_primitive::<Float16Type>().value(idx).to_f64())
+            push_float(out, array.as_primitive::<Float16Type>().value(idx).to_f64());
         }
         DataType::Float32 => push_float(
             out,
@@ -116,6 +116,19 @@ pub(crate) fn push_value(out: &mut String, array: &dyn Array, idx: usize) {
         DataType::Decimal64(p, s) => push_decimal::<Decimal64Type>(out, array, idx, *p, *s),
         DataType::Decimal128(p, s) => push_decimal::<Decimal128Type>(out, array, idx, *p, *s),
         DataType::Decimal256(p, s) => push_decimal::<Decimal256Type>(out, array, idx, *p, *s),
+        DataType::List(_)
+        | DataType::LargeList(_)
+        | DataType::FixedSizeList(_, _)
+        | DataType::Struct(_)
+        | DataType::Map(_, _)
+        | DataType::Dictionary(_, _) => push_nested(out, array, idx),
+        _ => push_iso(out, array, idx),
+    }
+}
+
+/// Lists, structs, maps and dictionaries.
+fn push_nested(out: &mut String, array: &dyn Array, idx: usize) {
+    match array.data_type() {
         DataType::List(_) => {
             let list = array.as_list::<i32>();
             let offsets = list.value_offsets();
@@ -179,7 +192,7 @@ pub(crate) fn push_value(out: &mut String, array: &dyn Array, idx: usize) {
                 None => out.push_str("null"),
             }
         }
-        _ => push_iso(out, array, idx),
+        _ => out.push_str("null"),
     }
 }
 
@@ -251,7 +264,7 @@ fn push_display(out: &mut String, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");
 }
 
-/// A float as serde_json writes it (shortest round-trip form); NaN and infinities as null.
+/// A float as `serde_json` writes it (shortest round-trip form); NaN and infinities as null.
 fn push_float(out: &mut String, value: f64) {
     match serde_json::Number::from_f64(value) {
         Some(number) => push_display(out, number),
@@ -265,13 +278,12 @@ fn push_decimal<T: DecimalType>(out: &mut String, array: &dyn Array, idx: usize,
 }
 
 fn push_bytes(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => push_json_string(out, text),
-        Err(_) => {
-            out.push('"');
-            base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
-            out.push('"');
-        }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        push_json_string(out, text);
+    } else {
+        out.push('"');
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+        out.push('"');
     }
 }
 

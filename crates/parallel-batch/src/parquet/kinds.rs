@@ -34,14 +34,14 @@ impl Kind {
         let name = match ty {
             Some(Value::String(name)) => Some(name.as_str()),
             // `["integer", "null"]`: the one type that is not null.
-            Some(Value::Array(names)) => {
-                let named: Vec<&str> = names
+            Some(Value::Array(types)) => {
+                let not_null: Vec<&str> = types
                     .iter()
                     .filter_map(Value::as_str)
                     .filter(|n| *n != "null")
                     .collect();
-                if named.len() == 1 {
-                    Some(named[0])
+                if not_null.len() == 1 {
+                    Some(not_null[0])
                 } else {
                     None
                 }
@@ -60,9 +60,11 @@ impl Kind {
     /// A declared kind after seeing `value`: itself when the value fits, JSON text otherwise.
     pub(crate) fn admit(self, value: &Value) -> Self {
         let fits = match (self, value) {
-            (_, Value::Null) | (Self::String | Self::Json | Self::Unknown, _) => true,
             (Self::Integer, Value::Number(_)) => integer(value).is_some(),
-            (Self::Number, Value::Number(_)) | (Self::Boolean, Value::Bool(_)) => true,
+            (_, Value::Null)
+            | (Self::String | Self::Json | Self::Unknown, _)
+            | (Self::Number, Value::Number(_))
+            | (Self::Boolean, Value::Bool(_)) => true,
             _ => false,
         };
         if fits { self } else { Self::Json }
@@ -185,7 +187,7 @@ mod tests {
     fn inferred_kinds_widen_numbers_and_give_up_on_mixtures() {
         let kind = [json!(null), json!(1), json!(2)]
             .iter()
-            .fold(Kind::Unknown, |k, v| k.infer(v));
+            .fold(Kind::Unknown, Kind::infer);
         assert_eq!(kind, Kind::Integer);
         assert_eq!(kind.infer(&json!(2.5)), Kind::Number);
         assert_eq!(kind.infer(&json!("x")), Kind::Json);

@@ -65,7 +65,7 @@ pub(crate) struct WholeOutput<'a> {
     /// (text, or an output of no fixed shape, as JSON text).
     pub(crate) fields: Option<Vec<(String, Kind)>>,
     /// For a single `output` column: its kind.
-    pub(crate) whole_output: Kind,
+    pub(crate) single_output: Kind,
 }
 
 /// Where the output is made before it is renamed into place.
@@ -156,7 +156,7 @@ impl WholeOutput<'_> {
         let infer_inputs = matches!(self.input, InputColumns::Journal { .. });
         let mut output_kinds: Vec<Kind> = match &self.fields {
             Some(fields) => fields.iter().map(|(_, k)| *k).collect(),
-            None => vec![self.whole_output],
+            None => vec![self.single_output],
         };
         let mut buf = Vec::new();
         let mut offset = 0u64;
@@ -185,14 +185,10 @@ impl WholeOutput<'_> {
             if infer_inputs {
                 let input = input_object(line.input);
                 for (key, value) in &input {
-                    let at = match input_index.get(key) {
-                        Some(&at) => at,
-                        None => {
-                            input_index.insert(key.clone(), input_columns.len());
-                            input_columns.push((key.clone(), Kind::Unknown));
-                            input_columns.len() - 1
-                        }
-                    };
+                    let at = *input_index.entry(key.clone()).or_insert_with(|| {
+                        input_columns.push((key.clone(), Kind::Unknown));
+                        input_columns.len() - 1
+                    });
                     input_columns[at].1 = input_columns[at].1.infer(value);
                 }
             }

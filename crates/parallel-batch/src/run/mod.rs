@@ -30,6 +30,7 @@ use crate::Error;
 use crate::cli::RunArgs;
 use crate::progress::{Progress, ProgressMode};
 pub(crate) use checks::MAX_INPUT_CHARS;
+#[cfg(feature = "parquet")]
 pub(crate) use compact::sync_dir;
 use job::{Job, Opened};
 pub(crate) use lock::OutputLock;

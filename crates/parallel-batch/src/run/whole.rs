@@ -118,7 +118,7 @@ fn write_parquet(
             })
             .collect()
     });
-    let whole_output = if schema["type"] == "text" {
+    let single_output = if schema["type"] == "text" {
         Kind::String
     } else {
         Kind::Json
@@ -142,7 +142,7 @@ fn write_parquet(
         total_rows: state.total_rows,
         input,
         fields,
-        whole_output,
+        single_output,
     }
     .write()
 }
