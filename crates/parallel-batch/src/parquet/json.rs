@@ -309,3 +309,74 @@ fn key_at(keys: &dyn Array, idx: usize) -> Option<usize> {
 fn to_usize<O: TryInto<usize>>(offset: O) -> usize {
     offset.try_into().unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{MapBuilder, StringBuilder};
+    use arrow_array::types::Int8Type;
+    use arrow_array::{
+        BinaryArray, Decimal128Array, DictionaryArray, Float64Array, Time64MicrosecondArray,
+        TimestampMillisecondArray,
+    };
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn values(array: &dyn Array) -> Vec<Value> {
+        (0..array.len())
+            .map(|i| {
+                let mut out = String::new();
+                push_value(&mut out, array, i);
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{out}: {e}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn less_common_types_become_the_json_a_reader_expects() {
+        let decimals = Decimal128Array::from(vec![Some(12_345), Some(-5), None])
+            .with_precision_and_scale(10, 2)
+            .unwrap();
+        assert_eq!(
+            values(&decimals),
+            [json!(123.45), json!(-0.05), Value::Null]
+        );
+        // 2024-05-01T12:00:00.250 UTC
+        let zoned =
+            TimestampMillisecondArray::from(vec![1_714_564_800_250]).with_timezone("+02:00");
+        assert_eq!(values(&zoned), [json!("2024-05-01T12:00:00.250Z")]);
+        let naive = TimestampMillisecondArray::from(vec![1_714_564_800_000]);
+        assert_eq!(values(&naive), [json!("2024-05-01T12:00:00")]);
+        let time = Time64MicrosecondArray::from(vec![3_600_000_001]);
+        assert_eq!(values(&time), [json!("01:00:00.000001")]);
+        let floats = Float64Array::from(vec![1.0, f64::NAN, f64::INFINITY, 0.1]);
+        assert_eq!(
+            values(&floats),
+            [json!(1.0), Value::Null, Value::Null, json!(0.1)]
+        );
+        let binary = BinaryArray::from(vec![&b"text"[..], &[0xff, 0x00][..]]);
+        assert_eq!(values(&binary), [json!("text"), json!("/wA=")]);
+        let dictionary: DictionaryArray<Int8Type> = vec!["b", "a", "b"].into_iter().collect();
+        assert_eq!(values(&dictionary), [json!("b"), json!("a"), json!("b")]);
+        let mut map = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        map.keys().append_value("k \"1\"");
+        map.values().append_value("v");
+        map.append(true).unwrap();
+        map.append(false).unwrap();
+        let map = map.finish();
+        assert_eq!(values(&map), [json!({"k \"1\"": "v"}), Value::Null]);
+        let strings: Arc<dyn Array> = Arc::new(arrow_array::StringArray::from(vec!["x"]));
+        assert_eq!(values(strings.as_ref()), [json!("x")]);
+    }
+
+    #[test]
+    fn types_without_a_json_form_are_named() {
+        assert!(unsupported(&DataType::Int64).is_none());
+        let interval = DataType::Interval(arrow_schema::IntervalUnit::DayTime);
+        assert!(unsupported(&interval).is_some());
+        let list = DataType::List(Arc::new(arrow_schema::Field::new("item", interval, true)));
+        assert!(unsupported(&list).is_some(), "found inside a list too");
+    }
+}
