@@ -5,7 +5,7 @@
 //! cut back on resume, rewritten after fixes and retries). When the job completes, the
 //! journal is turned into Parquet in input order, in two streaming passes:
 //!
-//! 1. the journal is read once to find each row's (last) line, 12 bytes a row, and to settle
+//! 1. the journal is read once to find each row's (last) line, 8 bytes a row, and to settle
 //!    each column's type;
 //! 2. the rows are written in order, in record batches, into row groups of at most
 //!    [`ROW_GROUP_ROWS`] rows or [`ROW_GROUP_BYTES`] bytes, so memory does not grow with the
@@ -91,10 +91,13 @@ struct Line<'a> {
     error: Option<String>,
 }
 
+/// A row without a line in the journal.
+const NO_LINE: u64 = u64::MAX;
+
 /// What the first pass learnt: where each row's line is, and the columns' kinds.
 struct Survey {
-    /// Each row's last line: (offset, length); length 0: no line.
-    lines: Vec<(u64, u32)>,
+    /// Where each row's last line starts; [`NO_LINE`]: none.
+    lines: Vec<u64>,
     input_columns: Vec<(String, Kind)>,
     output_kinds: Vec<Kind>,
 }
@@ -141,7 +144,7 @@ impl WholeOutput<'_> {
         let file = File::open(self.journal).map_err(io)?;
         let mut reader = BufReader::with_capacity(256 * 1024, file.take(self.journal_len));
         let rows = usize::try_from(self.total_rows).unwrap_or(usize::MAX);
-        let mut lines = vec![(0u64, 0u32); rows];
+        let mut lines = vec![NO_LINE; rows];
         let mut input_columns: Vec<(String, Kind)> = match self.input {
             InputColumns::Journal { order: Some(order) } => {
                 order.iter().map(|c| (c.clone(), Kind::Unknown)).collect()
@@ -180,7 +183,7 @@ impl WholeOutput<'_> {
                         self.total_rows
                     ))
                 })?;
-            *slot = (offset, u32::try_from(n).unwrap_or(u32::MAX));
+            *slot = offset;
             offset += n as u64;
             if infer_inputs {
                 let input = input_object(line.input);
@@ -207,7 +210,7 @@ impl WholeOutput<'_> {
                 _ => {}
             }
         }
-        if let Some(row) = lines.iter().position(|(_, len)| *len == 0) {
+        if let Some(row) = lines.iter().position(|offset| *offset == NO_LINE) {
             return Err(Error::state(format!(
                 "row {row} is missing from {}, though the job's state says every row was \
                  written; delete the output's files to start over",
@@ -248,7 +251,7 @@ fn input_object(input: &RawValue) -> Vec<(String, Value)> {
 /// The second pass: record batches in input order.
 struct WritePass<'a> {
     schema: SchemaRef,
-    lines: &'a [(u64, u32)],
+    lines: &'a [u64],
     journal: BufReader<File>,
     /// Where the journal reader stands.
     at: u64,
@@ -360,7 +363,7 @@ impl<'a> WritePass<'a> {
         for row in self.next_row..self.next_row + count {
             self.read_line(whole, row)?;
             let line: Line<'_> = serde_json::from_slice(&self.buf)
-                .map_err(|e| whole.damaged(self.lines[to_index(row)].0, &e))?;
+                .map_err(|e| whole.damaged(self.lines[to_index(row)], &e))?;
             rows.append_value(row);
             if !self.input_builders.is_empty() {
                 let input: HashMap<String, Value> = input_object(line.input).into_iter().collect();
@@ -406,13 +409,13 @@ impl<'a> WritePass<'a> {
     /// the reader mostly moves forward within its buffer.
     fn read_line(&mut self, whole: &WholeOutput<'_>, row: u64) -> Result<(), Error> {
         let io = |e| Error::io(format!("cannot read {}", whole.journal.display()), e);
-        let (offset, len) = self.lines[to_index(row)];
+        let offset = self.lines[to_index(row)];
         let delta =
             i64::try_from(offset).unwrap_or(i64::MAX) - i64::try_from(self.at).unwrap_or(i64::MAX);
         self.journal.seek_relative(delta).map_err(io)?;
-        self.buf.resize(len as usize, 0);
-        self.journal.read_exact(&mut self.buf).map_err(io)?;
-        self.at = offset + u64::from(len);
+        self.buf.clear();
+        let n = self.journal.read_until(b'\n', &mut self.buf).map_err(io)?;
+        self.at = offset + n as u64;
         Ok(())
     }
 }
