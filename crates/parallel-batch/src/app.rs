@@ -156,9 +156,15 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             output_format,
             force,
         } => {
+            let format = OutputFormat::resolve(output, *output_format);
+            if format == OutputFormat::Parquet {
+                return Err(Error::usage(
+                    "`results` writes CSV or JSONL (`.csv`, `.jsonl`); a `run` job writes \
+                     Parquet",
+                ));
+            }
             crate::results::check_target(output, *force)?;
             let client = remote_client(&cli)?;
-            let format = OutputFormat::resolve(output, *output_format);
             let counts = crate::results::write(&client, group, output, format).await?;
             if cli.json {
                 println!(
@@ -450,6 +456,11 @@ async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
         .start()
         .await
         .map_err(|e| Error::state(format!("cannot start the emulator: {e}")).with_source(e))?;
+    // Listen for Ctrl-C before saying "listening": a SIGINT sent as soon as that line is read
+    // must stop the server cleanly, not kill the process.
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::io("cannot listen for Ctrl-C", e))?;
     crate::progress::notice(
         "listening",
         &format!(
@@ -458,6 +469,9 @@ async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
             emulator.base_url()
         ),
     );
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     emulator.shutdown().await;
     Ok(())

@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::{InputFormat, OutputFormat};
 
-/// Run a CSV or JSONL file through the Parallel Task Group API, one task per row, resumably.
+/// Run a CSV, JSONL or Parquet file through the Parallel Task Group API, one task per row,
+/// resumably.
 ///
 /// With no `PARALLEL_API_KEY` set (or with --emulator), `run` uses an embedded local emulator,
 /// so everything works offline; results are then simulated.
@@ -83,13 +84,16 @@ pub(crate) enum Command {
 /// `run` options.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
-    /// The input file: CSV with a header line, or JSON Lines (`-`: standard input, with
-    /// --format; such a job cannot be resumed).
+    /// The input file: CSV with a header line, JSON Lines, or Parquet (whose column types are
+    /// kept in each run's input) (`-`: standard input, with --format; such a job cannot be
+    /// resumed).
     pub(crate) input: PathBuf,
 
-    /// The output file (`.csv` or `.jsonl`); its state is kept beside it in
-    /// `<OUTPUT>.state.json` (`-`: standard output, JSONL unless --output-format csv, written
-    /// when the job completes; such a job cannot be resumed).
+    /// The output file (`.csv`, `.jsonl` or `.parquet`); its state is kept beside it in
+    /// `<OUTPUT>.state.json`. A Parquet output is written when the job completes, in input
+    /// order; until then its rows are kept in `<OUTPUT>.journal` (JSON Lines) (`-`: standard
+    /// output, JSONL unless --output-format, written when the job completes; such a job cannot
+    /// be resumed).
     #[arg(short, long)]
     pub(crate) output: PathBuf,
 
@@ -97,7 +101,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub(crate) format: Option<InputFormat>,
 
-    /// The output format (default: from the extension; JSONL unless `.csv`).
+    /// The output format (default: from the extension; JSONL unless `.csv` or `.parquet`).
     #[arg(long, value_enum)]
     pub(crate) output_format: Option<OutputFormat>,
 

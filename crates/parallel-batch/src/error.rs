@@ -23,10 +23,15 @@ enum Kind {
     /// A row of the input file is malformed.
     Input {
         path: PathBuf,
+        /// What `line` counts: `line` (CSV, JSONL) or `row` (Parquet).
+        unit: &'static str,
         line: u64,
         column: Option<String>,
         message: String,
     },
+    /// The input file as a whole is unreadable (say, not a Parquet file).
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    InputFile { path: PathBuf, message: String },
     /// Reading or writing a local file failed.
     Io { what: String },
     /// The state file beside the output is unusable.
@@ -50,12 +55,43 @@ impl Error {
         column: Option<String>,
         message: impl Into<String>,
     ) -> Self {
+        Self::input_at(path, "line", line, column, message)
+    }
+
+    /// An input error at `line`, counted in `unit` (`line`, or `row` for Parquet).
+    pub(crate) fn input_at(
+        path: impl Into<PathBuf>,
+        unit: &'static str,
+        line: u64,
+        column: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(Kind::Input {
             path: path.into(),
+            unit,
             line,
             column,
             message: message.into(),
         })
+    }
+
+    /// The input file as a whole cannot be read as its format.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub(crate) fn input_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::new(Kind::InputFile {
+            path: path.into(),
+            message: message.into(),
+        })
+    }
+
+    /// Parquet was asked for, and this build has no Parquet support.
+    #[cfg(not(feature = "parquet"))]
+    pub(crate) fn parquet_not_built() -> Self {
+        Self::usage(
+            "this parallel-batch was built without Parquet support; build it with the \
+             `parquet` feature (`cargo install parallel-batch --features parquet`, or \
+             `cargo run --release -p parallel-batch --features parquet -- ...`)",
+        )
     }
 
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
@@ -113,9 +149,10 @@ impl Error {
         matches!(self.kind, Kind::Usage(_))
     }
 
-    /// A row of the input file could not be read; the message names its line and column.
+    /// The input file, or a row of it, could not be read; the message names the file and,
+    /// for a row, its line (its row for Parquet) and column.
     pub fn is_input(&self) -> bool {
-        matches!(self.kind, Kind::Input { .. })
+        matches!(self.kind, Kind::Input { .. } | Kind::InputFile { .. })
     }
 
     /// A local file could not be read or written.
@@ -181,7 +218,7 @@ impl Error {
     /// interruption (143 for SIGTERM), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self.kind {
-            Kind::Usage(_) | Kind::Input { .. } | Kind::MissingKey => 2,
+            Kind::Usage(_) | Kind::Input { .. } | Kind::InputFile { .. } | Kind::MissingKey => 2,
             Kind::Interrupted { exit_code } => exit_code,
             _ => 1,
         }
@@ -217,16 +254,18 @@ impl fmt::Display for Error {
             Kind::Usage(message) | Kind::State(message) => f.write_str(message),
             Kind::Input {
                 path,
+                unit,
                 line,
                 column,
                 message,
             } => {
-                write!(f, "{}: line {line}", path.display())?;
+                write!(f, "{}: {unit} {line}", path.display())?;
                 if let Some(column) = column {
                     write!(f, ", column {column}")?;
                 }
                 write!(f, ": {message}")
             }
+            Kind::InputFile { path, message } => write!(f, "{}: {message}", path.display()),
             // The cause is the `source()`, so that error reporters print it once; the tool's
             // own report ([`Error::report`]) appends it.
             Kind::Io { what } => f.write_str(what),

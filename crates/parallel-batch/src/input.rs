@@ -1,8 +1,9 @@
-//! Lazy readers for the input file: CSV (first line is the header) or JSON Lines.
+//! Lazy readers for the input file: CSV (first line is the header), JSON Lines, or Parquet.
 //!
-//! A reader yields one [`Row`] at a time and never holds more than one row, so a file of any
-//! size streams in constant memory. Each row becomes the run's `input`: a JSON object of the
-//! chosen columns (CSV values are strings), or, for a JSONL line holding a JSON string, that
+//! A reader yields one [`Row`] at a time and never holds more than one row (one record batch
+//! of about a thousand rows for Parquet), so a file of any size streams in constant memory.
+//! Each row becomes the run's `input`: a JSON object of the chosen columns (CSV values are
+//! strings; Parquet values keep their types), or, for a JSONL line holding a JSON string, that
 //! text. A malformed row is an error naming its line and column.
 
 use std::fs::File;
@@ -21,9 +22,21 @@ pub enum InputFormat {
     Csv,
     /// One JSON object (or string) per line.
     Jsonl,
+    /// Apache Parquet: each row a JSON object whose values keep their column types (needs
+    /// the `parquet` feature).
+    Parquet,
 }
 
 impl InputFormat {
+    /// What a row's position counts in messages: `line` (CSV, JSONL), or `row` (Parquet,
+    /// 0-based like the output's `row` column).
+    pub(crate) fn unit(self) -> &'static str {
+        match self {
+            Self::Csv | Self::Jsonl => "line",
+            Self::Parquet => "row",
+        }
+    }
+
     /// The format named by `explicit`, else guessed from the file extension.
     pub fn resolve(path: &Path, explicit: Option<Self>) -> Result<Self, Error> {
         if let Some(format) = explicit {
@@ -36,9 +49,10 @@ impl InputFormat {
         match ext.as_deref() {
             Some("csv") => Ok(Self::Csv),
             Some("jsonl" | "ndjson" | "json") => Ok(Self::Jsonl),
+            Some("parquet") => Ok(Self::Parquet),
             _ => Err(Error::usage(format!(
-                "cannot tell the format of {} from its extension; pass --format csv or \
-                 --format jsonl",
+                "cannot tell the format of {} from its extension; pass --format csv, \
+                 --format jsonl or --format parquet",
                 path.display()
             ))),
         }
@@ -84,6 +98,12 @@ impl ColumnMap {
         Ok(Self { picks })
     }
 
+    /// (column in the file, name in the run input), in order.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub(crate) fn picks(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.picks.iter().map(|(s, t)| (s.as_str(), t.as_str()))
+    }
+
     /// The names the columns get in the run input, in order.
     pub fn targets(&self) -> impl Iterator<Item = &str> {
         self.picks.iter().map(|(_, t)| t.as_str())
@@ -95,7 +115,8 @@ impl ColumnMap {
 pub struct Row {
     /// 0-based position among the data rows (the header is not a row).
     pub index: u64,
-    /// 1-based line in the file where the row starts.
+    /// 1-based line in the file where the row starts; for Parquet, the row's 0-based
+    /// position (`index`), which messages call its row.
     pub line: u64,
     /// The run input as compact JSON: an object, or a string.
     pub input: String,
@@ -120,6 +141,8 @@ impl<R: Read> Read for Hashing<R> {
 enum Source {
     Csv(CsvRows),
     Jsonl(JsonlRows),
+    #[cfg(feature = "parquet")]
+    Parquet(Box<crate::parquet::ParquetRows>, Fingerprint),
 }
 
 /// Default for [`InputReader::set_max_row_lines`].
@@ -285,6 +308,9 @@ impl std::fmt::Debug for InputReader {
 impl InputReader {
     /// Opens `path`; for CSV, reads and checks the header line.
     pub fn open(path: &Path, format: InputFormat, map: Option<&ColumnMap>) -> Result<Self, Error> {
+        if format == InputFormat::Parquet {
+            return Self::open_parquet(path, map);
+        }
         let file = File::open(path)
             .map_err(|e| Error::io(format!("cannot open input {}", path.display()), e))?;
         let file_len = file
@@ -342,6 +368,7 @@ impl InputReader {
                     Some(columns),
                 )
             }
+            InputFormat::Parquet => return Self::open_parquet(path, map),
             InputFormat::Jsonl => (
                 Source::Jsonl(JsonlRows {
                     reader: BufReader::with_capacity(256 * 1024, hashing),
@@ -361,6 +388,25 @@ impl InputReader {
         })
     }
 
+    #[cfg(feature = "parquet")]
+    fn open_parquet(path: &Path, map: Option<&ColumnMap>) -> Result<Self, Error> {
+        let rows = crate::parquet::ParquetRows::open(path, map)?;
+        let fingerprint = fingerprint_file(path)
+            .map_err(|e| Error::io(format!("cannot read input {}", path.display()), e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            columns: Some(rows.columns()),
+            source: Source::Parquet(Box::new(rows), fingerprint),
+            next_index: 0,
+            max_row_lines: MAX_ROW_LINES,
+        })
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    fn open_parquet(_: &Path, _: Option<&ColumnMap>) -> Result<Self, Error> {
+        Err(Error::parquet_not_built())
+    }
+
     /// The input column names, when known up front (CSV, or JSONL with `--input-columns`).
     pub fn columns(&self) -> Option<&[String]> {
         self.columns.as_deref()
@@ -372,6 +418,12 @@ impl InputReader {
         let row = match &mut self.source {
             Source::Csv(csv) => csv.next(&self.path, index, self.max_row_lines)?,
             Source::Jsonl(jsonl) => jsonl.next(&self.path, index)?,
+            #[cfg(feature = "parquet")]
+            Source::Parquet(rows, _) => rows.next_input(&self.path)?.map(|input| Row {
+                index,
+                line: index,
+                input,
+            }),
         };
         if row.is_some() {
             self.next_index += 1;
@@ -391,11 +443,32 @@ impl InputReader {
         let hashing = match &self.source {
             Source::Csv(csv) => csv.reader.get_ref(),
             Source::Jsonl(jsonl) => jsonl.reader.get_ref(),
+            #[cfg(feature = "parquet")]
+            Source::Parquet(_, fingerprint) => return fingerprint.clone(),
         };
         Fingerprint {
             len: hashing.len,
             hash: hashing.hash.hex(),
         }
+    }
+}
+
+/// Length and FNV-1a 64 of a whole file (what a CSV or JSONL reader computes as it reads).
+pub(crate) fn fingerprint_file(path: &Path) -> std::io::Result<Fingerprint> {
+    let mut file = File::open(path)?;
+    let mut hash = Fnv64::default();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(Fingerprint {
+                len,
+                hash: hash.hex(),
+            });
+        }
+        hash.update(&buf[..n]);
+        len += n as u64;
     }
 }
 

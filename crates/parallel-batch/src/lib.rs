@@ -1,5 +1,7 @@
-//! `parallel-batch`: run every row of a CSV or JSONL file as a task on the Parallel Task Group
-//! API, resumably, with the results written to a CSV or JSONL file as they complete.
+//! `parallel-batch`: run every row of a CSV, JSONL or Parquet file as a task on the Parallel
+//! Task Group API, resumably, with the results written to a CSV or JSONL file as they
+//! complete, or to a Parquet file when the job completes (Parquet needs the `parquet`
+//! feature).
 //!
 //! The binary is the product; this library exposes its building blocks so they can be tested
 //! and reused: [`InputReader`] (lazy CSV/JSONL rows), [`Task`] (the task spec built from the
@@ -22,6 +24,8 @@ mod cli;
 mod error;
 mod input;
 mod output;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod progress;
 mod results;
 mod run;
@@ -34,7 +38,9 @@ pub use error::Error;
 pub use input::{ColumnMap, InputFormat, InputReader, Row};
 pub use output::{CsvLayout, OutputFormat, OutputWriter, Record};
 pub use spec::{Task, TaskSource, parse_columns};
-pub use state::{Fingerprint, Fnv64, PendingRewrite, RowSet, STATE_VERSION, State, state_path};
+pub use state::{
+    FileStamp, Fingerprint, Fnv64, PendingRewrite, RowSet, STATE_VERSION, State, state_path,
+};
 
 /// The README's examples, compiled and run as doctests so that they cannot rot.
 #[cfg(doctest)]

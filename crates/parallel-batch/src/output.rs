@@ -23,10 +23,23 @@ pub enum OutputFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet, written whole when the job completes; until then the rows are kept in
+    /// a JSON Lines journal beside it (needs the `parquet` feature).
+    Parquet,
 }
 
 impl OutputFormat {
-    /// The format named by `explicit`, else guessed from the extension (JSONL unless `.csv`).
+    /// The format of the file the rows are appended to as they finish: the output itself,
+    /// or for Parquet its JSON Lines journal.
+    pub(crate) fn appended(self) -> Self {
+        match self {
+            Self::Csv => Self::Csv,
+            Self::Jsonl | Self::Parquet => Self::Jsonl,
+        }
+    }
+
+    /// The format named by `explicit`, else guessed from the extension (JSONL unless `.csv`
+    /// or `.parquet`).
     pub fn resolve(path: &Path, explicit: Option<Self>) -> Self {
         explicit.unwrap_or_else(|| {
             match path
@@ -36,6 +49,7 @@ impl OutputFormat {
                 .as_deref()
             {
                 Some("csv") => Self::Csv,
+                Some("parquet") => Self::Parquet,
                 _ => Self::Jsonl,
             }
         })
@@ -243,7 +257,8 @@ impl OutputWriter {
     pub fn write(&mut self, record: &Record<'_>) -> Result<(), Error> {
         self.line.clear();
         match self.format {
-            OutputFormat::Jsonl => {
+            // A Parquet output's rows go to its JSON Lines journal.
+            OutputFormat::Jsonl | OutputFormat::Parquet => {
                 let line = &mut self.line;
                 line.extend_from_slice(b"{\"row\":");
                 line.extend_from_slice(record.row.to_string().as_bytes());

@@ -185,7 +185,7 @@ impl ResultsFile<'_> {
     fn write(&mut self, record: &Record<'_>) -> Result<(), Error> {
         if self.writer.is_none() {
             let fields = match (record.output, self.format) {
-                (_, OutputFormat::Jsonl) => Some(None),
+                (_, OutputFormat::Jsonl | OutputFormat::Parquet) => Some(None),
                 (Some(o), OutputFormat::Csv) if o.get().starts_with('{') => {
                     Some(crate::spec::object_keys(o.get()))
                 }

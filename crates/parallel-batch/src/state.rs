@@ -191,6 +191,20 @@ pub struct State {
     /// The rewritten output about to replace the file (see [`PendingRewrite`]).
     #[serde(default)]
     pub pending_rewrite: Option<PendingRewrite>,
+    /// For an output written whole when the job completes (Parquet): the file made from the
+    /// journal, once it is in place. `None` while the job runs, and after a crash between
+    /// completing the journal and renaming the file into place: the next run writes it.
+    #[serde(default)]
+    pub finished_output: Option<FileStamp>,
+}
+
+/// A file as written: its length and FNV-1a 64 hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub len: u64,
+    /// FNV-1a 64 of the whole file, hex.
+    pub hash: String,
 }
 
 /// A rewritten output, recorded before it is renamed over the output: if the process dies
@@ -355,6 +369,7 @@ mod tests {
             superseded: vec![],
             retrying: 0,
             pending_rewrite: None,
+            finished_output: None,
         };
         state.save(&path).unwrap();
         state.group_id = Some("tgrp_1".into());

@@ -101,7 +101,7 @@ fn records(output: &Path, format: OutputFormat, len: u64) -> std::io::Result<Vec
     let file = File::open(output)?.take(len);
     let mut spans = Vec::new();
     match format {
-        OutputFormat::Jsonl => {
+        OutputFormat::Jsonl | OutputFormat::Parquet => {
             let mut reader = BufReader::new(file);
             let mut line = Vec::new();
             loop {
@@ -203,7 +203,8 @@ impl HashingWriter<BufWriter<File>> {
     }
 }
 
-fn sync_dir(path: &Path) {
+/// Makes a rename in `path`'s directory durable.
+pub(crate) fn sync_dir(path: &Path) {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -244,6 +245,7 @@ mod tests {
             superseded,
             retrying: 0,
             pending_rewrite: None,
+            finished_output: None,
         }
     }
 

@@ -46,8 +46,9 @@ pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
         let mut lines = LineMap::default();
         while let Some(row) = reader.next_row()? {
             lines.push(row.index, row.line);
-            checks::row_size(&row.input, spec_chars, limit)
-                .map_err(|message| Error::input(&path, row.line, None, message))?;
+            checks::row_size(&row.input, spec_chars, limit).map_err(|message| {
+                Error::input_at(&path, format.unit(), row.line, None, message)
+            })?;
             row_hashes.push(row_hash(&row.input));
             total += 1;
         }
@@ -139,7 +140,7 @@ fn read(
             continue;
         }
         let input = BatchInput::from_json(row.index, row.input)
-            .map_err(|e| Error::input(path, row.line, None, e.to_string()))?;
+            .map_err(|e| Error::input_at(path, format.unit(), row.line, None, e.to_string()))?;
         let input = match metadata {
             Some(metadata) => input.with_metadata(metadata.clone()),
             None => input,

@@ -95,7 +95,10 @@ fn refuse_edits(args: &RunArgs, job: &Job, rows: &[u64]) -> Error {
     let named = &rows[..rows.len().min(NAMED_LINES)];
     let lines: Vec<String> = lines_of(&args.input, job, named)
         .into_iter()
-        .map(|(row, line)| format!("line {line} (row {row})"))
+        .map(|(row, line)| match job.input_format {
+            crate::InputFormat::Parquet => format!("row {row}"),
+            _ => format!("line {line} (row {row})"),
+        })
         .collect();
     let more = if rows.len() > named.len() {
         format!(" and {} more", rows.len() - named.len())

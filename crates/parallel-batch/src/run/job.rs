@@ -42,6 +42,10 @@ impl Job {
         }
         let input_format = InputFormat::resolve(&args.input, args.format)?;
         let output_format = OutputFormat::resolve(&args.output, args.output_format);
+        #[cfg(not(feature = "parquet"))]
+        if input_format == InputFormat::Parquet || output_format == OutputFormat::Parquet {
+            return Err(Error::parquet_not_built());
+        }
         let map = args
             .input_columns
             .as_deref()
@@ -203,6 +207,7 @@ fn new_state(
         superseded: Vec::new(),
         retrying: 0,
         pending_rewrite: None,
+        finished_output: None,
     };
     state.save(state_file)?;
     row_hashes::save(&args.output, &state.input.hash, &scanned.row_hashes)?;

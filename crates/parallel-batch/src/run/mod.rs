@@ -14,6 +14,7 @@ mod row_hashes;
 mod sink;
 mod stdio;
 mod waiting;
+mod whole;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ use crate::Error;
 use crate::cli::RunArgs;
 use crate::progress::{Progress, ProgressMode};
 pub(crate) use checks::MAX_INPUT_CHARS;
+#[cfg(feature = "parquet")]
+pub(crate) use compact::sync_dir;
 use job::{Job, Opened};
 pub(crate) use lock::OutputLock;
 use sink::Sink;
@@ -113,7 +116,10 @@ async fn run_job(
     let _lock = lock::OutputLock::acquire(&args.output)?;
     let scanned = feed::scan(args.input.clone(), &job).await?;
     let (state, resumed, changes) = match job::open_state(args, backend, &job, &scanned)? {
-        Opened::Complete(state) => return Ok(already_complete(args, &state, scanned.total)),
+        Opened::Complete(mut state) => {
+            whole::ensure(args, &job, &scanned, &mut state)?;
+            return Ok(already_complete(args, &state, scanned.total));
+        }
         Opened::Ready {
             state,
             resumed,
@@ -123,12 +129,13 @@ async fn run_job(
     };
     let mut sink = Sink::open(
         &args.output,
-        job.output_format,
+        &whole::rows_path(&args.output, job.output_format),
+        job.output_format.appended(),
         state,
         scanned.columns.as_deref(),
         job.task.output_fields.as_deref(),
     )?;
-    sink.set_lines(scanned.lines.clone());
+    sink.set_lines(scanned.lines.clone(), job.input_format.unit());
     let mut progress = Progress::new(mode, sink.counts);
     let notice_every = Duration::from_secs_f64(args.waiting_notice.max(0.0));
     let batch = tokio::select! {
@@ -162,12 +169,14 @@ async fn run_job(
     let ending = check_complete(ending, &sink, scanned.total, &args.input);
     if matches!(ending, Ending::Done) {
         sink.finish()?;
+        whole::write(args, &job, &scanned, sink.state_mut())?;
     } else {
         sink.checkpoint(false)?;
     }
     progress.finish(&sink.counts);
     let report = Report {
         args,
+        format: job.output_format,
         backend,
         resume_command,
         total: scanned.total,
@@ -263,6 +272,7 @@ const NOT_RESUMABLE: &str = "This job ran on standard input or output, which can
 /// What the end of a `run` reports from.
 struct Report<'a> {
     args: &'a RunArgs,
+    format: crate::OutputFormat,
     backend: &'a Backend,
     /// `None` for a job on standard input or output.
     resume_command: Option<&'a str>,
@@ -286,7 +296,7 @@ impl Report<'_> {
                 progress.println(&match resume_command {
                     Some(command) => format!(
                         "Stopped: the account is out of credit (402 Payment Required). {written} of {total} rows are in {}; the runs already submitted go on and the next run collects them. Add credit to the account, then run the same command to finish the job:\n  {command}",
-                        args.output.display()
+                        whole::rows_are_in(&args.output, self.format)
                     ),
                     None => format!(
                         "Stopped: the account is out of credit (402 Payment Required). {NOT_RESUMABLE}"
@@ -298,7 +308,7 @@ impl Report<'_> {
                 progress.println(&match resume_command {
                     Some(command) => format!(
                         "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {command}",
-                        args.output.display()
+                        whole::rows_are_in(&args.output, self.format)
                     ),
                     None => format!("Stopped. {NOT_RESUMABLE}"),
                 });
@@ -313,7 +323,7 @@ impl Report<'_> {
                 let message = match resume_command {
                     Some(command) => format!(
                         "Interrupted. {written} of {total} rows are in {}{note}. To resume, run the same command again:\n  {command}",
-                        args.output.display()
+                        whole::rows_are_in(&args.output, self.format)
                     ),
                     None => format!("Interrupted. {NOT_RESUMABLE}"),
                 };

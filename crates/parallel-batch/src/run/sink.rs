@@ -27,22 +27,26 @@ pub(crate) struct Sink {
     failed_rows: RowSet,
     /// Input lines, for the rows written as rejected.
     lines: LineMap,
+    /// What the input's positions count (`line`, or `row` for Parquet).
+    unit: &'static str,
     pub(crate) counts: Counts,
 }
 
 impl Sink {
-    /// Opens the output after the part the state vouches for.
+    /// Opens the file the rows go to (`rows_file`: the output, or a Parquet output's
+    /// journal) after the part the state vouches for; the state is kept beside `output`.
     pub(crate) fn open(
         output: &std::path::Path,
+        rows_file: &std::path::Path,
         format: OutputFormat,
         mut state: State,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
         let state_file = state_path(output);
-        super::compact::settle(output, &mut state, &state_file)?;
+        super::compact::settle(rows_file, &mut state, &state_file)?;
         let writer = OutputWriter::open_at_checkpoint(
-            output,
+            rows_file,
             format,
             state.output_len,
             state.output_hash.as_deref(),
@@ -58,7 +62,7 @@ impl Sink {
             rejected: state.rejected,
         };
         Ok(Self {
-            output: output.to_owned(),
+            output: rows_file.to_owned(),
             format,
             writer,
             written: RowSet::from_ranges(&state.written),
@@ -66,19 +70,26 @@ impl Sink {
             rejected_rows: RowSet::from_ranges(&state.rejected_rows),
             failed_rows: RowSet::from_ranges(&state.failed_rows),
             lines: LineMap::default(),
+            unit: "line",
             state_file,
             state,
             counts,
         })
     }
 
-    /// The input lines of the rows, named in the rows written as rejected.
-    pub(crate) fn set_lines(&mut self, lines: LineMap) {
+    /// The input lines of the rows (counted in `unit`), named in the rows written as
+    /// rejected.
+    pub(crate) fn set_lines(&mut self, lines: LineMap, unit: &'static str) {
         self.lines = lines;
+        self.unit = unit;
     }
 
     pub(crate) fn state(&self) -> &State {
         &self.state
+    }
+
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.state
     }
 
     /// Records the group the job's runs go to, durably, before any run is created.
@@ -132,7 +143,7 @@ impl Sink {
     /// Writes the row of an input the API refused, with the API's reason.
     pub(crate) fn rejected(&mut self, rejection: &BatchRejection) -> Result<(), Error> {
         let reason = match self.lines.line(rejection.position) {
-            Some(line) => format!("input line {line}: {}", rejection.reason()),
+            Some(line) => format!("input {} {line}: {}", self.unit, rejection.reason()),
             None => rejection.reason(),
         };
         let record = Record {
@@ -188,6 +199,9 @@ impl Sink {
     /// The last checkpoint of a finished job: when rows were sent again, the output is
     /// rewritten so that each row has only its last line.
     pub(crate) fn finish(&mut self) -> Result<(), Error> {
+        // A whole-file output made from an earlier round no longer holds every row's last
+        // line: it is written again once the journal is complete.
+        self.state.finished_output = None;
         if self.state.superseded.is_empty() {
             return self.checkpoint(true);
         }

@@ -34,7 +34,7 @@ pub(crate) fn redirect(args: &RunArgs) -> Result<(Cow<'_, RunArgs>, Option<Stdio
     if is_dash(&args.input) {
         let Some(format) = args.format else {
             return Err(Error::usage(
-                "reading standard input (`-`) needs --format csv or --format jsonl",
+                "reading standard input (`-`) needs --format csv, jsonl or parquet",
             ));
         };
         let path = dir.path().join("stdin");
@@ -56,6 +56,7 @@ pub(crate) fn redirect(args: &RunArgs) -> Result<(Cow<'_, RunArgs>, Option<Stdio
         let name = match format {
             OutputFormat::Csv => "out.csv",
             OutputFormat::Jsonl => "out.jsonl",
+            OutputFormat::Parquet => "out.parquet",
         };
         args.output = dir.path().join(name);
         args.output_format = Some(format);

@@ -5,6 +5,8 @@ mod fixes;
 mod messages;
 mod mistakes;
 mod outage;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod quota;
 mod resume;
 mod roundtrip;

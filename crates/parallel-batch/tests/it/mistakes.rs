@@ -402,3 +402,22 @@ fn case10_a_group_gone_from_the_server_says_how_to_go_on_with_a_new_one() {
     assert_eq!(emu.runs_created(), ROWS - kept.len() as u64);
     assert_ne!(state_of(&output)["group_id"], old_group.as_str());
 }
+
+/// A build without the `parquet` feature says how to get Parquet, before anything is sent.
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_without_the_feature_says_how_to_get_it() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 3);
+    let output = dir.path().join("out.parquet");
+    let out = run_command(&emu, &[], &input, &output)
+        .args(["--columns", COLUMNS])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--features parquet"), "{stderr}");
+    assert!(!output.exists());
+    assert_eq!(emu.runs_created(), 0);
+}

@@ -10,7 +10,8 @@ use crate::support::{
     write_jsonl,
 };
 
-fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
+/// The resumable job the kill tests run: small chunks, so kills land mid-submission.
+pub(crate) fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
     run_command(emu, &["--quiet"], input, output)
         .args([
             "--columns",
@@ -26,12 +27,12 @@ fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
         .unwrap()
 }
 
-fn lines_in(path: &Path) -> usize {
+pub(crate) fn lines_in(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.split(|&c| c == b'\n').count().saturating_sub(1))
 }
 
 /// Waits until `ready()` or the child exits; then SIGKILLs it. Returns whether it was killed.
-fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
+pub(crate) fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if child.try_wait().unwrap().is_some() {

@@ -1,0 +1,469 @@
+//! Parquet output, written whole from the job's journal once every row is in it.
+//!
+//! A Parquet file cannot be appended to, so while the job runs its rows go to the journal
+//! (`OUTPUT.journal`, the JSON Lines output with every guarantee of that path: checkpoints,
+//! cut back on resume, rewritten after fixes and retries). When the job completes, the
+//! journal is turned into Parquet in input order, in two streaming passes:
+//!
+//! 1. the journal is read once to find each row's (last) line, 8 bytes a row, and to settle
+//!    each column's type;
+//! 2. the rows are written in order, in record batches, into row groups of at most
+//!    [`ROW_GROUP_ROWS`] rows or [`ROW_GROUP_BYTES`] bytes, so memory does not grow with the
+//!    file. For a Parquet input, the input columns are copied from the input file as they are
+//!    (every Arrow type kept); otherwise they are typed from their values.
+//!
+//! The file is made beside the output (`OUTPUT.tmp`), synced, and renamed over it: the output
+//! is never a partial file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{StringBuilder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::kinds::{ColumnBuilder, Kind};
+use super::read::{BATCH_ROWS, ParquetBatches};
+use crate::state::{FileStamp, Fnv64};
+use crate::{ColumnMap, CsvLayout, Error};
+
+/// Rows in one row group, at most.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Encoded bytes in one row group, at most (an estimate the writer keeps).
+const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+
+/// Where the input columns of the Parquet output come from.
+#[derive(Clone, Copy)]
+pub(crate) enum InputColumns<'a> {
+    /// Copied from this Parquet input file, with the job's column map.
+    Parquet {
+        path: &'a Path,
+        map: Option<&'a ColumnMap>,
+    },
+    /// Typed from the journal's inputs; in this order when known (CSV, or a column map).
+    Journal { order: Option<&'a [String]> },
+}
+
+/// What the Parquet output is made of.
+pub(crate) struct WholeOutput<'a> {
+    pub(crate) output: &'a Path,
+    pub(crate) journal: &'a Path,
+    /// The journal's complete part, in bytes.
+    pub(crate) journal_len: u64,
+    pub(crate) total_rows: u64,
+    pub(crate) input: InputColumns<'a>,
+    /// The output fields with the kinds their schema declares; `None`: one `output` column
+    /// (text, or an output of no fixed shape, as JSON text).
+    pub(crate) fields: Option<Vec<(String, Kind)>>,
+    /// For a single `output` column: its kind.
+    pub(crate) single_output: Kind,
+}
+
+/// Where the output is made before it is renamed into place.
+pub(crate) fn tmp_path(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// One journal line, borrowed.
+#[derive(Deserialize)]
+struct Line<'a> {
+    row: u64,
+    #[serde(borrow)]
+    input: &'a RawValue,
+    #[serde(borrow, default)]
+    output: Option<&'a RawValue>,
+    #[serde(default)]
+    run_id: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// A row without a line in the journal.
+const NO_LINE: u64 = u64::MAX;
+
+/// What the first pass learnt: where each row's line is, and the columns' kinds.
+struct Survey {
+    /// Where each row's last line starts; [`NO_LINE`]: none.
+    lines: Vec<u64>,
+    input_columns: Vec<(String, Kind)>,
+    output_kinds: Vec<Kind>,
+}
+
+impl WholeOutput<'_> {
+    /// Writes the output; returns its length and hash, as renamed into place.
+    pub(crate) fn write(&self) -> Result<FileStamp, Error> {
+        let survey = self.survey()?;
+        let tmp = tmp_path(self.output);
+        let io = |e| Error::io(format!("cannot write {}", tmp.display()), e);
+        let file = File::create(&tmp).map_err(io)?;
+        let sink = HashingFile {
+            file: BufWriter::with_capacity(256 * 1024, file),
+            hash: Fnv64::default(),
+            len: 0,
+        };
+        let mut pass = WritePass::new(self, &survey)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+            .build();
+        let parquet_error = |e: parquet::errors::ParquetError| {
+            Error::io(
+                format!("cannot write {}", tmp.display()),
+                std::io::Error::other(e),
+            )
+        };
+        let mut writer = ArrowWriter::try_new(sink, Arc::clone(&pass.schema), Some(props))
+            .map_err(parquet_error)?;
+        while let Some(batch) = pass.next_batch(self)? {
+            writer.write(&batch).map_err(parquet_error)?;
+        }
+        let sink = writer.into_inner().map_err(parquet_error)?;
+        let stamp = sink.finish().map_err(io)?;
+        std::fs::rename(&tmp, self.output)
+            .map_err(|e| Error::io(format!("cannot write {}", self.output.display()), e))?;
+        crate::run::sync_dir(self.output);
+        Ok(stamp)
+    }
+
+    fn survey(&self) -> Result<Survey, Error> {
+        let io = |e| Error::io(format!("cannot read {}", self.journal.display()), e);
+        let file = File::open(self.journal).map_err(io)?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file.take(self.journal_len));
+        let rows = usize::try_from(self.total_rows).unwrap_or(usize::MAX);
+        let mut lines = vec![NO_LINE; rows];
+        let mut input_columns: Vec<(String, Kind)> = match self.input {
+            InputColumns::Journal { order: Some(order) } => {
+                order.iter().map(|c| (c.clone(), Kind::Unknown)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut input_index: HashMap<String, usize> = input_columns
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (c.clone(), i))
+            .collect();
+        let infer_inputs = matches!(self.input, InputColumns::Journal { .. });
+        let mut output_kinds: Vec<Kind> = match &self.fields {
+            Some(fields) => fields.iter().map(|(_, k)| *k).collect(),
+            None => vec![self.single_output],
+        };
+        let mut buf = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            let line: Line<'_> =
+                serde_json::from_slice(&buf).map_err(|e| self.damaged(offset, &e))?;
+            let slot = usize::try_from(line.row)
+                .ok()
+                .and_then(|r| lines.get_mut(r))
+                .ok_or_else(|| {
+                    Error::state(format!(
+                        "{} holds row {}, but the input has {} rows; delete the output's \
+                         files to start over",
+                        self.journal.display(),
+                        line.row,
+                        self.total_rows
+                    ))
+                })?;
+            *slot = offset;
+            offset += n as u64;
+            if infer_inputs {
+                let input = input_object(line.input);
+                for (key, value) in &input {
+                    let at = *input_index.entry(key.clone()).or_insert_with(|| {
+                        input_columns.push((key.clone(), Kind::Unknown));
+                        input_columns.len() - 1
+                    });
+                    input_columns[at].1 = input_columns[at].1.infer(value);
+                }
+            }
+            let output = line
+                .output
+                .and_then(|o| serde_json::from_str::<Value>(o.get()).ok());
+            match (&self.fields, output) {
+                (Some(fields), Some(Value::Object(object))) => {
+                    for ((name, _), kind) in fields.iter().zip(output_kinds.iter_mut()) {
+                        if let Some(value) = object.get(name) {
+                            *kind = kind.admit(value);
+                        }
+                    }
+                }
+                (None, Some(value)) => output_kinds[0] = output_kinds[0].admit(&value),
+                _ => {}
+            }
+        }
+        if let Some(row) = lines.iter().position(|offset| *offset == NO_LINE) {
+            return Err(Error::state(format!(
+                "row {row} is missing from {}, though the job's state says every row was \
+                 written; delete the output's files to start over",
+                self.journal.display()
+            )));
+        }
+        Ok(Survey {
+            lines,
+            input_columns,
+            output_kinds,
+        })
+    }
+
+    fn damaged(&self, offset: u64, e: &serde_json::Error) -> Error {
+        Error::state(format!(
+            "{} is damaged at byte {offset} ({e}); delete the output's files to start over",
+            self.journal.display()
+        ))
+    }
+}
+
+/// A run input as (column, value) pairs in its order; a text input is the column `input`.
+fn input_object(input: &RawValue) -> Vec<(String, Value)> {
+    match serde_json::from_str::<Value>(input.get()) {
+        Ok(Value::Object(object)) => {
+            let order = crate::spec::object_keys(input.get()).unwrap_or_default();
+            let mut object = object;
+            order
+                .into_iter()
+                .filter_map(|k| object.remove(&k).map(|v| (k, v)))
+                .collect()
+        }
+        Ok(other) => vec![("input".to_owned(), other)],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The second pass: record batches in input order.
+struct WritePass<'a> {
+    schema: SchemaRef,
+    lines: &'a [u64],
+    journal: BufReader<File>,
+    /// Where the journal reader stands.
+    at: u64,
+    parquet_input: Option<ParquetBatches>,
+    input_columns: Vec<String>,
+    input_builders: Vec<ColumnBuilder>,
+    output_builders: Vec<ColumnBuilder>,
+    next_row: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a> WritePass<'a> {
+    fn new(whole: &WholeOutput<'_>, survey: &'a Survey) -> Result<Self, Error> {
+        let io = |e| Error::io(format!("cannot read {}", whole.journal.display()), e);
+        let journal = BufReader::with_capacity(256 * 1024, File::open(whole.journal).map_err(io)?);
+        let (parquet_input, input_fields): (Option<ParquetBatches>, Vec<Field>) = match whole.input
+        {
+            InputColumns::Parquet { path, map } => {
+                let batches = ParquetBatches::open(path, map)?;
+                let fields = batches
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                (Some(batches), fields)
+            }
+            InputColumns::Journal { .. } => (
+                None,
+                survey
+                    .input_columns
+                    .iter()
+                    .map(|(name, kind)| Field::new(name, kind.data_type(), true))
+                    .collect(),
+            ),
+        };
+        let input_names: Vec<String> = input_fields.iter().map(|f| f.name().clone()).collect();
+        let output_keys: Vec<String> = match &whole.fields {
+            Some(fields) => fields.iter().map(|(n, _)| n.clone()).collect(),
+            None => vec!["output".to_owned()],
+        };
+        // The CSV output's column names: a name used twice gets `input.`/`output.`.
+        let layout = CsvLayout::new(&input_names, Some(&output_keys));
+        let header = layout.header();
+        let mut fields = vec![Field::new("row", DataType::UInt64, false)];
+        for (field, name) in input_fields.iter().zip(&header[1..]) {
+            fields.push(field.clone().with_name(*name).with_nullable(true));
+        }
+        let names_out = &header[1 + input_fields.len()..header.len() - 3];
+        for (kind, name) in survey.output_kinds.iter().zip(names_out) {
+            fields.push(Field::new(*name, kind.data_type(), true));
+        }
+        fields.push(Field::new("run_id", DataType::Utf8, false));
+        fields.push(Field::new("status", DataType::Utf8, false));
+        fields.push(Field::new("error", DataType::Utf8, true));
+        let input_builders = match whole.input {
+            InputColumns::Parquet { .. } => Vec::new(),
+            InputColumns::Journal { .. } => survey
+                .input_columns
+                .iter()
+                .map(|(_, k)| k.builder())
+                .collect(),
+        };
+        Ok(Self {
+            schema: Arc::new(Schema::new(fields)),
+            lines: &survey.lines,
+            journal,
+            at: 0,
+            parquet_input,
+            input_columns: survey
+                .input_columns
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect(),
+            input_builders,
+            output_builders: survey.output_kinds.iter().map(|k| k.builder()).collect(),
+            next_row: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The next rows as a record batch, or `None` after the last row.
+    fn next_batch(&mut self, whole: &WholeOutput<'_>) -> Result<Option<RecordBatch>, Error> {
+        let (count, input_arrays) = match (&mut self.parquet_input, whole.input) {
+            (Some(batches), InputColumns::Parquet { path, .. }) => {
+                match batches.next_batch(path)? {
+                    Some(batch) => (batch.num_rows() as u64, batch.columns().to_vec()),
+                    None => (0, Vec::new()),
+                }
+            }
+            _ => (
+                (whole.total_rows - self.next_row).min(BATCH_ROWS as u64 * 4),
+                Vec::new(),
+            ),
+        };
+        if count == 0 {
+            if self.next_row != whole.total_rows {
+                return Err(input_changed(whole));
+            }
+            return Ok(None);
+        }
+        if self.next_row + count > whole.total_rows {
+            return Err(input_changed(whole));
+        }
+        let mut rows = UInt64Builder::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut run_ids = StringBuilder::new();
+        let mut statuses = StringBuilder::new();
+        let mut errors = StringBuilder::new();
+        for row in self.next_row..self.next_row + count {
+            self.read_line(whole, row)?;
+            let line: Line<'_> = serde_json::from_slice(&self.buf)
+                .map_err(|e| whole.damaged(self.lines[to_index(row)], &e))?;
+            rows.append_value(row);
+            if !self.input_builders.is_empty() {
+                let input: HashMap<String, Value> = input_object(line.input).into_iter().collect();
+                for (name, builder) in self.input_columns.iter().zip(&mut self.input_builders) {
+                    builder.append(input.get(name));
+                }
+            }
+            let output = line
+                .output
+                .and_then(|o| serde_json::from_str::<Value>(o.get()).ok());
+            match (&whole.fields, &output) {
+                (Some(fields), Some(Value::Object(object))) => {
+                    for ((name, _), builder) in fields.iter().zip(&mut self.output_builders) {
+                        builder.append(object.get(name));
+                    }
+                }
+                (Some(_), _) => self.output_builders.iter_mut().for_each(|b| b.append(None)),
+                (None, value) => self.output_builders[0].append(value.as_ref()),
+            }
+            run_ids.append_value(&line.run_id);
+            statuses.append_value(&line.status);
+            errors.append_option(line.error.as_deref());
+        }
+        self.next_row += count;
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(rows.finish())];
+        columns.extend(input_arrays);
+        columns.extend(self.input_builders.iter_mut().map(ColumnBuilder::finish));
+        columns.extend(self.output_builders.iter_mut().map(ColumnBuilder::finish));
+        columns.push(Arc::new(run_ids.finish()));
+        columns.push(Arc::new(statuses.finish()));
+        columns.push(Arc::new(errors.finish()));
+        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+            .map(Some)
+            .map_err(|e| {
+                Error::state(format!(
+                    "cannot assemble the rows for {}: {e}",
+                    whole.output.display()
+                ))
+            })
+    }
+
+    /// Reads `row`'s journal line into `buf`. Rows were mostly written in input order, so
+    /// the reader mostly moves forward within its buffer.
+    fn read_line(&mut self, whole: &WholeOutput<'_>, row: u64) -> Result<(), Error> {
+        let io = |e| Error::io(format!("cannot read {}", whole.journal.display()), e);
+        let offset = self.lines[to_index(row)];
+        let delta =
+            i64::try_from(offset).unwrap_or(i64::MAX) - i64::try_from(self.at).unwrap_or(i64::MAX);
+        self.journal.seek_relative(delta).map_err(io)?;
+        self.buf.clear();
+        let n = self.journal.read_until(b'\n', &mut self.buf).map_err(io)?;
+        self.at = offset + n as u64;
+        Ok(())
+    }
+}
+
+fn to_index(row: u64) -> usize {
+    usize::try_from(row).unwrap_or(usize::MAX)
+}
+
+fn input_changed(whole: &WholeOutput<'_>) -> Error {
+    Error::state(format!(
+        "the input no longer has the job's {} rows: it changed since the job ran; restore it \
+         and run the same command to write {}",
+        whole.total_rows,
+        whole.output.display()
+    ))
+}
+
+/// The output file, counted and hashed as it is written.
+struct HashingFile {
+    file: BufWriter<File>,
+    hash: Fnv64,
+    len: u64,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl HashingFile {
+    /// Flushes and syncs the file; its length and hash.
+    fn finish(self) -> std::io::Result<FileStamp> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        Ok(FileStamp {
+            len: self.len,
+            hash: self.hash.hex(),
+        })
+    }
+}
