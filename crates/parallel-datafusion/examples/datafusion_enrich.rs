@@ -1,4 +1,4 @@
-//! `parallel_enrich` in DataFusion SQL: registers a CSV (or, with the `parquet` feature, a
+//! `parallel_enrich` in `DataFusion` SQL: registers a CSV (or, with the `parquet` feature, a
 //! Parquet) file as the table `companies`, enriches every row with a task run, and prints
 //! the result table.
 //!

@@ -120,7 +120,7 @@ fn row_mut(rows: &mut [RowOutcome], position: u64) -> Result<&mut RowOutcome> {
 /// A finished run as a row: its output object, or its status and error.
 fn outcome(result: &BatchResult) -> RowOutcome {
     let mut row = RowOutcome {
-        run_id: Some(result.run.run_id.to_string()),
+        run_id: Some(result.run.run_id.clone()),
         status: Some(result.run.status.as_str().to_owned()),
         ..RowOutcome::default()
     };

@@ -15,11 +15,14 @@ use std::sync::Arc;
 /// Whether `parallel_enrich` takes this type as its input; the error says what it takes.
 pub(crate) fn check_input_type(data_type: &DataType) -> Result<(), String> {
     match data_type {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Struct(_) => Ok(()),
-        // Parquet files often hold strings dictionary-encoded.
+        // A NULL literal is accepted (every row is skipped); Parquet files often hold
+        // strings dictionary-encoded.
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Struct(_)
+        | DataType::Null => Ok(()),
         DataType::Dictionary(_, values) if is_string(values) => Ok(()),
-        // An untyped NULL literal: every row is skipped.
-        DataType::Null => Ok(()),
         other => Err(format!(
             "the first argument of parallel_enrich is the run input: a string, or a struct \
              such as named_struct('company', name, 'website', url); got {other}"
@@ -29,11 +32,11 @@ pub(crate) fn check_input_type(data_type: &DataType) -> Result<(), String> {
 
 /// The run inputs of the rows of `array`, at their row positions; null rows are left out.
 pub(crate) fn batch_inputs(array: &ArrayRef) -> Result<Vec<BatchInput>> {
-    if let DataType::Dictionary(_, values) = array.data_type() {
-        if is_string(values) {
-            let strings = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
-            return batch_inputs(&strings);
-        }
+    if let DataType::Dictionary(_, values) = array.data_type()
+        && is_string(values)
+    {
+        let strings = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
+        return batch_inputs(&strings);
     }
     let mut inputs = Vec::with_capacity(array.len());
     match array.data_type() {

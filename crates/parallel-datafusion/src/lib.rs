@@ -1,6 +1,6 @@
-//! `parallel_enrich`: the Parallel Task API as a DataFusion SQL function.
+//! `parallel_enrich`: the Parallel Task API as a `DataFusion` SQL function.
 //!
-//! [`ParallelEnrich`] registers an async scalar function (DataFusion's
+//! [`ParallelEnrich`] registers an async scalar function (`DataFusion`'s
 //! [`AsyncScalarUDFImpl`](datafusion::logical_expr::async_udf::AsyncScalarUDFImpl), made for
 //! remote calls) that enriches each row with a task run:
 //!

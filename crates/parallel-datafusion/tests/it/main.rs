@@ -1,8 +1,9 @@
-//! `parallel_enrich` in real DataFusion queries, against the emulator over loopback TCP with
+//! `parallel_enrich` in real `DataFusion` queries, against the emulator over loopback TCP with
 //! the real client.
 
 mod support;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -14,7 +15,7 @@ use datafusion::prelude::{CsvReadOptions, SessionContext};
 use parallel_datafusion::ParallelEnrich;
 use serde_json::json;
 
-use support::{Emu, Row, rows};
+use support::{Emu, Row, context, rows};
 
 /// A table `t(id, name, employees, revenue, public)` with typed columns and nulls.
 fn typed_table(ctx: &SessionContext) {
@@ -55,7 +56,7 @@ fn typed_table(ctx: &SessionContext) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn struct_inputs_reach_the_run_with_their_types() {
     let emu = Emu::start(0.0).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()));
+    let ctx = context(ParallelEnrich::new(emu.client()));
     typed_table(&ctx);
     let found = rows(
         &ctx,
@@ -87,7 +88,7 @@ async fn struct_inputs_reach_the_run_with_their_types() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn string_inputs_are_text_and_null_ones_are_skipped() {
     let emu = Emu::start(0.0).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()));
+    let ctx = context(ParallelEnrich::new(emu.client()));
     typed_table(&ctx);
     let found = rows(
         &ctx,
@@ -130,7 +131,7 @@ async fn string_inputs_are_text_and_null_ones_are_skipped() {
 async fn failed_and_refused_rows_do_not_fail_the_query() {
     // Half the runs fail; one input is over the API's size limit and is refused.
     let emu = Emu::start(0.5).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()));
+    let ctx = context(ParallelEnrich::new(emu.client()));
     let mut names: Vec<String> = (0..40).map(|i| format!("Company {i:03}")).collect();
     names.push("x".repeat(30_000));
     let ids: Vec<i64> = (0..).take(names.len()).collect();
@@ -191,12 +192,12 @@ async fn failed_and_refused_rows_do_not_fail_the_query() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_rows_of_a_csv_file_get_their_own_results() {
     let emu = Emu::start(0.0).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()));
+    let ctx = context(ParallelEnrich::new(emu.client()));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("companies.csv");
     let mut csv = String::from("id,name\n");
     for i in 0..10_000 {
-        csv.push_str(&format!("{i},Company {i:05}\n"));
+        writeln!(csv, "{i},Company {i:05}").unwrap();
     }
     std::fs::write(&path, csv).unwrap();
     ctx.register_csv("companies", path.to_str().unwrap(), CsvReadOptions::new())
@@ -238,7 +239,7 @@ async fn ten_thousand_rows_of_a_csv_file_get_their_own_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_schema_gives_typed_columns() {
     let emu = Emu::start(0.0).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()));
+    let ctx = context(ParallelEnrich::new(emu.client()));
     typed_table(&ctx);
     let df = ctx
         .sql(
@@ -289,7 +290,7 @@ async fn a_json_schema_gives_typed_columns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_are_planning_errors_that_say_what_to_write() {
     let emu = Emu::start(0.0).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()));
+    let ctx = context(ParallelEnrich::new(emu.client()));
     typed_table(&ctx);
     let cases = [
         (
@@ -332,7 +333,7 @@ async fn bad_arguments_are_planning_errors_that_say_what_to_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_can_choose_the_processor() {
     let emu = Emu::start(0.0).await;
-    let ctx = emu.context(ParallelEnrich::new(emu.client()).processor("lite"));
+    let ctx = context(ParallelEnrich::new(emu.client()).processor("lite"));
     typed_table(&ctx);
     let query =
         "SELECT id, parallel_enrich(name, 'ceo_name: CEO name') AS found FROM t WHERE id = 1";
@@ -359,8 +360,8 @@ async fn the_session_can_choose_the_processor() {
 async fn rows_without_a_result_in_time_come_back_timed_out() {
     // At full scale a run takes seconds; the call waits a fraction of that.
     let emu = Emu::start_scaled(0.0, 1.0).await;
-    let ctx = emu
-        .context(ParallelEnrich::new(emu.client()).timeout(std::time::Duration::from_millis(300)));
+    let ctx =
+        context(ParallelEnrich::new(emu.client()).timeout(std::time::Duration::from_millis(300)));
     typed_table(&ctx);
     let found = rows(
         &ctx,

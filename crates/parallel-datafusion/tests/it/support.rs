@@ -39,13 +39,13 @@ impl Emu {
             .build()
             .unwrap()
     }
+}
 
-    /// A session with `enrich` registered.
-    pub(crate) fn context(&self, enrich: ParallelEnrich) -> SessionContext {
-        let ctx = SessionContext::new();
-        enrich.register(&ctx);
-        ctx
-    }
+/// A session with `enrich` registered.
+pub(crate) fn context(enrich: ParallelEnrich) -> SessionContext {
+    let ctx = SessionContext::new();
+    enrich.register(&ctx);
+    ctx
 }
 
 /// One result row: its `id` and the text fields of its `found` struct.
