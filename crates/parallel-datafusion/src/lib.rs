@@ -1,0 +1,63 @@
+//! `parallel_enrich`: the Parallel Task API as a `DataFusion` SQL function.
+//!
+//! [`ParallelEnrich`] registers an async scalar function (`DataFusion`'s
+//! [`AsyncScalarUDFImpl`](datafusion::logical_expr::async_udf::AsyncScalarUDFImpl), made for
+//! remote calls) that enriches each row with a task run:
+//!
+//! ```sql
+//! SELECT name,
+//!        parallel_enrich(named_struct('company', name, 'website', website),
+//!                        'ceo_name: CEO name, founded: year founded') AS found
+//! FROM companies
+//! ```
+//!
+//! - **Input** (first argument): a struct becomes the run's JSON object input with its types
+//!   kept (numbers stay numbers); a string becomes a text input. A null input (a null string,
+//!   a null struct, or a struct whose fields are all null) makes no run: its row's `status` is
+//!   `skipped`.
+//! - **Output columns** (second argument, a string literal): `'name: description, ...'` as
+//!   `parallel-batch --columns` (string columns), or a JSON schema of the output object
+//!   (columns typed from its properties: `integer` -> `Int64`, `number` -> `Float64`,
+//!   `boolean` -> `Boolean`, `string` and anything else -> `Utf8`).
+//! - **Result**: a struct with one field per output column, then `run_id`, `status`
+//!   (`completed`, `failed`, `cancelled`, ..., or `rejected`, `skipped`, `timed_out`) and
+//!   `error`. A row whose run failed has null columns and its error: one failed row does not
+//!   fail the query. A failure of the whole call (no credit, a wrong key, an outage longer
+//!   than [`ParallelEnrich::outage_tolerance`]) fails the query.
+//!
+//! Each call (one record batch, or [`ParallelEnrich::rows_per_call`] rows) runs as one batch
+//! of the client's [batch engine](parallel_client::batch): one task group, chunked
+//! submission, retries, rate limits, each row submitted exactly once within the call.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use datafusion::prelude::{CsvReadOptions, SessionContext};
+//! use parallel_datafusion::ParallelEnrich;
+//!
+//! let ctx = SessionContext::new();
+//! ParallelEnrich::new(parallel_client::Client::from_env()?)
+//!     .processor("lite-fast")
+//!     .register(&ctx);
+//! ctx.register_csv("companies", "companies.csv", CsvReadOptions::new()).await?;
+//! let df = ctx
+//!     .sql(
+//!         "SELECT name, parallel_enrich(named_struct('company', name, 'website', website), \
+//!          'ceo_name: CEO name, founded: year founded') AS found FROM companies",
+//!     )
+//!     .await?;
+//! df.show().await?;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod columns;
+mod config;
+mod enrich;
+mod function;
+mod input;
+mod output;
+
+pub use config::EnrichConfig;
+pub use function::{DEFAULT_NAME, DEFAULT_PROCESSOR, ParallelEnrich};
