@@ -63,7 +63,7 @@ pub(crate) async fn enrich(
         };
         let Some(item) = next else { break };
         match item.map_err(external)? {
-            BatchItem::Submitted { runs } => {
+            BatchItem::Submitted { runs, .. } => {
                 for (position, run_id) in runs {
                     let row = row_mut(&mut rows, position)?;
                     row.run_id = Some(run_id);
