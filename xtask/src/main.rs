@@ -186,9 +186,29 @@ fn msrv() -> Result<(), String> {
         ));
     }
     let json = String::from_utf8_lossy(&output.stdout);
-    let too_new = packages_newer_than(&json, &ours);
+    // A member may state its own, newer `rust-version` (parallel-datafusion: DataFusion needs
+    // a newer Rust); its dependencies are held to that, and every other member's to ours.
+    let own: Vec<(String, String)> = published_crates()?
+        .into_iter()
+        .filter_map(|krate| Some((krate.name, krate.rust_version?)))
+        .collect();
+    let mut args = vec!["--workspace"];
+    for (name, _) in &own {
+        args.extend(["--exclude", name.as_str()]);
+    }
+    let mut too_new = within(packages_newer_than(&json, &ours), &tree(&args)?);
+    for (name, version) in &own {
+        let needed = within(packages_newer_than(&json, version), &tree(&["-p", name])?);
+        too_new.extend(
+            needed
+                .into_iter()
+                .map(|p| format!("{p} (for {name}, on {version})")),
+        );
+    }
     if too_new.is_empty() {
-        eprintln!("every dependency builds with Rust {ours}");
+        eprintln!(
+            "every dependency builds with the Rust its members state ({ours} unless a member says otherwise)"
+        );
         Ok(())
     } else {
         Err(format!(
@@ -196,6 +216,59 @@ fn msrv() -> Result<(), String> {
              raise it or pin older versions:\n{}",
             too_new.join("\n")
         ))
+    }
+}
+
+/// The packages (`name@version`) that the members `selection` picks depend on, through
+/// normal, build and dev edges, as `cargo tree` resolves them.
+fn tree(selection: &[&str]) -> Result<std::collections::HashSet<String>, String> {
+    let mut args = vec!["tree", "--locked", "-e", "normal,build,dev"];
+    args.extend(["--prefix", "none", "--format", "{p}"]);
+    args.extend(selection);
+    let shown = format!("cargo {}", args.join(" "));
+    eprintln!("$ {shown}");
+    let output = Command::new(cargo_bin())
+        .args(&args)
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.strip_prefix('v')?;
+            Some(format!("{name}@{version}"))
+        })
+        .collect())
+}
+
+/// The entries of [`packages_newer_than`] whose package is in `packages` (`name@version`).
+fn within(entries: Vec<String>, packages: &std::collections::HashSet<String>) -> Vec<String> {
+    entries
+        .into_iter()
+        .filter(|entry| {
+            let id = entry.split(" needs Rust ").next().unwrap_or_default();
+            packages.contains(&name_at_version(id))
+        })
+        .collect()
+}
+
+/// `name@version` of a package id: `registry+…#name@1.0.0`, or `path+file:///…/name#0.1.0`.
+fn name_at_version(id: &str) -> String {
+    let (url, fragment) = id.rsplit_once('#').unwrap_or((id, ""));
+    if fragment.contains('@') {
+        fragment.to_owned()
+    } else {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        format!("{name}@{fragment}")
     }
 }
 
@@ -256,6 +329,8 @@ struct Crate {
     name: String,
     /// Every feature but `default`.
     features: Vec<String>,
+    /// Its own `rust-version`, where it does not take the workspace's.
+    rust_version: Option<String>,
 }
 
 /// The workspace members without `publish = false`, read from the manifests: the root's
@@ -271,6 +346,7 @@ fn published_crates() -> Result<Vec<Crate>, String> {
         let manifest = read(&root.join(&member).join("Cargo.toml"))?;
         let mut section = "";
         let (mut name, mut published, mut features) = (None, true, Vec::new());
+        let mut rust_version = None;
         for line in manifest.lines().map(str::trim) {
             if line.starts_with('[') {
                 section = line.trim_matches(['[', ']']);
@@ -283,6 +359,9 @@ fn published_crates() -> Result<Vec<Crate>, String> {
             match section {
                 "package" if key == "name" => name = Some(value.trim_matches('"').to_owned()),
                 "package" if key == "publish" => published = value != "false",
+                "package" if key == "rust-version" => {
+                    rust_version = Some(value.trim_matches('"').to_owned());
+                }
                 "features" if !key.starts_with('#') && key != "default" => {
                     features.push(key.to_owned());
                 }
@@ -291,7 +370,11 @@ fn published_crates() -> Result<Vec<Crate>, String> {
         }
         let name = name.ok_or_else(|| format!("{member}/Cargo.toml has no package name"))?;
         if published {
-            crates.push(Crate { name, features });
+            crates.push(Crate {
+                name,
+                features,
+                rust_version,
+            });
         }
     }
     if crates.is_empty() {
@@ -476,6 +559,22 @@ mod tests {
         assert_eq!(toml_string_array(toml, "members"), ["crates/a", "b"]);
         assert_eq!(toml_string_array(toml, "default-members"), ["x"]);
         assert!(toml_string_array(toml, "absent").is_empty());
+    }
+
+    #[test]
+    fn package_ids_name_their_package_and_version() {
+        assert_eq!(
+            name_at_version("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.229"),
+            "serde@1.0.229"
+        );
+        assert_eq!(
+            name_at_version("path+file:///w/crates/parallel-types#0.1.0"),
+            "parallel-types@0.1.0"
+        );
+        assert_eq!(
+            name_at_version("path+file:///w/benches#parallel-benches@0.1.0"),
+            "parallel-benches@0.1.0"
+        );
     }
 
     #[test]
