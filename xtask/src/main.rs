@@ -2,10 +2,11 @@
 //!
 //! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied (the
 //!   minimum Rust version's API included), the dependencies' minimum Rust versions, each
-//!   published crate alone with each of its features, the whole test suite, rustdoc with
-//!   warnings denied, `cargo package` of every published crate, and the official Python SDK
-//!   running a complete workflow against the emulator.
-//! - `msrv`, `features`, `package`, `sdk-compat`: one of those steps alone.
+//!   published crate alone with each of its features, the whole test suite (with
+//!   parallel-batch's `parquet` feature), rustdoc with warnings denied, `parallel-datafusion`
+//!   linted and tested in one build, `cargo package` of every published crate, and the
+//!   official Python SDK running a complete workflow against the emulator.
+//! - `msrv`, `features`, `datafusion`, `package`, `sdk-compat`: one of those steps alone.
 //! - `bench [ARGS]`: the criterion benchmarks (`cargo bench -p parallel-benches`).
 //! - `fuzz [SECONDS]`: the SSE parser fuzz target under `cargo fuzz` (default 600 s; works on
 //!   stable through `RUSTC_BOOTSTRAP=1`).
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "features" => features(),
         "msrv" => msrv(),
+        "datafusion" => datafusion(),
         "package" => package(),
         "sdk-compat" => sdk_compat(),
         "bench" => cargo(
@@ -49,7 +51,7 @@ fn main() -> ExitCode {
         }
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <ci | features | msrv | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
+                "usage: cargo xtask <ci | features | msrv | datafusion | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
             );
             Ok(())
         }
@@ -68,12 +70,16 @@ fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-/// The whole CI gate. Each step builds on the previous one's artefacts where cargo allows it.
 /// Features the workspace's clippy, test and doc steps turn on, so that one build covers the
-/// code behind them: members outside the default set (`parallel-datafusion`) are built by
-/// `--workspace` already; these are the optional parts of default members.
+/// code behind them.
 const CI_FEATURES: &str = "parallel-batch/parquet";
 
+/// The member outside the default set, whose dependencies (`DataFusion`) would double CI's time
+/// if they were built once for clippy and again for the tests: [`datafusion`] lints and tests
+/// it in one build.
+const DATAFUSION: &str = "parallel-datafusion";
+
+/// The whole CI gate. Each step builds on the previous one's artefacts where cargo allows it.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
     // `incompatible_msrv` (in `clippy::all`, named here so that no lint table can turn it
@@ -82,6 +88,8 @@ fn ci() -> Result<(), String> {
     cargo(&[
         "clippy",
         "--workspace",
+        "--exclude",
+        DATAFUSION,
         "--all-targets",
         "--features",
         CI_FEATURES,
@@ -94,19 +102,71 @@ fn ci() -> Result<(), String> {
     ])?;
     msrv()?;
     features()?;
-    cargo(&["test", "--workspace", "--features", CI_FEATURES, "--locked"])?;
+    cargo(&[
+        "test",
+        "--workspace",
+        "--exclude",
+        DATAFUSION,
+        "--features",
+        CI_FEATURES,
+        "--locked",
+    ])?;
     run(Command::new(cargo_bin())
         .args([
             "doc",
             "--workspace",
+            "--exclude",
+            DATAFUSION,
             "--no-deps",
             "--features",
             CI_FEATURES,
             "--locked",
         ])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    datafusion()?;
     package()?;
     sdk_compat()
+}
+
+/// `parallel-datafusion`, linted and tested in one build: clippy's driver stands in for rustc
+/// on the workspace's own crates (`RUSTC_WORKSPACE_WRAPPER`, as `cargo clippy` does itself),
+/// so the same compilation both lints the code (any warning fails the step) and builds the
+/// test binaries; `DataFusion` is compiled once, by plain rustc. `cargo clippy` would
+/// type-check all of `DataFusion` a second time, which is most of a cold build again.
+fn datafusion() -> Result<(), String> {
+    const WRAPPER: &str = "RUSTC_WORKSPACE_WRAPPER";
+    let build = [
+        "test",
+        "-p",
+        DATAFUSION,
+        "--all-targets",
+        "--no-run",
+        "--locked",
+    ];
+    let shown = format!("{WRAPPER}=clippy-driver cargo {}", build.join(" "));
+    eprintln!("$ {shown}");
+    let output = Command::new(cargo_bin())
+        .args(build)
+        .env(WRAPPER, "clippy-driver")
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
+    if !output.status.success() {
+        return Err(format!("`{shown}` failed ({})", output.status));
+    }
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning"))
+        .collect();
+    if !warnings.is_empty() {
+        return Err(format!("`{shown}` warned:\n{}", warnings.join("\n")));
+    }
+    run(Command::new(cargo_bin())
+        .args(["test", "-p", DATAFUSION, "--locked"])
+        .env(WRAPPER, "clippy-driver")
+        .current_dir(workspace_root()))
 }
 
 /// Each published crate builds alone with `--no-default-features`, and with each of its
@@ -115,7 +175,12 @@ fn ci() -> Result<(), String> {
 /// this, since cargo unifies the features of every member. `cargo check` only, in the usual
 /// target directory, so that the dependencies are checked once and reused.
 fn features() -> Result<(), String> {
-    for krate in published_crates()? {
+    // Not parallel-datafusion: its one feature is the example's Parquet tables, and checking
+    // `DataFusion` alone, twice, would cost more than the rest of CI.
+    for krate in published_crates()?
+        .into_iter()
+        .filter(|krate| krate.name != DATAFUSION)
+    {
         let mut sets = vec![None];
         sets.extend(krate.features.iter().map(Some));
         for feature in sets {
