@@ -10,12 +10,9 @@
 //!   (`string` -> `Utf8`, `integer` -> `Int64`, `number` -> `Float64`, `boolean` ->
 //!   `Boolean`, anything else -> `Utf8` holding the value's JSON text).
 
-use std::fmt;
-
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use parallel_types::TaskSpec;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Fields of the result struct that are not output columns.
 pub(crate) const RUN_ID: &str = "run_id";
@@ -110,21 +107,8 @@ impl Columns {
 
 /// `name: description, ...` -> string columns and a strict JSON schema asking for them.
 fn from_list(text: &str) -> Result<(Vec<Column>, Value), String> {
-    let fields = parse_list(text)?;
-    let mut properties = serde_json::Map::new();
-    for (name, description) in &fields {
-        properties.insert(
-            name.clone(),
-            json!({"type": "string", "description": description}),
-        );
-    }
-    let names: Vec<&String> = fields.iter().map(|(n, _)| n).collect();
-    let schema = json!({
-        "type": "object",
-        "properties": properties,
-        "required": names,
-        "additionalProperties": false,
-    });
+    let fields = parallel_types::parse_columns(text).map_err(|e| e.to_string())?;
+    let schema = parallel_types::columns_schema(&fields);
     let columns = fields
         .into_iter()
         .map(|(name, _)| Column {
@@ -157,7 +141,7 @@ fn from_schema(text: &str) -> Result<(Vec<Column>, Value), String> {
     let order = property_order(text)?;
     let mut columns = Vec::with_capacity(order.len());
     for name in order {
-        check_name(&name)?;
+        parallel_types::check_column_name(&name).map_err(|e| e.to_string())?;
         let kind = Kind::of_schema(&properties[&name]);
         columns.push(Column { name, kind });
     }
@@ -167,205 +151,39 @@ fn from_schema(text: &str) -> Result<(Vec<Column>, Value), String> {
     Ok((columns, schema))
 }
 
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("an output column has an empty name".to_owned());
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
-    {
-        return Err(format!(
-            "the column name `{name}` contains {bad:?}; names are letters, digits, `_` and `-` \
-             (e.g. `{}`)",
-            name.split_whitespace().collect::<Vec<_>>().join("_")
-        ));
-    }
-    Ok(())
-}
-
-/// Parses `name: description, other: "a description, with commas"` (the grammar of
-/// `parallel-batch --columns`).
-///
-/// Items are separated by commas; a description holding a comma is put in double quotes
-/// (`""` for a quote inside them). A name is letters, digits, `_` and `-`. Either every item
-/// has a description or none has (`name, other`: each description is its name). Anything
-/// else is an error that shows what was read, so nothing is folded silently.
-pub(crate) fn parse_list(text: &str) -> Result<Vec<(String, String)>, String> {
-    let items = split_items(text)?;
-    let described = items.iter().filter(|i| split_colon(i).is_some()).count();
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for (n, item) in items.iter().enumerate() {
-        let fail = |why: String| item_error(n, item, &why, &fields);
-        let (name, description) = match split_colon(item) {
-            Some((name, description)) => (name.trim(), unquote(description.trim()).map_err(fail)?),
-            None if described > 0 => {
-                return Err(fail(
-                    "it has no `: description` while other items do; a description holding a \
-                     comma must be in double quotes"
-                        .to_owned(),
-                ));
-            }
-            None => (item.trim(), String::new()),
-        };
-        check_name(name).map_err(fail)?;
-        if fields.iter().any(|(n, _)| n == name) {
-            return Err(fail(format!("`{name}` appears twice")));
-        }
-        let description = if description.is_empty() {
-            name.replace('_', " ")
-        } else {
-            description
-        };
-        fields.push((name.to_owned(), description));
-    }
-    if fields.is_empty() {
-        return Err(
-            "no output column named: write \"name: description, other_name: description\""
-                .to_owned(),
-        );
-    }
-    Ok(fields)
-}
-
-/// Items split at commas outside double quotes, empty ones dropped.
-fn split_items(text: &str) -> Result<Vec<String>, String> {
-    let mut items = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            ',' if !quoted => items.push(std::mem::take(&mut current)),
-            _ => current.push(c),
-        }
-    }
-    if quoted {
-        return Err(format!("a `\"` is never closed in `{}`", current.trim()));
-    }
-    items.push(current);
-    Ok(items.into_iter().filter(|i| !i.trim().is_empty()).collect())
-}
-
-/// `name: description` at the first colon outside quotes.
-fn split_colon(item: &str) -> Option<(&str, &str)> {
-    let quote = item.find('"').unwrap_or(item.len());
-    let colon = item[..quote].find(':')?;
-    Some((&item[..colon], &item[colon + 1..]))
-}
-
-/// A description as written, or the text inside its double quotes.
-fn unquote(description: &str) -> Result<String, String> {
-    let Some(inner) = description.strip_prefix('"') else {
-        if description.contains('"') {
-            return Err(
-                "a description with a `\"` must be quoted whole: name: \"text \"\"quoted\"\"\""
-                    .to_owned(),
-            );
-        }
-        return Ok(description.to_owned());
-    };
-    let Some(inner) = inner.strip_suffix('"') else {
-        return Err("text follows the closing `\"` of the description".to_owned());
-    };
-    if inner.replace("\"\"", "").contains('"') {
-        return Err("a `\"` inside a quoted description must be doubled (`\"\"`)".to_owned());
-    }
-    Ok(inner.replace("\"\"", "\""))
-}
-
-fn item_error(n: usize, item: &str, why: &str, read: &[(String, String)]) -> String {
-    let read = if read.is_empty() {
-        "nothing".to_owned()
-    } else {
-        read.iter()
-            .map(|(name, description)| format!("{name} ({description:?})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!(
-        "cannot read item {} `{}`: {why}. Read before it: {read}. Write \"name: description, \
-         other_name: \\\"a description, with commas\\\"\"",
-        n + 1,
-        item.trim()
-    )
-}
-
 /// The keys of the schema's top-level `properties`, in document order.
 fn property_order(text: &str) -> Result<Vec<String>, String> {
     #[derive(serde::Deserialize)]
-    struct Schema {
-        properties: OrderedKeys,
+    struct Schema<'a> {
+        #[serde(borrow)]
+        properties: &'a serde_json::value::RawValue,
     }
-    serde_json::from_str::<Schema>(text)
-        .map(|s| s.properties.0)
-        .map_err(|e| format!("the output schema's `properties`: {e}"))
-}
-
-/// The keys of a JSON object in document order.
-struct OrderedKeys(Vec<String>);
-
-impl<'de> serde::Deserialize<'de> for OrderedKeys {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Keys;
-        impl<'de> Visitor<'de> for Keys {
-            type Value = OrderedKeys;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedKeys, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    map.next_value::<IgnoredAny>()?;
-                    keys.push(key);
-                }
-                Ok(OrderedKeys(keys))
-            }
-        }
-        deserializer.deserialize_map(Keys)
-    }
+    let schema: Schema<'_> =
+        serde_json::from_str(text).map_err(|e| format!("the output schema's `properties`: {e}"))?;
+    parallel_types::object_keys(schema.properties.get())
+        .ok_or_else(|| "the output schema's `properties` is not a JSON object".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn a_list_quotes_commas_and_refuses_what_it_cannot_read() {
-        let fields = parse_list(
-            r#"ceo_name: "Full name of the CEO, if any", founded_year: "Year, ""YYYY""""#,
-        )
-        .unwrap();
-        assert_eq!(
-            fields,
-            vec![
-                ("ceo_name".into(), "Full name of the CEO, if any".into()),
-                ("founded_year".into(), "Year, \"YYYY\"".into()),
-            ]
-        );
-        let fields = parse_list("industry, hq_city").unwrap();
-        assert_eq!(fields[1], ("hq_city".into(), "hq city".into()));
-
-        let err = parse_list("ceo: CEO name, founded year: the year founded").unwrap_err();
+    fn a_list_that_cannot_be_read_says_which_item_and_why() {
+        let err = Columns::parse("ceo: CEO name, founded year: the year founded")
+            .err()
+            .unwrap();
         assert!(
             err.contains("item 2 `founded year: the year founded`"),
             "{err}"
         );
-        assert!(err.contains("ceo (\"CEO name\")"), "{err}");
-        assert!(err.contains("founded_year"), "{err}");
-        let err = parse_list("ceo: Full name, if known").unwrap_err();
-        assert!(err.contains("item 2 `if known`"), "{err}");
-        assert!(parse_list("a: x, a: y").unwrap_err().contains("twice"));
-        assert!(parse_list(" ").unwrap_err().contains("no output column"));
         assert!(
-            parse_list("a: \"open")
-                .unwrap_err()
-                .contains("never closed")
+            Columns::parse(" ")
+                .err()
+                .unwrap()
+                .contains("at least one output column")
         );
-        assert!(parse_list(": nameless").unwrap_err().contains("empty name"));
     }
 
     #[test]

@@ -80,6 +80,7 @@ extern crate self as parallel_types;
 
 mod api_error;
 mod borrowed;
+mod columns;
 mod enums;
 mod error;
 mod event;
@@ -103,6 +104,7 @@ pub use api_error::{
 pub use borrowed::{
     EventHead, RunOutputAs, RunOutputRef, TaskRunEventAs, TaskRunEventRef, TaskRunRef,
 };
+pub use columns::{ColumnsError, check_column_name, columns_schema, object_keys, parse_columns};
 pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
 pub use error::Error;
 pub use event::{
