@@ -29,16 +29,21 @@
 //! of the client's [batch engine](parallel_client::batch): one task group, chunked
 //! submission, retries, rate limits, each row submitted exactly once within the call.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
 //! use datafusion::prelude::{CsvReadOptions, SessionContext};
+//! use parallel_client::ClientBuilder;
 //! use parallel_datafusion::ParallelEnrich;
 //!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = parallel_emulator::Emulator::builder().time_scale(0.0).start().await?;
 //! let ctx = SessionContext::new();
-//! ParallelEnrich::new(parallel_client::Client::from_env()?)
-//!     .processor("lite-fast")
-//!     .register(&ctx);
-//! ctx.register_csv("companies", "companies.csv", CsvReadOptions::new()).await?;
+//! let client = ClientBuilder::from_env() // PARALLEL_API_KEY
+//! #   .api_key("emulator").base_url(emulator.base_url())
+//!     .build()?;
+//! ParallelEnrich::new(client).processor("lite-fast").register(&ctx);
+//! ctx.register_csv("companies", "examples/data/companies.csv", CsvReadOptions::new())
+//!     .await?;
 //! let df = ctx
 //!     .sql(
 //!         "SELECT name, parallel_enrich(named_struct('company', name, 'website', website), \
@@ -61,3 +66,9 @@ mod output;
 
 pub use config::EnrichConfig;
 pub use function::{DEFAULT_NAME, DEFAULT_PROCESSOR, ParallelEnrich};
+
+/// The README's examples, compiled and run as doctests (on the emulator) so that they cannot
+/// rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
