@@ -134,38 +134,21 @@ fn ci() -> Result<(), String> {
 /// test binaries; `DataFusion` is compiled once, by plain rustc. `cargo clippy` would
 /// type-check all of `DataFusion` a second time, which is most of a cold build again.
 fn datafusion() -> Result<(), String> {
-    const WRAPPER: &str = "RUSTC_WORKSPACE_WRAPPER";
-    let build = [
-        "test",
-        "-p",
-        DATAFUSION,
-        "--all-targets",
-        "--no-run",
-        "--locked",
-    ];
-    let shown = format!("{WRAPPER}=clippy-driver cargo {}", build.join(" "));
-    eprintln!("$ {shown}");
-    let output = Command::new(cargo_bin())
-        .args(build)
-        .env(WRAPPER, "clippy-driver")
-        .current_dir(workspace_root())
-        .output()
-        .map_err(|e| format!("could not run `{shown}`: {e}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    eprint!("{stderr}");
-    if !output.status.success() {
-        return Err(format!("`{shown}` failed ({})", output.status));
-    }
-    let warnings: Vec<&str> = stderr
-        .lines()
-        .filter(|line| line.starts_with("warning"))
-        .collect();
-    if !warnings.is_empty() {
-        return Err(format!("`{shown}` warned:\n{}", warnings.join("\n")));
-    }
+    let wrapper = [("RUSTC_WORKSPACE_WRAPPER", "clippy-driver")];
+    cargo_without_warnings_env(
+        &[
+            "test",
+            "-p",
+            DATAFUSION,
+            "--all-targets",
+            "--no-run",
+            "--locked",
+        ],
+        &wrapper,
+    )?;
     run(Command::new(cargo_bin())
         .args(["test", "-p", DATAFUSION, "--locked"])
-        .env(WRAPPER, "clippy-driver")
+        .envs(wrapper)
         .current_dir(workspace_root()))
 }
 
@@ -366,10 +349,19 @@ fn packages_newer_than(metadata_json: &str, ours: &str) -> Vec<String> {
 
 /// Runs cargo with its output captured, shows it, and fails on an error or on any warning.
 fn cargo_without_warnings(args: &[&str]) -> Result<(), String> {
-    let shown = format!("cargo {}", args.join(" "));
+    cargo_without_warnings_env(args, &[])
+}
+
+/// [`cargo_without_warnings`] with these environment variables set.
+fn cargo_without_warnings_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let mut words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    words.push("cargo".to_owned());
+    words.extend(args.iter().map(|arg| (*arg).to_owned()));
+    let shown = words.join(" ");
     eprintln!("$ {shown}");
     let output = Command::new(cargo_bin())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .output()
         .map_err(|e| format!("could not run `{shown}`: {e}"))?;
