@@ -29,6 +29,15 @@ async fn assert_each_input_ran_once(client: &Client, group_id: &str, n: u64) {
     assert_eq!(rows, (0..n).collect::<Vec<_>>());
 }
 
+/// A new group of `n` runs, all finished; its id.
+async fn finished_group(client: &Client, n: u64) -> String {
+    let id = new_group(client).await;
+    let group = client.group(&id);
+    group.add_runs(AddRuns::new(inputs(n))).await.unwrap();
+    group.wait().await.unwrap();
+    id
+}
+
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried_then_succeed() {
     let faults = Faults::none()
@@ -199,13 +208,7 @@ async fn without_tags_a_lost_answer_is_reported_not_resubmitted() {
 async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = new_group(&setup).await;
-    setup
-        .group(&id)
-        .add_runs(AddRuns::new(inputs(5)))
-        .await
-        .unwrap();
-    setup.group(&id).wait().await.unwrap();
+    let id = finished_group(&setup, 5).await;
     // Every connection gets 8 bytes and then silence for longer than the test can last, so
     // each one ends in an idle time-out however slowly this machine runs the client: the
     // count of connections below follows from the reconnect budget alone, not from the
@@ -233,13 +236,7 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
 async fn a_slow_stream_within_the_idle_timeout_delivers_everything() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = new_group(&setup).await;
-    setup
-        .group(&id)
-        .add_runs(AddRuns::new(inputs(20)))
-        .await
-        .unwrap();
-    setup.group(&id).wait().await.unwrap();
+    let id = finished_group(&setup, 20).await;
     emu.set_faults(Faults::none().drip(7, Duration::from_millis(1)));
     let client = Client::builder()
         .api_key(KEY)
@@ -258,13 +255,7 @@ async fn a_slow_stream_within_the_idle_timeout_delivers_everything() {
 async fn a_runs_stream_that_ignores_the_cursor_delivers_each_run_once_and_ends() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = new_group(&setup).await;
-    setup
-        .group(&id)
-        .add_runs(AddRuns::new(inputs(30)))
-        .await
-        .unwrap();
-    setup.group(&id).wait().await.unwrap();
+    let id = finished_group(&setup, 30).await;
     emu.set_faults(Faults::none().ignore_last_event_id(true));
     let streamed = tokio::time::timeout(
         Duration::from_secs(60),
@@ -284,13 +275,7 @@ async fn a_runs_stream_that_ignores_the_cursor_delivers_each_run_once_and_ends()
 async fn a_runs_stream_that_restarts_from_the_start_on_every_cut_fails_without_repeats() {
     let emu = emulator(Faults::none()).await;
     let setup = client(&emu);
-    let id = new_group(&setup).await;
-    setup
-        .group(&id)
-        .add_runs(AddRuns::new(inputs(30)))
-        .await
-        .unwrap();
-    setup.group(&id).wait().await.unwrap();
+    let id = finished_group(&setup, 30).await;
     emu.set_faults(Faults::none().cut_sse_after(10).ignore_last_event_id(true));
     let client = Client::builder()
         .api_key(KEY)
