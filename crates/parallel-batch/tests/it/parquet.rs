@@ -18,7 +18,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use crate::resume::{kill_when, lines_in, spawn};
+use crate::resume::{kill_at_four_points, kill_when, spawn};
 use crate::support::{
     COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_command, run_ok,
     state_of, write_csv,
@@ -430,22 +430,9 @@ fn sigkill_at_several_points_then_resume_parquet() {
     let state = dir.path().join("out.parquet.state.json");
     let tmp = dir.path().join("out.parquet.tmp");
 
-    let mut child = spawn(&emu, &input, &output);
-    assert!(kill_when(&mut child, || state.exists()), "killed early");
-    let mut child = spawn(&emu, &input, &output);
-    assert!(
-        kill_when(&mut child, || emu.runs_created() >= 500),
-        "killed mid-submission"
-    );
-    for fraction in [3, 2] {
-        let mut child = spawn(&emu, &input, &output);
-        let target = usize::try_from(ROWS).unwrap() / fraction;
-        assert!(
-            kill_when(&mut child, || lines_in(&journal) >= target),
-            "killed mid-journal"
-        );
+    kill_at_four_points(&emu, &input, &output, &state, &journal, ROWS, || {
         assert!(!output.exists(), "no Parquet file before the job completes");
-    }
+    });
     // While the Parquet file is being written, if the kill gets there in time.
     let mut child = spawn(&emu, &input, &output);
     kill_when(&mut child, || tmp.exists() || output.exists());

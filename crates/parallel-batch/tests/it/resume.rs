@@ -6,8 +6,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_command, run_ok, write_csv,
-    write_jsonl,
+    COLUMNS, Emu, batch, lines_in, read_csv_output, read_jsonl_output, run_command, run_ok,
+    write_csv, write_jsonl,
 };
 
 /// The resumable job the kill tests run: small chunks, so kills land mid-submission.
@@ -27,10 +27,6 @@ pub(crate) fn spawn(emu: &Emu, input: &Path, output: &Path) -> Child {
         .unwrap()
 }
 
-pub(crate) fn lines_in(path: &Path) -> usize {
-    std::fs::read(path).map_or(0, |b| b.split(|&c| c == b'\n').count().saturating_sub(1))
-}
-
 /// Waits until `ready()` or the child exits; then SIGKILLs it. Returns whether it was killed.
 pub(crate) fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -44,6 +40,37 @@ pub(crate) fn kill_when(child: &mut Child, ready: impl Fn() -> bool) -> bool {
             return true;
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// SIGKILLs the job four times, each run started again with the same command: (1) as soon as
+/// its `state` file exists (before or during the first submission), (2) once 500 runs exist
+/// on the server, (3 and 4) with a third, then two thirds of the `rows` in `written` (the
+/// file the job appends its rows to). `after_mid` runs after each of the last two kills.
+pub(crate) fn kill_at_four_points(
+    emu: &Emu,
+    input: &Path,
+    output: &Path,
+    state: &Path,
+    written: &Path,
+    rows: u64,
+    after_mid: impl Fn(),
+) {
+    let mut child = spawn(emu, input, output);
+    assert!(kill_when(&mut child, || state.exists()), "killed early");
+    let mut child = spawn(emu, input, output);
+    assert!(
+        kill_when(&mut child, || emu.runs_created() >= 500),
+        "killed mid-submission"
+    );
+    for fraction in [3, 2] {
+        let mut child = spawn(emu, input, output);
+        let target = usize::try_from(rows).unwrap() / fraction;
+        assert!(
+            kill_when(&mut child, || lines_in(written) >= target),
+            "killed mid-output"
+        );
+        after_mid();
     }
 }
 
@@ -63,24 +90,7 @@ fn kill_and_resume(jsonl: bool) {
         "out.csv.state.json"
     });
 
-    // 1: as soon as the state file exists (before or during the first submission).
-    let mut child = spawn(&emu, &input, &output);
-    assert!(kill_when(&mut child, || state.exists()), "killed early");
-    // 2: once some runs exist on the server.
-    let mut child = spawn(&emu, &input, &output);
-    assert!(
-        kill_when(&mut child, || emu.runs_created() >= 500),
-        "killed mid-submission"
-    );
-    // 3 and 4: with a third, then two thirds of the output written.
-    for fraction in [3, 2] {
-        let mut child = spawn(&emu, &input, &output);
-        let target = usize::try_from(ROWS).unwrap() / fraction;
-        assert!(
-            kill_when(&mut child, || lines_in(&output) >= target),
-            "killed mid-output"
-        );
-    }
+    kill_at_four_points(&emu, &input, &output, &state, &output, ROWS, || {});
     // Finally let it finish.
     let mut child = spawn(&emu, &input, &output);
     let status = child.wait().unwrap();
