@@ -38,17 +38,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def after(event_id: str) -> int:
     """The offset of the event after the one with this `event_id`: 0 for none or unknown."""
-    if not event_id:
-        return 0
-    at = BODY.find(b'"event_id":"' + event_id.encode() + b'"')
-    if at < 0:
-        return 0
-    end = BODY.find(b"\n\n", at)
-    return len(BODY) if end < 0 else end + 2
+    return AFTER.get(event_id, 0)
+
+
+def index(body: bytes) -> dict:
+    """Each `event_id` of the recording with the offset just after its event, found once at
+    start so that a resumed request is answered at once (as a server with an index would),
+    not after a scan of the whole recording."""
+    offsets = {}
+    key = b'"event_id":"'
+    at = body.find(key)
+    while at >= 0:
+        start = at + len(key)
+        event_id = body[start : body.find(b'"', start)].decode()
+        end = body.find(b"\n\n", start)
+        offsets.setdefault(event_id, len(body) if end < 0 else end + 2)
+        at = body.find(key, start if end < 0 else end)
+    return offsets
 
 
 if __name__ == "__main__":
     port, PATH = int(sys.argv[1]), sys.argv[2]
     with open(PATH, "rb") as f:
         BODY = f.read()
+    AFTER = index(BODY)
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
