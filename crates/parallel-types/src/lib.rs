@@ -87,6 +87,7 @@ mod event;
 mod group;
 mod input;
 mod metadata;
+mod on_demand;
 mod open_enum;
 #[cfg(test)]
 mod proptests;
@@ -117,6 +118,7 @@ pub use group::{
 };
 pub use input::{AdvancedSettings, DataSources, McpServer, RunInput, SourcePolicy, Webhook};
 pub use metadata::{Metadata, MetadataValue};
+pub use on_demand::RunResultRef;
 pub use run::{
     Citation, FieldBasis, JsonOutput, McpToolCall, RunOutput, TaskRun, TaskRunResult, TextOutput,
     Warning,

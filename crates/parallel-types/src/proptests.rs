@@ -9,10 +9,10 @@ use parallel_types::{
     CreateTaskGroupRequest, DataSources, ErrorEvent, ErrorObject, ErrorResponse, EventHead,
     FieldBasis, GroupEvent, GroupRunEvent, InputSchema, JsonOutput, JsonSchema, LocationSegment,
     McpServer, McpToolCall, Metadata, MetadataValue, OutputSchema, Processor, ProgressMessageEvent,
-    ProgressMessageKind, ProgressStatsEvent, RunEvent, RunInput, RunOutput, RunStatus,
-    SourcePolicy, SourceStats, TaskGroup, TaskGroupStatus, TaskGroupStatusEvent, TaskRun,
-    TaskRunEvent, TaskRunEventAs, TaskRunEventRef, TaskRunResult, TaskSpec, TextOutput, TextSchema,
-    ValidationErrorBody, ValidationIssue, Warning, WarningType, Webhook,
+    ProgressMessageKind, ProgressStatsEvent, RunEvent, RunInput, RunOutput, RunResultRef,
+    RunStatus, SourcePolicy, SourceStats, TaskGroup, TaskGroupStatus, TaskGroupStatusEvent,
+    TaskRun, TaskRunEvent, TaskRunEventAs, TaskRunEventRef, TaskRunResult, TaskSpec, TextOutput,
+    TextSchema, ValidationErrorBody, ValidationIssue, Warning, WarningType, Webhook,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option::of;
@@ -694,9 +694,17 @@ proptest! {
         prop_assert_eq!(typed.event_id.as_deref(), event.event_id.as_deref());
         prop_assert_eq!(typed.run.clone().into_owned().expect("run"), event.run.clone());
         prop_assert_eq!(typed.input, event.input.as_ref().map(|input| input.input.clone()));
-        prop_assert_eq!(typed.output.as_ref().map(|output| output.content.clone()), content);
+        prop_assert_eq!(typed.output.as_ref().map(|output| output.content.clone()), content.clone());
         let basis = typed.output.as_ref().map(|output| output.basis().expect("basis"));
         prop_assert_eq!(basis.as_deref(), event.output.as_ref().map(RunOutput::basis));
+
+        // The on-demand reader reads the same run, input and content.
+        let result = RunResultRef::from_slice(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(result.run.into_owned().expect("run"), event.run.clone());
+        let raw_value = |raw: &serde_json::value::RawValue| serde_json::from_str::<Value>(raw.get()).expect("raw JSON");
+        let input = event.input.as_ref().map(|input| input.input.clone()).filter(|v| !v.is_null());
+        prop_assert_eq!(result.input.map(raw_value), input);
+        prop_assert_eq!(result.content.map(raw_value), content.filter(|v| !v.is_null()));
 
         let head = EventHead::from_slice(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(head.event_type.as_deref(), Some("task_run.state"));
@@ -908,6 +916,7 @@ proptest! {
             let _ = EventHead::from_slice(bytes);
             let _ = TaskRunEventRef::from_slice(bytes).map(|view| (view.input_as::<Value>(), view.into_owned()));
             let _ = TaskRunEventAs::<Value, &str>::from_slice(bytes);
+            let _ = RunResultRef::from_slice(bytes).map(|result| result.run.into_owned());
             let _ = serde_json::from_slice::<GroupEvent>(bytes);
             let _ = serde_json::from_slice::<RunEvent>(bytes);
             let _ = ApiErrorBody::from_slice(bytes);
