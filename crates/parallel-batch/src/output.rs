@@ -138,8 +138,9 @@ pub struct OutputWriter {
     /// Output fields to use when the layout is decided by the first record.
     output_fields: Option<Vec<String>>,
     len: u64,
-    /// FNV-1a 64 of every byte in the file up to `len`.
-    hash: Fnv64,
+    /// FNV-1a 64 of every byte in the file up to `len`, for a file that is resumed (opened
+    /// with [`OutputWriter::open_at_checkpoint`]).
+    hash: Option<Fnv64>,
     line: Vec<u8>,
     fields: Vec<String>,
 }
@@ -148,7 +149,8 @@ impl OutputWriter {
     /// Opens `path` for appending after its first `keep` bytes (anything after them is cut:
     /// a partial line, or rows written after the last checkpoint). `keep = 0` starts a new
     /// file. For CSV, `input_columns` fixes the input columns; when `None` they are taken
-    /// from the existing header or from the first record's input.
+    /// from the existing header or from the first record's input. The file is not hashed:
+    /// it is written once, not resumed.
     pub fn open(
         path: &Path,
         format: OutputFormat,
@@ -156,7 +158,7 @@ impl OutputWriter {
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        Self::open_at_checkpoint(path, format, keep, None, input_columns, output_fields)
+        Self::open_with(path, format, keep, None, input_columns, output_fields)
     }
 
     /// Like [`OutputWriter::open`], and first proves that the file's first `keep` bytes are
@@ -167,6 +169,27 @@ impl OutputWriter {
         format: OutputFormat,
         keep: u64,
         expected_hash: Option<&str>,
+        input_columns: Option<&[String]>,
+        output_fields: Option<&[String]>,
+    ) -> Result<Self, Error> {
+        Self::open_with(
+            path,
+            format,
+            keep,
+            Some(expected_hash),
+            input_columns,
+            output_fields,
+        )
+    }
+
+    /// Opens the file; `checkpoint` is `Some` to hash it (`Some(Some(hash))`: the first
+    /// `keep` bytes must have that hash).
+    #[allow(clippy::option_option)] // not hashed, hashed, hashed and checked
+    fn open_with(
+        path: &Path,
+        format: OutputFormat,
+        keep: u64,
+        checkpoint: Option<Option<&str>>,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
@@ -187,8 +210,11 @@ impl OutputWriter {
                 path.display()
             )));
         }
-        let hash = prefix_hash(&mut file, keep).map_err(io)?;
-        if let Some(expected) = expected_hash
+        let hash = match checkpoint {
+            Some(_) => Some(prefix_hash(&mut file, keep).map_err(io)?),
+            None => None,
+        };
+        if let (Some(Some(expected)), Some(hash)) = (checkpoint, hash)
             && hash.hex() != expected
         {
             return Err(Error::state(format!(
@@ -238,9 +264,10 @@ impl OutputWriter {
         self.len == 0
     }
 
-    /// FNV-1a 64 (hex) of the file's first [`OutputWriter::len`] bytes, for the checkpoint.
-    pub fn hash(&self) -> String {
-        self.hash.hex()
+    /// FNV-1a 64 (hex) of the file's first [`OutputWriter::len`] bytes, for the checkpoint;
+    /// `None` for a file opened with [`OutputWriter::open`] (not hashed).
+    pub fn hash(&self) -> Option<String> {
+        self.hash.map(|hash| hash.hex())
     }
 
     fn write_header(&mut self) -> Result<(), Error> {
@@ -258,25 +285,7 @@ impl OutputWriter {
         self.line.clear();
         match self.format {
             // A Parquet output's rows go to its JSON Lines journal.
-            OutputFormat::Jsonl | OutputFormat::Parquet => {
-                let line = &mut self.line;
-                line.extend_from_slice(b"{\"row\":");
-                line.extend_from_slice(record.row.to_string().as_bytes());
-                line.extend_from_slice(b",\"input\":");
-                line.extend_from_slice(record.input.get().as_bytes());
-                line.extend_from_slice(b",\"output\":");
-                line.extend_from_slice(record.output.map_or("null", RawValue::get).as_bytes());
-                line.extend_from_slice(b",\"run_id\":");
-                serde_json::to_writer(&mut *line, record.run_id)
-                    .map_err(|e| Error::io("cannot encode a result", std::io::Error::other(e)))?;
-                line.extend_from_slice(b",\"status\":");
-                serde_json::to_writer(&mut *line, record.status)
-                    .map_err(|e| Error::io("cannot encode a result", std::io::Error::other(e)))?;
-                line.extend_from_slice(b",\"error\":");
-                serde_json::to_writer(&mut *line, &record.error)
-                    .map_err(|e| Error::io("cannot encode a result", std::io::Error::other(e)))?;
-                line.extend_from_slice(b"}\n");
-            }
+            OutputFormat::Jsonl | OutputFormat::Parquet => jsonl_line(&mut self.line, record)?,
             OutputFormat::Csv => {
                 let input: BTreeMap<String, Value> = serde_json::from_str(record.input.get())
                     .unwrap_or_else(|_| {
@@ -324,12 +333,32 @@ impl OutputWriter {
         self.emit()
     }
 
+    /// Appends whole JSON Lines records encoded with [`jsonl_line`] (a JSON Lines file, or a
+    /// Parquet output's journal).
+    pub fn write_jsonl(&mut self, lines: &[u8]) -> Result<(), Error> {
+        if self.format == OutputFormat::Csv {
+            return Err(Error::state(
+                "internal: JSON Lines records written to a CSV output",
+            ));
+        }
+        self.append(lines)
+    }
+
     fn emit(&mut self) -> Result<(), Error> {
+        let line = std::mem::take(&mut self.line);
+        let written = self.append(&line);
+        self.line = line;
+        written
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.file
-            .write_all(&self.line)
+            .write_all(bytes)
             .map_err(|e| Error::io(format!("cannot write output {}", self.path.display()), e))?;
-        self.len += self.line.len() as u64;
-        self.hash.update(&self.line);
+        self.len += bytes.len() as u64;
+        if let Some(hash) = &mut self.hash {
+            hash.update(bytes);
+        }
         Ok(())
     }
 
@@ -349,6 +378,26 @@ impl OutputWriter {
             .map_err(|e| Error::io(format!("cannot sync output {}", self.path.display()), e))?;
         Ok(self.len)
     }
+}
+
+/// Appends `record` as a JSON Lines record (with its newline) to `line`: the input and output
+/// as the JSON they were, the rest encoded.
+pub(crate) fn jsonl_line(line: &mut Vec<u8>, record: &Record<'_>) -> Result<(), Error> {
+    let encode = |e| Error::io("cannot encode a result", std::io::Error::other(e));
+    line.extend_from_slice(b"{\"row\":");
+    serde_json::to_writer(&mut *line, &record.row).map_err(encode)?;
+    line.extend_from_slice(b",\"input\":");
+    line.extend_from_slice(record.input.get().as_bytes());
+    line.extend_from_slice(b",\"output\":");
+    line.extend_from_slice(record.output.map_or("null", RawValue::get).as_bytes());
+    line.extend_from_slice(b",\"run_id\":");
+    serde_json::to_writer(&mut *line, record.run_id).map_err(encode)?;
+    line.extend_from_slice(b",\"status\":");
+    serde_json::to_writer(&mut *line, record.status).map_err(encode)?;
+    line.extend_from_slice(b",\"error\":");
+    serde_json::to_writer(&mut *line, &record.error).map_err(encode)?;
+    line.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 /// The hash of the first `len` bytes of `file` (read from its start).

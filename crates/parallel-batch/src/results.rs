@@ -1,7 +1,10 @@
 //! The `results` command: every run of a group, with its input and output, into a file.
 //!
-//! Each run is read as a borrowed view of the stream's bytes: the input and the output content
-//! go to the file as they came, without being decoded into trees and encoded again.
+//! Each run is read on demand from the stream's bytes ([`RunResultRef`]): the run, its input
+//! and its output content, not the research basis that follows them; the input and the
+//! content go to the file as they came, without being decoded into trees and encoded again.
+//! Batches of runs are read on the runtime's worker threads while the stream reads ahead, and
+//! written to the file in stream order.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -10,10 +13,11 @@ use futures::StreamExt;
 use parallel_client::add_runs::ClientTag;
 use parallel_client::batch::run_error;
 use parallel_client::{Client, GroupRun, GroupRunsOptions};
-use parallel_types::{RunStatus, TaskRunEventRef};
+use parallel_types::{RunResultRef, RunStatus};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::output::jsonl_line;
 use crate::progress::Counts;
 use crate::{Error, OutputFormat, OutputWriter, Record};
 
@@ -40,6 +44,13 @@ pub(crate) fn check_target(output: &Path, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs decoded by one task. Reading each event's JSON is most of this command's work:
+/// batches of this size let both cores decode while the stream reads ahead, at a cost per
+/// task that is small beside the batch's.
+const DECODE_BATCH: usize = 256;
+/// Batches decoded at once; the file takes them in stream order.
+const DECODE_AHEAD: usize = 4;
+
 /// Writes every run of `group` with its input and output to `output`.
 pub(crate) async fn write(
     client: &Client,
@@ -47,9 +58,18 @@ pub(crate) async fn write(
     output: &Path,
     format: OutputFormat,
 ) -> Result<Counts, Error> {
-    let mut stream = client
+    let stream = client
         .group(group)
         .runs(GroupRunsOptions::with_input_and_output());
+    let mut next_index = 0u64;
+    let mut batches = stream
+        .ready_chunks(DECODE_BATCH)
+        .map(move |runs| {
+            let first = next_index;
+            next_index += runs.len() as u64;
+            tokio::spawn(async move { Decoded::of(runs, first, format) })
+        })
+        .buffered(DECODE_AHEAD);
     let mut file = ResultsFile {
         output,
         format,
@@ -57,21 +77,83 @@ pub(crate) async fn write(
         buffer: Vec::new(),
     };
     let mut counts = Counts::default();
-    let mut index = 0u64;
-    let what = || format!("cannot read the runs of {group}");
-    while let Some(run) = stream.next().await {
-        let run = run.map_err(|e| Error::api(what(), e))?;
-        let row = RunLine::read(&run, index)?;
-        index += 1;
-        if row.completed {
-            counts.completed += 1;
-        } else {
-            counts.failed += 1;
+    while let Some(decoded) = batches.next().await {
+        let decoded = decoded.map_err(|e| {
+            Error::state(format!("internal: reading the runs of {group} failed: {e}"))
+        })?;
+        counts.completed += decoded.completed;
+        counts.failed += decoded.failed;
+        file.write_jsonl(&decoded.lines)?;
+        for row in decoded.held {
+            file.write(row)?;
         }
-        file.write(&row.record())?;
+        match decoded.error {
+            None => {}
+            Some(Failure::Stream(e)) => {
+                return Err(Error::api(format!("cannot read the runs of {group}"), e));
+            }
+            Some(Failure::Run(e)) => return Err(e),
+        }
     }
     file.finish()?;
     Ok(counts)
+}
+
+/// A batch of runs read into rows, up to the first failure: JSON Lines records ready for the
+/// file, or for CSV rows whose columns the file decides.
+#[derive(Default)]
+struct Decoded {
+    lines: Vec<u8>,
+    held: Vec<Held>,
+    completed: u64,
+    failed: u64,
+    error: Option<Failure>,
+}
+
+enum Failure {
+    /// The stream failed.
+    Stream(parallel_client::Error),
+    /// A run could not be read.
+    Run(Error),
+}
+
+impl Decoded {
+    /// Reads `runs`, the first of which is the stream's run number `first`, for a file in
+    /// `format`.
+    fn of(
+        runs: Vec<Result<GroupRun, parallel_client::Error>>,
+        first: u64,
+        format: OutputFormat,
+    ) -> Self {
+        let mut decoded = Self::default();
+        for (index, run) in (first..).zip(runs) {
+            let added = match run {
+                Ok(run) => decoded.add(&run, index, format).map_err(Failure::Run),
+                Err(e) => Err(Failure::Stream(e)),
+            };
+            if let Err(failure) = added {
+                decoded.error = Some(failure);
+                break;
+            }
+        }
+        decoded
+    }
+
+    fn add(&mut self, run: &GroupRun, index: u64, format: OutputFormat) -> Result<(), Error> {
+        let line = RunLine::read(run, index)?;
+        if line.completed {
+            self.completed += 1;
+        } else {
+            self.failed += 1;
+        }
+        match format {
+            OutputFormat::Csv => self.held.push(Held::from(&line)),
+            OutputFormat::Jsonl | OutputFormat::Parquet => {
+                jsonl_line(&mut self.lines, &line.record())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One run as a row of the file, borrowed from the stream's bytes.
@@ -86,23 +168,26 @@ struct RunLine<'a> {
 }
 
 impl<'a> RunLine<'a> {
-    /// Reads `run`; a run without a client tag takes the row `index` (its place in the
-    /// stream).
+    /// Reads `run` as far as its result (the run, its own input and its output content; the
+    /// research basis after them is not read); a run without a client tag takes the row
+    /// `index` (its place in the stream).
     fn read(run: &'a GroupRun, index: u64) -> Result<Self, Error> {
-        let event: TaskRunEventRef<'a> = run
-            .view()
-            .map_err(|e| Error::api("cannot read a run of the group", e))?;
+        let event = RunResultRef::from_slice(run.json()).map_err(|e| {
+            Error::api(
+                format!(
+                    "cannot read run {} of the group (in stream order)",
+                    index + 1
+                ),
+                e.into(),
+            )
+        })?;
         let row = event
             .run
-            .metadata
-            .and_then(|m| serde_json::from_str::<Tag<'_>>(m.get()).ok())
+            .metadata_as::<Tag<'_>>()
+            .ok()
+            .flatten()
             .and_then(|tag| ClientTag::parse(tag.client_tag?.as_ref()).map(|t| t.position()))
             .unwrap_or(index);
-        let input = event
-            .input
-            .and_then(|i| serde_json::from_str::<InputOnly<'_>>(i.get()).ok())
-            .and_then(|i| i.input)
-            .unwrap_or(RawValue::NULL);
         let completed = event.run.status == RunStatus::Completed;
         let error = if completed {
             None
@@ -114,8 +199,8 @@ impl<'a> RunLine<'a> {
         };
         Ok(Self {
             row,
-            input,
-            output: event.output.as_ref().map(|o| o.content),
+            input: event.input.unwrap_or(RawValue::NULL),
+            output: event.content,
             run_id: event.run.run_id,
             status: event.run.status,
             completed,
@@ -142,14 +227,8 @@ struct Tag<'a> {
     client_tag: Option<Cow<'a, str>>,
 }
 
-/// The `input` member of a run's input object, raw.
-#[derive(Deserialize)]
-struct InputOnly<'a> {
-    #[serde(borrow, default)]
-    input: Option<&'a RawValue>,
-}
-
-/// A row held until the CSV columns are known.
+/// A run as a row of the file, owned: decoded on another task, or held until the CSV
+/// columns are known.
 struct Held {
     row: u64,
     input: Box<RawValue>,
@@ -157,6 +236,19 @@ struct Held {
     run_id: String,
     status: String,
     error: Option<String>,
+}
+
+impl From<&RunLine<'_>> for Held {
+    fn from(line: &RunLine<'_>) -> Self {
+        Self {
+            row: line.row,
+            input: line.input.to_owned(),
+            output: line.output.map(RawValue::to_owned),
+            run_id: line.run_id.clone().into_owned(),
+            status: line.status.as_str().to_owned(),
+            error: line.error.clone(),
+        }
+    }
 }
 
 impl Held {
@@ -182,9 +274,9 @@ struct ResultsFile<'p> {
 }
 
 impl ResultsFile<'_> {
-    fn write(&mut self, record: &Record<'_>) -> Result<(), Error> {
+    fn write(&mut self, row: Held) -> Result<(), Error> {
         if self.writer.is_none() {
-            let fields = match (record.output, self.format) {
+            let fields = match (row.output.as_deref(), self.format) {
                 (_, OutputFormat::Jsonl | OutputFormat::Parquet) => Some(None),
                 (Some(o), OutputFormat::Csv) if o.get().starts_with('{') => {
                     Some(crate::spec::object_keys(o.get()))
@@ -193,20 +285,27 @@ impl ResultsFile<'_> {
                 _ => None,
             };
             let Some(fields) = fields else {
-                self.buffer.push(Held {
-                    row: record.row,
-                    input: record.input.to_owned(),
-                    output: record.output.map(RawValue::to_owned),
-                    run_id: record.run_id.to_owned(),
-                    status: record.status.to_owned(),
-                    error: record.error.map(str::to_owned),
-                });
+                self.buffer.push(row);
                 return Ok(());
             };
             self.open(fields.as_deref())?;
         }
         match self.writer.as_mut() {
-            Some(writer) => writer.write(record),
+            Some(writer) => writer.write(&row.record()),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends JSON Lines records (none for a CSV file, whose rows come one by one).
+    fn write_jsonl(&mut self, lines: &[u8]) -> Result<(), Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            self.open(None)?;
+        }
+        match self.writer.as_mut() {
+            Some(writer) => writer.write_jsonl(lines),
             None => Ok(()),
         }
     }

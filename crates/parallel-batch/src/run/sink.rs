@@ -181,7 +181,7 @@ impl Sink {
         // Order matters: the output must be on disk up to `output_len` before the state
         // says so.
         self.state.output_len = self.writer.sync()?;
-        self.state.output_hash = Some(self.writer.hash());
+        self.state.output_hash = self.writer.hash();
         self.state.written = self.written.ranges();
         self.state.submitted = self.submitted.ranges();
         self.state.completed = self.counts.completed;

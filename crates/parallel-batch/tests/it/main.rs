@@ -8,6 +8,7 @@ mod outage;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod quota;
+mod results;
 mod resume;
 mod roundtrip;
 mod support;
