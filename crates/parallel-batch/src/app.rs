@@ -204,6 +204,7 @@ async fn run_command(
     if let Some(url) = &cli.base_url {
         crate::base_url::check(url)?;
     }
+    crate::run::check_input(args)?;
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
     let emulator = if embedded {

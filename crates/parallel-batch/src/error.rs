@@ -75,8 +75,7 @@ impl Error {
         })
     }
 
-    /// The input file as a whole cannot be read as its format.
-    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    /// The input file as a whole cannot be read (as its format).
     pub(crate) fn input_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::new(Kind::InputFile {
             path: path.into(),

@@ -103,6 +103,24 @@ pub(crate) async fn run(
     Ok(summary)
 }
 
+/// Refuses an input that cannot be read (a wrong path, a directory) before anything else
+/// happens: before a backend is picked or started, and before the output is locked (which
+/// leaves its `.lock` file).
+pub(crate) fn check_input(args: &RunArgs) -> Result<(), Error> {
+    let path = &args.input;
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    match std::fs::File::open(path).and_then(|file| file.metadata()) {
+        Ok(metadata) if metadata.is_dir() => Err(Error::input_file(
+            path,
+            "is a directory; give the CSV, JSONL or Parquet file to read",
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::input_file(path, format!("cannot be opened: {e}"))),
+    }
+}
+
 /// Runs the job on files; `resume_command` is `None` when it cannot be resumed.
 async fn run_job(
     args: &RunArgs,

@@ -421,3 +421,31 @@ fn parquet_without_the_feature_says_how_to_get_it() {
     assert!(!output.exists());
     assert_eq!(emu.runs_created(), 0);
 }
+
+#[test]
+fn a_wrong_input_path_is_refused_before_a_backend_or_a_lock() {
+    // No key and no --base-url: the embedded emulator would start; a wrong path must be
+    // refused first, without its notice and without leaving files beside the output.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    for (input, says) in [
+        ("missing.csv", "missing.csv: cannot be opened"),
+        ("folder", "folder: is a directory"),
+    ] {
+        let out = batch()
+            .current_dir(dir.path())
+            .args(["run", input, "-o", "out.jsonl", "--columns", COLUMNS])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains("embedded emulator"), "{stderr}");
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["folder"], "nothing written for {input}");
+    }
+}
