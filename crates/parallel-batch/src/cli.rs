@@ -27,7 +27,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) json: bool,
 
-    /// No progress display.
+    /// No progress display (errors, and how to resume after one, are still printed).
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
 

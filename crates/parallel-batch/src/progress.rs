@@ -241,6 +241,17 @@ impl Progress {
         }
     }
 
+    /// A message about what to do next (how to resume after a stop): shown with `--quiet`
+    /// too, which hides progress, not advice that goes with an error.
+    pub(crate) fn advise(&self, message: &str) {
+        match &self.bars {
+            Some((multi, _, _)) => {
+                let _ = multi.println(message);
+            }
+            None => notice("message", message),
+        }
+    }
+
     /// Stops the display, leaving the final state on screen (or printing a last line).
     pub(crate) fn finish(&mut self, counts: &Counts) {
         if self.bars.is_some() {

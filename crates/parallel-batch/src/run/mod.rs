@@ -311,7 +311,7 @@ impl Report<'_> {
         let written = sink.written.len();
         match ending {
             Ending::Failed(error) if error.is_insufficient_credit() => {
-                progress.println(&match resume_command {
+                progress.advise(&match resume_command {
                     Some(command) => format!(
                         "Stopped: the account is out of credit (402 Payment Required). {written} of {total} rows are in {}; the runs already submitted go on and the next run collects them. Add credit to the account, then run the same command to finish the job:\n  {command}",
                         whole::rows_are_in(&args.output, self.format)
@@ -323,7 +323,7 @@ impl Report<'_> {
                 Err(error)
             }
             Ending::Failed(error) => {
-                progress.println(&match resume_command {
+                progress.advise(&match resume_command {
                     Some(command) => format!(
                         "Stopped. {written} of {total} rows are in {}. Fix the cause, then run the same command to resume:\n  {command}",
                         whole::rows_are_in(&args.output, self.format)

@@ -109,3 +109,24 @@ fn a_rate_limited_batch_slows_down_finishes_and_says_it_was_throttled() {
     assert!(summary["throttled"].as_u64() > Some(0), "{summary}");
     assert_eq!(summary["complete"], true);
 }
+
+#[test]
+fn with_quiet_a_stop_still_says_how_to_finish_the_job() {
+    // --quiet hides progress, not the advice that goes with an error.
+    let emu = Emu::start(0.0, 0.0);
+    emu.handle.set_credits(Some(100));
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 300);
+    let output = dir.path().join("out.csv");
+    let out = run_command(&emu, &["--quiet"], &input, &output)
+        .args(["--columns", COLUMNS, "--chunk-size", "100"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("Add credit"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("run the same command") && stderr.contains(&emu.url()),
+        "the command to run again is printed: {stderr}"
+    );
+}
