@@ -111,14 +111,20 @@ pub(crate) fn check_input(args: &RunArgs) -> Result<(), Error> {
     if path.as_os_str() == "-" {
         return Ok(());
     }
-    match std::fs::File::open(path).and_then(|file| file.metadata()) {
-        Ok(metadata) if metadata.is_dir() => Err(Error::input_file(
+    let cannot = |e: std::io::Error| Error::input_file(path, format!("cannot be opened: {e}"));
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if metadata.is_dir() {
+        return Err(Error::input_file(
             path,
             "is a directory; give the CSV, JSONL or Parquet file to read",
-        )),
-        Ok(_) => Ok(()),
-        Err(e) => Err(Error::input_file(path, format!("cannot be opened: {e}"))),
+        ));
     }
+    // A regular file is opened to see that it can be read; a pipe is not (it is read once,
+    // by the job).
+    if metadata.is_file() {
+        std::fs::File::open(path).map_err(cannot)?;
+    }
+    Ok(())
 }
 
 /// Runs the job on files; `resume_command` is `None` when it cannot be resumed.
