@@ -5,27 +5,43 @@
 #
 #   results_compare.sh BASE_URL GROUP_ID ROUNDS [PYTHON]
 #
-# Needs target/release/parallel-batch (or $PARALLEL_BATCH) and a Python with `parallel-web`.
+# Needs target/release/parallel-batch (or $PARALLEL_BATCH: one or more builds, separated by
+# spaces, to put before and after side by side) and a Python with `parallel-web`. Each round
+# runs every build once, then the Python script. A build's time is its whole process; the
+# Python SDK's is given twice: its own measure (from the first request to the file closed,
+# without starting the interpreter and importing the SDK) and its whole process.
 set -euo pipefail
 base=$1 group=$2 rounds=$3 python=${4:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
-tool=${PARALLEL_BATCH:-$here/../../target/release/parallel-batch}
+read -r -a tools <<<"${PARALLEL_BATCH:-$here/../../target/release/parallel-batch}"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+now() { date +%s.%N; }
 for _ in $(seq "$rounds"); do
-    rm -f "$dir/rust.jsonl" "$dir/py.jsonl"
-    start=$(date +%s.%N)
-    "$tool" --base-url "$base" --quiet results "$group" -o "$dir/rust.jsonl"
-    rust=$(echo "$(date +%s.%N) - $start" | bc)
+    line=""
+    for tool in "${tools[@]}"; do
+        rm -f "$dir/rust.jsonl"
+        start=$(now)
+        "$tool" --base-url "$base" --quiet results "$group" -o "$dir/rust.jsonl"
+        line="$line $(echo "$(now) - $start" | bc)"
+    done
+    rm -f "$dir/py.jsonl"
+    start=$(now)
     py=$("$python" "$here/results_bench.py" "$base" "$group" "$dir/py.jsonl" | sed 's/.*secs=\([0-9.]*\).*/\1/')
-    echo "$rust $py" >>"$dir/times"
+    echo "$line $py $(echo "$(now) - $start" | bc)" >>"$dir/times"
 done
 echo "rows: rust $(wc -l <"$dir/rust.jsonl"), python $(wc -l <"$dir/py.jsonl")"
-python3 - "$dir/times" <<'PY'
+python3 - "$dir/times" "${tools[@]}" <<'PY'
 import statistics, sys
 rows = [list(map(float, line.split())) for line in open(sys.argv[1])]
-for i, name in enumerate(["parallel-batch results", "Python SDK"]):
+tools = sys.argv[2:]
+names = [f"results ({t})" for t in tools] + ["Python SDK (own measure)", "Python SDK (process)"]
+for i, name in enumerate(names):
     col = [r[i] for r in rows]
-    print(f"{name:24} median {statistics.median(col):.3f} s  min {min(col):.3f}  max {max(col):.3f}")
-print(f"Python / Rust, median of rounds: {statistics.median(r[1] / r[0] for r in rows):.1f}x")
+    print(f"{name:40} median {statistics.median(col):.3f} s  min {min(col):.3f}  max {max(col):.3f}")
+n = len(tools)
+for i, tool in enumerate(tools):
+    own = statistics.median(r[n] / r[i] for r in rows)
+    process = statistics.median(r[n + 1] / r[i] for r in rows)
+    print(f"Python / {tool}, median of rounds: {own:.1f}x (own measure), {process:.1f}x (process)")
 PY

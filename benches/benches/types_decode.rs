@@ -8,7 +8,9 @@
 //! More lines show the paths a client takes in practice: the borrowed view plus decoding the
 //! content into the user's own struct, the same in one pass (`TaskRunEventAs`), the owned
 //! event through `parallel_types::from_json_slice` (UTF-8 checked once, then decoded as
-//! text), and the owned `GroupRunEvent` union (tag dispatch).
+//! text), the owned `GroupRunEvent` union (tag dispatch), the run, input and output content
+//! read on demand (`RunResultRef`, what `parallel-batch results` reads), and skipping the
+//! whole event (`IgnoredAny`: the floor of any reader that checks the JSON it reads past).
 //!
 //! Before timing, each way's heap allocations for one decode are counted and printed.
 //! `TYPES_AB=1` first compares `serde_json::from_slice` with `parallel_types::from_json_slice`
@@ -21,7 +23,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use parallel_types::{GroupRunEvent, TaskRunEvent, TaskRunEventAs, TaskRunEventRef};
+use parallel_types::{GroupRunEvent, RunResultRef, TaskRunEvent, TaskRunEventAs, TaskRunEventRef};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
@@ -154,6 +156,11 @@ fn decode(c: &mut Criterion) {
     // Every way must decode the event, and the typed ones agree.
     let owned: TaskRunEvent = serde_json::from_slice(&bytes).expect("owned");
     let borrowed = TaskRunEventRef::from_slice(&bytes).expect("borrowed");
+    let on_demand = RunResultRef::from_slice(&bytes).expect("on demand");
+    assert_eq!(
+        on_demand.content.map(serde_json::value::RawValue::get),
+        borrowed.output.as_ref().map(|output| output.content.get())
+    );
     assert_eq!(borrowed.into_owned().expect("into_owned"), owned);
     assert!(matches!(
         serde_json::from_slice::<GroupRunEvent>(&bytes),
@@ -221,6 +228,41 @@ fn decode(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<GroupRunEvent>(black_box(&bytes)).expect("decode"));
     });
     group.finish();
+}
+
+/// The on-demand reader against the borrowed view, in both member orders.
+fn member_order(c: &mut Criterion) {
+    let bytes = event();
+    let owned: TaskRunEvent = serde_json::from_slice(&bytes).expect("owned");
+    // `event()` is built through a `serde_json::Value`, whose members are sorted: the output's
+    // basis comes before its content there, so an on-demand reader reads the whole event. The
+    // API (and the emulator) send the output's content before its basis, as the owned type
+    // writes it back: the layout `parallel-batch results` reads.
+    let api_order = serde_json::to_vec(&owned).expect("serialize");
+    let content_at = |bytes: &[u8], key: &[u8]| bytes.windows(key.len()).position(|w| w == key);
+    assert!(content_at(&api_order, b"\"content\"") < content_at(&api_order, b"\"basis\""));
+    for (name, bytes) in [
+        ("task_run_state_4kb_sorted", &bytes),
+        ("task_run_state_4kb_api_order", &api_order),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function("borrowed", |b| {
+            b.iter(|| TaskRunEventRef::from_slice(black_box(bytes)).expect("decode"));
+        });
+        group.bench_function("run_result_on_demand", |b| {
+            b.iter(|| {
+                let result = RunResultRef::from_slice(black_box(bytes)).expect("decode");
+                black_box(result.content.expect("present").get().len())
+            });
+        });
+        group.bench_function("skip_whole_event", |b| {
+            b.iter(|| {
+                parallel_types::from_json_slice::<IgnoredAny>(black_box(bytes)).expect("decode")
+            });
+        });
+        group.finish();
+    }
 }
 
 /// `TYPES_AB=1`: `serde_json::from_slice` against `parallel_types::from_json_slice` for the
@@ -297,5 +339,5 @@ fn interleaved_from_json_slice(bytes: &[u8]) {
     }
 }
 
-criterion_group!(benches, decode);
+criterion_group!(benches, decode, member_order);
 criterion_main!(benches);

@@ -19,7 +19,8 @@
 //! raw JSON until [`TaskRunEventRef::input_as`] / [`TaskRunEventRef::output_as`] decode them
 //! straight into the caller's own types. [`TaskRunEventAs`] (with its [`RunOutputAs`])
 //! decodes the input and output content into the caller's types in the same single pass,
-//! [`EventHead`] reads an event's `type` and `event_id` without decoding the rest, and
+//! [`RunResultRef`] reads a run's result (the run, its input and its output content) and
+//! stops before the research basis that follows, [`EventHead`] reads an event's `type` and `event_id` without decoding the rest, and
 //! [`from_json_slice`] is the faster `serde_json::from_slice` these decoders use.
 //!
 //! # Growing without breaking

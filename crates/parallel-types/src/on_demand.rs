@@ -16,11 +16,12 @@ use crate::{Error, TaskRunRef};
 /// Reading stops as soon as all three have been read. In the events of a runs stream the
 /// output's research basis comes after its content and is most of the event's bytes; it is
 /// neither decoded nor checked, which makes this the fastest way to read the results of a
-/// group. Everything returned is checked as fully as by [`TaskRunEventRef`]
-/// ([`crate::TaskRunEventRef`]): the run, and the input and content as whole JSON values. What
-/// comes after them is not: an event whose basis is broken JSON reads without error here (read
-/// it with `TaskRunEventRef` to check the whole event). An event without an input or an output
-/// (not requested, or a run that did not complete) is read to its end.
+/// group. Everything returned is checked as fully as by
+/// [`TaskRunEventRef`](crate::TaskRunEventRef): the run, and the input and content as whole
+/// JSON values. What comes after them is not: an event whose basis is broken JSON reads
+/// without error here (read it with `TaskRunEventRef` to check the whole event). An event
+/// without an input or an output (not requested, or a run that did not complete) is read to
+/// its end.
 ///
 /// ```
 /// use parallel_types::RunResultRef;

@@ -21,7 +21,9 @@ use crate::streams::peek::decode;
 ///   [`TaskRunEvent`](parallel_types::TaskRunEvent);
 /// - [`GroupRun::view_as`]: the input and the output content decoded into your types in
 ///   the same single pass, the fastest way to typed results;
-/// - [`GroupRun::json`]: the event's JSON text, to store or forward as it is.
+/// - [`GroupRun::json`]: the event's JSON text, to store or forward as it is; to read only a
+///   run's result from it (the run, its input and its output content, not the research
+///   basis after them), [`parallel_types::RunResultRef::from_slice`]`(run.json())`.
 ///
 /// Decode errors of the views are [`parallel_types::Error`]s, which `?` turns into this
 /// crate's [`Error`].
