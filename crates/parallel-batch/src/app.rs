@@ -37,7 +37,6 @@ where
         }
     };
     crate::progress::set_json_messages(cli.json);
-    crate::throttle::watch();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -375,7 +374,7 @@ async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> R
         c
     };
     let mut counts = to_counts(&first.status);
-    let mut progress = Progress::new(mode, counts);
+    let mut progress = Progress::new(mode, counts, client);
     let mut last_event_id: Option<String> = None;
     let mut errors = 0;
     loop {

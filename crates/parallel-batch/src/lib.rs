@@ -31,7 +31,6 @@ mod results;
 mod run;
 mod spec;
 mod state;
-mod throttle;
 
 pub use app::main_with_args;
 pub use error::Error;

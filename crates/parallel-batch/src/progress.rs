@@ -80,6 +80,8 @@ impl Counts {
 #[derive(Debug)]
 pub(crate) struct Progress {
     mode: ProgressMode,
+    /// The client whose `429` answers show as throttling.
+    client: parallel_client::Client,
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
     started: Instant,
     /// Rows already done when this process started (excluded from the rate).
@@ -94,8 +96,13 @@ pub(crate) struct Progress {
 const THROTTLE_NOTICE_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
-    /// Starts the display for `counts` (already done rows are shown, not counted in the rate).
-    pub(crate) fn new(mode: ProgressMode, counts: Counts) -> Self {
+    /// Starts the display for `counts` (already done rows are shown, not counted in the rate);
+    /// the `429` answers `client` gets show as throttling.
+    pub(crate) fn new(
+        mode: ProgressMode,
+        counts: Counts,
+        client: &parallel_client::Client,
+    ) -> Self {
         let bars = (mode == ProgressMode::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let style = |template: &str| {
@@ -119,6 +126,7 @@ impl Progress {
         });
         let mut progress = Self {
             mode,
+            client: client.clone(),
             bars,
             started: Instant::now(),
             done_at_start: counts.done(),
@@ -137,7 +145,7 @@ impl Progress {
                 if let Some((_, submitted, done)) = &self.bars {
                     submitted.set_position(counts.submitted);
                     done.set_position(counts.done());
-                    let throttled = crate::throttle::throttled();
+                    let throttled = self.client.rate_limited_answers();
                     let note = if throttled > 0 {
                         format!(" · throttled (429) {throttled}")
                     } else {
@@ -171,7 +179,7 @@ impl Progress {
         let remaining = counts.total.saturating_sub(counts.done());
         #[allow(clippy::cast_precision_loss)]
         let eta = (rate > 0.0).then(|| remaining as f64 / rate);
-        let throttled = crate::throttle::throttled();
+        let throttled = self.client.rate_limited_answers();
         let mut err = std::io::stderr().lock();
         if let ProgressMode::Json(_) = self.mode {
             let line = serde_json::json!({
@@ -204,7 +212,7 @@ impl Progress {
     /// Says so when the API has throttled the batch (`429`) since the last notice; at most one
     /// notice every [`THROTTLE_NOTICE_EVERY`].
     pub(crate) fn note_throttling(&mut self) {
-        let throttled = crate::throttle::throttled();
+        let throttled = self.client.rate_limited_answers();
         if throttled <= self.throttled_told
             || self
                 .throttle_notice

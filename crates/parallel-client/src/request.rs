@@ -227,6 +227,10 @@ impl Inner {
             };
         }
 
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let (parts, body) = response.into_parts();
         // The error body is informative only; if it cannot be read the status still decides.
         let body =

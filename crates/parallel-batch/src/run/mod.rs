@@ -160,7 +160,7 @@ async fn run_job(
         job.task.output_fields.as_deref(),
     )?;
     sink.set_lines(scanned.lines.clone(), job.input_format.unit());
-    let mut progress = Progress::new(mode, sink.counts);
+    let mut progress = Progress::new(mode, sink.counts, &backend.client);
     let notice_every = Duration::from_secs_f64(args.waiting_notice.max(0.0));
     let batch = tokio::select! {
         started = start(backend, &job, &mut sink, resume_command.unwrap_or("parallel-batch run ...")) => started?,
@@ -383,7 +383,7 @@ impl Report<'_> {
                     duplicate_runs: self.duplicate_runs,
                     fixed: self.changes.fixed,
                     retried: self.changes.retried,
-                    throttled: crate::throttle::throttled(),
+                    throttled: self.backend.client.rate_limited_answers(),
                 })
             }
         }
