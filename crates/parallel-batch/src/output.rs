@@ -335,7 +335,7 @@ impl OutputWriter {
 
     /// Appends whole JSON Lines records encoded with [`jsonl_line`] (a JSON Lines file, or a
     /// Parquet output's journal).
-    pub fn write_jsonl(&mut self, lines: &[u8]) -> Result<(), Error> {
+    pub(crate) fn write_jsonl(&mut self, lines: &[u8]) -> Result<(), Error> {
         if self.format == OutputFormat::Csv {
             return Err(Error::state(
                 "internal: JSON Lines records written to a CSV output",
