@@ -237,15 +237,8 @@ impl Progress {
 
     /// Prints a message above the bars (or as a line).
     pub(crate) fn println(&self, message: &str) {
-        match &self.bars {
-            Some((multi, _, _)) => {
-                let _ = multi.println(message);
-            }
-            None => {
-                if self.mode != ProgressMode::Quiet {
-                    notice("message", message);
-                }
-            }
+        if self.mode != ProgressMode::Quiet {
+            self.advise(message);
         }
     }
 

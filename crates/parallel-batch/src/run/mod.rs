@@ -108,7 +108,7 @@ pub(crate) async fn run(
 /// leaves its `.lock` file).
 pub(crate) fn check_input(args: &RunArgs) -> Result<(), Error> {
     let path = &args.input;
-    if path.as_os_str() == "-" {
+    if stdio::is_dash(path) {
         return Ok(());
     }
     let cannot = |e: std::io::Error| Error::input_file(path, format!("cannot be opened: {e}"));

@@ -19,7 +19,8 @@ pub(crate) struct Stdio {
     to_stdout: Option<PathBuf>,
 }
 
-fn is_dash(path: &Path) -> bool {
+/// Whether `path` is `-`: standard input or output.
+pub(super) fn is_dash(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
