@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, batch, lines_in, read_csv_output, run_command, run_ok, signal_after_lines,
-    state_of, write_csv,
+    COLUMNS, Emu, batch, lines_in, read_csv_output, results_command, run_command, run_ok,
+    signal_after_lines, state_of, write_csv,
 };
 
 /// A slow enough batch to stop part-way: (emulator, input, output, the run's flags).
@@ -169,9 +169,7 @@ fn case4_results_refuses_existing_files_and_a_run_output() {
     run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
     let group = state_of(&output)["group_id"].as_str().unwrap().to_owned();
     let results = |target: &Path, force: bool| {
-        let mut cmd = batch();
-        cmd.args(["--base-url", &emu.url(), "--quiet", "results", &group, "-o"])
-            .arg(target);
+        let mut cmd = results_command(&emu.url(), &group, target);
         if force {
             cmd.arg("--force");
         }

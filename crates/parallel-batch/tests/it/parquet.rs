@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use crate::resume::{kill_at_four_points, kill_when, spawn};
 use crate::support::{
-    COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_command, run_ok,
-    state_of, write_csv,
+    COLUMNS, Emu, input_name, read_csv_output, read_jsonl_output, results_command, run_command,
+    run_ok, state_of, write_csv,
 };
 
 /// A Parquet file of `rows` rows with typed, nested and null values; see [`expected_input`].
@@ -173,11 +173,7 @@ fn parquet_input_reaches_the_api_with_its_column_types_and_nulls() {
     // What the server holds: the inputs it was sent, read back from the group.
     let group = state_of(&output)["group_id"].as_str().unwrap().to_owned();
     let all = dir.path().join("all.jsonl");
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "results", &group, "-o"])
-            .arg(&all),
-    );
+    run_ok(&mut results_command(&emu.url(), &group, &all));
     let on_server = read_jsonl_output(&all);
     assert_eq!(on_server.len(), 60);
     for (row, line) in &on_server {

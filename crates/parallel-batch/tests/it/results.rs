@@ -6,16 +6,12 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use crate::support::{
-    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_command, run_ok, state_of,
-    write_csv,
+    COLUMNS, Emu, read_csv_output, read_jsonl_output, results_command, run_command, run_ok,
+    state_of, write_csv,
 };
 
 fn results(base_url: &str, group: &str, output: &Path) -> std::process::Output {
-    batch()
-        .args(["--base-url", base_url, "--quiet", "results", group, "-o"])
-        .arg(output)
-        .output()
-        .unwrap()
+    results_command(base_url, group, output).output().unwrap()
 }
 
 #[test]

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::support::{
-    COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, run_command, run_ok,
-    state_of, write_csv, write_jsonl,
+    COLUMNS, Emu, batch, input_name, read_csv_output, read_jsonl_output, results_command,
+    run_command, run_ok, state_of, write_csv, write_jsonl,
 };
 
 #[test]
@@ -189,11 +189,7 @@ fn status_and_results_commands_read_the_group_back() {
     assert!(text.contains(&group) && text.contains("150 runs"), "{text}");
 
     let results = dir.path().join("all.csv");
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "results", &group, "-o"])
-            .arg(&results),
-    );
+    run_ok(&mut results_command(&emu.url(), &group, &results));
     let (header, rows) = read_csv_output(&results);
     assert!(header.contains(&"ceo_name".to_owned()), "{header:?}");
     assert_eq!(rows.len(), 150);
@@ -205,11 +201,7 @@ fn status_and_results_commands_read_the_group_back() {
     }
 
     let results = dir.path().join("all.jsonl");
-    run_ok(
-        batch()
-            .args(["--base-url", &emu.url(), "--quiet", "results", &group, "-o"])
-            .arg(&results),
-    );
+    run_ok(&mut results_command(&emu.url(), &group, &results));
     assert_eq!(read_jsonl_output(&results).len(), 150);
 
     // `wait` returns at once for an idle group and prints its status.

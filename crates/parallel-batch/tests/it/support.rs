@@ -77,6 +77,14 @@ pub(crate) fn run_command(emu: &Emu, global: &[&str], input: &Path, output: &Pat
     cmd
 }
 
+/// `parallel-batch --base-url <base_url> --quiet results <group> -o <output>`.
+pub(crate) fn results_command(base_url: &str, group: &str, output: &Path) -> Command {
+    let mut cmd = batch();
+    cmd.args(["--base-url", base_url, "--quiet", "results", group, "-o"])
+        .arg(output);
+    cmd
+}
+
 pub(crate) fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
     assert!(
