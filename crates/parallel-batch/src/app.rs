@@ -50,7 +50,12 @@ where
     };
     let resume_command = shell_command(&args);
     let json = cli.json;
-    match runtime.block_on(dispatch(cli, &resume_command)) {
+    let outcome = runtime.block_on(dispatch(cli, &resume_command));
+    // Everything the command does is done (files written and synced): the process exits
+    // without waiting for idle workers, pooled connections or a blocked reader of standard
+    // input to wind down.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !e.is_interrupted() {
@@ -154,34 +159,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             output,
             output_format,
             force,
-        } => {
-            let format = OutputFormat::resolve(output, *output_format);
-            if format == OutputFormat::Parquet {
-                return Err(Error::usage(
-                    "`results` writes CSV or JSONL (`.csv`, `.jsonl`); a `run` job writes \
-                     Parquet",
-                ));
-            }
-            crate::results::check_target(output, *force)?;
-            let client = remote_client(&cli)?;
-            let counts = crate::results::write(&client, group, output, format).await?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"group_id": group, "output": output, "rows": counts.done(),
-                        "completed": counts.completed, "failed": counts.failed})
-                );
-            } else {
-                eprintln!(
-                    "Wrote {} runs of {group} to {} ({} completed, {} not completed).",
-                    counts.done(),
-                    output.display(),
-                    counts.completed,
-                    counts.failed
-                );
-            }
-            Ok(())
-        }
+        } => results_command(&cli, group, output, *output_format, *force).await,
         Command::Events {
             group,
             last_event_id,
@@ -191,6 +169,66 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
         }
         Command::Emulator(args) => serve_emulator(args).await,
     }
+}
+
+/// `results`: every run of a group to a file (or standard output), and what was written.
+async fn results_command(
+    cli: &Cli,
+    group: &str,
+    output: &Path,
+    output_format: Option<OutputFormat>,
+    force: bool,
+) -> Result<(), Error> {
+    let format = OutputFormat::resolve(output, output_format);
+    if format == OutputFormat::Parquet {
+        return Err(Error::usage(
+            "`results` writes CSV or JSONL (`.csv`, `.jsonl`); a `run` job writes Parquet",
+        ));
+    }
+    let to_stdout = crate::run::is_dash(output);
+    let client = remote_client(cli)?;
+    let counts = if to_stdout {
+        crate::results::write_stdout(&client, group, format).await?
+    } else {
+        crate::results::check_target(output, force)?;
+        crate::results::write(&client, group, output, format).await?
+    };
+    let output = if to_stdout {
+        Path::new("standard output")
+    } else {
+        output
+    };
+    if cli.json {
+        let summary = serde_json::json!({"group_id": group, "output": output,
+            "rows": counts.runs(), "completed": counts.completed, "failed": counts.failed,
+            "unfinished": counts.unfinished});
+        // Standard output holds the runs when they go there.
+        if to_stdout {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
+    } else {
+        eprintln!(
+            "Wrote {} runs of {group} to {} ({} completed, {} not completed).",
+            counts.runs(),
+            output.display(),
+            counts.completed,
+            counts.failed
+        );
+    }
+    if counts.unfinished > 0 {
+        crate::progress::notice(
+            "unfinished",
+            &format!(
+                "{} of these runs were not finished yet (queued or running): the group is \
+                 still running. `parallel-batch wait {group}` waits until it is done; run \
+                 `results` again then to have every result.",
+                counts.unfinished
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// `run`: picks the backend (embedded emulator, a given URL, or the API) and runs the batch.

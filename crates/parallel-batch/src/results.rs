@@ -5,6 +5,11 @@
 //! content go to the file as they came, without being decoded into trees and encoded again.
 //! Batches of runs are read on the runtime's worker threads while the stream reads ahead, and
 //! written to the file in stream order.
+//!
+//! The runs go to `FILE.partial` first, renamed to `FILE` once every run is written and on
+//! disk: a `FILE` is always the whole group (an existing one is replaced only then), and a
+//! command that fails or is interrupted leaves the runs it read in `FILE.partial`, whose name
+//! says what it is.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -18,7 +23,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::output::jsonl_line;
-use crate::progress::Counts;
 use crate::{Error, OutputFormat, OutputWriter, Record};
 
 /// Rows held (at most) until the first completed JSON output names the CSV columns.
@@ -51,22 +55,60 @@ const DECODE_BATCH: usize = 256;
 /// Batches decoded at once; the file takes them in stream order.
 const DECODE_AHEAD: usize = 4;
 
-/// Writes every run of `group` with its input and output to `output`.
-///
-/// The work runs on a worker thread of the runtime: the calling thread (the one that blocks on
-/// the runtime) only waits, so the stream, the reading of runs and the file share the two
-/// workers instead of handing every batch to a third thread (about 5% faster).
+/// Writes every run of `group` with its input and output to `output`; after a failure the
+/// runs read before it are left in `FILE.partial`.
 pub(crate) async fn write(
     client: &Client,
     group: &str,
     output: &Path,
     format: OutputFormat,
-) -> Result<Counts, Error> {
+) -> Result<Exported, Error> {
+    write_on_worker(client, group, output, format, KeepPartial::Yes).await
+}
+
+/// Writes every run of `group` to standard output, once all of them are read (through a
+/// temporary file: standard output gets the whole group or nothing).
+pub(crate) async fn write_stdout(
+    client: &Client,
+    group: &str,
+    format: OutputFormat,
+) -> Result<Exported, Error> {
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
+    let path = dir.path().join("runs");
+    let counts = write_on_worker(client, group, &path, format, KeepPartial::No).await?;
+    let mut file = std::fs::File::open(&path)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut file, &mut out)
+        .and_then(|_| std::io::Write::flush(&mut out))
+        .map_err(|e| Error::io("cannot write standard output", e))?;
+    Ok(counts)
+}
+
+/// Whether the runs read before a failure are kept (in `FILE.partial`, and the user told).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeepPartial {
+    Yes,
+    No,
+}
+
+/// Runs [`write_here`] on a worker thread of the runtime: the calling thread (the one that
+/// blocks on the runtime) only waits, so the stream, the reading of runs and the file share
+/// the two workers instead of handing every batch to a third thread (about 5% faster).
+async fn write_on_worker(
+    client: &Client,
+    group: &str,
+    output: &Path,
+    format: OutputFormat,
+    keep: KeepPartial,
+) -> Result<Exported, Error> {
     let task = AbortOnDrop(tokio::spawn(write_here(
         client.clone(),
         group.to_owned(),
         output.to_owned(),
         format,
+        keep,
     )));
     task.await
         .map_err(|e| Error::state(format!("internal: writing the runs of {group} failed: {e}")))?
@@ -98,7 +140,8 @@ async fn write_here(
     group: String,
     output: PathBuf,
     format: OutputFormat,
-) -> Result<Counts, Error> {
+    keep: KeepPartial,
+) -> Result<Exported, Error> {
     let (group, output) = (group.as_str(), output.as_path());
     let stream = client
         .group(group)
@@ -113,18 +156,26 @@ async fn write_here(
         })
         .buffered(DECODE_AHEAD);
     let mut file = ResultsFile {
+        partial: partial_path(output),
         output,
         format,
         writer: None,
         buffer: Vec::new(),
     };
-    let mut counts = Counts::default();
-    while let Some(decoded) = batches.next().await {
-        let decoded = decoded.map_err(|e| {
-            Error::state(format!("internal: reading the runs of {group} failed: {e}"))
-        })?;
-        counts.completed += decoded.completed;
-        counts.failed += decoded.failed;
+    let mut counts = Exported::default();
+    let failure = loop {
+        let Some(decoded) = batches.next().await else {
+            break None;
+        };
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                break Some(Error::state(format!(
+                    "internal: reading the runs of {group} failed: {e}"
+                )));
+            }
+        };
+        counts.add_all(decoded.counts);
         file.write_jsonl(&decoded.lines)?;
         for row in decoded.held {
             file.write(row)?;
@@ -132,13 +183,28 @@ async fn write_here(
         match decoded.error {
             None => {}
             Some(Failure::Stream(e)) => {
-                return Err(Error::api(format!("cannot read the runs of {group}"), e));
+                break Some(Error::api(format!("cannot read the runs of {group}"), e));
             }
-            Some(Failure::Run(e)) => return Err(e),
+            Some(Failure::Run(e)) => break Some(e),
+        }
+    };
+    match failure {
+        None => {
+            file.finish()?;
+            Ok(counts)
+        }
+        Some(e) => {
+            file.abandon(keep, counts.runs());
+            Err(e)
         }
     }
-    file.finish()?;
-    Ok(counts)
+}
+
+/// Where the runs are written until all of them are: `FILE.partial` beside `FILE`.
+pub(crate) fn partial_path(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
 }
 
 /// A batch of runs read into rows, up to the first failure: JSON Lines records ready for the
@@ -147,9 +213,42 @@ async fn write_here(
 struct Decoded {
     lines: Vec<u8>,
     held: Vec<Held>,
-    completed: u64,
-    failed: u64,
+    counts: Exported,
     error: Option<Failure>,
+}
+
+/// The runs written, by how they stand.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Exported {
+    /// Completed, with an output.
+    pub(crate) completed: u64,
+    /// Finished without an output (failed, cancelled, waiting for action).
+    pub(crate) failed: u64,
+    /// Not finished yet (queued, running): the group was read before it was done.
+    pub(crate) unfinished: u64,
+}
+
+impl Exported {
+    /// Every run written.
+    pub(crate) fn runs(&self) -> u64 {
+        self.completed + self.failed + self.unfinished
+    }
+
+    fn add(&mut self, line: &RunLine<'_>) {
+        if line.completed {
+            self.completed += 1;
+        } else if line.finished {
+            self.failed += 1;
+        } else {
+            self.unfinished += 1;
+        }
+    }
+
+    fn add_all(&mut self, other: Self) {
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.unfinished += other.unfinished;
+    }
 }
 
 enum Failure {
@@ -183,11 +282,7 @@ impl Decoded {
 
     fn add(&mut self, run: &GroupRun, index: u64, format: OutputFormat) -> Result<(), Error> {
         let line = RunLine::read(run, index)?;
-        if line.completed {
-            self.completed += 1;
-        } else {
-            self.failed += 1;
-        }
+        self.counts.add(&line);
         match format {
             OutputFormat::Csv => self.held.push(Held::from(&line)),
             OutputFormat::Jsonl | OutputFormat::Parquet => {
@@ -206,6 +301,9 @@ struct RunLine<'a> {
     run_id: Cow<'a, str>,
     status: RunStatus,
     completed: bool,
+    /// Whether the run will not move on by itself ([`TaskRunRef::is_finished`](parallel_types::TaskRunRef::is_finished)); a group
+    /// read before it is done has runs that are still queued or running.
+    finished: bool,
     error: Option<String>,
 }
 
@@ -231,7 +329,9 @@ impl<'a> RunLine<'a> {
             .and_then(|tag| ClientTag::parse(tag.client_tag?.as_ref()).map(|t| t.position()))
             .unwrap_or(index);
         let completed = event.run.status == RunStatus::Completed;
-        let error = if completed {
+        let finished = event.run.is_finished();
+        // A run still queued or running has no error: it has not ended yet.
+        let error = if completed || !finished {
             None
         } else {
             let run = event.run.clone().into_owned().map_err(|e| {
@@ -246,6 +346,7 @@ impl<'a> RunLine<'a> {
             run_id: event.run.run_id,
             status: event.run.status,
             completed,
+            finished,
             error,
         })
     }
@@ -306,10 +407,11 @@ impl Held {
     }
 }
 
-/// The output file, opened once its CSV columns are known: from the first completed JSON
-/// output, or after [`MAX_BUFFERED`] rows without one.
+/// The output file, opened (as `FILE.partial`) once its CSV columns are known: from the first
+/// completed JSON output, or after [`MAX_BUFFERED`] rows without one.
 struct ResultsFile<'p> {
     output: &'p Path,
+    partial: PathBuf,
     format: OutputFormat,
     writer: Option<OutputWriter>,
     buffer: Vec<Held>,
@@ -354,7 +456,7 @@ impl ResultsFile<'_> {
 
     /// Opens the output with these CSV fields and writes the rows held so far.
     fn open(&mut self, fields: Option<&[String]>) -> Result<(), Error> {
-        let mut writer = OutputWriter::open(self.output, self.format, 0, None, fields)?;
+        let mut writer = OutputWriter::open(&self.partial, self.format, 0, None, fields)?;
         for held in self.buffer.drain(..) {
             writer.write(&held.record())?;
         }
@@ -362,6 +464,7 @@ impl ResultsFile<'_> {
         Ok(())
     }
 
+    /// Puts every run on disk and gives the file its name.
     fn finish(mut self) -> Result<(), Error> {
         if self.writer.is_none() {
             self.open(None)?;
@@ -369,6 +472,37 @@ impl ResultsFile<'_> {
         if let Some(writer) = self.writer.as_mut() {
             writer.sync()?;
         }
-        Ok(())
+        std::fs::rename(&self.partial, self.output).map_err(|e| {
+            Error::io(
+                format!(
+                    "cannot rename {} to {}",
+                    self.partial.display(),
+                    self.output.display()
+                ),
+                e,
+            )
+        })
+    }
+
+    /// After a failure: writes the `rows` runs read so far to `FILE.partial` and says so if
+    /// `keep`, else (or if there are none) leaves nothing. `FILE` is not touched.
+    fn abandon(mut self, keep: KeepPartial, rows: u64) {
+        let kept = keep == KeepPartial::Yes
+            && rows > 0
+            && (self.writer.is_some() || self.open(None).is_ok())
+            && self.writer.as_mut().is_some_and(|w| w.flush().is_ok());
+        if kept {
+            crate::progress::notice(
+                "partial",
+                &format!(
+                    "The {rows} runs read before the failure are in {}; {} was not written.",
+                    self.partial.display(),
+                    self.output.display()
+                ),
+            );
+        } else {
+            drop(self.writer.take());
+            let _ = std::fs::remove_file(&self.partial);
+        }
     }
 }

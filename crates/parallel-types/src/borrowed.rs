@@ -263,6 +263,19 @@ pub struct TaskRunRef<'a> {
 }
 
 impl<'a> TaskRunRef<'a> {
+    /// Whether the run is finished, by the rule of [`TaskRun::is_finished`].
+    ///
+    /// ```
+    /// use parallel_types::TaskRunRef;
+    ///
+    /// let json = r#"{"run_id":"trun_1","status":"running","is_active":true,"processor":"base"}"#;
+    /// let run: TaskRunRef<'_> = serde_json::from_str(json).unwrap();
+    /// assert!(!run.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        crate::run::is_finished(self.is_active, &self.status)
+    }
+
     /// The warnings, decoded.
     pub fn warnings(&self) -> Result<Option<Vec<Warning>>, Error> {
         parse_opt(self.warnings, "the run's warnings")

@@ -80,8 +80,13 @@ impl TaskRun {
     /// is [finished](RunStatus::is_finished). An unknown status counts as finished only
     /// once the server says the run is not active.
     pub fn is_finished(&self) -> bool {
-        !self.is_active && self.status.is_finished()
+        is_finished(self.is_active, &self.status)
     }
+}
+
+/// The rule of [`TaskRun::is_finished`], for the owned and the borrowed run.
+pub(crate) fn is_finished(is_active: bool, status: &RunStatus) -> bool {
+    !is_active && status.is_finished()
 }
 
 /// A completed run with its output (`TaskRunResult`).

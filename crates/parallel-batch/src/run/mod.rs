@@ -13,6 +13,8 @@ mod lock;
 mod row_hashes;
 mod sink;
 mod stdio;
+
+pub(crate) use stdio::is_dash;
 mod waiting;
 mod whole;
 

@@ -20,7 +20,7 @@ pub(crate) struct Stdio {
 }
 
 /// Whether `path` is `-`: standard input or output.
-pub(super) fn is_dash(path: &Path) -> bool {
+pub(crate) fn is_dash(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 

@@ -35,6 +35,10 @@ fn every_run_of_a_group_comes_back_in_order_as_the_run_wrote_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        !dir.path().join("all.jsonl.partial").exists(),
+        "the whole export is renamed into place"
+    );
     let text = std::fs::read_to_string(&all).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -119,7 +123,7 @@ fn serve_stream(body: String) -> String {
 }
 
 #[test]
-fn a_run_the_server_sends_broken_stops_results_at_it_with_the_runs_before_it_written() {
+fn a_run_the_server_sends_broken_stops_results_with_the_runs_before_it_kept_apart() {
     let mut body = String::new();
     for position in 0..600 {
         let mut data = event(position);
@@ -130,15 +134,34 @@ fn a_run_the_server_sends_broken_stops_results_at_it_with_the_runs_before_it_wri
     }
     let url = serve_stream(body);
     let dir = tempfile::tempdir().unwrap();
+    // An earlier export, to be replaced (--force) only by a whole one.
     let output = dir.path().join("all.jsonl");
-    let out = results(&url, "tgrp_broken", &output);
+    std::fs::write(&output, "an earlier export\n").unwrap();
+    let out = results_command(&url, "tgrp_broken", &output)
+        .arg("--force")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("cannot read run 401 of the group (in stream order)"),
         "{stderr}"
     );
-    let rows: Vec<u64> = std::fs::read_to_string(&output)
+    let partial = dir.path().join("all.jsonl.partial");
+    assert!(
+        stderr.contains(&format!(
+            "The 400 runs read before the failure are in {}; {} was not written",
+            partial.display(),
+            output.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "an earlier export\n",
+        "a failed export leaves the file it would replace as it was"
+    );
+    let rows: Vec<u64> = std::fs::read_to_string(&partial)
         .unwrap()
         .lines()
         .map(|line| {
@@ -148,4 +171,136 @@ fn a_run_the_server_sends_broken_stops_results_at_it_with_the_runs_before_it_wri
         })
         .collect();
     assert_eq!(rows, (0..400).collect::<Vec<_>>());
+
+    // Without a run to keep, nothing is left behind, and no file is created.
+    let mut first_broken = String::new();
+    let data = event(0).replace(r#""status":"completed""#, r#""status":"#);
+    writeln!(first_broken, "event: task_run.state\ndata: {data}\n").unwrap();
+    let url = serve_stream(first_broken);
+    let fresh = dir.path().join("fresh.csv");
+    let out = results(&url, "tgrp_broken", &fresh);
+    assert!(!out.status.success());
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["all.jsonl", "all.jsonl.partial"]);
+}
+
+#[test]
+fn results_to_standard_output_writes_the_whole_group_there_and_no_file() {
+    let mut body = String::new();
+    for position in 0..300 {
+        writeln!(body, "event: task_run.state\ndata: {}\n", event(position)).unwrap();
+    }
+    let url = serve_stream(body.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let out = results_command(&url, "tgrp_all", Path::new("-"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["row"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(rows, (0..300).collect::<Vec<_>>());
+
+    // A group that cannot be read whole: nothing on standard output, and no file anywhere.
+    let broken = body.replacen(r#""status":"completed""#, r#""status":"#, 1);
+    let url = serve_stream(broken);
+    let out = results_command(&url, "tgrp_broken", Path::new("-"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read run 1 of the group"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(".partial"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_group_still_running_is_written_as_it_stands_and_said_to_be_unfinished() {
+    use parallel_client::{AddRuns, Client};
+    use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
+
+    // Runs that take hours: the group is read while every run is queued or running.
+    let emu = Emu::start(0.0, 10_000.0);
+    let group = emu.block_on(async {
+        let client = Client::builder()
+            .api_key("test")
+            .base_url(emu.url())
+            .build()
+            .unwrap();
+        let group = client
+            .create_group(CreateTaskGroupRequest::default())
+            .await
+            .unwrap();
+        let inputs = (0..40).map(|n| RunInput::new(serde_json::json!({ "n": n }), "base"));
+        client
+            .group(&group.taskgroup_id)
+            .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("a summary")))
+            .await
+            .unwrap();
+        group.taskgroup_id
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("now.jsonl");
+    let out = results_command(&emu.url(), &group, &output)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("40 of these runs were not finished yet"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("parallel-batch wait {group}")),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["unfinished"], 40, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 40);
+    for line in &lines {
+        assert!(
+            line["status"] == "queued" || line["status"] == "running",
+            "{line}"
+        );
+        assert!(
+            line["error"].is_null(),
+            "a run not finished has no error: {line}"
+        );
+        assert!(line["output"].is_null(), "{line}");
+    }
 }

@@ -10,7 +10,7 @@ use parallel_emulator::{Emulator, EmulatorHandle};
 /// An emulator on its own runtime, so tests can block on child processes meanwhile.
 pub(crate) struct Emu {
     pub handle: EmulatorHandle,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Emu {
@@ -36,10 +36,12 @@ impl Emu {
                     .start(),
             )
             .unwrap();
-        Self {
-            handle,
-            _runtime: runtime,
-        }
+        Self { handle, runtime }
+    }
+
+    /// Runs `future` (a client of this emulator, say) on the emulator's runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     pub(crate) fn addr(&self) -> std::net::SocketAddr {
