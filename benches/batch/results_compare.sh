@@ -7,28 +7,32 @@
 #
 # Needs target/release/parallel-batch (or $PARALLEL_BATCH: one or more builds, separated by
 # spaces, to put before and after side by side) and a Python with `parallel-web`. Each round
-# runs every build once, then the Python script. A build's time is its whole process; the
-# Python SDK's is given twice: its own measure (from the first request to the file closed,
-# without starting the interpreter and importing the SDK) and its whole process.
+# runs every build once, then the Python script. Times come from bash's own clock
+# ($EPOCHREALTIME: no process is started to read it, so only the command is timed). A build's
+# time is its whole process; the Python SDK's is given twice: its own measure (from the first
+# request to the file closed, without starting the interpreter and importing the SDK) and its
+# whole process.
 set -euo pipefail
 base=$1 group=$2 rounds=$3 python=${4:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 read -r -a tools <<<"${PARALLEL_BATCH:-$here/../../target/release/parallel-batch}"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-now() { date +%s.%N; }
 for _ in $(seq "$rounds"); do
     line=""
     for tool in "${tools[@]}"; do
         rm -f "$dir/rust.jsonl"
-        start=$(now)
-        "$tool" --base-url "$base" --quiet results "$group" -o "$dir/rust.jsonl"
-        line="$line $(echo "$(now) - $start" | bc)"
+        start=$EPOCHREALTIME
+        "$tool" --base-url "$base" --quiet results "$group" -o "$dir/rust.jsonl" 2>/dev/null
+        end=$EPOCHREALTIME
+        line="$line $(echo "$end - $start" | bc)"
     done
     rm -f "$dir/py.jsonl"
-    start=$(now)
-    py=$("$python" "$here/results_bench.py" "$base" "$group" "$dir/py.jsonl" | sed 's/.*secs=\([0-9.]*\).*/\1/')
-    echo "$line $py $(echo "$(now) - $start" | bc)" >>"$dir/times"
+    start=$EPOCHREALTIME
+    out=$("$python" "$here/results_bench.py" "$base" "$group" "$dir/py.jsonl")
+    end=$EPOCHREALTIME
+    py=$(echo "$out" | sed 's/.*secs=\([0-9.]*\).*/\1/')
+    echo "$line $py $(echo "$end - $start" | bc)" >>"$dir/times"
 done
 echo "rows: rust $(wc -l <"$dir/rust.jsonl"), python $(wc -l <"$dir/py.jsonl")"
 python3 - "$dir/times" "${tools[@]}" <<'PY'
