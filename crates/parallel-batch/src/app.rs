@@ -180,10 +180,9 @@ async fn results_command(
     force: bool,
 ) -> Result<(), Error> {
     let format = OutputFormat::resolve(output, output_format);
+    #[cfg(not(feature = "parquet"))]
     if format == OutputFormat::Parquet {
-        return Err(Error::usage(
-            "`results` writes CSV or JSONL (`.csv`, `.jsonl`); a `run` job writes Parquet",
-        ));
+        return Err(Error::parquet_not_built());
     }
     let to_stdout = crate::run::is_dash(output);
     let client = remote_client(cli)?;

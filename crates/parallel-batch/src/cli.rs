@@ -59,10 +59,11 @@ pub(crate) enum Command {
     Results {
         /// The task group id (`tgrp_...`).
         group: String,
-        /// The file to write (`.csv` or `.jsonl`).
+        /// The file to write (`.csv`, `.jsonl` or `.parquet`), or `-` for standard output.
         #[arg(short, long)]
         output: PathBuf,
-        /// The output format (default: from the extension; JSONL unless `.csv`).
+        /// The output format (default: from the extension; JSONL unless `.csv` or
+        /// `.parquet`).
         #[arg(long, value_enum)]
         output_format: Option<OutputFormat>,
         /// Replace an existing file (never the output of a `run` job).

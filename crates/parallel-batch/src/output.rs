@@ -5,7 +5,8 @@
 //! flattened into their own columns (nested values as compact JSON), then `run_id`, `status`
 //! and `error`. A column name used twice gets an `input.` or `output.` prefix.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -380,6 +381,107 @@ impl OutputWriter {
     }
 }
 
+/// The member names of many JSON objects as columns, in the order the objects list them:
+/// each object says which of its names come before which, and the columns follow every such
+/// order at once (a topological order; among names free to go next, the one seen first).
+/// Objects that each list some of one schema's properties in the schema's order give that
+/// order. Where objects disagree, the name seen first goes first.
+#[derive(Debug, Default)]
+pub(crate) struct KeyOrder {
+    /// Every name, in the order first seen.
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    /// `(a, b)`: name `b` came right after name `a` in some object.
+    follows: HashSet<(usize, usize)>,
+}
+
+impl KeyOrder {
+    /// Adds the member names of one object, in its order.
+    pub(crate) fn add<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>) {
+        let mut previous = None;
+        for key in keys {
+            let id = if let Some(&id) = self.index.get(key) {
+                id
+            } else {
+                self.names.push(key.to_owned());
+                self.index.insert(key.to_owned(), self.names.len() - 1);
+                self.names.len() - 1
+            };
+            if let Some(previous) = previous
+                && previous != id
+            {
+                self.follows.insert((previous, id));
+            }
+            previous = Some(id);
+        }
+    }
+
+    /// The names, in order.
+    pub(crate) fn into_names(self) -> Vec<String> {
+        let count = self.names.len();
+        let mut after = vec![Vec::new(); count];
+        let mut before = vec![0usize; count];
+        for &(a, b) in &self.follows {
+            after[a].push(b);
+            before[b] += 1;
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..count)
+            .filter(|&i| before[i] == 0)
+            .map(Reverse)
+            .collect();
+        let mut placed = vec![false; count];
+        let mut order = Vec::with_capacity(count);
+        while order.len() < count {
+            // With objects that disagree no name may be free: take the first seen left.
+            let next = match ready.pop() {
+                Some(Reverse(i)) if !placed[i] => i,
+                Some(_) => continue,
+                None => (0..count).find(|&i| !placed[i]).unwrap_or(0),
+            };
+            placed[next] = true;
+            order.push(next);
+            for &b in &after[next] {
+                before[b] = before[b].saturating_sub(1);
+                if before[b] == 0 && !placed[b] {
+                    ready.push(Reverse(b));
+                }
+            }
+        }
+        let mut names: Vec<Option<String>> = self.names.into_iter().map(Some).collect();
+        order.into_iter().filter_map(|i| names[i].take()).collect()
+    }
+}
+
+/// A JSON Lines record as [`jsonl_line`] writes it, read back borrowed.
+#[derive(serde::Deserialize)]
+pub(crate) struct JournalLine<'a> {
+    pub(crate) row: u64,
+    #[serde(borrow)]
+    pub(crate) input: &'a RawValue,
+    #[serde(borrow, default)]
+    pub(crate) output: Option<&'a RawValue>,
+    #[serde(default)]
+    pub(crate) run_id: String,
+    #[serde(default)]
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) error: Option<String>,
+}
+
+impl JournalLine<'_> {
+    /// The line as a record to write.
+    pub(crate) fn record(&self) -> Record<'_> {
+        Record {
+            row: self.row,
+            input: self.input,
+            output: self.output,
+            run_id: &self.run_id,
+            status: &self.status,
+            error: self.error.as_deref(),
+        }
+    }
+}
+
 /// Appends `record` as a JSON Lines record (with its newline) to `line`: the input and output
 /// as the JSON they were, the rest encoded.
 pub(crate) fn jsonl_line(line: &mut Vec<u8>, record: &Record<'_>) -> Result<(), Error> {
@@ -515,6 +617,40 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn key_order_follows_objects_that_each_list_part_of_one_order() {
+        let mut order = KeyOrder::default();
+        for object in [
+            &["ceo", "products"][..],
+            &["ceo", "founded", "products"],
+            &["public", "revenue"],
+            &["founded", "public", "products"],
+            &["ceo", "founded", "revenue", "products"],
+            &[],
+            &["name", "ceo"],
+            &["revenue", "tail"],
+        ] {
+            order.add(object.iter().copied());
+        }
+        assert_eq!(
+            order.into_names(),
+            [
+                "name", "ceo", "founded", "public", "revenue", "products", "tail"
+            ]
+        );
+    }
+
+    #[test]
+    fn key_order_of_objects_that_disagree_keeps_every_name_once() {
+        let mut order = KeyOrder::default();
+        order.add(["b", "a"]);
+        order.add(["a", "b", "c"]);
+        order.add(["c", "a"]);
+        // No name is free at first: the first seen (b) goes first, then the orders that
+        // still hold (c before a).
+        assert_eq!(order.into_names(), ["b", "c", "a"]);
     }
 
     #[test]

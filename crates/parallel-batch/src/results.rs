@@ -6,10 +6,12 @@
 //! Batches of runs are read on the runtime's worker threads while the stream reads ahead, and
 //! written to the file in stream order.
 //!
-//! The runs go to `FILE.partial` first, renamed to `FILE` once every run is written and on
-//! disk: a `FILE` is always the whole group (an existing one is replaced only then), and a
-//! command that fails or is interrupted leaves the runs it read in `FILE.partial`, whose name
-//! says what it is.
+//! The runs go to `FILE.partial` first, as JSON Lines, and become `FILE` once every run is
+//! written and on disk: renamed for a JSON Lines file, converted for CSV and Parquet, whose
+//! columns are those of every run's input and output (known only once all are read). A
+//! `FILE` is always the whole group (an existing one is replaced only then), and a command
+//! that fails or is interrupted leaves the runs it read in `FILE.partial`, whose name says
+//! what it is.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -22,11 +24,8 @@ use parallel_types::{RunResultRef, RunStatus};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::output::jsonl_line;
+use crate::output::{JournalLine, KeyOrder, jsonl_line};
 use crate::{Error, OutputFormat, OutputWriter, Record};
-
-/// Rows held (at most) until the first completed JSON output names the CSV columns.
-const MAX_BUFFERED: usize = 10_000;
 
 /// Refuses to write over the output of a `run` job (its state file or lock says so), and
 /// over any other existing file unless `force`.
@@ -152,16 +151,10 @@ async fn write_here(
         .map(move |runs| {
             let first = next_index;
             next_index += runs.len() as u64;
-            tokio::spawn(async move { Decoded::of(runs, first, format) })
+            tokio::spawn(async move { Decoded::of(runs, first) })
         })
         .buffered(DECODE_AHEAD);
-    let mut file = ResultsFile {
-        partial: partial_path(output),
-        output,
-        format,
-        writer: None,
-        buffer: Vec::new(),
-    };
+    let mut file = ResultsFile::create(output, format)?;
     let mut counts = Exported::default();
     let failure = loop {
         let Some(decoded) = batches.next().await else {
@@ -176,10 +169,7 @@ async fn write_here(
             }
         };
         counts.add_all(decoded.counts);
-        file.write_jsonl(&decoded.lines)?;
-        for row in decoded.held {
-            file.write(row)?;
-        }
+        file.writer.write_jsonl(&decoded.lines)?;
         match decoded.error {
             None => {}
             Some(Failure::Stream(e)) => {
@@ -202,17 +192,20 @@ async fn write_here(
 
 /// Where the runs are written until all of them are: `FILE.partial` beside `FILE`.
 pub(crate) fn partial_path(output: &Path) -> PathBuf {
+    beside(output, ".partial")
+}
+
+/// `FILE` with `suffix` added to its name.
+fn beside(output: &Path, suffix: &str) -> PathBuf {
     let mut name = output.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
-/// A batch of runs read into rows, up to the first failure: JSON Lines records ready for the
-/// file, or for CSV rows whose columns the file decides.
+/// A batch of runs read into JSON Lines records, up to the first failure.
 #[derive(Default)]
 struct Decoded {
     lines: Vec<u8>,
-    held: Vec<Held>,
     counts: Exported,
     error: Option<Failure>,
 }
@@ -259,17 +252,12 @@ enum Failure {
 }
 
 impl Decoded {
-    /// Reads `runs`, the first of which is the stream's run number `first`, for a file in
-    /// `format`.
-    fn of(
-        runs: Vec<Result<GroupRun, parallel_client::Error>>,
-        first: u64,
-        format: OutputFormat,
-    ) -> Self {
+    /// Reads `runs`, the first of which is the stream's run number `first`.
+    fn of(runs: Vec<Result<GroupRun, parallel_client::Error>>, first: u64) -> Self {
         let mut decoded = Self::default();
         for (index, run) in (first..).zip(runs) {
             let added = match run {
-                Ok(run) => decoded.add(&run, index, format).map_err(Failure::Run),
+                Ok(run) => decoded.add(&run, index).map_err(Failure::Run),
                 Err(e) => Err(Failure::Stream(e)),
             };
             if let Err(failure) = added {
@@ -280,16 +268,10 @@ impl Decoded {
         decoded
     }
 
-    fn add(&mut self, run: &GroupRun, index: u64, format: OutputFormat) -> Result<(), Error> {
+    fn add(&mut self, run: &GroupRun, index: u64) -> Result<(), Error> {
         let line = RunLine::read(run, index)?;
         self.counts.add(&line);
-        match format {
-            OutputFormat::Csv => self.held.push(Held::from(&line)),
-            OutputFormat::Jsonl | OutputFormat::Parquet => {
-                jsonl_line(&mut self.lines, &line.record())?;
-            }
-        }
-        Ok(())
+        jsonl_line(&mut self.lines, &line.record())
     }
 }
 
@@ -370,138 +352,145 @@ struct Tag<'a> {
     client_tag: Option<Cow<'a, str>>,
 }
 
-/// A run as a row of the file, owned: decoded on another task, or held until the CSV
-/// columns are known.
-struct Held {
-    row: u64,
-    input: Box<RawValue>,
-    output: Option<Box<RawValue>>,
-    run_id: String,
-    status: String,
-    error: Option<String>,
-}
-
-impl From<&RunLine<'_>> for Held {
-    fn from(line: &RunLine<'_>) -> Self {
-        Self {
-            row: line.row,
-            input: line.input.to_owned(),
-            output: line.output.map(RawValue::to_owned),
-            run_id: line.run_id.clone().into_owned(),
-            status: line.status.as_str().to_owned(),
-            error: line.error.clone(),
-        }
-    }
-}
-
-impl Held {
-    fn record(&self) -> Record<'_> {
-        Record {
-            row: self.row,
-            input: &self.input,
-            output: self.output.as_deref(),
-            run_id: &self.run_id,
-            status: &self.status,
-            error: self.error.as_deref(),
-        }
-    }
-}
-
-/// The output file, opened (as `FILE.partial`) once its CSV columns are known: from the first
-/// completed JSON output, or after [`MAX_BUFFERED`] rows without one.
+/// The output: JSON Lines in `FILE.partial` until every run is in.
 struct ResultsFile<'p> {
     output: &'p Path,
     partial: PathBuf,
     format: OutputFormat,
-    writer: Option<OutputWriter>,
-    buffer: Vec<Held>,
+    writer: OutputWriter,
 }
 
-impl ResultsFile<'_> {
-    fn write(&mut self, row: Held) -> Result<(), Error> {
-        if self.writer.is_none() {
-            let fields = match (row.output.as_deref(), self.format) {
-                (_, OutputFormat::Jsonl | OutputFormat::Parquet) => Some(None),
-                (Some(o), OutputFormat::Csv) if o.get().starts_with('{') => {
-                    Some(crate::spec::object_keys(o.get()))
-                }
-                _ if self.buffer.len() >= MAX_BUFFERED => Some(None),
-                _ => None,
-            };
-            let Some(fields) = fields else {
-                self.buffer.push(row);
-                return Ok(());
-            };
-            self.open(fields.as_deref())?;
-        }
-        match self.writer.as_mut() {
-            Some(writer) => writer.write(&row.record()),
-            None => Ok(()),
-        }
-    }
-
-    /// Appends JSON Lines records (none for a CSV file, whose rows come one by one).
-    fn write_jsonl(&mut self, lines: &[u8]) -> Result<(), Error> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        if self.writer.is_none() {
-            self.open(None)?;
-        }
-        match self.writer.as_mut() {
-            Some(writer) => writer.write_jsonl(lines),
-            None => Ok(()),
-        }
-    }
-
-    /// Opens the output with these CSV fields and writes the rows held so far.
-    fn open(&mut self, fields: Option<&[String]>) -> Result<(), Error> {
-        let mut writer = OutputWriter::open(&self.partial, self.format, 0, None, fields)?;
-        for held in self.buffer.drain(..) {
-            writer.write(&held.record())?;
-        }
-        self.writer = Some(writer);
-        Ok(())
-    }
-
-    /// Puts every run on disk and gives the file its name.
-    fn finish(mut self) -> Result<(), Error> {
-        if self.writer.is_none() {
-            self.open(None)?;
-        }
-        if let Some(writer) = self.writer.as_mut() {
-            writer.sync()?;
-        }
-        std::fs::rename(&self.partial, self.output).map_err(|e| {
-            Error::io(
-                format!(
-                    "cannot rename {} to {}",
-                    self.partial.display(),
-                    self.output.display()
-                ),
-                e,
-            )
+impl<'p> ResultsFile<'p> {
+    fn create(output: &'p Path, format: OutputFormat) -> Result<Self, Error> {
+        let partial = partial_path(output);
+        let writer = OutputWriter::open(&partial, OutputFormat::Jsonl, 0, None, None)?;
+        Ok(Self {
+            output,
+            partial,
+            format,
+            writer,
         })
     }
 
-    /// After a failure: writes the `rows` runs read so far to `FILE.partial` and says so if
+    /// Puts every run on disk and makes the file.
+    fn finish(mut self) -> Result<(), Error> {
+        let len = self.writer.sync()?;
+        match self.format {
+            OutputFormat::Jsonl => std::fs::rename(&self.partial, self.output).map_err(|e| {
+                Error::io(
+                    format!(
+                        "cannot rename {} to {}",
+                        self.partial.display(),
+                        self.output.display()
+                    ),
+                    e,
+                )
+            }),
+            OutputFormat::Csv => self.write_csv(len),
+            OutputFormat::Parquet => self.write_parquet(len),
+        }
+    }
+
+    /// Turns the JSON Lines in `FILE.partial` (its first `len` bytes) into the CSV file, made
+    /// beside it and renamed into place, then removes them. The columns are every input's
+    /// and every output's members ([`KeyOrder`]); an output that is not an object makes
+    /// one `output` column.
+    fn write_csv(self, len: u64) -> Result<(), Error> {
+        let (mut inputs, mut outputs, mut objects) =
+            (KeyOrder::default(), KeyOrder::default(), true);
+        self.each_line(len, |line| {
+            match crate::spec::object_keys(line.input.get()) {
+                Some(keys) => inputs.add(keys.iter().map(String::as_str)),
+                None => inputs.add(["input"]),
+            }
+            match line.output.map(|o| (o, crate::spec::object_keys(o.get()))) {
+                Some((_, Some(keys))) => outputs.add(keys.iter().map(String::as_str)),
+                Some((o, None)) if o.get() != "null" => objects = false,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let inputs = inputs.into_names();
+        let outputs = outputs.into_names();
+        let fields = (objects && !outputs.is_empty()).then_some(outputs.as_slice());
+        let tmp = beside(self.output, ".tmp");
+        let mut writer = OutputWriter::open(&tmp, OutputFormat::Csv, 0, Some(&inputs), fields)?;
+        self.each_line(len, |line| writer.write(&line.record()))?;
+        writer.sync()?;
+        drop(writer);
+        std::fs::rename(&tmp, self.output)
+            .map_err(|e| Error::io(format!("cannot write {}", self.output.display()), e))?;
+        let _ = std::fs::remove_file(&self.partial);
+        Ok(())
+    }
+
+    /// Calls `each` with every record of the first `len` bytes of `FILE.partial`.
+    fn each_line(
+        &self,
+        len: u64,
+        mut each: impl FnMut(&JournalLine<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        use std::io::{BufRead, Read};
+        let io = |e| Error::io(format!("cannot read {}", self.partial.display()), e);
+        let file = std::fs::File::open(&self.partial).map_err(io)?;
+        let mut reader = std::io::BufReader::with_capacity(256 * 1024, file.take(len));
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                return Ok(());
+            }
+            let line: JournalLine<'_> = serde_json::from_slice(&buf)
+                .map_err(|e| Error::state(format!("{} is damaged: {e}", self.partial.display())))?;
+            each(&line)?;
+        }
+    }
+
+    /// Turns the JSON Lines in `FILE.partial` (its first `len` bytes) into the Parquet file,
+    /// made beside it and renamed into place, then removes them.
+    #[cfg(feature = "parquet")]
+    fn write_parquet(self, len: u64) -> Result<(), Error> {
+        use crate::parquet::{InputColumns, OutputColumns, Rows, WholeOutput};
+        let _ = std::fs::remove_file(crate::parquet::tmp_path(self.output));
+        WholeOutput {
+            output: self.output,
+            journal: &self.partial,
+            journal_len: len,
+            rows: Rows::AsWritten,
+            input: InputColumns::Journal { order: None },
+            outputs: OutputColumns::Found,
+        }
+        .write()?;
+        let _ = std::fs::remove_file(&self.partial);
+        Ok(())
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    #[allow(clippy::unused_self)] // the signature of the `parquet` build's
+    fn write_parquet(self, _: u64) -> Result<(), Error> {
+        Err(Error::parquet_not_built())
+    }
+
+    /// After a failure: keeps the `rows` runs read so far in `FILE.partial` and says so if
     /// `keep`, else (or if there are none) leaves nothing. `FILE` is not touched.
     fn abandon(mut self, keep: KeepPartial, rows: u64) {
-        let kept = keep == KeepPartial::Yes
-            && rows > 0
-            && (self.writer.is_some() || self.open(None).is_ok())
-            && self.writer.as_mut().is_some_and(|w| w.flush().is_ok());
+        let kept = keep == KeepPartial::Yes && rows > 0 && self.writer.flush().is_ok();
         if kept {
             crate::progress::notice(
                 "partial",
                 &format!(
-                    "The {rows} runs read before the failure are in {}; {} was not written.",
+                    "The {rows} runs read before the failure are in {}{}; {} was not written.",
                     self.partial.display(),
+                    if self.format == OutputFormat::Jsonl {
+                        ""
+                    } else {
+                        " (as JSON Lines)"
+                    },
                     self.output.display()
                 ),
             );
         } else {
-            drop(self.writer.take());
+            drop(self.writer);
             let _ = std::fs::remove_file(&self.partial);
         }
     }

@@ -27,12 +27,12 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
-use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::kinds::{ColumnBuilder, Kind};
 use super::read::{BATCH_ROWS, ParquetBatches};
+use crate::output::{JournalLine, KeyOrder};
 use crate::state::{FileStamp, Fnv64};
 use crate::{ColumnMap, CsvLayout, Error};
 
@@ -53,19 +53,39 @@ pub(crate) enum InputColumns<'a> {
     Journal { order: Option<&'a [String]> },
 }
 
+/// Which lines of the journal become the file's rows, in which order.
+#[derive(Clone, Copy)]
+pub(crate) enum Rows {
+    /// Every row of a job's input, `0..n`, in input order: each row's last line (a row
+    /// written again after a retry has several).
+    Input(u64),
+    /// Every line, in the journal's order (the runs of a group, as its stream gave them).
+    AsWritten,
+}
+
+/// Where the output columns and their types come from.
+pub(crate) enum OutputColumns {
+    /// The task's output schema: these fields with the kinds it declares (`None`: one
+    /// `output` column, text or an output of no fixed shape as JSON text, of this kind).
+    Declared {
+        fields: Option<Vec<(String, Kind)>>,
+        single: Kind,
+    },
+    /// The outputs found in the journal: a column for each member of the objects (in the
+    /// order they are first seen) when every output is an object, one `output` column
+    /// otherwise; their kinds inferred from the values.
+    Found,
+}
+
 /// What the Parquet output is made of.
 pub(crate) struct WholeOutput<'a> {
     pub(crate) output: &'a Path,
     pub(crate) journal: &'a Path,
     /// The journal's complete part, in bytes.
     pub(crate) journal_len: u64,
-    pub(crate) total_rows: u64,
+    pub(crate) rows: Rows,
     pub(crate) input: InputColumns<'a>,
-    /// The output fields with the kinds their schema declares; `None`: one `output` column
-    /// (text, or an output of no fixed shape, as JSON text).
-    pub(crate) fields: Option<Vec<(String, Kind)>>,
-    /// For a single `output` column: its kind.
-    pub(crate) single_output: Kind,
+    pub(crate) outputs: OutputColumns,
 }
 
 /// Where the output is made before it is renamed into place.
@@ -73,22 +93,6 @@ pub(crate) fn tmp_path(output: &Path) -> PathBuf {
     let mut name = output.as_os_str().to_owned();
     name.push(".tmp");
     PathBuf::from(name)
-}
-
-/// One journal line, borrowed.
-#[derive(Deserialize)]
-struct Line<'a> {
-    row: u64,
-    #[serde(borrow)]
-    input: &'a RawValue,
-    #[serde(borrow, default)]
-    output: Option<&'a RawValue>,
-    #[serde(default)]
-    run_id: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    error: Option<String>,
 }
 
 /// A row without a line in the journal.
@@ -99,7 +103,112 @@ struct Survey {
     /// Where each row's last line starts; [`NO_LINE`]: none.
     lines: Vec<u64>,
     input_columns: Vec<(String, Kind)>,
+    /// The output's members, one column each; `None`: one `output` column.
+    output_fields: Option<Vec<String>>,
     output_kinds: Vec<Kind>,
+}
+
+/// The output columns as the survey finds them.
+enum OutputSurvey {
+    /// [`OutputColumns::Declared`]: the kinds checked against the values.
+    Declared {
+        fields: Option<Vec<String>>,
+        kinds: Vec<Kind>,
+    },
+    /// [`OutputColumns::Found`]: the members seen and their kinds, whether every output is
+    /// an object, and the kind of a single `output` column should some output not be one.
+    Found {
+        order: KeyOrder,
+        kinds: HashMap<String, Kind>,
+        all_objects: bool,
+        single: Kind,
+    },
+}
+
+impl OutputSurvey {
+    fn new(outputs: &OutputColumns) -> Self {
+        match outputs {
+            OutputColumns::Declared { fields, single } => Self::Declared {
+                fields: fields
+                    .as_ref()
+                    .map(|f| f.iter().map(|(n, _)| n.clone()).collect()),
+                kinds: match fields {
+                    Some(fields) => fields.iter().map(|(_, k)| *k).collect(),
+                    None => vec![*single],
+                },
+            },
+            OutputColumns::Found => Self::Found {
+                order: KeyOrder::default(),
+                kinds: HashMap::new(),
+                all_objects: true,
+                single: Kind::Unknown,
+            },
+        }
+    }
+
+    fn see(&mut self, raw: &RawValue, output: Value) {
+        match self {
+            Self::Declared { fields, kinds } => match (fields, output) {
+                (Some(fields), Value::Object(object)) => {
+                    for (name, kind) in fields.iter().zip(kinds.iter_mut()) {
+                        if let Some(value) = object.get(name) {
+                            *kind = kind.admit(value);
+                        }
+                    }
+                }
+                (None, value) => kinds[0] = kinds[0].admit(&value),
+                _ => {}
+            },
+            Self::Found {
+                order,
+                kinds,
+                all_objects,
+                single,
+            } => {
+                if output.is_null() {
+                    return;
+                }
+                *single = single.infer(&output);
+                let Value::Object(object) = output else {
+                    *all_objects = false;
+                    return;
+                };
+                order.add(
+                    crate::spec::object_keys(raw.get())
+                        .iter()
+                        .flatten()
+                        .map(String::as_str),
+                );
+                for (name, value) in object {
+                    let kind = kinds.entry(name).or_insert(Kind::Unknown);
+                    *kind = kind.infer(&value);
+                }
+            }
+        }
+    }
+
+    /// The columns: for outputs found, one `output` column unless every output is an object.
+    fn finish(self) -> (Option<Vec<String>>, Vec<Kind>) {
+        match self {
+            Self::Declared { fields, kinds } => (fields, kinds),
+            Self::Found {
+                order,
+                kinds,
+                all_objects,
+                single,
+            } => {
+                let names = order.into_names();
+                if !all_objects || names.is_empty() {
+                    return (None, vec![single]);
+                }
+                let kinds = names
+                    .iter()
+                    .map(|n| kinds.get(n).copied().unwrap_or(Kind::Unknown))
+                    .collect();
+                (Some(names), kinds)
+            }
+        }
+    }
 }
 
 impl WholeOutput<'_> {
@@ -128,7 +237,7 @@ impl WholeOutput<'_> {
         };
         let mut writer = ArrowWriter::try_new(sink, Arc::clone(&pass.schema), Some(props))
             .map_err(parquet_error)?;
-        while let Some(batch) = pass.next_batch(self)? {
+        while let Some(batch) = pass.next_batch(self, &survey)? {
             writer.write(&batch).map_err(parquet_error)?;
         }
         let sink = writer.into_inner().map_err(parquet_error)?;
@@ -143,24 +252,18 @@ impl WholeOutput<'_> {
         let io = |e| Error::io(format!("cannot read {}", self.journal.display()), e);
         let file = File::open(self.journal).map_err(io)?;
         let mut reader = BufReader::with_capacity(256 * 1024, file.take(self.journal_len));
-        let rows = usize::try_from(self.total_rows).unwrap_or(usize::MAX);
-        let mut lines = vec![NO_LINE; rows];
-        let mut input_columns: Vec<(String, Kind)> = match self.input {
-            InputColumns::Journal { order: Some(order) } => {
-                order.iter().map(|c| (c.clone(), Kind::Unknown)).collect()
-            }
-            _ => Vec::new(),
+        let mut lines = match self.rows {
+            Rows::Input(total) => vec![NO_LINE; usize::try_from(total).unwrap_or(usize::MAX)],
+            Rows::AsWritten => Vec::new(),
         };
-        let mut input_index: HashMap<String, usize> = input_columns
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| (c.clone(), i))
-            .collect();
+        // The input columns: in the input's order when known, else as the inputs list them.
+        let mut input_order = KeyOrder::default();
+        let mut input_kinds: HashMap<String, Kind> = HashMap::new();
+        if let InputColumns::Journal { order: Some(order) } = self.input {
+            input_order.add(order.iter().map(String::as_str));
+        }
         let infer_inputs = matches!(self.input, InputColumns::Journal { .. });
-        let mut output_kinds: Vec<Kind> = match &self.fields {
-            Some(fields) => fields.iter().map(|(_, k)| *k).collect(),
-            None => vec![self.single_output],
-        };
+        let mut outputs = OutputSurvey::new(&self.outputs);
         let mut buf = Vec::new();
         let mut offset = 0u64;
         loop {
@@ -169,45 +272,38 @@ impl WholeOutput<'_> {
             if n == 0 {
                 break;
             }
-            let line: Line<'_> =
+            let line: JournalLine<'_> =
                 serde_json::from_slice(&buf).map_err(|e| self.damaged(offset, &e))?;
-            let slot = usize::try_from(line.row)
-                .ok()
-                .and_then(|r| lines.get_mut(r))
-                .ok_or_else(|| {
-                    Error::state(format!(
-                        "{} holds row {}, but the input has {} rows; delete the output's \
-                         files to start over",
-                        self.journal.display(),
-                        line.row,
-                        self.total_rows
-                    ))
-                })?;
-            *slot = offset;
+            match self.rows {
+                Rows::Input(total) => {
+                    let slot = usize::try_from(line.row)
+                        .ok()
+                        .and_then(|r| lines.get_mut(r))
+                        .ok_or_else(|| {
+                            Error::state(format!(
+                                "{} holds row {}, but the input has {total} rows; delete the \
+                                 output's files to start over",
+                                self.journal.display(),
+                                line.row,
+                            ))
+                        })?;
+                    *slot = offset;
+                }
+                Rows::AsWritten => lines.push(offset),
+            }
             offset += n as u64;
             if infer_inputs {
                 let input = input_object(line.input);
-                for (key, value) in &input {
-                    let at = *input_index.entry(key.clone()).or_insert_with(|| {
-                        input_columns.push((key.clone(), Kind::Unknown));
-                        input_columns.len() - 1
-                    });
-                    input_columns[at].1 = input_columns[at].1.infer(value);
+                input_order.add(input.iter().map(|(key, _)| key.as_str()));
+                for (key, value) in input {
+                    let kind = input_kinds.entry(key).or_insert(Kind::Unknown);
+                    *kind = kind.infer(&value);
                 }
             }
-            let output = line
-                .output
-                .and_then(|o| serde_json::from_str::<Value>(o.get()).ok());
-            match (&self.fields, output) {
-                (Some(fields), Some(Value::Object(object))) => {
-                    for ((name, _), kind) in fields.iter().zip(output_kinds.iter_mut()) {
-                        if let Some(value) = object.get(name) {
-                            *kind = kind.admit(value);
-                        }
-                    }
-                }
-                (None, Some(value)) => output_kinds[0] = output_kinds[0].admit(&value),
-                _ => {}
+            if let Some(raw) = line.output
+                && let Ok(output) = serde_json::from_str::<Value>(raw.get())
+            {
+                outputs.see(raw, output);
             }
         }
         if let Some(row) = lines.iter().position(|offset| *offset == NO_LINE) {
@@ -217,9 +313,19 @@ impl WholeOutput<'_> {
                 self.journal.display()
             )));
         }
+        let input_columns = input_order
+            .into_names()
+            .into_iter()
+            .map(|name| {
+                let kind = input_kinds.get(&name).copied().unwrap_or(Kind::Unknown);
+                (name, kind)
+            })
+            .collect();
+        let (output_fields, output_kinds) = outputs.finish();
         Ok(Survey {
             lines,
             input_columns,
+            output_fields,
             output_kinds,
         })
     }
@@ -289,8 +395,8 @@ impl<'a> WritePass<'a> {
             ),
         };
         let input_names: Vec<String> = input_fields.iter().map(|f| f.name().clone()).collect();
-        let output_keys: Vec<String> = match &whole.fields {
-            Some(fields) => fields.iter().map(|(n, _)| n.clone()).collect(),
+        let output_keys: Vec<String> = match &survey.output_fields {
+            Some(fields) => fields.clone(),
             None => vec!["output".to_owned()],
         };
         // The CSV output's column names: a name used twice gets `input.`/`output.`.
@@ -334,7 +440,12 @@ impl<'a> WritePass<'a> {
     }
 
     /// The next rows as a record batch, or `None` after the last row.
-    fn next_batch(&mut self, whole: &WholeOutput<'_>) -> Result<Option<RecordBatch>, Error> {
+    fn next_batch(
+        &mut self,
+        whole: &WholeOutput<'_>,
+        survey: &Survey,
+    ) -> Result<Option<RecordBatch>, Error> {
+        let total_rows = self.lines.len() as u64;
         let (count, input_arrays) = match (&mut self.parquet_input, whole.input) {
             (Some(batches), InputColumns::Parquet { path, .. }) => {
                 match batches.next_batch(path)? {
@@ -343,18 +454,18 @@ impl<'a> WritePass<'a> {
                 }
             }
             _ => (
-                (whole.total_rows - self.next_row).min(BATCH_ROWS as u64 * 4),
+                (total_rows - self.next_row).min(BATCH_ROWS as u64 * 4),
                 Vec::new(),
             ),
         };
         if count == 0 {
-            if self.next_row != whole.total_rows {
-                return Err(input_changed(whole));
+            if self.next_row != total_rows {
+                return Err(input_changed(whole, total_rows));
             }
             return Ok(None);
         }
-        if self.next_row + count > whole.total_rows {
-            return Err(input_changed(whole));
+        if self.next_row + count > total_rows {
+            return Err(input_changed(whole, total_rows));
         }
         let mut rows = UInt64Builder::with_capacity(usize::try_from(count).unwrap_or(0));
         let mut run_ids = StringBuilder::new();
@@ -362,9 +473,9 @@ impl<'a> WritePass<'a> {
         let mut errors = StringBuilder::new();
         for row in self.next_row..self.next_row + count {
             self.read_line(whole, row)?;
-            let line: Line<'_> = serde_json::from_slice(&self.buf)
+            let line: JournalLine<'_> = serde_json::from_slice(&self.buf)
                 .map_err(|e| whole.damaged(self.lines[to_index(row)], &e))?;
-            rows.append_value(row);
+            rows.append_value(line.row);
             if !self.input_builders.is_empty() {
                 let input: HashMap<String, Value> = input_object(line.input).into_iter().collect();
                 for (name, builder) in self.input_columns.iter().zip(&mut self.input_builders) {
@@ -374,9 +485,9 @@ impl<'a> WritePass<'a> {
             let output = line
                 .output
                 .and_then(|o| serde_json::from_str::<Value>(o.get()).ok());
-            match (&whole.fields, &output) {
+            match (&survey.output_fields, &output) {
                 (Some(fields), Some(Value::Object(object))) => {
-                    for ((name, _), builder) in fields.iter().zip(&mut self.output_builders) {
+                    for (name, builder) in fields.iter().zip(&mut self.output_builders) {
                         builder.append(object.get(name));
                     }
                 }
@@ -424,11 +535,10 @@ fn to_index(row: u64) -> usize {
     usize::try_from(row).unwrap_or(usize::MAX)
 }
 
-fn input_changed(whole: &WholeOutput<'_>) -> Error {
+fn input_changed(whole: &WholeOutput<'_>, total_rows: u64) -> Error {
     Error::state(format!(
-        "the input no longer has the job's {} rows: it changed since the job ran; restore it \
-         and run the same command to write {}",
-        whole.total_rows,
+        "the input no longer has the job's {total_rows} rows: it changed since the job ran; \
+         restore it and run the same command to write {}",
         whole.output.display()
     ))
 }

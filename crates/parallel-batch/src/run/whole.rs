@@ -106,7 +106,7 @@ fn write_parquet(
     scanned: &Scanned,
     state: &State,
 ) -> Result<crate::FileStamp, Error> {
-    use crate::parquet::{InputColumns, Kind, WholeOutput};
+    use crate::parquet::{InputColumns, Kind, OutputColumns, Rows, WholeOutput};
     let schema = &job.task.spec["output_schema"];
     let properties = schema.get("json_schema").and_then(|s| s.get("properties"));
     let fields = job.task.output_fields.as_ref().map(|names| {
@@ -139,10 +139,12 @@ fn write_parquet(
         output: &args.output,
         journal: &journal,
         journal_len: state.output_len,
-        total_rows: state.total_rows,
+        rows: Rows::Input(state.total_rows),
         input,
-        fields,
-        single_output,
+        outputs: OutputColumns::Declared {
+            fields,
+            single: single_output,
+        },
     }
     .write()
 }

@@ -271,6 +271,24 @@ fn csv_to_parquet_types_the_output_columns_from_the_schema() {
     let failed = check_against_journal(&batches, &output);
     assert!(failed > 0 && failed < 300, "{failed}");
     assert_eq!(emu.runs_created(), 300);
+
+    // The same runs read back from the group by `results`: the columns found in the runs,
+    // typed from their values, hold what the job wrote.
+    let group = state_of(&output)["group_id"].as_str().unwrap().to_owned();
+    let all = dir.path().join("all.parquet");
+    run_ok(&mut results_command(&emu.url(), &group, &all));
+    assert!(!dir.path().join("all.parquet.partial").exists());
+    let read_back = read_parquet(&all);
+    let mut found = expected.clone();
+    // The output columns in the order the emulator lists an output's members (by name).
+    found[3..8].sort();
+    assert_eq!(field_types(&read_back), found);
+    assert_eq!(
+        column(&read_back, "row"),
+        (0..ROWS).map(|r| json!(r)).collect::<Vec<_>>(),
+        "the stream gives the runs in the order they were added"
+    );
+    assert_eq!(check_against_journal(&read_back, &output), failed);
 }
 
 /// Checks the typed columns against the journal (the JSON Lines record of the same runs);

@@ -304,3 +304,79 @@ fn a_group_still_running_is_written_as_it_stands_and_said_to_be_unfinished() {
         assert!(line["output"].is_null(), "{line}");
     }
 }
+
+/// A `task_run.state` event of a completed run at `position` with this input and output.
+fn event_with(position: u64, input: &str, content: &str) -> String {
+    format!(
+        r#"{{"type":"task_run.state","event_id":"{n}","input":{{"input":{input},"processor":"base"}},"run":{{"run_id":"trun_{position}","status":"completed","is_active":false,"processor":"base","metadata":{{"client_tag":"0123456789abcdef:{position}"}}}},"output":{{"type":"json","content":{content},"basis":[]}}}}"#,
+        n = position + 1
+    )
+}
+
+#[test]
+fn csv_results_have_a_column_for_every_member_of_every_input_and_output() {
+    // Outputs that each leave out some members of one schema, in its order; a member first
+    // seen in the 400th run; inputs that differ too.
+    let mut body = String::new();
+    for position in 0..500u64 {
+        let content = match position % 3 {
+            0 => format!(r#"{{"ceo":"c{position}","products":["p"]}}"#),
+            1 => format!(r#"{{"ceo":"c{position}","founded":{position},"products":[]}}"#),
+            _ if position >= 400 => r#"{"founded":1,"public":true,"products":[]}"#.to_owned(),
+            _ => r#"{"founded":2,"products":null}"#.to_owned(),
+        };
+        let input = if position == 250 {
+            r#"{"name":"n250","late":"only here"}"#.to_owned()
+        } else {
+            format!(r#"{{"name":"n{position}"}}"#)
+        };
+        writeln!(
+            body,
+            "event: task_run.state\ndata: {}\n",
+            event_with(position, &input, &content)
+        )
+        .unwrap();
+    }
+    let url = serve_stream(body);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("all.csv");
+    let out = results(&url, "tgrp_shapes", &csv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("all.csv.partial").exists());
+    let (header, rows) = read_csv_output(&csv);
+    assert_eq!(
+        header,
+        [
+            "row", "name", "late", "ceo", "founded", "public", "products", "run_id", "status",
+            "error"
+        ]
+    );
+    assert_eq!(rows.len(), 500);
+    assert_eq!(rows[&250]["late"], "only here");
+    assert_eq!(rows[&1]["late"], "");
+    assert_eq!(rows[&401]["public"], "true");
+    assert_eq!(rows[&4]["founded"], "4");
+    assert_eq!(rows[&3]["products"], r#"["p"]"#);
+    assert_eq!(rows[&3]["founded"], "");
+
+    // Text outputs: one `output` column.
+    let mut text = String::new();
+    for position in 0..3u64 {
+        let data = event_with(
+            position,
+            r#"{"q":"why"}"#,
+            &format!(r#""answer {position}""#),
+        );
+        writeln!(text, "event: task_run.state\ndata: {data}\n").unwrap();
+    }
+    let url = serve_stream(text);
+    let csv = dir.path().join("text.csv");
+    assert!(results(&url, "tgrp_text", &csv).status.success());
+    let (header, rows) = read_csv_output(&csv);
+    assert_eq!(header, ["row", "q", "output", "run_id", "status", "error"]);
+    assert_eq!(rows[&2]["output"], "answer 2");
+}
