@@ -374,7 +374,14 @@ impl<'p> ResultsFile<'p> {
 
     /// Puts every run on disk and makes the file.
     fn finish(mut self) -> Result<(), Error> {
-        let len = self.writer.sync()?;
+        // A JSON Lines file is the partial file renamed: it goes to disk first. The others
+        // are made from it, and they are synced instead.
+        let len = if self.format == OutputFormat::Jsonl {
+            self.writer.sync()?
+        } else {
+            self.writer.flush()?;
+            self.writer.len()
+        };
         match self.format {
             OutputFormat::Jsonl => std::fs::rename(&self.partial, self.output).map_err(|e| {
                 Error::io(
