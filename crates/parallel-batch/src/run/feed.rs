@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::checks;
 use super::job::Job;
 use super::line_map::LineMap;
+use crate::output::KeyOrder;
 use crate::state::{Fingerprint, Fnv64, RowSet};
-use crate::{ColumnMap, Error, InputFormat, InputReader};
+use crate::{ColumnMap, Error, InputFormat, InputReader, OutputFormat};
 
 /// Rows sent to the engine ahead of its reading them.
 const FEED_BUFFER: usize = 1024;
@@ -24,7 +25,8 @@ pub(crate) struct Scanned {
     /// Data rows in the file.
     pub(crate) total: u64,
     pub(crate) fingerprint: Fingerprint,
-    /// The input columns (CSV, or JSONL with a column map).
+    /// The input columns: the CSV header, a column map's, or for a CSV or Parquet output
+    /// every member of every row's input.
     pub(crate) columns: Option<Vec<String>>,
     /// FNV-1a 64 of each row's run input, by row (8 bytes a row): what tells a fixed row
     /// from an edited one when the input changes between runs.
@@ -37,10 +39,14 @@ pub(crate) struct Scanned {
 pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
     let (format, map) = (job.input_format, job.map.clone());
     let (spec_chars, limit, max_lines) = (job.spec_chars, job.max_input_chars, job.max_row_lines);
+    let columned = job.output_format != OutputFormat::Jsonl;
     tokio::task::spawn_blocking(move || {
         let mut reader = InputReader::open(&path, format, map.as_ref())?;
         reader.set_max_row_lines(max_lines);
-        let columns = reader.columns().map(<[String]>::to_vec);
+        let mut columns = reader.columns().map(<[String]>::to_vec);
+        // Inputs without a header (JSON Lines, Parquet): a CSV or Parquet output has a column
+        // for every member of every row, not only of the first.
+        let mut members = (columns.is_none() && columned).then(KeyOrder::default);
         let mut total = 0u64;
         let mut row_hashes = Vec::new();
         let mut lines = LineMap::default();
@@ -50,7 +56,16 @@ pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
                 Error::input_at(&path, format.unit(), row.line, None, message)
             })?;
             row_hashes.push(row_hash(&row.input));
+            if let Some(members) = &mut members {
+                match crate::spec::object_keys(&row.input) {
+                    Some(keys) => members.add(keys.iter().map(String::as_str)),
+                    None => members.add(["input"]),
+                }
+            }
             total += 1;
+        }
+        if let Some(members) = members {
+            columns = Some(members.into_names());
         }
         Ok(Scanned {
             total,

@@ -269,3 +269,32 @@ fn a_row_the_api_refuses_is_written_as_rejected_and_the_batch_goes_on() {
     assert_eq!(summary["written_now"], 0);
     assert_eq!(emu.runs_created(), 2999);
 }
+
+#[test]
+fn jsonl_rows_with_different_members_get_every_column_in_a_csv_output() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("vary.jsonl");
+    let mut text = String::new();
+    for i in 0..300 {
+        let line = match i {
+            // A member only the 200th row has, and a text row.
+            199 => format!(r#"{{"name":"n{i}","city":"Lyon"}}"#),
+            250 => r#""just a question""#.to_owned(),
+            _ => format!(r#"{{"name":"n{i}"}}"#),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("out.csv");
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
+    let (header, rows) = read_csv_output(&output);
+    assert_eq!(header[..4], ["row", "name", "city", "input"], "{header:?}");
+    assert_eq!(rows.len(), 300);
+    assert_eq!(rows[&199]["city"], "Lyon");
+    assert_eq!(rows[&199]["name"], "n199");
+    assert_eq!(rows[&0]["city"], "");
+    assert_eq!(rows[&250]["input"], "just a question");
+    assert_eq!(rows[&250]["name"], "");
+}
