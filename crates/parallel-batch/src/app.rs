@@ -185,6 +185,7 @@ async fn results_command(
         return Err(Error::parquet_not_built());
     }
     let to_stdout = crate::run::is_dash(output);
+    crate::run::check_output(output)?;
     let client = remote_client(cli)?;
     let counts = if to_stdout {
         crate::results::write_stdout(&client, group, format).await?
@@ -241,6 +242,7 @@ async fn run_command(
         crate::base_url::check(url)?;
     }
     crate::run::check_input(args)?;
+    crate::run::check_output(&args.output)?;
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
     let emulator = if embedded {

@@ -18,7 +18,7 @@ pub(crate) use stdio::is_dash;
 mod waiting;
 mod whole;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,43 @@ pub(crate) fn check_input(args: &RunArgs) -> Result<(), Error> {
         std::fs::File::open(path).map_err(cannot)?;
     }
     Ok(())
+}
+
+/// Refuses an output that cannot be made (a directory, a path in a directory that does not
+/// exist) before anything else happens, with the reason in the user's terms rather than
+/// those of the first file the tool would make beside it.
+pub(crate) fn check_output(path: &Path) -> Result<(), Error> {
+    if stdio::is_dash(path) {
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err(Error::usage(format!(
+            "{} is a directory; give the name of the file to write",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(Error::usage(format!(
+            "cannot write {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        ))),
+        Err(e) => Err(Error::usage(format!(
+            "cannot write {}: its directory {} {}",
+            path.display(),
+            dir.display(),
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "does not exist".to_owned()
+            } else {
+                format!("cannot be read ({e})")
+            }
+        ))),
+    }
 }
 
 /// Runs the job on files; `resume_command` is `None` when it cannot be resumed.

@@ -447,3 +447,54 @@ fn a_wrong_input_path_is_refused_before_a_backend_or_a_lock() {
         assert_eq!(left, ["folder"], "nothing written for {input}");
     }
 }
+
+#[test]
+fn an_output_that_cannot_be_made_is_refused_before_a_backend_or_a_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    std::fs::write(dir.path().join("in.csv"), "name\nAcme\n").unwrap();
+    for (output, says) in [
+        (
+            "nowhere/out.csv",
+            "cannot write nowhere/out.csv: its directory nowhere does not exist",
+        ),
+        (
+            "folder",
+            "folder is a directory; give the name of the file to write",
+        ),
+        (
+            "in.csv/out.csv",
+            "cannot write in.csv/out.csv: in.csv is not a directory",
+        ),
+    ] {
+        let run = batch()
+            .current_dir(dir.path())
+            .args(["run", "in.csv", "-o", output, "--columns", COLUMNS])
+            .output()
+            .unwrap();
+        let results = batch()
+            .current_dir(dir.path())
+            .args([
+                "--base-url",
+                "http://127.0.0.1:9",
+                "results",
+                "tgrp_x",
+                "-o",
+                output,
+            ])
+            .output()
+            .unwrap();
+        for out in [run, results] {
+            let stderr = stderr_of(&out);
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert!(stderr.contains(says), "{stderr}");
+            assert!(!stderr.contains("embedded emulator"), "{stderr}");
+        }
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["folder", "in.csv"], "nothing written for {output}");
+    }
+}
