@@ -90,12 +90,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
             _ => {}
         }
     }
-    let top = by_country.iter().max_by_key(|(_, n)| **n);
-    println!(
-        "done in {:.1}s; {failures} failed; {} countries, the most frequent: {top:?}",
+    print!(
+        "done in {:.1}s; {failures} failed; {} countries",
         started.elapsed().as_secs_f64(),
         by_country.len()
     );
+    match by_country.iter().max_by_key(|(_, n)| **n) {
+        Some((country, n)) => println!(", the most frequent: {country} ({n} runs)"),
+        None => println!(),
+    }
 
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
