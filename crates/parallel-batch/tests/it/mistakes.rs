@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, batch, lines_in, read_csv_output, results_command, run_command, run_ok,
+    COLUMNS, Emu, batch, files_in, lines_in, read_csv_output, results_command, run_command, run_ok,
     signal_after_lines, state_of, write_csv,
 };
 
@@ -439,12 +439,11 @@ fn a_wrong_input_path_is_refused_before_a_backend_or_a_lock() {
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
         assert!(!stderr.contains("embedded emulator"), "{stderr}");
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["folder"], "nothing written for {input}");
+        assert_eq!(
+            files_in(dir.path()),
+            ["folder"],
+            "nothing written for {input}"
+        );
     }
 }
 
@@ -490,11 +489,10 @@ fn an_output_that_cannot_be_made_is_refused_before_a_backend_or_a_lock() {
             assert!(stderr.contains(says), "{stderr}");
             assert!(!stderr.contains("embedded emulator"), "{stderr}");
         }
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["folder", "in.csv"], "nothing written for {output}");
+        assert_eq!(
+            files_in(dir.path()),
+            ["folder", "in.csv"],
+            "nothing written for {output}"
+        );
     }
 }

@@ -6,9 +6,20 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use crate::support::{
-    COLUMNS, Emu, read_csv_output, read_jsonl_output, results_command, run_command, run_ok,
-    state_of, write_csv,
+    COLUMNS, Emu, files_in, read_csv_output, read_jsonl_output, results_command, run_command,
+    run_ok, state_of, write_csv,
 };
+
+/// The `row` of each JSON Lines record in `text`.
+fn rows_of(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["row"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
 
 fn results(base_url: &str, group: &str, output: &Path) -> std::process::Output {
     results_command(base_url, group, output).output().unwrap()
@@ -161,15 +172,7 @@ fn a_run_the_server_sends_broken_stops_results_with_the_runs_before_it_kept_apar
         "an earlier export\n",
         "a failed export leaves the file it would replace as it was"
     );
-    let rows: Vec<u64> = std::fs::read_to_string(&partial)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["row"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let rows = rows_of(&std::fs::read_to_string(&partial).unwrap());
     assert_eq!(rows, (0..400).collect::<Vec<_>>());
 
     // Without a run to keep, nothing is left behind, and no file is created.
@@ -180,12 +183,7 @@ fn a_run_the_server_sends_broken_stops_results_with_the_runs_before_it_kept_apar
     let fresh = dir.path().join("fresh.csv");
     let out = results(&url, "tgrp_broken", &fresh);
     assert!(!out.status.success());
-    let mut left: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    assert_eq!(left, ["all.jsonl", "all.jsonl.partial"]);
+    assert_eq!(files_in(dir.path()), ["all.jsonl", "all.jsonl.partial"]);
 }
 
 #[test]
@@ -205,15 +203,7 @@ fn results_to_standard_output_writes_the_whole_group_there_and_no_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["row"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let rows = rows_of(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(rows, (0..300).collect::<Vec<_>>());
 
     // A group that cannot be read whole: nothing on standard output, and no file anywhere.
@@ -235,7 +225,7 @@ fn results_to_standard_output_writes_the_whole_group_there_and_no_file() {
         "{stderr}"
     );
     assert!(!stderr.contains(".partial"), "{stderr}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert!(files_in(dir.path()).is_empty());
 }
 
 #[test]

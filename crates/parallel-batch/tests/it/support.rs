@@ -215,3 +215,13 @@ pub(crate) fn signal_after_lines(
     assert!(status.success());
     child.wait_with_output().unwrap()
 }
+
+/// The names of the files in `dir`, sorted.
+pub(crate) fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
