@@ -10,6 +10,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::Compression;
+use parquet::file::metadata::ParquetMetaData;
 
 use super::json;
 use crate::Error;
@@ -37,6 +39,9 @@ impl ParquetBatches {
                 format!("cannot read it as a Parquet file ({e}); is it one?"),
             )
         })?;
+        if let Some(why) = unreadable_codec(builder.metadata()) {
+            return Err(Error::input_file(path, why));
+        }
         let file_schema = builder.schema().clone();
         let names: Vec<&str> = file_schema
             .fields()
@@ -192,5 +197,59 @@ impl ParquetRows {
             input.push('}');
             self.encoded.push(input);
         }
+    }
+}
+
+/// Why the file's pages cannot be read, if a column is compressed with a codec this build has
+/// no reader for (LZO, or one newer than it), said before any row is sent.
+fn unreadable_codec(metadata: &ParquetMetaData) -> Option<String> {
+    let chunk = metadata
+        .row_groups()
+        .iter()
+        .flat_map(parquet::file::metadata::RowGroupMetaData::columns)
+        .find(|chunk| !readable(chunk.compression()))?;
+    Some(format!(
+        "the column `{}` is compressed with {:?}, which parallel-batch cannot read (it reads \
+         Snappy, Zstandard, gzip, LZ4, Brotli and uncompressed pages); write the file again \
+         with one of those (for example pyarrow's `write_table(..., compression=\"snappy\")`)",
+        chunk.column_path(),
+        chunk.compression()
+    ))
+}
+
+/// Whether pages compressed with `codec` can be read.
+fn readable(codec: Compression) -> bool {
+    matches!(
+        codec,
+        Compression::UNCOMPRESSED
+            | Compression::SNAPPY
+            | Compression::ZSTD(_)
+            | Compression::GZIP(_)
+            | Compression::LZ4
+            | Compression::LZ4_RAW
+            | Compression::BROTLI(_)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::basic::{BrotliLevel, GzipLevel, ZstdLevel};
+
+    use super::*;
+
+    #[test]
+    fn every_codec_but_lzo_is_read() {
+        for codec in [
+            Compression::UNCOMPRESSED,
+            Compression::SNAPPY,
+            Compression::ZSTD(ZstdLevel::default()),
+            Compression::GZIP(GzipLevel::default()),
+            Compression::LZ4,
+            Compression::LZ4_RAW,
+            Compression::BROTLI(BrotliLevel::default()),
+        ] {
+            assert!(readable(codec), "{codec:?}");
+        }
+        assert!(!readable(Compression::LZO));
     }
 }

@@ -16,6 +16,8 @@ use arrow_array::{
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
 use serde_json::{Value, json};
 
 use crate::resume::{kill_at_four_points, kill_when, spawn};
@@ -26,7 +28,16 @@ use crate::support::{
 
 /// A Parquet file of `rows` rows with typed, nested and null values; see [`expected_input`].
 fn write_parquet_input(dir: &Path, rows: u64) -> PathBuf {
-    let path = dir.join("companies.parquet");
+    write_parquet_input_as(
+        &dir.join("companies.parquet"),
+        rows,
+        Compression::UNCOMPRESSED,
+    )
+}
+
+/// [`write_parquet_input`] to `path`, its pages compressed with `codec`.
+fn write_parquet_input_as(path: &Path, rows: u64, codec: Compression) -> PathBuf {
+    let path = path.to_owned();
     let range = 0..rows;
     let name: StringArray = range.clone().map(|i| Some(input_name(i))).collect();
     let employees: Int64Array = range
@@ -79,8 +90,9 @@ fn write_parquet_input(dir: &Path, rows: u64) -> PathBuf {
         ("note", Arc::new(note) as ArrayRef),
     ])
     .unwrap();
+    let props = WriterProperties::builder().set_compression(codec).build();
     let mut writer =
-        ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), None).unwrap();
+        ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     path
@@ -154,6 +166,32 @@ fn journal_of(output: &Path) -> PathBuf {
     let mut name = output.file_name().unwrap().to_os_string();
     name.push(".journal");
     output.with_file_name(name)
+}
+
+#[test]
+fn parquet_inputs_are_read_whatever_codec_compresses_them() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    for codec in [
+        Compression::SNAPPY,
+        Compression::ZSTD(ZstdLevel::default()),
+        Compression::GZIP(GzipLevel::default()),
+        Compression::LZ4,
+        Compression::LZ4_RAW,
+        Compression::BROTLI(BrotliLevel::default()),
+    ] {
+        let name = format!("{codec:?}")
+            .to_lowercase()
+            .replace(['(', ')', ' '], "_");
+        let input = write_parquet_input_as(&dir.path().join(format!("{name}.parquet")), 20, codec);
+        let output = dir.path().join(format!("{name}.jsonl"));
+        run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
+        let rows = read_jsonl_output(&output);
+        assert_eq!(rows.len(), 20, "{codec:?}");
+        for (row, line) in &rows {
+            assert_eq!(line["input"], expected_input(*row), "{codec:?} row {row}");
+        }
+    }
 }
 
 #[test]
