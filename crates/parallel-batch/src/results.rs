@@ -283,8 +283,9 @@ struct RunLine<'a> {
     run_id: Cow<'a, str>,
     status: RunStatus,
     completed: bool,
-    /// Whether the run will not move on by itself ([`TaskRunRef::is_finished`](parallel_types::TaskRunRef::is_finished)); a group
-    /// read before it is done has runs that are still queued or running.
+    /// Whether the run will not move on by itself (by the rule of
+    /// [`TaskRunRef::is_finished`](parallel_types::TaskRunRef::is_finished)); a group read
+    /// before it is done has runs that are still queued or running.
     finished: bool,
     error: Option<String>,
 }
@@ -421,12 +422,19 @@ impl<'p> ResultsFile<'p> {
         let outputs = outputs.into_names();
         let fields = (objects && !outputs.is_empty()).then_some(outputs.as_slice());
         let tmp = beside(self.output, ".tmp");
-        let mut writer = OutputWriter::open(&tmp, OutputFormat::Csv, 0, Some(&inputs), fields)?;
-        self.each_line(len, |line| writer.write(&line.record()))?;
-        writer.sync()?;
-        drop(writer);
-        std::fs::rename(&tmp, self.output)
-            .map_err(|e| Error::io(format!("cannot write {}", self.output.display()), e))?;
+        let written = OutputWriter::open(&tmp, OutputFormat::Csv, 0, Some(&inputs), fields)
+            .and_then(|mut writer| {
+                self.each_line(len, |line| writer.write(&line.record()))?;
+                writer.sync()
+            })
+            .and_then(|_| {
+                std::fs::rename(&tmp, self.output)
+                    .map_err(|e| Error::io(format!("cannot write {}", self.output.display()), e))
+            });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         let _ = std::fs::remove_file(&self.partial);
         Ok(())
     }
