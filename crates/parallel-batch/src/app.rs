@@ -209,8 +209,13 @@ async fn results_command(
             println!("{summary}");
         }
     } else {
+        let unfinished = if counts.unfinished > 0 {
+            format!(", {} not finished yet", counts.unfinished)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "Wrote {} runs of {group} to {} ({} completed, {} not completed).",
+            "Wrote {} runs of {group} to {} ({} completed, {} not completed{unfinished}).",
             counts.runs(),
             output.display(),
             counts.completed,
