@@ -433,15 +433,15 @@ impl KeyOrder {
         let mut order = Vec::with_capacity(count);
         while order.len() < count {
             // With objects that disagree no name may be free: take the first seen left.
+            // (A name is made ready once, when its last earlier name is placed.)
             let next = match ready.pop() {
-                Some(Reverse(i)) if !placed[i] => i,
-                Some(_) => continue,
+                Some(Reverse(i)) => i,
                 None => (0..count).find(|&i| !placed[i]).unwrap_or(0),
             };
             placed[next] = true;
             order.push(next);
             for &b in &after[next] {
-                before[b] = before[b].saturating_sub(1);
+                before[b] -= 1;
                 if before[b] == 0 && !placed[b] {
                     ready.push(Reverse(b));
                 }

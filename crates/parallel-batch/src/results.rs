@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::output::{JournalLine, KeyOrder, jsonl_line};
+use crate::state::with_suffix;
 use crate::{Error, OutputFormat, OutputWriter, Record};
 
 /// Refuses to write over the output of a `run` job (its state file or lock says so), and
@@ -76,12 +77,7 @@ pub(crate) async fn write_stdout(
         tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
     let path = dir.path().join("runs");
     let counts = write_on_worker(client, group, &path, format, KeepPartial::No).await?;
-    let mut file = std::fs::File::open(&path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let mut out = std::io::stdout().lock();
-    std::io::copy(&mut file, &mut out)
-        .and_then(|_| std::io::Write::flush(&mut out))
-        .map_err(|e| Error::io("cannot write standard output", e))?;
+    crate::run::copy_to_stdout(&path)?;
     Ok(counts)
 }
 
@@ -192,14 +188,7 @@ async fn write_here(
 
 /// Where the runs are written until all of them are: `FILE.partial` beside `FILE`.
 pub(crate) fn partial_path(output: &Path) -> PathBuf {
-    beside(output, ".partial")
-}
-
-/// `FILE` with `suffix` added to its name.
-fn beside(output: &Path, suffix: &str) -> PathBuf {
-    let mut name = output.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
+    with_suffix(output, ".partial")
 }
 
 /// A batch of runs read into JSON Lines records, up to the first failure.
@@ -375,16 +364,10 @@ impl<'p> ResultsFile<'p> {
 
     /// Puts every run on disk and makes the file.
     fn finish(mut self) -> Result<(), Error> {
-        // A JSON Lines file is the partial file renamed: it goes to disk first. The others
-        // are made from it, and they are synced instead.
-        let len = if self.format == OutputFormat::Jsonl {
-            self.writer.sync()?
-        } else {
-            self.writer.flush()?;
-            self.writer.len()
-        };
-        match self.format {
-            OutputFormat::Jsonl => std::fs::rename(&self.partial, self.output).map_err(|e| {
+        if self.format == OutputFormat::Jsonl {
+            // The file is the partial file renamed: it goes to disk first.
+            self.writer.sync()?;
+            return std::fs::rename(&self.partial, self.output).map_err(|e| {
                 Error::io(
                     format!(
                         "cannot rename {} to {}",
@@ -393,9 +376,14 @@ impl<'p> ResultsFile<'p> {
                     ),
                     e,
                 )
-            }),
-            OutputFormat::Csv => self.write_csv(len),
+            });
+        }
+        // CSV and Parquet are made from the partial file, and synced instead of it.
+        self.writer.flush()?;
+        let len = self.writer.len();
+        match self.format {
             OutputFormat::Parquet => self.write_parquet(len),
+            _ => self.write_csv(len),
         }
     }
 
@@ -421,7 +409,7 @@ impl<'p> ResultsFile<'p> {
         let inputs = inputs.into_names();
         let outputs = outputs.into_names();
         let fields = (objects && !outputs.is_empty()).then_some(outputs.as_slice());
-        let tmp = beside(self.output, ".tmp");
+        let tmp = with_suffix(self.output, ".tmp");
         let written = OutputWriter::open(&tmp, OutputFormat::Csv, 0, Some(&inputs), fields)
             .and_then(|mut writer| {
                 self.each_line(len, |line| writer.write(&line.record()))?;

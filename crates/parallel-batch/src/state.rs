@@ -223,12 +223,18 @@ pub const STATE_VERSION: u32 = 1;
 
 /// Where the state of a run writing `output` lives: `<output>.state.json`.
 pub fn state_path(output: &Path) -> PathBuf {
-    let mut name = output
+    with_suffix(output, ".state.json")
+}
+
+/// The file beside `path` whose name is `path`'s with `suffix` added (`out.csv` →
+/// `out.csv.lock`): where the tool keeps what goes with a file.
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
         .file_name()
         .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
-    name.push(".state.json");
-    output.with_file_name(name)
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 impl State {
@@ -259,14 +265,7 @@ impl State {
 
     /// Replaces the state file atomically and durably.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let tmp = {
-            let mut name = path
-                .file_name()
-                .map(std::ffi::OsStr::to_os_string)
-                .unwrap_or_default();
-            name.push(".tmp");
-            path.with_file_name(name)
-        };
+        let tmp = with_suffix(path, ".tmp");
         let write = || -> std::io::Result<()> {
             let mut file = File::create(&tmp)?;
             let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;

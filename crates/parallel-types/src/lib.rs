@@ -20,7 +20,8 @@
 //! straight into the caller's own types. [`TaskRunEventAs`] (with its [`RunOutputAs`])
 //! decodes the input and output content into the caller's types in the same single pass,
 //! [`RunResultRef`] reads a run's result (the run, its input and its output content) and
-//! stops before the research basis that follows, [`EventHead`] reads an event's `type` and `event_id` without decoding the rest, and
+//! stops before the research basis that follows, [`EventHead`] reads an event's `type` and
+//! `event_id` without decoding the rest, and
 //! [`from_json_slice`] is the faster `serde_json::from_slice` these decoders use.
 //!
 //! # Growing without breaking

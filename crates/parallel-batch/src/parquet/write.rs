@@ -72,8 +72,8 @@ pub(crate) enum OutputColumns {
         single: Kind,
     },
     /// The outputs found in the journal: a column for each member of the objects (in the
-    /// order they are first seen) when every output is an object, one `output` column
-    /// otherwise; their kinds inferred from the values.
+    /// order the objects list them, [`KeyOrder`]) when every output is an object, one
+    /// `output` column otherwise; their kinds inferred from the values.
     Found,
 }
 
@@ -90,9 +90,7 @@ pub(crate) struct WholeOutput<'a> {
 
 /// Where the output is made before it is renamed into place.
 pub(crate) fn tmp_path(output: &Path) -> PathBuf {
-    let mut name = output.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
+    crate::state::with_suffix(output, ".tmp")
 }
 
 /// A row without a line in the journal.
@@ -173,6 +171,7 @@ impl OutputSurvey {
                     *all_objects = false;
                     return;
                 };
+                // The map is sorted by name: the objects' own order is read from the text.
                 order.add(
                     crate::spec::object_keys(raw.get())
                         .iter()

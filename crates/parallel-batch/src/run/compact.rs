@@ -16,9 +16,7 @@ use crate::{Error, OutputFormat};
 
 /// Where the rewritten output is made.
 fn tmp_path(output: &Path) -> PathBuf {
-    let mut name = output.as_os_str().to_owned();
-    name.push(".rewrite");
-    PathBuf::from(name)
+    crate::state::with_suffix(output, ".rewrite")
 }
 
 /// Before the output is opened: adopts a rewrite that was renamed into place but not yet

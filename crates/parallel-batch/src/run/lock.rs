@@ -18,12 +18,7 @@ pub(crate) struct OutputLock {
 
 /// Where the lock of `output` lives: `<output>.lock`.
 pub(crate) fn lock_path(output: &Path) -> PathBuf {
-    let mut name = output
-        .file_name()
-        .map(std::ffi::OsStr::to_os_string)
-        .unwrap_or_default();
-    name.push(".lock");
-    output.with_file_name(name)
+    crate::state::with_suffix(output, ".lock")
 }
 
 impl OutputLock {

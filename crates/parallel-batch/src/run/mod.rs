@@ -13,10 +13,10 @@ mod lock;
 mod row_hashes;
 mod sink;
 mod stdio;
-
-pub(crate) use stdio::is_dash;
 mod waiting;
 mod whole;
+
+pub(crate) use stdio::{copy_to_stdout, is_dash};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -11,23 +11,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
+use crate::state::with_suffix;
 
 /// Where the row hashes of the job writing `output` live.
 pub(crate) fn path_for(output: &Path) -> PathBuf {
-    let mut name = output
-        .file_name()
-        .map(std::ffi::OsStr::to_os_string)
-        .unwrap_or_default();
-    name.push(".rows");
-    output.with_file_name(name)
+    with_suffix(output, ".rows")
 }
 
 /// Saves `hashes` for the input whose fingerprint hash is `input_hash`, atomically.
 pub(crate) fn save(output: &Path, input_hash: &str, hashes: &[u64]) -> Result<(), Error> {
     let path = path_for(output);
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
+    let tmp = with_suffix(&path, ".tmp");
     let write = || -> std::io::Result<()> {
         let mut bytes = Vec::with_capacity(17 + hashes.len() * 8);
         bytes.extend_from_slice(input_hash.as_bytes());

@@ -75,15 +75,19 @@ pub(crate) fn redirect(args: &RunArgs) -> Result<(Cow<'_, RunArgs>, Option<Stdio
 impl Stdio {
     /// Copies a finished job's output to standard output.
     pub(crate) fn finish(&self) -> Result<(), Error> {
-        let Some(path) = &self.to_stdout else {
-            return Ok(());
-        };
-        let mut file =
-            std::fs::File::open(path).map_err(|e| Error::io("cannot read the output", e))?;
-        let mut out = std::io::stdout().lock();
-        std::io::copy(&mut file, &mut out)
-            .and_then(|_| out.flush())
-            .map_err(|e| Error::io("cannot write standard output", e))?;
-        Ok(())
+        match &self.to_stdout {
+            Some(path) => copy_to_stdout(path),
+            None => Ok(()),
+        }
     }
+}
+
+/// Copies the finished file at `path` to standard output.
+pub(crate) fn copy_to_stdout(path: &Path) -> Result<(), Error> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read the output", e))?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut file, &mut out)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("cannot write standard output", e))?;
+    Ok(())
 }

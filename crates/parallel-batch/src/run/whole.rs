@@ -23,12 +23,7 @@ pub(crate) fn rows_path(output: &Path, format: OutputFormat) -> PathBuf {
     if format != OutputFormat::Parquet {
         return output.to_owned();
     }
-    let mut name = output
-        .file_name()
-        .map(std::ffi::OsStr::to_os_string)
-        .unwrap_or_default();
-    name.push(".journal");
-    output.with_file_name(name)
+    crate::state::with_suffix(output, ".journal")
 }
 
 /// Where the finished rows of an unfinished job are, for messages.
