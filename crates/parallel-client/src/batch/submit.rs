@@ -46,7 +46,8 @@ impl Submitter {
             .map(|input| {
                 let value: serde_json::Value =
                     serde_json::from_str(input.input.get()).unwrap_or_default();
-                let mut run = RunInput::new(value, self.processor.clone());
+                let processor = input.processor.unwrap_or_else(|| self.processor.clone());
+                let mut run = RunInput::new(value, processor);
                 run.metadata = input.metadata;
                 (input.position, run)
             })
