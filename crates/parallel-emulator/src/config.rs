@@ -57,6 +57,11 @@ pub struct Faults {
     /// proxy that drops the query parameter would: a client that resumes it gets every run
     /// again.
     pub ignore_last_event_id: bool,
+    /// Refuse a run input that uses `webhook` or `mcp_servers` without its `parallel-beta`
+    /// value (`webhook-2025-08-12`, `mcp-server-2025-07-17`) with a `422`, as older docs say
+    /// the service did. Off by default: the official SDKs (1.3.7) send no beta header unless
+    /// asked, and both fields are accepted without one.
+    pub require_betas: bool,
 }
 
 impl Default for Faults {
@@ -73,6 +78,7 @@ impl Default for Faults {
             error_event_after: None,
             hang_rate: 0.0,
             ignore_last_event_id: false,
+            require_betas: false,
         }
     }
 }
@@ -160,6 +166,13 @@ impl Faults {
     #[must_use]
     pub fn ignore_last_event_id(mut self, on: bool) -> Self {
         self.ignore_last_event_id = on;
+        self
+    }
+
+    /// Sets [`Faults::require_betas`].
+    #[must_use]
+    pub fn require_betas(mut self, on: bool) -> Self {
+        self.require_betas = on;
         self
     }
 

@@ -14,7 +14,8 @@
 //! errors, cut, dripping or closed event streams, `error` events, lost responses and requests
 //! never answered, all reproducible from the seed; outage windows ([`OutageMode`]) refuse or
 //! hang every connection for a while; a lenient mode answers with the wire shapes the
-//! official SDKs accept. Run inputs that use a beta field need its `parallel-beta` value.
+//! official SDKs accept. Beta fields (`webhook`, `mcp_servers`) need no `parallel-beta`
+//! header, as with SDK 1.3.7; [`Faults::require_betas`] refuses them without it.
 //!
 //! Account quotas can be set: credit in runs (`402` beyond it) and a rate limit on
 //! work-creating requests (`429` with the wait for the next token). Runs that ask for a

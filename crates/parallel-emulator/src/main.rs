@@ -72,6 +72,9 @@ struct Args {
     /// Serve runs streams from the start whatever their `last_event_id`.
     #[arg(long)]
     ignore_last_event_id: bool,
+    /// Refuse `webhook` and `mcp_servers` without their `parallel-beta` value (422).
+    #[arg(long)]
+    require_betas: bool,
     /// Start an outage this many seconds after the start (see --outage-secs, --outage-mode).
     #[arg(long, requires = "outage_secs")]
     outage_at: Option<f64>,
@@ -179,7 +182,8 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .retry_after(Duration::from_millis(args.retry_after_ms))
         .lost_response_rate(args.lost_response_rate)
         .hang_rate(args.hang_rate)
-        .ignore_last_event_id(args.ignore_last_event_id);
+        .ignore_last_event_id(args.ignore_last_event_id)
+        .require_betas(args.require_betas);
     if let Some(n) = args.cut_sse_after {
         faults = faults.cut_sse_after(n);
     }

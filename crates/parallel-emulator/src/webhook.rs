@@ -1,4 +1,4 @@
-//! Webhooks (beta `webhook-2025-08-12`): where a run's deliveries go, how they are signed, and
+//! Webhooks: where a run's deliveries go, how they are signed, and
 //! one delivery attempt over plain HTTP.
 //!
 //! A delivery is `POST`ed with `webhook-id`, `webhook-timestamp` (Unix seconds) and

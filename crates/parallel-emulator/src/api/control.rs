@@ -34,6 +34,7 @@ struct FaultSettings {
     error_event_after: Option<u32>,
     hang_rate: f64,
     ignore_last_event_id: bool,
+    require_betas: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,7 +153,8 @@ impl App {
             .rate_5xx(s.rate_5xx)
             .lost_response_rate(s.lost_response_rate)
             .hang_rate(s.hang_rate)
-            .ignore_last_event_id(s.ignore_last_event_id);
+            .ignore_last_event_id(s.ignore_last_event_id)
+            .require_betas(s.require_betas);
         faults.retry_after = s
             .retry_after_ms
             .map_or(faults.retry_after, Duration::from_millis);
@@ -217,5 +219,6 @@ fn faults_json(f: &Faults) -> Value {
         "error_event_after": f.error_event_after,
         "hang_rate": f.hang_rate,
         "ignore_last_event_id": f.ignore_last_event_id,
+        "require_betas": f.require_betas,
     })
 }

@@ -190,7 +190,7 @@ impl App {
             return Err(self.hang().await);
         }
         let query = parts.uri.query().unwrap_or("");
-        let betas = Betas::from_headers(&parts.headers);
+        let betas = Betas::from_headers(&parts.headers, faults.require_betas);
         let reply = self.dispatch(&route, &betas, query, &body).await;
         if lose {
             Counters::bump(&self.counters.responses_lost, 1);
