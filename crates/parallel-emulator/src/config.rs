@@ -336,7 +336,8 @@ impl EmulatorBuilder {
     }
 
     /// Require this `x-api-key` on every request (`401` otherwise); `None` (the default)
-    /// accepts any key or none.
+    /// accepts any key or none. An empty key is refused at start rather than taken to mean
+    /// "none": authentication is never turned off by an empty variable.
     #[must_use]
     pub fn api_key<S: Into<String>>(mut self, key: Option<S>) -> Self {
         self.api_key = key.map(Into::into);
@@ -509,6 +510,12 @@ impl EmulatorBuilder {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.api_key.as_ref().is_some_and(String::is_empty) {
+            return Err(
+                "the API key is empty; give a key to require one, or none to accept any request"
+                    .into(),
+            );
+        }
         if self.webhook_attempts == 0 || self.webhook_timeout.is_zero() {
             return Err("webhook attempts and timeout must be more than zero".into());
         }

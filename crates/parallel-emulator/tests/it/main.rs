@@ -1,6 +1,7 @@
 //! Integration tests: the emulator over real loopback TCP.
 #![allow(missing_docs, unreachable_pub)]
 
+mod access;
 mod betas;
 mod binary;
 mod control;
