@@ -352,9 +352,10 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids are not derived
-    /// from it alone: they are unique to each emulator started, so an id kept from an earlier
-    /// emulator (in a state file, say) never names a group or run of this one.
+    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids, `ref_id`s and the
+    /// random webhook secret are not derived from it: they come from the operating system's
+    /// random source, so an id kept from an earlier emulator (in a state file, say) never
+    /// names a group or run of this one, and no id or `ref_id` tells anything of another.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;

@@ -83,6 +83,7 @@ mod outage;
 mod processor;
 mod progress;
 mod quota;
+mod random;
 mod request;
 mod rng;
 mod schema;

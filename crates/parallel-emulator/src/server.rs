@@ -19,6 +19,7 @@ use crate::config::{EmulatorBuilder, Faults, ScheduledOutage};
 use crate::connections::{Connections, Slot, hold_unanswered, refuse_over_cap, refuse_until_over};
 use crate::error::Error;
 use crate::outage::OutageMode;
+use crate::random::OsRandom;
 use crate::stats::{Counters, Stats};
 use crate::webhook::WebhookDelivery;
 
@@ -45,6 +46,11 @@ impl EmulatorBuilder {
     /// Binds the socket and starts serving on the current Tokio runtime.
     pub async fn start(self) -> Result<EmulatorHandle, Error> {
         self.validate().map_err(Error::config)?;
+        // Not derived from the seed, which is often shared, nor from anything guessable.
+        let webhook_secret = match &self.webhook_secret {
+            Some(secret) => secret.clone(),
+            None => OsRandom::new().secret().map_err(Error::config)?,
+        };
         let listener = TcpListener::bind(self.listen)
             .await
             .map_err(|e| Error::bind(self.listen, e))?;
@@ -52,7 +58,7 @@ impl EmulatorBuilder {
             .local_addr()
             .map_err(|e| Error::bind(self.listen, e))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let app = Arc::new(App::new(&self, shutdown_rx.clone()));
+        let app = Arc::new(App::new(&self, webhook_secret, shutdown_rx.clone()));
         tokio::spawn(Arc::clone(&app.scheduler).run(shutdown_rx.clone()));
         for planned in &self.outages {
             tokio::spawn(planned_outage(

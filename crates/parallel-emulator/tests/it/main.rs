@@ -9,6 +9,7 @@ mod faults;
 mod groups;
 mod hardening;
 mod http;
+mod ids;
 mod lenient;
 mod outages;
 mod outputs;
