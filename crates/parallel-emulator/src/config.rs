@@ -227,6 +227,10 @@ pub struct Limits {
     pub run_events_max: Duration,
     /// How long `/result` waits when the request gives no `timeout`. Default 600 s.
     pub default_result_timeout: Duration,
+    /// Longest duration accepted anywhere: a `timeout` in a request, an outage or a fault
+    /// delay from the control API (longer ones get `422` naming this limit), and every
+    /// duration of the builder (checked at start). Default one day; at most a century.
+    pub max_duration: Duration,
 }
 
 impl Default for Limits {
@@ -239,6 +243,7 @@ impl Default for Limits {
             group_events_max: Duration::from_secs(3600),
             run_events_max: Duration::from_secs(570),
             default_result_timeout: Duration::from_secs(600),
+            max_duration: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -550,6 +555,7 @@ impl EmulatorBuilder {
         if self.keep_alive.is_zero() {
             return Err("the keep-alive interval must be longer than zero".into());
         }
+        self.check_durations()?;
         self.faults.validate()
     }
 }

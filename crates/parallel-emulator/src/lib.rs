@@ -73,6 +73,7 @@
 mod api;
 mod beta;
 mod body;
+mod bounds;
 mod clock;
 mod config;
 mod connections;

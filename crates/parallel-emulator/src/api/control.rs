@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{App, json};
 use crate::body::ResponseBody;
+use crate::bounds;
 use crate::config::Faults;
 use crate::outage::OutageMode;
 use crate::request::ApiError;
@@ -143,10 +144,9 @@ impl App {
 
     fn put_faults(&self, body: &[u8]) -> Result<Value, ApiError> {
         let s: FaultSettings = parse(body)?;
+        let max = self.limits.max_duration;
         let seconds = |field: &str, v: f64| {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                ApiError::validation(field, format!("{v} is not a number of seconds >= 0"))
-            })
+            bounds::seconds(field, v, max).map_err(|problem| ApiError::validation(field, problem))
         };
         let mut faults = Faults::none()
             .rate_429(s.rate_429)
@@ -169,6 +169,7 @@ impl App {
         }
         faults
             .validate()
+            .and_then(|()| faults.check_durations(max))
             .map_err(|problem| ApiError::validation("body", problem))?;
         *self
             .faults
@@ -183,10 +184,9 @@ impl App {
             .mode
             .parse()
             .map_err(|problem: String| ApiError::validation("mode", problem))?;
+        let max = self.limits.max_duration;
         let secs = |field: &str, v: f64| {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                ApiError::validation(field, format!("{v} is not a number of seconds >= 0"))
-            })
+            bounds::seconds(field, v, max).map_err(|problem| ApiError::validation(field, problem))
         };
         let duration = secs("secs", s.secs)?;
         let after = secs("start_after_secs", s.start_after_secs.unwrap_or(0.1))?;

@@ -137,9 +137,9 @@ impl App {
     pub(super) async fn run_result(&self, group: &Arc<Group>, index: usize, query: &str) -> Reply {
         let params = Query::parse(query)?;
         let timeout = params
-            .seconds("timeout")?
+            .seconds("timeout", self.limits.max_duration)?
             .unwrap_or(self.limits.default_result_timeout);
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::bounds::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         loop {
             let notified = group.changed.notified();

@@ -119,7 +119,9 @@ impl App {
         let params = Query::parse(query)?;
         let after = params.cursor("last_event_id")?;
         let limit = self.limits.group_events_max;
-        let timeout = params.seconds("timeout")?.map_or(limit, |t| t.min(limit));
+        let timeout = params
+            .seconds("timeout", self.limits.max_duration)?
+            .map_or(limit, |t| t.min(limit));
         let (mut sink, response) = self.open_stream(Some(GROUP_STREAM_ERROR));
         let app = Arc::clone(self);
         tokio::spawn(async move {
@@ -137,7 +139,7 @@ impl App {
         after: u64,
         timeout: Duration,
     ) -> Result<(), Stop> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::bounds::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         let mut cursor = usize::try_from(after).unwrap_or(usize::MAX);
         // A client that has caught up with the log first gets the current status as a
@@ -229,7 +231,7 @@ impl App {
         index: usize,
         sink: &mut SseSink,
     ) -> Result<(), Stop> {
-        let deadline = tokio::time::Instant::now() + self.limits.run_events_max;
+        let deadline = crate::bounds::deadline(self.limits.run_events_max);
         let mut shutdown = self.shutdown.clone();
         let first = group.lock().runs[index].clone();
         sink.event("task_run.state", true, |out| {

@@ -5,6 +5,7 @@ mod access;
 mod betas;
 mod binary;
 mod control;
+mod durations;
 mod faults;
 mod groups;
 mod hardening;
