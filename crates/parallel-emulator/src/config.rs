@@ -447,7 +447,8 @@ impl EmulatorBuilder {
 
     /// Longest a connection may take to send a request's headers, counted from when the
     /// connection opens or its previous response was sent: idle connections and half-sent
-    /// headers are closed after it. Default 30 s.
+    /// headers are closed after it. HTTP/2 included: a connection with no request in flight
+    /// for this long is closed (a `GOAWAY`, then the socket a second later). Default 30 s.
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;

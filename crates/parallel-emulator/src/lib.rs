@@ -78,6 +78,7 @@ mod clock;
 mod config;
 mod connections;
 mod error;
+mod idle;
 mod ids;
 mod lenient;
 mod outage;

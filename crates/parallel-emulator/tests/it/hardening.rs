@@ -4,12 +4,27 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::{BodyExt as _, Empty, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use parallel_emulator::{Emulator, EmulatorHandle};
 use tokio::net::TcpStream;
 
 use crate::outages::{raw_request, read_until_closed, wait_until};
+use crate::{add_runs, create_group, inputs};
+
+/// The bytes that open an HTTP/2 connection with prior knowledge.
+const H2_PREFACE: &str = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether a new connection is answered `status` (a plain HTTP/1.1 request).
+async fn probe_answers(addr: std::net::SocketAddr, status: &str) -> bool {
+    let mut probe = raw_request(
+        addr,
+        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let (data, _) = read_until_closed(&mut probe, Duration::from_secs(5)).await;
+    data.starts_with(format!("HTTP/1.1 {status}").as_bytes())
+}
 
 async fn short_timeouts() -> EmulatorHandle {
     Emulator::builder()
@@ -138,5 +153,101 @@ async fn connections_over_the_cap_get_503_while_open_ones_keep_working() {
         data.starts_with(b"HTTP/1.1 404")
     })
     .await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_http2_connections_are_closed_and_give_their_place_back() {
+    let emu = Emulator::builder()
+        .max_connections(4)
+        .header_read_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let addr = emu.local_addr();
+    let started = Instant::now();
+    // Four connections that open HTTP/2 and then ask for nothing: two written by hand (which
+    // never answer a ping), two from hyper's client (which does).
+    let mut by_hand = Vec::new();
+    for _ in 0..2 {
+        by_hand.push(raw_request(addr, H2_PREFACE).await);
+    }
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, conn) = hyper::client::conn::http2::handshake::<_, _, Empty<Bytes>>(
+            TokioExecutor::new(),
+            TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        clients.push((sender, tokio::spawn(conn)));
+    }
+    wait_until(Duration::from_secs(5), "every place is taken", async || {
+        probe_answers(addr, "503").await
+    })
+    .await;
+
+    for mut idle in by_hand {
+        let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(10)).await;
+        assert!(closed, "an idle HTTP/2 connection is closed");
+    }
+    for (_sender, conn) in clients {
+        tokio::time::timeout(Duration::from_secs(10), conn)
+            .await
+            .expect("the server closes an idle HTTP/2 connection")
+            .unwrap()
+            .ok();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "not before the timeout: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        probe_answers(addr, "404").await,
+        "real requests are served again"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_http2_connection_with_a_stream_open_is_not_idle() {
+    let emu = Emulator::builder()
+        .time_scale(1.0)
+        .keep_alive_interval(Duration::from_millis(50))
+        .header_read_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let client = crate::http::Client::new(&emu.base_url());
+    let group = create_group(&client).await;
+    add_runs(&client, &group, inputs(0, 1, "lite")).await;
+
+    let stream = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let events = http::Request::get(format!("{}/v1/tasks/groups/{group}/events", emu.base_url()))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let mut body = sender.send_request(events).await.unwrap().into_body();
+    // Keep-alive comments go on arriving well past the idle timeout.
+    let open = Instant::now();
+    while open.elapsed() < Duration::from_millis(700) {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("the stream goes on")
+            .expect("not ended")
+            .expect("not broken");
+        assert!(frame.is_data());
+    }
+    // And the connection still takes requests.
+    let again = http::Request::get(format!("{}/v1/tasks/groups/{group}", emu.base_url()))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    assert_eq!(sender.send_request(again).await.unwrap().status(), 200);
     emu.shutdown().await;
 }
