@@ -225,6 +225,9 @@ pub struct Limits {
     pub group_events_max: Duration,
     /// Longest a run events stream stays open. Default 570 s.
     pub run_events_max: Duration,
+    /// Most event streams (group runs, group events, run events) open at once; one more
+    /// gets `503` with `retry-after`. Default 1,024.
+    pub max_event_streams: usize,
     /// How long `/result` waits when the request gives no `timeout`. Default 600 s.
     pub default_result_timeout: Duration,
     /// Longest duration accepted anywhere: a `timeout` in a request, an outage or a fault
@@ -242,6 +245,7 @@ impl Default for Limits {
             max_schema_depth: crate::schema::DEFAULT_MAX_OBJECT_DEPTH,
             group_events_max: Duration::from_secs(3600),
             run_events_max: Duration::from_secs(570),
+            max_event_streams: 1024,
             default_result_timeout: Duration::from_secs(600),
             max_duration: Duration::from_secs(24 * 3600),
         }
@@ -396,6 +400,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Most event streams open at once ([`Limits::max_event_streams`]).
+    #[must_use]
+    pub fn max_event_streams(mut self, streams: usize) -> Self {
+        self.limits.max_event_streams = streams;
+        self
+    }
+
     /// How long an event stream may stay quiet before a `: keep-alive` comment is sent.
     /// Default 15 s.
     #[must_use]
@@ -532,8 +543,8 @@ impl EmulatorBuilder {
         if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
             return Err("the header and body read timeouts must be longer than zero".into());
         }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+        if self.max_connections == 0 || self.limits.max_event_streams == 0 {
+            return Err("max_connections and max_event_streams must be at least 1".into());
         }
         if !self.listen.ip().is_loopback() {
             return Err(format!(

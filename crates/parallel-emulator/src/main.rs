@@ -97,6 +97,9 @@ struct Args {
     /// Most connections open at once; more get a 503.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Most event streams open at once; more get a 503.
+    #[arg(long, default_value_t = Limits::default().max_event_streams)]
+    max_event_streams: usize,
     /// Runs the account can pay for; beyond, 402 (default: unlimited).
     #[arg(long)]
     credits: Option<u64>,
@@ -218,6 +221,7 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
             args.body_read_timeout_secs,
         )?)
         .max_connections(args.max_connections)
+        .max_event_streams(args.max_event_streams)
         .credits(args.credits)
         .rate_limit(args.rate_limit)
         .webhook_attempts(args.webhook_attempts)

@@ -137,7 +137,7 @@ impl App {
     }
 }
 
-fn with_retry_after(
+pub(super) fn with_retry_after(
     mut response: Response<ResponseBody>,
     wait: Duration,
 ) -> Response<ResponseBody> {

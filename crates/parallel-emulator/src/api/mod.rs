@@ -13,7 +13,7 @@ mod runs;
 mod streams;
 mod webhooks;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -57,6 +57,8 @@ pub(crate) struct App {
     run_numbers: AtomicU64,
     /// Ids and `ref_id`s: random, so that none tells anything about another.
     random: OsRandom,
+    /// Event streams open now, under `limits.max_event_streams`.
+    open_streams: Arc<AtomicUsize>,
     pub(crate) clock: Clock,
     store: Store,
     pub(crate) scheduler: Arc<Scheduler>,
@@ -103,6 +105,7 @@ impl App {
             fault_rng: Mutex::new(DetRng::new(combine(cfg.seed, 0x6661_756c_7473))),
             run_numbers: AtomicU64::new(0),
             random: OsRandom::new(),
+            open_streams: Arc::new(AtomicUsize::new(0)),
             clock,
             store: Store::new(clock.now()),
             scheduler: Arc::new(Scheduler::new(clock)),

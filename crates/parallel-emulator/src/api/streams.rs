@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use http::{Response, StatusCode, header};
 
+use super::faults::with_retry_after;
 use super::route::Query;
 use super::{App, Reply};
 use crate::body::ResponseBody;
+use crate::connections::Slot;
 use crate::request::ApiError;
 use crate::sse::{Incident, SseSink, Stop};
 use crate::state::{Group, LoggedEvent, Run, Status};
@@ -19,14 +21,30 @@ const GROUP_STREAM_ERROR: &str = "TaskGroup event stream interrupted; reconnect 
 /// The message of an `error` event on a run events stream.
 const RUN_STREAM_ERROR: &str =
     "Task run event stream interrupted; reconnect to receive the current state";
+/// The wait advertised when every event stream place is taken.
+const STREAMS_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl App {
-    /// A new event stream and the response that carries it. `error_message` is the message
-    /// of the `error` event an events stream gets under `error_event_after`.
+    /// The answer when `max_event_streams` are open: `503` with `retry-after`.
+    fn streams_busy(&self) -> Response<ResponseBody> {
+        let max = self.limits.max_event_streams;
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Service unavailable: {max} event streams are open, the most served at once; close one or retry later"
+            ),
+        );
+        with_retry_after(self.error_response(&busy), STREAMS_RETRY_AFTER)
+    }
+
+    /// A new event stream and the response that carries it; `None` when
+    /// `max_event_streams` are open. `error_message` is the message of the `error` event an
+    /// events stream gets under `error_event_after`.
     pub(super) fn open_stream(
         self: &Arc<Self>,
         error_message: Option<&'static str>,
-    ) -> (SseSink, Response<ResponseBody>) {
+    ) -> Option<(SseSink, Response<ResponseBody>)> {
+        let slot = Slot::take(&self.open_streams, self.limits.max_event_streams)?;
         let app = Arc::clone(self);
         let (sink, rx) = SseSink::new(
             self.stream_faults(error_message),
@@ -46,7 +64,7 @@ impl App {
             .header(header::CACHE_CONTROL, "no-cache")
             .body(ResponseBody::Stream(rx))
             .unwrap_or_else(|_| Response::new(ResponseBody::Full(None)));
-        (sink, response)
+        Some((sink.holding(slot), response))
     }
 
     /// G4: one `task_run.state` per run in add order, from a snapshot of the run count.
@@ -67,7 +85,9 @@ impl App {
         };
         let include_input = params.bool("include_input")?.unwrap_or(false);
         let include_output = params.bool("include_output")?.unwrap_or(false);
-        let (mut sink, response) = self.open_stream(None);
+        let Some((mut sink, response)) = self.open_stream(None) else {
+            return Ok(self.streams_busy());
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             const CHUNK: usize = 256;
@@ -122,7 +142,9 @@ impl App {
         let timeout = params
             .seconds("timeout", self.limits.max_duration)?
             .map_or(limit, |t| t.min(limit));
-        let (mut sink, response) = self.open_stream(Some(GROUP_STREAM_ERROR));
+        let Some((mut sink, response)) = self.open_stream(Some(GROUP_STREAM_ERROR)) else {
+            return Ok(self.streams_busy());
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app
@@ -217,7 +239,9 @@ impl App {
         group: Arc<Group>,
         index: usize,
     ) -> Response<ResponseBody> {
-        let (mut sink, response) = self.open_stream(Some(RUN_STREAM_ERROR));
+        let Some((mut sink, response)) = self.open_stream(Some(RUN_STREAM_ERROR)) else {
+            return self.streams_busy();
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app.pump_run_events(&group, index, &mut sink).await;

@@ -251,3 +251,70 @@ async fn an_http2_connection_with_a_stream_open_is_not_idle() {
     assert_eq!(sender.send_request(again).await.unwrap().status(), 200);
     emu.shutdown().await;
 }
+
+/// Opens a group events stream on a connection of its own and returns once its headers are in.
+async fn open_events(
+    addr: std::net::SocketAddr,
+    group: &str,
+) -> http::Response<hyper::body::Incoming> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let request = http::Request::get(format!("/v1/tasks/groups/{group}/events"))
+        .header("host", addr.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    sender.send_request(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn event_streams_beyond_the_cap_get_503_until_one_ends() {
+    let emu = Emulator::builder()
+        .time_scale(1.0)
+        .keep_alive_interval(Duration::from_millis(50))
+        .max_event_streams(2)
+        .start()
+        .await
+        .unwrap();
+    let client = crate::http::Client::new(&emu.base_url());
+    let group = create_group(&client).await;
+    add_runs(&client, &group, inputs(0, 1, "lite")).await;
+    let first = open_events(emu.local_addr(), &group).await;
+    let second = open_events(emu.local_addr(), &group).await;
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+
+    for path in [
+        format!("/v1/tasks/groups/{group}/events"),
+        format!("/v1/tasks/groups/{group}/runs"),
+    ] {
+        let refused = client.get(&path).await;
+        let message = refused.expect_error(http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(message.contains("2 event streams"), "{message}");
+        assert_eq!(refused.headers["retry-after"], "1");
+    }
+    // Other requests are served meanwhile.
+    assert_eq!(
+        client
+            .get(&format!("/v1/tasks/groups/{group}"))
+            .await
+            .status,
+        200
+    );
+
+    drop(first);
+    wait_until(Duration::from_secs(10), "a place frees up", async || {
+        client
+            .stream(&format!("/v1/tasks/groups/{group}/runs"))
+            .await
+            .status
+            == 200
+    })
+    .await;
+    drop(second);
+    emu.shutdown().await;
+}
