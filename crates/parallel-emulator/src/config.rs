@@ -345,7 +345,9 @@ impl EmulatorBuilder {
     }
 
     /// Require this `x-api-key` on every request (`401` otherwise); `None` (the default)
-    /// accepts any key or none. An empty key is refused at start rather than taken to mean
+    /// accepts any key or none, from requests addressed to a loopback name or address only
+    /// (`Host` `localhost`, `127.0.0.1`, `[::1]`, ...; others get `403`), so that a web page
+    /// that re-points its own name at this machine (DNS rebinding) cannot drive it. An empty key is refused at start rather than taken to mean
     /// "none": authentication is never turned off by an empty variable.
     #[must_use]
     pub fn api_key<S: Into<String>>(mut self, key: Option<S>) -> Self {

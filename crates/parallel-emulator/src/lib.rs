@@ -17,6 +17,9 @@
 //! official SDKs accept. Beta fields (`webhook`, `mcp_servers`) need no `parallel-beta`
 //! header, as with SDK 1.3.7; [`Faults::require_betas`] refuses them without it.
 //!
+//! With no API key the emulator answers only requests addressed to a loopback name or address
+//! (`Host`), against DNS rebinding; an empty key is refused.
+//!
 //! Account quotas can be set: credit in runs (`402` beyond it) and a rate limit on
 //! work-creating requests (`429` with the wait for the next token). Runs that ask for a
 //! webhook get signed `task_run.status` deliveries, to loopback URLs only. A control API under
@@ -78,6 +81,7 @@ mod clock;
 mod config;
 mod connections;
 mod error;
+mod host;
 mod idle;
 mod ids;
 mod lenient;

@@ -157,6 +157,12 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
+        if self.api_key.is_none() {
+            // Without a key to check, who a request is addressed to is the only guard.
+            if let Err(e) = crate::host::check_loopback(&parts) {
+                return Ok(self.error_response(&e));
+            }
+        }
         if parts.uri.path().starts_with(control::PREFIX) {
             // The control API answers even while the server hangs, so a test can drive it.
             if let Err(e) = self.authorize(&parts.headers) {

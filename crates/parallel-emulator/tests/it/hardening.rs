@@ -55,7 +55,7 @@ async fn idle_connections_are_closed_after_the_header_timeout() {
     // Idle after an answer, on a kept-alive connection: closed too.
     let mut kept = raw_request(
         emu.local_addr(),
-        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\n\r\n",
+        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
     )
     .await;
     let (data, closed) = read_until_closed(&mut kept, Duration::from_secs(10)).await;
@@ -73,7 +73,7 @@ async fn half_sent_headers_are_closed_after_the_header_timeout() {
     let emu = short_timeouts().await;
     let mut half = raw_request(
         emu.local_addr(),
-        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\n",
+        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: 127.0.0.1\r\n",
     )
     .await;
     let (data, closed) = read_until_closed(&mut half, Duration::from_secs(10)).await;
@@ -90,7 +90,7 @@ async fn a_body_shorter_than_its_length_is_answered_408_and_closed() {
     let emu = short_timeouts().await;
     let mut short = raw_request(
         emu.local_addr(),
-        "POST /v1/tasks/groups HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"metadata\":",
+        "POST /v1/tasks/groups HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"metadata\":",
     )
     .await;
     let (data, closed) = read_until_closed(&mut short, Duration::from_secs(10)).await;
@@ -118,14 +118,18 @@ async fn connections_over_the_cap_get_503_while_open_ones_keep_working() {
     tokio::spawn(conn);
     let create = || {
         http::Request::post("/v1/tasks/groups")
-            .header("host", "emulator")
+            .header("host", "127.0.0.1")
             .body(Full::new(Bytes::from_static(b"{}")))
             .unwrap()
     };
     assert_eq!(kept.send_request(create()).await.unwrap().status(), 200);
     let idle = TcpStream::connect(addr).await.unwrap();
 
-    let mut over = raw_request(addr, "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\n\r\n").await;
+    let mut over = raw_request(
+        addr,
+        "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+    )
+    .await;
     let (data, closed) = read_until_closed(&mut over, Duration::from_secs(10)).await;
     assert!(closed, "closed after the answer");
     let text = String::from_utf8_lossy(&data);
@@ -146,7 +150,7 @@ async fn connections_over_the_cap_get_503_while_open_ones_keep_working() {
     wait_until(Duration::from_secs(10), "a place frees up", async || {
         let mut probe = raw_request(
             addr,
-            "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+            "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n",
         )
         .await;
         let (data, _) = read_until_closed(&mut probe, Duration::from_secs(5)).await;
