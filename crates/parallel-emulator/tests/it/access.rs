@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Empty;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use parallel_emulator::Emulator;
-use tokio::net::TcpStream;
 
 use crate::outages::{raw_request, read_until_closed};
 use crate::{create_group, instant, start};
@@ -90,12 +88,7 @@ async fn without_a_key_only_requests_addressed_to_loopback_are_answered() {
 async fn http2_requests_are_checked_by_their_authority() {
     let (emu, client) = instant().await;
     let group = create_group(&client).await;
-    let stream = TcpStream::connect(emu.local_addr()).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let mut sender = crate::http::http2(emu.local_addr()).await;
     let port = emu.local_addr().port();
     for (authority, status) in [("evil.example", 403), ("localhost", 200)] {
         let request =

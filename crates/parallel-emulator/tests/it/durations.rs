@@ -7,9 +7,22 @@ use http::{Method, StatusCode};
 use parallel_emulator::{Emulator, Faults, Limits};
 use serde_json::json;
 
+use crate::http::Client;
 use crate::{add_runs, create_group, inputs, instant, start};
 
 const DAY: &str = "86400 s";
+
+/// A group of three runs is streamed in full and ends cleanly.
+async fn assert_runs_stream_served(client: &Client) {
+    let group = create_group(client).await;
+    add_runs(client, &group, inputs(0, 3, "lite")).await;
+    let streamed = client
+        .stream(&format!("/v1/tasks/groups/{group}/runs"))
+        .await;
+    assert!(streamed.clean && streamed.status == StatusCode::OK);
+    let (frames, _, _) = crate::http::split_frames(&streamed.body);
+    assert_eq!(frames.len(), 3);
+}
 
 #[tokio::test]
 async fn request_timeouts_beyond_the_limit_get_422_and_the_connection_lives_on() {
@@ -83,12 +96,7 @@ async fn control_api_durations_beyond_the_limit_get_422() {
         );
     }
     // Nothing was set: no outage, and streams are served as before.
-    let group = create_group(&client).await;
-    add_runs(&client, &group, inputs(0, 3, "lite")).await;
-    let streamed = client
-        .stream(&format!("/v1/tasks/groups/{group}/runs"))
-        .await;
-    assert!(streamed.clean && streamed.status == StatusCode::OK);
+    assert_runs_stream_served(&client).await;
     assert_eq!(emu.stats().streams_closed, 0);
     emu.shutdown().await;
 }
@@ -128,13 +136,6 @@ async fn a_huge_delay_given_to_the_handle_does_not_break_streams() {
     // The handle takes faults without a check: the stream must still be served.
     let (emu, client) = instant().await;
     emu.set_faults(Faults::none().close_streams_after(Duration::MAX));
-    let group = create_group(&client).await;
-    add_runs(&client, &group, inputs(0, 3, "lite")).await;
-    let streamed = client
-        .stream(&format!("/v1/tasks/groups/{group}/runs"))
-        .await;
-    assert!(streamed.clean && streamed.status == StatusCode::OK);
-    let (frames, _, _) = crate::http::split_frames(&streamed.body);
-    assert_eq!(frames.len(), 3);
+    assert_runs_stream_served(&client).await;
     emu.shutdown().await;
 }

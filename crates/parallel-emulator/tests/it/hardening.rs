@@ -228,12 +228,7 @@ async fn an_http2_connection_with_a_stream_open_is_not_idle() {
     let group = create_group(&client).await;
     add_runs(&client, &group, inputs(0, 1, "lite")).await;
 
-    let stream = TcpStream::connect(emu.local_addr()).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let mut sender = crate::http::http2(emu.local_addr()).await;
     let events = http::Request::get(format!("{}/v1/tasks/groups/{group}/events", emu.base_url()))
         .body(Empty::<Bytes>::new())
         .unwrap();
