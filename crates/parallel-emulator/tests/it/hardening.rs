@@ -148,13 +148,7 @@ async fn connections_over_the_cap_get_503_while_open_ones_keep_working() {
 
     drop(idle);
     wait_until(Duration::from_secs(10), "a place frees up", async || {
-        let mut probe = raw_request(
-            addr,
-            "GET /v1/tasks/groups/x HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n",
-        )
-        .await;
-        let (data, _) = read_until_closed(&mut probe, Duration::from_secs(5)).await;
-        data.starts_with(b"HTTP/1.1 404")
+        probe_answers(addr, "404").await
     })
     .await;
     emu.shutdown().await;
