@@ -68,6 +68,11 @@ pub struct Faults {
     /// the order runs were added. The API documents neither order; a client that relies on
     /// one meets the other here. Set it before creating the groups it should apply to.
     pub runs_in_change_order: bool,
+    /// Refuse a run input that uses `webhook` or `mcp_servers` without its `parallel-beta`
+    /// value (`webhook-2025-08-12`, `mcp-server-2025-07-17`) with a `422`, as older docs say
+    /// the service did. Off by default: the official SDKs (1.3.7) send no beta header unless
+    /// asked, and both fields are accepted without one.
+    pub require_betas: bool,
 }
 
 impl Default for Faults {
@@ -87,6 +92,7 @@ impl Default for Faults {
             cancel_rate: 0.0,
             action_required_rate: 0.0,
             runs_in_change_order: false,
+            require_betas: false,
         }
     }
 }
@@ -198,6 +204,13 @@ impl Faults {
         self
     }
 
+    /// Sets [`Faults::require_betas`].
+    #[must_use]
+    pub fn require_betas(mut self, on: bool) -> Self {
+        self.require_betas = on;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
             ("rate_429", self.rate_429),
@@ -252,8 +265,15 @@ pub struct Limits {
     pub group_events_max: Duration,
     /// Longest a run events stream stays open. Default 570 s.
     pub run_events_max: Duration,
+    /// Most event streams (group runs, group events, run events) open at once; one more
+    /// gets `503` with `retry-after`. Default 1,024.
+    pub max_event_streams: usize,
     /// How long `/result` waits when the request gives no `timeout`. Default 600 s.
     pub default_result_timeout: Duration,
+    /// Longest duration accepted anywhere: a `timeout` in a request, an outage or a fault
+    /// delay from the control API (longer ones get `422` naming this limit), and every
+    /// duration of the builder (checked at start). Default one day; at most a century.
+    pub max_duration: Duration,
 }
 
 impl Default for Limits {
@@ -265,7 +285,9 @@ impl Default for Limits {
             max_schema_depth: crate::schema::DEFAULT_MAX_OBJECT_DEPTH,
             group_events_max: Duration::from_secs(3600),
             run_events_max: Duration::from_secs(570),
+            max_event_streams: 1024,
             default_result_timeout: Duration::from_secs(600),
+            max_duration: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -369,7 +391,10 @@ impl EmulatorBuilder {
     }
 
     /// Require this `x-api-key` on every request (`401` otherwise); `None` (the default)
-    /// accepts any key or none.
+    /// accepts any key or none, from requests addressed to a loopback name or address only
+    /// (`Host` `localhost`, `127.0.0.1`, `[::1]`, ...; others get `403`), so that a web page
+    /// that re-points its own name at this machine (DNS rebinding) cannot drive it. An empty key is refused at start rather than taken to mean
+    /// "none": authentication is never turned off by an empty variable.
     #[must_use]
     pub fn api_key<S: Into<String>>(mut self, key: Option<S>) -> Self {
         self.api_key = key.map(Into::into);
@@ -384,9 +409,10 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids are not derived
-    /// from it alone: they are unique to each emulator started, so an id kept from an earlier
-    /// emulator (in a state file, say) never names a group or run of this one.
+    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids, `ref_id`s and the
+    /// random webhook secret are not derived from it: they come from the operating system's
+    /// random source, so an id kept from an earlier emulator (in a state file, say) never
+    /// names a group or run of this one, and no id or `ref_id` tells anything of another.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -430,6 +456,13 @@ impl EmulatorBuilder {
     #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_body_bytes = bytes;
+        self
+    }
+
+    /// Most event streams open at once ([`Limits::max_event_streams`]).
+    #[must_use]
+    pub fn max_event_streams(mut self, streams: usize) -> Self {
+        self.limits.max_event_streams = streams;
         self
     }
 
@@ -484,7 +517,8 @@ impl EmulatorBuilder {
 
     /// Longest a connection may take to send a request's headers, counted from when the
     /// connection opens or its previous response was sent: idle connections and half-sent
-    /// headers are closed after it. Default 30 s.
+    /// headers are closed after it. HTTP/2 included: a connection with no request in flight
+    /// for this long is closed (a `GOAWAY`, then the socket a second later). Default 30 s.
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
@@ -553,6 +587,12 @@ impl EmulatorBuilder {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.api_key.as_ref().is_some_and(String::is_empty) {
+            return Err(
+                "the API key is empty; give a key to require one, or none to accept any request"
+                    .into(),
+            );
+        }
         if self.webhook_attempts == 0 || self.webhook_timeout.is_zero() {
             return Err("webhook attempts and timeout must be more than zero".into());
         }
@@ -565,8 +605,8 @@ impl EmulatorBuilder {
         if self.capacity == Some(0) {
             return Err("capacity must be at least 1 run (or None for no limit)".into());
         }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+        if self.max_connections == 0 || self.limits.max_event_streams == 0 {
+            return Err("max_connections and max_event_streams must be at least 1".into());
         }
         if !self.listen.ip().is_loopback() {
             return Err(format!(
@@ -589,6 +629,7 @@ impl EmulatorBuilder {
         if self.keep_alive.is_zero() {
             return Err("the keep-alive interval must be longer than zero".into());
         }
+        self.check_durations()?;
         self.faults.validate()
     }
 }

@@ -14,7 +14,11 @@
 //! errors, cut, dripping or closed event streams, `error` events, lost responses and requests
 //! never answered, all reproducible from the seed; outage windows ([`OutageMode`]) refuse or
 //! hang every connection for a while; a lenient mode answers with the wire shapes the
-//! official SDKs accept. Run inputs that use a beta field need its `parallel-beta` value.
+//! official SDKs accept. Beta fields (`webhook`, `mcp_servers`) need no `parallel-beta`
+//! header, as with SDK 1.3.7; [`Faults::require_betas`] refuses them without it.
+//!
+//! With no API key the emulator answers only requests addressed to a loopback name or address
+//! (`Host`), against DNS rebinding; an empty key is refused.
 //!
 //! Account quotas can be set: credit in runs (`402` beyond it) and a rate limit on
 //! work-creating requests (`429` with the wait for the next token). Runs that ask for a
@@ -72,16 +76,20 @@
 mod api;
 mod beta;
 mod body;
+mod bounds;
 mod clock;
 mod config;
 mod connections;
 mod error;
+mod host;
+mod idle;
 mod ids;
 mod lenient;
 mod outage;
 mod processor;
 mod progress;
 mod quota;
+mod random;
 mod request;
 mod rng;
 mod schema;

@@ -84,6 +84,9 @@ struct Args {
     /// Serve runs streams from the start whatever their `last_event_id`.
     #[arg(long)]
     ignore_last_event_id: bool,
+    /// Refuse `webhook` and `mcp_servers` without their `parallel-beta` value (422).
+    #[arg(long)]
+    require_betas: bool,
     /// Start an outage this many seconds after the start (see --outage-secs, --outage-mode).
     #[arg(long, requires = "outage_secs")]
     outage_at: Option<f64>,
@@ -106,6 +109,9 @@ struct Args {
     /// Most connections open at once; more get a 503.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Most event streams open at once; more get a 503.
+    #[arg(long, default_value_t = Limits::default().max_event_streams)]
+    max_event_streams: usize,
     /// Runs the account can pay for; beyond, 402 (default: unlimited).
     #[arg(long)]
     credits: Option<u64>,
@@ -194,7 +200,8 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .ignore_last_event_id(args.ignore_last_event_id)
         .cancel_rate(args.cancel_rate)
         .action_required_rate(args.action_required_rate)
-        .runs_in_change_order(args.runs_in_change_order);
+        .runs_in_change_order(args.runs_in_change_order)
+        .require_betas(args.require_betas);
     if let Some(n) = args.cut_sse_after {
         faults = faults.cut_sse_after(n);
     }
@@ -230,6 +237,7 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
             args.body_read_timeout_secs,
         )?)
         .max_connections(args.max_connections)
+        .max_event_streams(args.max_event_streams)
         .credits(args.credits)
         .rate_limit(args.rate_limit)
         .webhook_attempts(args.webhook_attempts)

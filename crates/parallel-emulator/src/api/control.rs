@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{App, json};
 use crate::body::ResponseBody;
+use crate::bounds;
 use crate::config::Faults;
 use crate::outage::OutageMode;
 use crate::request::ApiError;
@@ -37,6 +38,7 @@ struct FaultSettings {
     cancel_rate: f64,
     action_required_rate: f64,
     runs_in_change_order: bool,
+    require_betas: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,10 +152,9 @@ impl App {
 
     fn put_faults(&self, body: &[u8]) -> Result<Value, ApiError> {
         let s: FaultSettings = parse(body)?;
+        let max = self.limits.max_duration;
         let seconds = |field: &str, v: f64| {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                ApiError::validation(field, format!("{v} is not a number of seconds >= 0"))
-            })
+            bounds::seconds(field, v, max).map_err(|problem| ApiError::validation(field, problem))
         };
         let mut faults = Faults::none()
             .rate_429(s.rate_429)
@@ -163,7 +164,8 @@ impl App {
             .ignore_last_event_id(s.ignore_last_event_id)
             .cancel_rate(s.cancel_rate)
             .action_required_rate(s.action_required_rate)
-            .runs_in_change_order(s.runs_in_change_order);
+            .runs_in_change_order(s.runs_in_change_order)
+            .require_betas(s.require_betas);
         faults.retry_after = s
             .retry_after_ms
             .map_or(faults.retry_after, Duration::from_millis);
@@ -178,6 +180,7 @@ impl App {
         }
         faults
             .validate()
+            .and_then(|()| faults.check_durations(max))
             .map_err(|problem| ApiError::validation("body", problem))?;
         *self
             .faults
@@ -192,10 +195,9 @@ impl App {
             .mode
             .parse()
             .map_err(|problem: String| ApiError::validation("mode", problem))?;
+        let max = self.limits.max_duration;
         let secs = |field: &str, v: f64| {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                ApiError::validation(field, format!("{v} is not a number of seconds >= 0"))
-            })
+            bounds::seconds(field, v, max).map_err(|problem| ApiError::validation(field, problem))
         };
         let duration = secs("secs", s.secs)?;
         let after = secs("start_after_secs", s.start_after_secs.unwrap_or(0.1))?;
@@ -231,5 +233,6 @@ fn faults_json(f: &Faults) -> Value {
         "cancel_rate": f.cancel_rate,
         "action_required_rate": f.action_required_rate,
         "runs_in_change_order": f.runs_in_change_order,
+        "require_betas": f.require_betas,
     })
 }

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use http::{Response, StatusCode, header};
 
+use super::faults::with_retry_after;
 use super::route::Query;
 use super::{App, Reply};
 use crate::body::ResponseBody;
+use crate::connections::Slot;
 use crate::request::ApiError;
 use crate::sse::{Incident, SseSink, Stop};
 use crate::state::{Group, LoggedEvent, Run, Status};
@@ -55,14 +57,30 @@ const GROUP_STREAM_ERROR: &str = "TaskGroup event stream interrupted; reconnect 
 /// The message of an `error` event on a run events stream.
 const RUN_STREAM_ERROR: &str =
     "Task run event stream interrupted; reconnect to receive the current state";
+/// The wait advertised when every event stream place is taken.
+const STREAMS_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl App {
-    /// A new event stream and the response that carries it. `error_message` is the message
-    /// of the `error` event an events stream gets under `error_event_after`.
+    /// The answer when `max_event_streams` are open: `503` with `retry-after`.
+    fn streams_busy(&self) -> Response<ResponseBody> {
+        let max = self.limits.max_event_streams;
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Service unavailable: {max} event streams are open, the most served at once; close one or retry later"
+            ),
+        );
+        with_retry_after(self.error_response(&busy), STREAMS_RETRY_AFTER)
+    }
+
+    /// A new event stream and the response that carries it; `None` when
+    /// `max_event_streams` are open. `error_message` is the message of the `error` event an
+    /// events stream gets under `error_event_after`.
     pub(super) fn open_stream(
         self: &Arc<Self>,
         error_message: Option<&'static str>,
-    ) -> (SseSink, Response<ResponseBody>) {
+    ) -> Option<(SseSink, Response<ResponseBody>)> {
+        let slot = Slot::take(&self.open_streams, self.limits.max_event_streams)?;
         let app = Arc::clone(self);
         let (sink, rx) = SseSink::new(
             self.stream_faults(error_message),
@@ -82,7 +100,7 @@ impl App {
             .header(header::CACHE_CONTROL, "no-cache")
             .body(ResponseBody::Stream(rx))
             .unwrap_or_else(|_| Response::new(ResponseBody::Full(None)));
-        (sink, response)
+        Some((sink.holding(slot), response))
     }
 
     /// G4: one `task_run.state` per run in add order (or, with the `runs_in_change_order`
@@ -112,7 +130,9 @@ impl App {
             let from = usize::try_from(after).unwrap_or(usize::MAX).min(total);
             RunsOrder::Added(from..total)
         };
-        let (sink, response) = self.open_stream(None);
+        let Some((sink, response)) = self.open_stream(None) else {
+            return Ok(self.streams_busy());
+        };
         let app = Arc::clone(self);
         let output_seed = include_output.then_some(app.seed);
         tokio::spawn(async move {
@@ -180,8 +200,12 @@ impl App {
         let params = Query::parse(query)?;
         let after = params.cursor("last_event_id")?;
         let limit = self.limits.group_events_max;
-        let timeout = params.seconds("timeout")?.map_or(limit, |t| t.min(limit));
-        let (mut sink, response) = self.open_stream(Some(GROUP_STREAM_ERROR));
+        let timeout = params
+            .seconds("timeout", self.limits.max_duration)?
+            .map_or(limit, |t| t.min(limit));
+        let Some((mut sink, response)) = self.open_stream(Some(GROUP_STREAM_ERROR)) else {
+            return Ok(self.streams_busy());
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app
@@ -198,7 +222,7 @@ impl App {
         after: u64,
         timeout: Duration,
     ) -> Result<(), Stop> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::bounds::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         let mut cursor = usize::try_from(after).unwrap_or(usize::MAX);
         // A client that has caught up with the log first gets the current status as a
@@ -276,7 +300,9 @@ impl App {
         group: Arc<Group>,
         index: usize,
     ) -> Response<ResponseBody> {
-        let (mut sink, response) = self.open_stream(Some(RUN_STREAM_ERROR));
+        let Some((mut sink, response)) = self.open_stream(Some(RUN_STREAM_ERROR)) else {
+            return self.streams_busy();
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app.pump_run_events(&group, index, &mut sink).await;
@@ -290,7 +316,7 @@ impl App {
         index: usize,
         sink: &mut SseSink,
     ) -> Result<(), Stop> {
-        let deadline = tokio::time::Instant::now() + self.limits.run_events_max;
+        let deadline = crate::bounds::deadline(self.limits.run_events_max);
         let mut shutdown = self.shutdown.clone();
         let first = group.lock().runs[index].clone();
         sink.event("task_run.state", true, |out| {

@@ -1,13 +1,16 @@
 //! Integration tests: the emulator over real loopback TCP.
 #![allow(missing_docs, unreachable_pub)]
 
+mod access;
 mod betas;
 mod binary;
 mod control;
+mod durations;
 mod faults;
 mod groups;
 mod hardening;
 mod http;
+mod ids;
 mod lenient;
 mod outages;
 mod outputs;
