@@ -159,6 +159,9 @@ pub use client::{
 };
 pub use error::Error;
 pub use groups::GroupHandle;
+/// HTTP status codes, as [`Error::status`] gives them: `http::StatusCode`, re-exported so
+/// that comparing one needs no other dependency.
+pub use http::StatusCode;
 pub use reconnect::ReconnectPolicy;
 pub use retry::RetryPolicy;
 pub use runs::TypedResult;

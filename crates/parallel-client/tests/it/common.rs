@@ -29,7 +29,7 @@ pub(crate) async fn emulator(faults: Faults) -> EmulatorHandle {
 
 pub(crate) async fn emulator_with(faults: Faults, fail_rate: f64) -> EmulatorHandle {
     Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(0.0)
         .seed(7)
         .fail_rate(fail_rate)

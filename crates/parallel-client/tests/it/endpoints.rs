@@ -161,7 +161,7 @@ async fn run_result_waits_through_408_until_the_deadline() {
     // Real-time latencies: a `pro` run takes minutes, so /result answers 408 after each
     // one-second server wait until the caller's deadline.
     let emu = parallel_emulator::Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(1.0)
         .start()
         .await

@@ -5,6 +5,7 @@ mod batch;
 mod betas;
 mod common;
 mod endpoints;
+mod errors;
 mod faults;
 mod outages;
 mod proxy;

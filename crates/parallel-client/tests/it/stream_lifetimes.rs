@@ -13,7 +13,7 @@ use crate::common::{KEY, company, fast_reconnects, fast_retries, new_group};
 
 async fn slow_emulator(time_scale: f64, keep_alive: Duration, limits: Limits) -> EmulatorHandle {
     Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(time_scale)
         .seed(7)
         .keep_alive_interval(keep_alive)

@@ -1,0 +1,186 @@
+//! The errors a user tells apart: one for every status the emulator answers a client with,
+//! each with its predicate and a text that says each thing once.
+
+use std::collections::HashSet;
+use std::error::Error as _;
+use std::time::Duration;
+
+use parallel_client::{Client, Error, RetryPolicy, StatusCode};
+use parallel_emulator::{Emulator, EmulatorHandle, Faults};
+use parallel_types::{CreateTaskGroupRequest, RunInput, Webhook};
+
+use crate::common::{KEY, client, client_with, emulator};
+
+/// Words of an error text, lower case, without the punctuation around them.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Fails when the error's text, or that of any error in its `source()` chain, has a word
+/// twice in a row or a two-word phrase twice, or repeats the text of its own source.
+fn assert_says_each_thing_once(error: &Error) {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        let words = words(&text);
+        for pair in words.windows(2) {
+            assert_ne!(pair[0], pair[1], "a repeated word in: {text}");
+        }
+        let mut phrases = HashSet::new();
+        for pair in words.windows(2) {
+            assert!(phrases.insert(pair), "{pair:?} twice in: {text}");
+        }
+        if let Some(source) = e.source() {
+            let cause = source.to_string();
+            assert!(!text.contains(&cause), "{text} repeats its source {cause}");
+        }
+        current = e.source();
+    }
+}
+
+fn no_retries(emu: &EmulatorHandle) -> Client {
+    client_with(emu, RetryPolicy::none())
+}
+
+fn lite(question: &str) -> RunInput {
+    RunInput::new(question, "lite")
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_unauthorized_once() {
+    let emu = emulator(Faults::none()).await;
+    let client = Client::builder()
+        .api_key("not-the-key")
+        .base_url(emu.base_url())
+        .build()
+        .unwrap();
+    let error = client.group("tgrp_x").get().await.unwrap_err();
+    assert!(error.is_unauthorized() && error.is_api(), "{error:?}");
+    assert_eq!(error.status(), Some(StatusCode::UNAUTHORIZED));
+    let text = error.to_string();
+    assert_eq!(text.matches("Unauthorized").count(), 1, "{text}");
+    assert!(text.contains("PARALLEL_API_KEY"), "{text}");
+    assert_says_each_thing_once(&error);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn forbidden_not_found_invalid_and_still_active_are_told_apart() {
+    let emu = Emulator::builder()
+        .api_key(KEY)
+        .time_scale(1.0)
+        .start()
+        .await
+        .unwrap();
+    let client = client(&emu);
+
+    let forbidden = client
+        .create_run(RunInput::new("q", "no-such-processor"))
+        .await
+        .unwrap_err();
+    assert!(forbidden.is_forbidden(), "{forbidden:?}");
+    assert!(!forbidden.is_invalid_request() && !forbidden.is_not_found());
+
+    let not_found = client.group("tgrp_missing").get().await.unwrap_err();
+    assert!(not_found.is_not_found(), "{not_found:?}");
+    let run_not_found = client.get_run("trun_missing").await.unwrap_err();
+    assert!(run_not_found.is_not_found(), "{run_not_found:?}");
+
+    let off_machine = lite("q").with_webhook(Webhook::new("http://example.com/hook"));
+    let invalid = client.create_run(off_machine).await.unwrap_err();
+    assert!(invalid.is_invalid_request(), "{invalid:?}");
+    assert_eq!(invalid.status(), Some(StatusCode::UNPROCESSABLE_ENTITY));
+    assert!(!invalid.is_forbidden() && !invalid.is_unauthorized());
+
+    // A `lite` run at full scale takes 10 s or more: its `/result` answers 408 first.
+    let run = client.create_run(lite("slow")).await.unwrap();
+    let still_active = client
+        .run_result(&run.run_id, Duration::from_millis(1500))
+        .await
+        .unwrap_err();
+    assert!(still_active.is_timeout(), "{still_active:?}");
+    let answer = still_active
+        .source()
+        .and_then(|s| s.downcast_ref::<Error>())
+        .expect("the last answer is the source");
+    assert_eq!(answer.status(), Some(StatusCode::REQUEST_TIMEOUT));
+
+    for error in [
+        &forbidden,
+        &not_found,
+        &run_not_found,
+        &invalid,
+        &still_active,
+    ] {
+        assert_says_each_thing_once(error);
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_credit_and_a_body_too_large_are_told_apart() {
+    let emu = Emulator::builder()
+        .api_key(KEY)
+        .time_scale(0.0)
+        .credits(Some(0))
+        .max_body_bytes(512)
+        .start()
+        .await
+        .unwrap();
+    let client = no_retries(&emu);
+    let credit = client.create_run(lite("q")).await.unwrap_err();
+    assert!(credit.is_insufficient_credit(), "{credit:?}");
+    let too_large = client
+        .create_run(lite(&"x".repeat(2000)))
+        .await
+        .unwrap_err();
+    assert!(too_large.is_invalid_request(), "{too_large:?}");
+    assert_eq!(too_large.status(), Some(StatusCode::PAYLOAD_TOO_LARGE));
+    assert_says_each_thing_once(&credit);
+    assert_says_each_thing_once(&too_large);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_told_apart() {
+    let emu = emulator(Faults::none().rate_429(1.0)).await;
+    let error = no_retries(&emu)
+        .create_group(CreateTaskGroupRequest::new())
+        .await
+        .unwrap_err();
+    assert!(error.is_rate_limited(), "{error:?}");
+    assert_says_each_thing_once(&error);
+    emu.shutdown().await;
+
+    let emu = emulator(Faults::none().rate_5xx(1.0)).await;
+    let client = no_retries(&emu);
+    let mut seen = HashSet::new();
+    for _ in 0..60 {
+        let error = client.group("tgrp_x").get().await.unwrap_err();
+        assert!(error.is_api() && !error.is_invalid_request(), "{error:?}");
+        assert_says_each_thing_once(&error);
+        seen.insert(error.status().unwrap().as_u16());
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(seen, HashSet::from([500, 502, 503]));
+    // With retries, the text says how many attempts were made, once.
+    let retried = client_with(&emu, crate::common::fast_retries(2))
+        .group("tgrp_x")
+        .get()
+        .await
+        .unwrap_err();
+    assert!(
+        retried.to_string().contains("gave up after 3 attempts"),
+        "{retried}"
+    );
+    assert_says_each_thing_once(&retried);
+    emu.shutdown().await;
+}
