@@ -15,10 +15,9 @@ pub(crate) const HEADER: &str = "parallel-beta";
 /// newer than this client can still be asked for. The client adds by itself the beta a
 /// request needs when it uses a beta field: `webhook` ([`Beta::Webhook`]), `mcp_servers`
 /// ([`Beta::McpServer`]), `enable_events` and the run events stream ([`Beta::EventsSse`]).
-/// Set more per call with [`Client::create_run_with_betas`](crate::Client::create_run_with_betas),
-/// [`AddRuns::betas`](crate::AddRuns::betas) and
-/// [`Client::run_result_with_betas`](crate::Client::run_result_with_betas), or on every request
-/// with `ClientBuilder::header("parallel-beta", ..)`; all are merged, without repeats, and
+/// Set more per call with [`PendingRequest::betas`](crate::PendingRequest::betas) on any
+/// request (`client.run_result(id).betas([Beta::FieldBasis])`), or on every request with
+/// `ClientBuilder::header("parallel-beta", ..)`; all are merged, without repeats, and
 /// joined with `,` as the official SDKs do.
 ///
 /// ```

@@ -176,7 +176,6 @@ pub struct ClientBuilder {
     first_byte_timeout: Option<Duration>,
     stream_idle_timeout: Option<Duration>,
     reconnect: Option<ReconnectPolicy>,
-    max_stream_reconnects: Option<u32>,
     max_response_bytes: Option<usize>,
     sse_limits: Option<SseLimits>,
     user_agent: Option<String>,
@@ -311,15 +310,6 @@ impl ClientBuilder {
         self
     }
 
-    /// How many consecutive failed reconnects a stream makes before it fails (default
-    /// [`DEFAULT_MAX_STREAM_RECONNECTS`]): a shortcut for
-    /// [`ReconnectPolicy::max_attempts`], which it overrides.
-    #[must_use]
-    pub fn max_stream_reconnects(mut self, n: u32) -> Self {
-        self.max_stream_reconnects = Some(n);
-        self
-    }
-
     /// The size limit of a JSON response body (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
     #[must_use]
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
@@ -422,10 +412,7 @@ impl ClientBuilder {
                 stream_idle_timeout: self
                     .stream_idle_timeout
                     .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
-                reconnect: match self.max_stream_reconnects {
-                    Some(n) => self.reconnect.unwrap_or_default().max_attempts(n),
-                    None => self.reconnect.unwrap_or_default(),
-                },
+                reconnect: self.reconnect.unwrap_or_default(),
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),

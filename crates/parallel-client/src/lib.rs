@@ -140,6 +140,8 @@ mod beta;
 mod client;
 mod error;
 mod groups;
+mod options;
+mod pending;
 mod reconnect;
 mod request;
 mod retry;
@@ -162,9 +164,11 @@ pub use groups::GroupHandle;
 /// HTTP status codes, as [`Error::status`] gives them: `http::StatusCode`, re-exported so
 /// that comparing one needs no other dependency.
 pub use http::StatusCode;
+pub use options::RequestOptions;
+pub use pending::PendingRequest;
 pub use reconnect::ReconnectPolicy;
 pub use retry::RetryPolicy;
-pub use runs::TypedResult;
+pub use runs::{DEFAULT_RESULT_TIMEOUT, TypedResult};
 pub use streams::{
     GroupEvents, GroupEventsOptions, GroupRun, GroupRunsOptions, RunEvents, RunsStream,
 };

@@ -403,6 +403,14 @@ impl fmt::Debug for HyperTransportBuilder {
             .field("built_in_roots", &self.built_in_roots)
             .field("root_certificates", &self.root_certificates.len())
             .field("proxy", &proxy)
+            .field(
+                "crypto_provider",
+                &if self.crypto_provider.is_some() {
+                    "given"
+                } else {
+                    "ring"
+                },
+            )
             .finish()
     }
 }

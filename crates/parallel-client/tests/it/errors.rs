@@ -98,25 +98,36 @@ async fn forbidden_not_found_invalid_and_still_active_are_told_apart() {
     assert_eq!(invalid.status(), Some(StatusCode::UNPROCESSABLE_ENTITY));
     assert!(!invalid.is_forbidden() && !invalid.is_unauthorized());
 
-    // A `lite` run at full scale takes 10 s or more: its `/result` answers 408 first.
+    // A `lite` run at full scale takes 10 s or more: `/result` answers 408 while it runs, and
+    // the call waits as long as its timeout says, under a second included (the server's
+    // wait is whole seconds), and says so.
     let run = client.create_run(lite("slow")).await.unwrap();
-    let still_active = client
-        .run_result(&run.run_id, Duration::from_millis(1500))
-        .await
-        .unwrap_err();
-    assert!(still_active.is_timeout(), "{still_active:?}");
-    let answer = still_active
-        .source()
-        .and_then(|s| s.downcast_ref::<Error>())
-        .expect("the last answer is the source");
-    assert_eq!(answer.status(), Some(StatusCode::REQUEST_TIMEOUT));
+    let mut still_active = Vec::new();
+    for wait in [Duration::from_millis(300), Duration::from_millis(1500)] {
+        let started = std::time::Instant::now();
+        let error = client
+            .run_result(&run.run_id)
+            .timeout(wait)
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(error.is_timeout() && error.source().is_some(), "{error:?}");
+        assert!(
+            waited >= wait && waited < wait + Duration::from_millis(400),
+            "waited {waited:?} for a timeout of {wait:?}"
+        );
+        let text = error.to_string();
+        assert!(text.contains(&format!("after waiting {wait:?}")), "{text}");
+        still_active.push(error);
+    }
 
     for error in [
         &forbidden,
         &not_found,
         &run_not_found,
         &invalid,
-        &still_active,
+        &still_active[0],
+        &still_active[1],
     ] {
         assert_says_each_thing_once(error);
     }

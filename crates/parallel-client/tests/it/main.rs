@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod outages;
 mod proxy;
+mod reach;
 mod requests;
 mod scripted;
 mod stream_events;

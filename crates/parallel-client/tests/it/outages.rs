@@ -23,7 +23,10 @@ const OUTAGE: Duration = Duration::from_secs(30);
 
 /// Rides out `OUTAGE` with room to spare: 0.75 · (0.1 + … + 1.6 + 35 · 2) ≈ 55 s at least.
 fn policy() -> ReconnectPolicy {
-    ReconnectPolicy::new(40, Duration::from_millis(100), Duration::from_secs(2))
+    ReconnectPolicy::default()
+        .max_attempts(40)
+        .initial_backoff(Duration::from_millis(100))
+        .max_backoff(Duration::from_secs(2))
 }
 
 /// A client that reaches the emulator through `proxy`.
