@@ -188,7 +188,12 @@ impl Client {
     /// connection; after an interruption the stream reconnects and skips what it already
     /// delivered. It ends after the run's final state. Sends the `events-sse-2025-07-24`
     /// beta, which the docs say run events need.
-    pub fn run_events(&self, run_id: &str) -> RunEvents {
+    ///
+    /// `options` are sent with every connection: headers, query parameters and betas
+    /// (`RequestOptions::default()` for none). A stream takes no body fields and no timeout
+    /// (its idle timeout is the client's), and fails with a configuration error if given one.
+    #[allow(clippy::needless_pass_by_value)] // by value, as the other streams' options
+    pub fn run_events(&self, run_id: &str, options: RequestOptions) -> RunEvents {
         let path = run_path(run_id).segment("events").build();
         let session = Session::new(
             Arc::clone(&self.inner),
@@ -196,7 +201,8 @@ impl Client {
             path,
             false,
         )
-        .betas(vec![Beta::EventsSse]);
+        .betas(vec![Beta::EventsSse])
+        .request_options(options);
         run_events_stream(session)
     }
 }

@@ -95,7 +95,10 @@ async fn beta_fields_bring_their_betas_and_per_call_betas_are_sent() {
         .betas([Beta::FieldBasis])
         .await
         .unwrap();
-    let events: Vec<_> = client.run_events("trun_1").collect().await;
+    let events: Vec<_> = client
+        .run_events("trun_1", parallel_client::RequestOptions::default())
+        .collect()
+        .await;
     assert_eq!(events.len(), 1, "{events:?}");
     client.group("tgrp_1").get().await.unwrap_err();
 

@@ -141,7 +141,7 @@ async fn a_single_run_with_its_event_stream() {
         .unwrap();
     assert!(run.run_id.starts_with("trun_"));
     let events: Vec<RunEvent> = client
-        .run_events(&run.run_id)
+        .run_events(&run.run_id, parallel_client::RequestOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;

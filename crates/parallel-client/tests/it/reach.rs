@@ -47,6 +47,9 @@ fn answer(request: &Recorded, _: usize) -> Reply {
                 r#"{{"run":{RUN},"output":{{"type":"text","content":"Jane Doe","basis":[]}}}}"#
             ),
         ),
+        (_, "/v1/tasks/runs/trun_1/events") => Reply::sse(&format!(
+            "event: task_run.state\ndata: {{\"type\":\"task_run.state\",\"event_id\":null,\"run\":{RUN}}}\n\n"
+        )),
         (_, "/v1/tasks/groups/tgrp_1/runs") => {
             Reply::sse(&format!("event: task_run.state\ndata: {run_event}\n\n"))
         }
@@ -107,6 +110,8 @@ async fn every_request_method_sends_the_calls_headers_and_query() {
         .await;
     assert_eq!(events.len(), 1, "{events:?}");
     group.wait().options(extras()).await.unwrap();
+    let run_events: Vec<_> = client.run_events("trun_1", extras()).collect().await;
+    assert_eq!(run_events.len(), 1, "{run_events:?}");
     client
         .execute::<String>(input())
         .options(extras())
@@ -114,7 +119,7 @@ async fn every_request_method_sends_the_calls_headers_and_query() {
         .unwrap();
 
     let requests = server.requests();
-    assert!(requests.len() >= 14, "{requests:#?}");
+    assert!(requests.len() >= 15, "{requests:#?}");
     // The last is the wait of `execute`: a read, which takes the call's headers only.
     let (wait, calls) = requests.split_last().unwrap();
     assert!(

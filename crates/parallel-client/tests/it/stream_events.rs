@@ -167,7 +167,7 @@ async fn run_events_yield_error_events_and_skip_unknown_and_untyped_ones() {
     })
     .await;
     let events: Vec<RunEvent> = client(&server)
-        .run_events("trun_1")
+        .run_events("trun_1", parallel_client::RequestOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;
