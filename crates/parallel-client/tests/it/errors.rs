@@ -195,3 +195,68 @@ async fn rate_limits_and_server_errors_are_told_apart() {
     assert_says_each_thing_once(&retried);
     emu.shutdown().await;
 }
+
+/// Every error status, answered the way servers word it (the reason phrase first, as the
+/// emulator and the API do) and with no body at all: each text says each thing once, and
+/// the predicates follow the status.
+#[tokio::test]
+async fn every_error_status_reads_once_with_or_without_a_message() {
+    use crate::scripted::{Reply, Scripted};
+    let server = Scripted::start(|request, _| {
+        let status: u16 = request.path().rsplit('-').next().unwrap().parse().unwrap();
+        let reason = StatusCode::from_u16(status)
+            .unwrap()
+            .canonical_reason()
+            .unwrap_or("Error");
+        if request.path().contains("/empty-") {
+            Reply::json(status, "")
+        } else {
+            Reply::json(
+                status,
+                &format!(
+                    r#"{{"type":"error","error":{{"ref_id":"r-1","message":"{reason}: the server's own words","detail":null}}}}"#
+                ),
+            )
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for status in (400..=599).filter(|s| {
+        StatusCode::from_u16(*s)
+            .unwrap()
+            .canonical_reason()
+            .is_some()
+    }) {
+        for shape in ["words", "empty"] {
+            let id = format!("{shape}-{status}");
+            let error = client.get_run(&id).await.unwrap_err();
+            assert_eq!(
+                error.status().map(|s| s.as_u16()),
+                Some(status),
+                "{error:?}"
+            );
+            assert_says_each_thing_once(&error);
+            assert_eq!(error.is_unauthorized(), status == 401);
+            assert_eq!(error.is_forbidden(), status == 403);
+            assert_eq!(error.is_not_found(), status == 404);
+            assert_eq!(
+                error.is_invalid_request(),
+                matches!(status, 400 | 413 | 422)
+            );
+            assert_eq!(error.is_insufficient_credit(), status == 402);
+            assert_eq!(error.is_rate_limited(), status == 429);
+            if shape == "empty" {
+                let reason = StatusCode::from_u16(status)
+                    .unwrap()
+                    .canonical_reason()
+                    .unwrap();
+                assert!(error.to_string().contains(reason), "{error}");
+            }
+        }
+    }
+}
