@@ -39,6 +39,18 @@ pub(crate) async fn emulator_with(faults: Faults, fail_rate: f64) -> EmulatorHan
         .expect("the emulator starts")
 }
 
+/// An emulator whose runs take their processor's latency times `time_scale` (at 1.0 a `lite`
+/// run takes 10 s or more).
+pub(crate) async fn emulator_scaled(time_scale: f64) -> EmulatorHandle {
+    Emulator::builder()
+        .api_key(KEY)
+        .time_scale(time_scale)
+        .seed(7)
+        .start()
+        .await
+        .expect("the emulator starts")
+}
+
 /// Retries quick enough for tests; as many as a fault-heavy test needs.
 pub(crate) fn fast_retries(max: u32) -> RetryPolicy {
     RetryPolicy::default()

@@ -72,12 +72,7 @@ async fn a_wrong_key_is_unauthorized_once() {
 
 #[tokio::test]
 async fn forbidden_not_found_invalid_and_still_active_are_told_apart() {
-    let emu = Emulator::builder()
-        .api_key(KEY)
-        .time_scale(1.0)
-        .start()
-        .await
-        .unwrap();
+    let emu = crate::common::emulator_scaled(1.0).await;
     let client = client(&emu);
 
     let forbidden = client

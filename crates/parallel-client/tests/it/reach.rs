@@ -7,7 +7,7 @@ use futures::StreamExt;
 use parallel_client::{
     AddRuns, Client, GroupEventsOptions, GroupRunsOptions, RequestOptions, RetryPolicy,
 };
-use parallel_emulator::{Emulator, Faults};
+use parallel_emulator::Faults;
 use parallel_types::{CreateTaskGroupRequest, RunInput};
 use serde_json::json;
 
@@ -289,12 +289,7 @@ async fn a_calls_timeout_bounds_it_whole() {
 #[tokio::test]
 async fn wait_takes_a_timeout() {
     // At full scale a `lite` run takes 10 s or more.
-    let emu = Emulator::builder()
-        .api_key(KEY)
-        .time_scale(1.0)
-        .start()
-        .await
-        .unwrap();
+    let emu = crate::common::emulator_scaled(1.0).await;
     let client = client(&emu);
     let group = crate::common::new_group(&client).await;
     client
@@ -320,13 +315,7 @@ async fn wait_takes_a_timeout() {
 
 #[tokio::test]
 async fn execute_creates_waits_and_decodes_one_run() {
-    let emu = Emulator::builder()
-        .api_key(KEY)
-        .time_scale(0.02)
-        .seed(3)
-        .start()
-        .await
-        .unwrap();
+    let emu = crate::common::emulator_scaled(0.02).await;
     let client = client(&emu);
     let spec = crate::common::spec();
     let answer = client
