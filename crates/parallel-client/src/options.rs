@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use tokio::time::Instant;
 
 use crate::beta::Beta;
-use crate::error::{Error, Kind};
-use crate::request::{Call, PathBuilder};
+use crate::error::Error;
+use crate::request::{Call, Deadline, PathBuilder};
 
 /// What one call adds to the client's settings: headers, query parameters, body fields, a
 /// timeout and betas. [`Default`] adds nothing.
@@ -248,34 +247,5 @@ impl fmt::Debug for RequestOptions {
             .field("timeout", &self.timeout)
             .field("betas", &self.betas)
             .finish()
-    }
-}
-
-/// When a call with a timeout must be done by: the instant, and the timeout it came from
-/// (for the error).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
-    pub(crate) at: Instant,
-    pub(crate) timeout: Duration,
-}
-
-impl Deadline {
-    pub(crate) fn after(timeout: Duration) -> Self {
-        Self {
-            at: Instant::now() + timeout,
-            timeout,
-        }
-    }
-
-    /// The error of a call whose deadline passed.
-    pub(crate) fn error(self, what: &str) -> Error {
-        Error::new(
-            Kind::Timeout,
-            format!(
-                "{what} did not finish within its timeout of {:?}; give the call a longer \
-                 .timeout(..)",
-                self.timeout
-            ),
-        )
     }
 }

@@ -18,7 +18,6 @@ use serde::de::DeserializeOwned;
 use crate::beta::{self, Beta};
 use crate::client::Inner;
 use crate::error::{Error, Kind};
-use crate::options::Deadline;
 use crate::retry::{should_retry_header, status_is_retryable};
 
 /// The most of an error body that is read, to quote the server's message.
@@ -99,6 +98,35 @@ impl Call {
     pub(crate) fn stream(mut self) -> Self {
         self.stream = true;
         self
+    }
+}
+
+/// When a call with a timeout must be done by: the instant, and the timeout it came from
+/// (for the error).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: tokio::time::Instant,
+    pub(crate) timeout: Duration,
+}
+
+impl Deadline {
+    pub(crate) fn after(timeout: Duration) -> Self {
+        Self {
+            at: tokio::time::Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// The error of a call whose deadline passed.
+    pub(crate) fn error(self, what: &str) -> Error {
+        Error::new(
+            Kind::Timeout,
+            format!(
+                "{what} did not finish within its timeout of {:?}; give the call a longer \
+                 .timeout(..)",
+                self.timeout
+            ),
+        )
     }
 }
 
