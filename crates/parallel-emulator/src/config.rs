@@ -57,6 +57,17 @@ pub struct Faults {
     /// proxy that drops the query parameter would: a client that resumes it gets every run
     /// again.
     pub ignore_last_event_id: bool,
+    /// Share of runs (created while it is set) that are cancelled instead of completing: they
+    /// go `running` -> `cancelling` -> `cancelled`.
+    pub cancel_rate: f64,
+    /// Share of runs (created while it is set) that stop at `action_required` instead of
+    /// completing, and stay there: the run waits for a person, and is not active.
+    pub action_required_rate: f64,
+    /// Serve a group's runs stream in the order its runs last changed (a change feed: a run
+    /// moves to the end each time its status changes, and cursors count changes), instead of
+    /// the order runs were added. The API documents neither order; a client that relies on
+    /// one meets the other here. Set it before creating the groups it should apply to.
+    pub runs_in_change_order: bool,
 }
 
 impl Default for Faults {
@@ -73,6 +84,9 @@ impl Default for Faults {
             error_event_after: None,
             hang_rate: 0.0,
             ignore_last_event_id: false,
+            cancel_rate: 0.0,
+            action_required_rate: 0.0,
+            runs_in_change_order: false,
         }
     }
 }
@@ -163,12 +177,35 @@ impl Faults {
         self
     }
 
+    /// See [`Faults::cancel_rate`].
+    #[must_use]
+    pub fn cancel_rate(mut self, rate: f64) -> Self {
+        self.cancel_rate = rate;
+        self
+    }
+
+    /// See [`Faults::action_required_rate`].
+    #[must_use]
+    pub fn action_required_rate(mut self, rate: f64) -> Self {
+        self.action_required_rate = rate;
+        self
+    }
+
+    /// See [`Faults::runs_in_change_order`].
+    #[must_use]
+    pub fn runs_in_change_order(mut self, on: bool) -> Self {
+        self.runs_in_change_order = on;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
             ("rate_429", self.rate_429),
             ("rate_5xx", self.rate_5xx),
             ("lost_response_rate", self.lost_response_rate),
             ("hang_rate", self.hang_rate),
+            ("cancel_rate", self.cancel_rate),
+            ("action_required_rate", self.action_required_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!(
@@ -178,6 +215,9 @@ impl Faults {
         }
         if self.rate_429 + self.rate_5xx > 1.0 {
             return Err("rate_429 + rate_5xx exceeds 1".into());
+        }
+        if self.cancel_rate + self.action_required_rate > 1.0 {
+            return Err("cancel_rate + action_required_rate exceeds 1".into());
         }
         if self.close_streams_after.is_some_and(|d| d.is_zero()) {
             return Err("close_streams_after must be longer than zero".into());
@@ -230,6 +270,9 @@ impl Default for Limits {
     }
 }
 
+/// Runs of the account `running` at once by default; see [`EmulatorBuilder::capacity`].
+pub const DEFAULT_CAPACITY: usize = 1000;
+
 /// Settings for an [`Emulator`](crate::Emulator); made by [`Emulator::builder`](crate::Emulator::builder).
 #[derive(Clone)]
 pub struct EmulatorBuilder {
@@ -238,6 +281,7 @@ pub struct EmulatorBuilder {
     pub(crate) time_scale: f64,
     pub(crate) seed: u64,
     pub(crate) fail_rate: f64,
+    pub(crate) capacity: Option<usize>,
     pub(crate) faults: Faults,
     pub(crate) limits: Limits,
     pub(crate) keep_alive: Duration,
@@ -263,6 +307,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("time_scale", &self.time_scale)
             .field("seed", &self.seed)
             .field("fail_rate", &self.fail_rate)
+            .field("capacity", &self.capacity)
             .field("faults", &self.faults)
             .field("limits", &self.limits)
             .field("keep_alive", &self.keep_alive)
@@ -296,6 +341,7 @@ impl Default for EmulatorBuilder {
             time_scale: 0.01,
             seed: 0,
             fail_rate: 0.0,
+            capacity: Some(DEFAULT_CAPACITY),
             faults: Faults::default(),
             limits: Limits::default(),
             keep_alive: Duration::from_secs(15),
@@ -352,6 +398,17 @@ impl EmulatorBuilder {
     #[must_use]
     pub fn fail_rate(mut self, rate: f64) -> Self {
         self.fail_rate = rate;
+        self
+    }
+
+    /// Most runs of the account `running` at once (default 1,000; `None` for no limit), as
+    /// the service limits each key. Runs beyond it stay `queued` and start, in the order they
+    /// became ready, as others finish, so a large group moves queued -> running -> finished
+    /// over time and out of order, and its status counts show it. At time scale 0 runs finish
+    /// as they are added and the limit plays no part.
+    #[must_use]
+    pub fn capacity(mut self, runs: Option<usize>) -> Self {
+        self.capacity = runs;
         self
     }
 
@@ -505,6 +562,9 @@ impl EmulatorBuilder {
         }
         if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
             return Err("the header and body read timeouts must be longer than zero".into());
+        }
+        if self.capacity == Some(0) {
+            return Err("capacity must be at least 1 run (or None for no limit)".into());
         }
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".into());

@@ -114,7 +114,7 @@ mod stats;
 mod webhook;
 mod wire;
 
-pub use config::{Drip, EmulatorBuilder, Faults, Limits};
+pub use config::{DEFAULT_CAPACITY, Drip, EmulatorBuilder, Faults, Limits};
 pub use error::Error;
 pub use outage::OutageMode;
 pub use server::{Emulator, EmulatorHandle};

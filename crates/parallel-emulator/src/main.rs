@@ -30,6 +30,18 @@ struct Args {
     /// Share of runs that fail (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     fail_rate: f64,
+    /// Most runs running at once (the account's capacity); more wait queued. 0: no limit.
+    #[arg(long, default_value_t = parallel_emulator::DEFAULT_CAPACITY)]
+    capacity: usize,
+    /// Share of runs that are cancelled instead of completing (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    cancel_rate: f64,
+    /// Share of runs that stop at `action_required` instead of completing (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    action_required_rate: f64,
+    /// Serve runs streams in the order runs last changed instead of the order they were added.
+    #[arg(long)]
+    runs_in_change_order: bool,
     /// Share of requests answered 429 (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     rate_429: f64,
@@ -179,7 +191,10 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .retry_after(Duration::from_millis(args.retry_after_ms))
         .lost_response_rate(args.lost_response_rate)
         .hang_rate(args.hang_rate)
-        .ignore_last_event_id(args.ignore_last_event_id);
+        .ignore_last_event_id(args.ignore_last_event_id)
+        .cancel_rate(args.cancel_rate)
+        .action_required_rate(args.action_required_rate)
+        .runs_in_change_order(args.runs_in_change_order);
     if let Some(n) = args.cut_sse_after {
         faults = faults.cut_sse_after(n);
     }
@@ -200,6 +215,7 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .time_scale(args.time_scale)
         .seed(args.seed)
         .fail_rate(args.fail_rate)
+        .capacity((args.capacity > 0).then_some(args.capacity))
         .faults(faults)
         .max_body_bytes(args.max_body_bytes)
         .keep_alive_interval(keep_alive)

@@ -34,6 +34,9 @@ struct FaultSettings {
     error_event_after: Option<u32>,
     hang_rate: f64,
     ignore_last_event_id: bool,
+    cancel_rate: f64,
+    action_required_rate: f64,
+    runs_in_change_order: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,10 +118,15 @@ impl App {
             .iter()
             .map(|e| (e.as_str().to_owned(), json!(s.requests(*e))))
             .collect();
+        let bytes: serde_json::Map<String, Value> = Endpoint::ALL
+            .iter()
+            .map(|e| (e.as_str().to_owned(), json!(s.bytes(*e))))
+            .collect();
         json!({
             "groups_created": s.groups_created,
             "runs_created": s.runs_created,
             "requests": requests,
+            "bytes": bytes,
             "injected_429": s.injected_429,
             "injected_5xx": s.injected_5xx,
             "responses_lost": s.responses_lost,
@@ -152,7 +160,10 @@ impl App {
             .rate_5xx(s.rate_5xx)
             .lost_response_rate(s.lost_response_rate)
             .hang_rate(s.hang_rate)
-            .ignore_last_event_id(s.ignore_last_event_id);
+            .ignore_last_event_id(s.ignore_last_event_id)
+            .cancel_rate(s.cancel_rate)
+            .action_required_rate(s.action_required_rate)
+            .runs_in_change_order(s.runs_in_change_order);
         faults.retry_after = s
             .retry_after_ms
             .map_or(faults.retry_after, Duration::from_millis);
@@ -217,5 +228,8 @@ fn faults_json(f: &Faults) -> Value {
         "error_event_after": f.error_event_after,
         "hang_rate": f.hang_rate,
         "ignore_last_event_id": f.ignore_last_event_id,
+        "cancel_rate": f.cancel_rate,
+        "action_required_rate": f.action_required_rate,
+        "runs_in_change_order": f.runs_in_change_order,
     })
 }

@@ -89,7 +89,14 @@ impl App {
             out.extend_from_slice(format!("\"{id}\"").as_bytes());
         }
         out.extend_from_slice(b"],\"run_cursor\":");
-        push_cursor(&mut out, outcome.first);
+        if self.faults().runs_in_change_order {
+            push_cursor(
+                &mut out,
+                usize::try_from(outcome.changes_before).unwrap_or(usize::MAX),
+            );
+        } else {
+            push_cursor(&mut out, outcome.first);
+        }
         out.extend_from_slice(b",\"event_cursor\":");
         push_cursor(&mut out, outcome.events_before);
         out.push(b'}');

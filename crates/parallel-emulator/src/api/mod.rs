@@ -58,7 +58,7 @@ pub(crate) struct App {
     pub(crate) clock: Clock,
     store: Store,
     pub(crate) scheduler: Arc<Scheduler>,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) lose_next: Mutex<Vec<String>>,
     shutdown: watch::Receiver<bool>,
     /// Lenient payload mode, and how many runs it has shaped so far.
@@ -99,8 +99,8 @@ impl App {
             id_salt: instance_salt(),
             clock,
             store: Store::new(clock.now()),
-            scheduler: Arc::new(Scheduler::new(clock)),
-            counters: Counters::default(),
+            scheduler: Arc::new(Scheduler::new(clock, cfg.capacity)),
+            counters: Arc::default(),
             lose_next: Mutex::new(Vec::new()),
             shutdown,
             lenient: cfg.lenient_payloads,
@@ -118,6 +118,16 @@ impl App {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// How the runs created now end.
+    fn endings(&self) -> crate::sim::Endings {
+        let faults = self.faults();
+        crate::sim::Endings {
+            failed: self.fail_rate,
+            cancelled: faults.cancel_rate,
+            action_required: faults.action_required_rate,
+        }
     }
 
     fn fault_roll(&self) -> f64 {
@@ -171,6 +181,23 @@ impl App {
             Err(e) => return Ok(self.error_response(&e)),
         };
         self.counters.request(route.endpoint);
+        let endpoint = route.endpoint;
+        let response = self.answer(route, parts, body).await?;
+        let counters = Arc::clone(&self.counters);
+        Ok(response.map(|body| body.counted(counters, endpoint)))
+    }
+
+    /// Answers a routed request: authentication, faults, the rate limit, then the endpoint.
+    async fn answer<B>(
+        self: &Arc<Self>,
+        route: Route,
+        parts: http::request::Parts,
+        body: B,
+    ) -> Result<Response<ResponseBody>, DropConnection>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         if let Err(e) = self.authorize(&parts.headers) {
             return Ok(self.error_response(&e));
         }

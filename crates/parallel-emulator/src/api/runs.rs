@@ -23,7 +23,7 @@ use crate::wire;
 /// New runs, their plans (none when they finish at once), and their webhooks by offset.
 pub(super) type NewRuns = (
     Vec<Run>,
-    Vec<(sim::Plan, Status)>,
+    Vec<sim::Plan>,
     Vec<(usize, crate::webhook::Target)>,
 );
 
@@ -35,6 +35,7 @@ impl App {
         let mut plans = Vec::with_capacity(inputs.len());
         let mut hooks = Vec::new();
         let instant = self.time_scale == 0.0;
+        let endings = self.endings();
         for (offset, input) in inputs.into_iter().enumerate() {
             if let Some(target) = input.webhook {
                 hooks.push((offset, target));
@@ -52,20 +53,15 @@ impl App {
                 number,
                 input.processor,
                 self.time_scale,
-                self.fail_rate,
+                endings,
                 now,
             );
-            let end = if plan.fails {
-                Status::Failed
-            } else {
-                Status::Completed
-            };
             runs.push(Run {
                 id: RunId(id),
-                status: if instant { end } else { Status::Queued },
+                status: if instant { plan.end } else { Status::Queued },
                 processor: input.processor,
                 events_enabled: input.events_enabled,
-                fails: plan.fails,
+                end: plan.end,
                 created_at: now,
                 modified_at: now,
                 running_at: plan.running_at,
@@ -76,8 +72,9 @@ impl App {
                 metadata_range: input.metadata_range,
                 spec: input.spec,
                 lenient: input.lenient,
+                change: 0,
             });
-            plans.push((plan, end));
+            plans.push(plan);
         }
         Counters::bump(&self.counters.runs_created, runs.len() as u64);
         (runs, if instant { Vec::new() } else { plans }, hooks)

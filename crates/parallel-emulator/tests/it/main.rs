@@ -12,6 +12,7 @@ mod lenient;
 mod outages;
 mod outputs;
 mod quotas;
+mod real_time;
 mod runs;
 mod stream_closes;
 mod streams;
