@@ -46,9 +46,11 @@
 //!
 //! Each run takes a time drawn from its processor's range (the ranges the API documents),
 //! multiplied by the time scale ([`EmulatorBuilder::time_scale`]; default 0.01, and `0`
-//! completes runs as soon as they are added). About a tenth of it is spent `queued`, the rest
-//! `running`; the same seed and input always take the same time. The last column is the
-//! standard processor at the default scale.
+//! completes runs as soon as they are added). At least a tenth of it is spent `queued`, the
+//! rest `running`; beyond the capacity ([`EmulatorBuilder::capacity`], default
+//! [`DEFAULT_CAPACITY`] runs running at once) a run stays queued until a slot frees. The same
+//! seed and input always take the same time. The last column is the standard processor at the
+//! default scale.
 //!
 //! | processor | latency | `-fast` latency | at the default scale (0.01) |
 //! |---|---|---|---|
