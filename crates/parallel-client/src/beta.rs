@@ -18,10 +18,9 @@ pub(crate) const HEADER: &str = "parallel-beta";
 /// The official SDKs (1.3.7) send `parallel-beta` only when the caller asks, and no longer
 /// tie `webhook` or `mcp_servers` to a beta: the service accepts both without the header, and
 /// the header this client adds for them is accepted as well.
-/// Set more per call with [`Client::create_run_with_betas`](crate::Client::create_run_with_betas),
-/// [`AddRuns::betas`](crate::AddRuns::betas) and
-/// [`Client::run_result_with_betas`](crate::Client::run_result_with_betas), or on every request
-/// with `ClientBuilder::header("parallel-beta", ..)`; all are merged, without repeats, and
+/// Set more per call with [`PendingRequest::betas`](crate::PendingRequest::betas) on any
+/// request (`client.run_result(id).betas([Beta::FieldBasis])`), or on every request with
+/// `ClientBuilder::header("parallel-beta", ..)`; all are merged, without repeats, and
 /// joined with `,` as the official SDKs do.
 ///
 /// ```

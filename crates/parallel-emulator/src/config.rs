@@ -390,19 +390,21 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Require this `x-api-key` on every request (`401` otherwise); `None` (the default)
-    /// accepts any key or none, from requests addressed to a loopback name or address only
-    /// (`Host` `localhost`, `127.0.0.1`, `[::1]`, ...; others get `403`), so that a web page
-    /// that re-points its own name at this machine (DNS rebinding) cannot drive it. An empty key is refused at start rather than taken to mean
-    /// "none": authentication is never turned off by an empty variable.
+    /// Require this `x-api-key` on every request (`401` otherwise). Without it (the
+    /// default) the emulator accepts any key or none, from requests addressed to a loopback
+    /// name or address only (`Host` `localhost`, `127.0.0.1`, `[::1]`, ...; others get `403`),
+    /// so that a web page that re-points its own name at this machine (DNS rebinding) cannot
+    /// drive it. An empty key is refused at start rather than taken to mean "none":
+    /// authentication is never turned off by an empty variable.
     #[must_use]
-    pub fn api_key<S: Into<String>>(mut self, key: Option<S>) -> Self {
-        self.api_key = key.map(Into::into);
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
         self
     }
 
-    /// Multiplies every processor latency (spec §7). Default `0.01`; `0` finishes runs as
-    /// soon as they are added.
+    /// Multiplies every processor latency (see the table in the [crate
+    /// docs](crate#processor-latencies)). Default `0.01`, so a `lite` run takes 0.1 s to
+    /// 0.6 s; `0` finishes runs as soon as they are added.
     #[must_use]
     pub fn time_scale(mut self, scale: f64) -> Self {
         self.time_scale = scale;
@@ -641,7 +643,7 @@ mod tests {
     #[test]
     fn debug_output_hides_the_secrets() {
         let builder = EmulatorBuilder::default()
-            .api_key(Some("key-do-not-print"))
+            .api_key("key-do-not-print")
             .webhook_secret("whsec-do-not-print");
         let shown = format!("{builder:?}");
         assert!(!shown.contains("do-not-print"), "{shown}");

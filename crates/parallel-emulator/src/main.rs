@@ -219,7 +219,6 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
     }
     let mut builder = Emulator::builder()
         .listen(args.listen)
-        .api_key(args.api_key)
         .time_scale(args.time_scale)
         .seed(args.seed)
         .fail_rate(args.fail_rate)
@@ -242,6 +241,9 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .rate_limit(args.rate_limit)
         .webhook_attempts(args.webhook_attempts)
         .webhook_timeout(seconds("webhook-timeout-secs", args.webhook_timeout_secs)?);
+    if let Some(key) = args.api_key {
+        builder = builder.api_key(key);
+    }
     if let Some(secret) = args.webhook_secret {
         builder = builder.webhook_secret(secret);
     }

@@ -61,7 +61,7 @@ impl Submitter {
                 refresh_status: last,
                 reject_invalid: true,
                 reconcile_first: previous.is_some_and(|e| may_have_reached(&e)),
-                betas: &[],
+                per_call: None,
             };
             self.client.submit_chunk(request)
         })

@@ -14,7 +14,7 @@ use crate::{create_group, instant, start};
 #[tokio::test]
 async fn an_empty_api_key_is_refused_at_start() {
     let error = Emulator::builder()
-        .api_key(Some(""))
+        .api_key("")
         .start()
         .await
         .expect_err("an empty key would accept any request");
@@ -103,7 +103,7 @@ async fn http2_requests_are_checked_by_their_authority() {
 
 #[tokio::test]
 async fn with_a_key_any_host_is_answered_with_the_key() {
-    let (emu, client) = start(Emulator::builder().api_key(Some("k")).time_scale(0.0)).await;
+    let (emu, client) = start(Emulator::builder().api_key("k").time_scale(0.0)).await;
     let client = client.with_key("k");
     let group = create_group(&client).await;
     let mut tcp = raw_request(

@@ -16,7 +16,7 @@ async fn ref_ids_are_not_derived_from_the_order_of_requests() {
     // would carry the same one (and give that count, and with it the ids, away).
     let mut seen = HashSet::new();
     for _ in 0..2 {
-        let (emu, anonymous) = start(Emulator::builder().api_key(Some("k")).seed(3)).await;
+        let (emu, anonymous) = start(Emulator::builder().api_key("k").seed(3)).await;
         let refused = anonymous.post("/v1/tasks/groups", json!({})).await;
         refused.expect_error(StatusCode::UNAUTHORIZED);
         let ref_id = refused.json()["error"]["ref_id"]

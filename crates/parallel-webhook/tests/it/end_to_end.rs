@@ -98,7 +98,7 @@ impl Receiver {
 
 fn emulator() -> EmulatorBuilder {
     Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(0.0)
         .seed(11)
         .webhook_secret(ACCOUNT_SECRET)
