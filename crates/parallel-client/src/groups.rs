@@ -182,6 +182,7 @@ impl<'a> GroupHandle<'a> {
                 .inner
                 .group_runs_session(self.group_id, &options),
             options.read_ahead,
+            options.one_pass,
         )
     }
 

@@ -3,6 +3,7 @@
 
 mod batch;
 mod betas;
+mod budget;
 mod common;
 mod endpoints;
 mod errors;
