@@ -54,8 +54,10 @@ fn source_errors_pass_through_and_parsing_continues() {
         Err(e @ StreamError::Source(inner)) => {
             assert!(e.is_source() && !e.is_parse());
             assert_eq!(inner.to_string(), "connection reset");
-            assert!(e.to_string().contains("connection reset"));
-            assert!(std::error::Error::source(e).is_some());
+            // The cause is `source()`, and only there: a report prints each once.
+            assert_eq!(e.to_string(), "reading the event stream failed");
+            let source = std::error::Error::source(e).expect("the cause");
+            assert_eq!(source.to_string(), "connection reset");
         }
         other => panic!("expected a source error, got {other:?}"),
     }
@@ -80,6 +82,9 @@ fn limit_error_ends_the_stream() {
     match &items[1] {
         Err(e @ StreamError::Parse(inner)) => {
             assert!(e.is_parse() && inner.is_line_too_long());
+            // The parser's error is the whole story: shown as it is, not repeated below.
+            assert_eq!(e.to_string(), inner.to_string());
+            assert!(std::error::Error::source(e).is_none());
         }
         other => panic!("expected a parse error, got {other:?}"),
     }
