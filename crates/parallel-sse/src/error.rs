@@ -77,8 +77,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// An error from an [`EventStream`](crate::EventStream): either the byte source failed or the
-/// parser hit a limit.
+/// An error from an [`EventStream`](crate::EventStream) or a
+/// [`FrameStream`](crate::FrameStream): either the byte source failed or the parser hit a
+/// limit.
 ///
 /// `Display` never repeats [`source()`](std::error::Error::source): a source error reads
 /// "reading the event stream failed" and is itself the `source()`, which error reporters print

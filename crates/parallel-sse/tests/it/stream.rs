@@ -5,7 +5,7 @@ use std::io;
 use bytes::Bytes;
 use futures::executor::block_on;
 use futures::{StreamExt, stream};
-use parallel_sse::{EventStream, Limits, StreamError};
+use parallel_sse::{EventStream, Frame, Limits, StreamError};
 
 fn chunks(parts: &[&'static [u8]]) -> Vec<Result<Bytes, io::Error>> {
     parts.iter().map(|p| Ok(Bytes::from_static(p))).collect()
@@ -88,6 +88,34 @@ fn limit_error_ends_the_stream() {
         }
         other => panic!("expected a parse error, got {other:?}"),
     }
+}
+
+#[test]
+fn frames_bring_comments_and_the_end_says_whether_an_event_was_cut() {
+    let source = stream::iter(chunks(&[
+        b": hello\n\nevent: x\ndata: a",
+        b"\n\n:",
+        b"ping\n\ndata: cut",
+    ]));
+    let mut frames = EventStream::new(source).frames();
+    let all: Vec<Frame> = block_on((&mut frames).collect::<Vec<_>>())
+        .into_iter()
+        .map(|frame| frame.expect("no error"))
+        .collect();
+    let shown: Vec<String> = all
+        .iter()
+        .map(|frame| match frame {
+            Frame::Comment(text) => format!("comment {}", String::from_utf8_lossy(text)),
+            Frame::Event(event) => format!("event {} {}", event.event_type(), event.data_str()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shown, ["comment  hello", "event x a", "comment ping"]);
+    assert!(frames.ended_inside_event());
+
+    let mut events = EventStream::new(stream::iter(chunks(&[b"data: a\n\n: bye\n"])));
+    assert_eq!(block_on((&mut events).collect::<Vec<_>>()).len(), 1);
+    assert!(!events.ended_inside_event());
 }
 
 #[test]
