@@ -1,27 +1,32 @@
 //! One logical server-sent-event stream over as many HTTP responses as it takes.
 //!
-//! A [`Session`] opens the stream, hands out the data of each non-empty frame, and when the
-//! connection fails (a connect error, a 408/429/5xx answer, a body that breaks or is cut
-//! inside an event, bytes silent past the idle timeout) it waits a backed-off moment and
-//! opens it again with `last_event_id` set to the last event the caller took, so that no
-//! event is lost or repeated. The [`ReconnectPolicy`](crate::ReconnectPolicy) bounds the
-//! consecutive failed attempts; a connection that brought a whole frame (an event or a
-//! keep-alive comment) resets the count, unless all it brought was an `error` event.
+//! A [`Session`] opens the stream, hands out each event (its `type` and `event_id` read once,
+//! [`Peeked`]), and when the connection fails (a connect error, a 408/429/5xx answer, a body
+//! that breaks or is cut inside an event, bytes silent past the idle timeout) it waits a
+//! backed-off moment and opens it again with `last_event_id` set to the last event the caller
+//! took, so that no event is lost or repeated. The [`ReconnectPolicy`](crate::ReconnectPolicy)
+//! bounds the consecutive failed attempts; a connection that brought a whole frame (an event
+//! or a keep-alive comment, as the SSE parser reports them) resets the count, unless all it
+//! brought was an `error` event.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::StreamExt;
-use parallel_sse::{EventStream, StreamError};
-use parallel_transport::BodyStream;
+use parallel_sse::{EventStream, Frame as SseFrame, FrameStream, StreamError};
+use parallel_transport::{BodyStream, TransportError};
 
 use crate::beta::Beta;
 use crate::client::Inner;
 use crate::error::{Error, Kind};
 use crate::request::{Call, PathBuilder};
-use crate::streams::watch::{Seen, Watched};
+use crate::streams::peek::Peeked;
+use crate::streams::watch::{Watched, is_silence};
 
-type Events = EventStream<Watched<BodyStream>>;
+/// One open connection: its frames, and whether a whole frame arrived on it.
+struct Connection {
+    frames: FrameStream<Watched<BodyStream>>,
+    framed: bool,
+}
 
 pub(crate) struct Session {
     inner: Arc<Inner>,
@@ -34,7 +39,7 @@ pub(crate) struct Session {
     /// Betas the endpoint needs (`parallel-beta`).
     betas: Vec<Beta>,
     last_event_id: Option<String>,
-    open: Option<(Events, Arc<Seen>)>,
+    open: Option<Connection>,
     /// Consecutive failed attempts.
     failures: u32,
     /// Whether the latest event of the open connection was an `error` event.
@@ -54,14 +59,14 @@ pub(crate) struct Session {
 
 /// What [`Session::next_frame`] found.
 pub(crate) enum Frame {
-    /// The data of one non-empty event.
-    Data(Bytes),
-    /// The server ended the response cleanly, after a complete event.
+    /// One non-empty event.
+    Event(Peeked),
+    /// The server ended the response cleanly, between events.
     End,
 }
 
 enum Next {
-    Data(Bytes),
+    Event(Peeked),
     Skip,
     End,
     Failed(Error),
@@ -113,51 +118,34 @@ impl Session {
         self.last_connection.1
     }
 
-    /// The data of the next non-empty frame, reconnecting through failures.
+    /// The next non-empty event, reconnecting through failures.
     pub(crate) async fn next_frame(&mut self) -> Result<Frame, Error> {
         loop {
-            let Some((events, seen)) = &mut self.open else {
+            let Some(connection) = &mut self.open else {
                 self.connect().await?;
                 continue;
             };
-            let next = match events.next().await {
-                Some(Ok(event)) => {
+            let next = match connection.frames.next().await {
+                Some(Ok(SseFrame::Event(event))) => {
+                    connection.framed = true;
                     let data = event.into_data();
                     // Keep-alive frames may carry empty or blank data; they are not events.
                     if data.iter().all(u8::is_ascii_whitespace) {
                         Next::Skip
                     } else {
-                        Next::Data(data)
+                        Next::Event(Peeked::read(data, &self.what)?)
                     }
                 }
-                None if seen.ends_on_a_boundary() => Next::End,
-                None => Next::Failed(Error::new(
+                Some(Ok(_comment)) => {
+                    connection.framed = true;
+                    Next::Skip
+                }
+                None if connection.frames.ended_inside_event() => Next::Failed(Error::new(
                     Kind::Connection,
                     format!("{} was cut inside an event", self.what),
                 )),
-                Some(Err(StreamError::Source(e))) if seen.went_silent() => {
-                    let idle = self.inner.stream_idle_timeout;
-                    Next::Failed(
-                        Error::new(
-                            Kind::Timeout,
-                            format!(
-                                "{} was silent (not even a keep-alive) for {idle:?}; raise \
-                                 ClientBuilder::stream_idle_timeout if the server is slow",
-                                self.what
-                            ),
-                        )
-                        .with_source(e),
-                    )
-                }
-                Some(Err(StreamError::Source(e))) => {
-                    let kind = if e.is_timeout() {
-                        Kind::Timeout
-                    } else {
-                        Kind::Connection
-                    };
-                    let text = format!("{} broke off; check the network", self.what);
-                    Next::Failed(Error::new(kind, text).with_source(e))
-                }
+                None => Next::End,
+                Some(Err(StreamError::Source(e))) => Next::Failed(self.broken(e)),
                 Some(Err(StreamError::Parse(e))) => {
                     self.close();
                     return Err(Error::new(
@@ -171,9 +159,9 @@ impl Session {
                 }
             };
             match next {
-                Next::Data(data) => {
-                    self.in_band_error = is_error_event(&data);
-                    return Ok(Frame::Data(data));
+                Next::Event(event) => {
+                    self.in_band_error = event.kind() == Some("error");
+                    return Ok(Frame::Event(event));
                 }
                 Next::Skip => {}
                 Next::End => {
@@ -183,6 +171,26 @@ impl Session {
                 Next::Failed(error) => self.interrupted(error).await?,
             }
         }
+    }
+
+    /// The error for a body that failed: silent past the idle timeout, or broken.
+    fn broken(&self, e: TransportError) -> Error {
+        if is_silence(&e) {
+            let idle = self.inner.stream_idle_timeout;
+            let text = format!(
+                "{} was silent (not even a keep-alive) for {idle:?}; raise \
+                 ClientBuilder::stream_idle_timeout if the server is slow",
+                self.what
+            );
+            return Error::new(Kind::Timeout, text).with_source(e);
+        }
+        let kind = if e.is_timeout() {
+            Kind::Timeout
+        } else {
+            Kind::Connection
+        };
+        let text = format!("{} broke off; check the network", self.what);
+        Error::new(kind, text).with_source(e)
     }
 
     /// Whether the event with this id, on the open connection, is one the caller already
@@ -235,10 +243,10 @@ impl Session {
 
     /// Drops the open connection; one that made progress resets the failure count.
     fn close(&mut self) {
-        if let Some((_, seen)) = self.open.take() {
+        if let Some(connection) = self.open.take() {
             // A connection that only repeated events already taken brought nothing.
             let replay_only = self.replayed_on_connection && !self.moved_on_connection;
-            let progress = seen.framed() && !self.in_band_error && !replay_only;
+            let progress = connection.framed && !self.in_band_error && !replay_only;
             if progress {
                 self.failures = 0;
             }
@@ -302,9 +310,12 @@ impl Session {
         match self.inner.send(&call).await {
             Ok(response) => {
                 let body = response.into_body().into_stream();
-                let (body, seen) = Watched::new(body, self.inner.stream_idle_timeout);
-                let events = EventStream::with_limits(body, self.inner.sse_limits);
-                self.open = Some((events, seen));
+                let body = Watched::new(body, self.inner.stream_idle_timeout);
+                let frames = EventStream::with_limits(body, self.inner.sse_limits).frames();
+                self.open = Some(Connection {
+                    frames,
+                    framed: false,
+                });
                 self.in_band_error = false;
                 self.moved_on_connection = false;
                 Ok(())
@@ -313,11 +324,4 @@ impl Session {
             Err(error) => Err(error),
         }
     }
-}
-
-/// Whether an event's `type` is `error` (read from the front of the event when written
-/// first, as servers do).
-fn is_error_event(data: &[u8]) -> bool {
-    parallel_types::EventHead::from_slice(data)
-        .is_ok_and(|head| head.event_type.as_deref() == Some("error"))
 }
