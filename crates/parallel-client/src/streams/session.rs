@@ -7,7 +7,8 @@
 //! took, so that no event is lost or repeated. The [`ReconnectPolicy`](crate::ReconnectPolicy)
 //! bounds the consecutive failed attempts; a connection that brought a whole frame (an event
 //! or a keep-alive comment, as the SSE parser reports them) resets the count, unless all it
-//! brought was an `error` event.
+//! brought was an `error` event. Until the server has ever answered the client, the first
+//! connection is a request like any other (see [`Reachability`](crate::reconnect::Reachability)).
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use parallel_transport::{BodyStream, TransportError};
 use crate::beta::Beta;
 use crate::client::Inner;
 use crate::error::{Error, Kind};
+use crate::reconnect::{Reconnect, address};
 use crate::request::{Call, PathBuilder};
 use crate::streams::peek::Peeked;
 use crate::streams::watch::{Watched, is_silence};
@@ -258,7 +260,8 @@ impl Session {
     }
 
     /// The connection failed or ended early: drop it and wait before the next connect, or
-    /// give up with `error` when the policy's consecutive attempts are spent.
+    /// give up with `error` when the policy's consecutive attempts are spent. Each reconnect
+    /// is reported ([`Reachability::report`](crate::reconnect::Reachability::report)).
     pub(crate) async fn interrupted(&mut self, error: Error) -> Result<(), Error> {
         self.close();
         let policy = &self.inner.reconnect;
@@ -271,12 +274,14 @@ impl Session {
         }
         let delay = policy.backoff(self.failures, fastrand::f64());
         self.failures += 1;
-        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        if self.failures > 2 {
-            tracing::warn!(what = %self.what, attempt = self.failures, delay_ms, error = %error, "reconnecting stream");
-        } else {
-            tracing::debug!(what = %self.what, attempt = self.failures, delay_ms, error = %error, "reconnecting stream");
-        }
+        self.inner.reachability.report(&Reconnect {
+            stream: &self.what,
+            address: &address(&self.inner.base_url),
+            attempt: self.failures,
+            max_attempts: policy.attempts(),
+            delay,
+            error: &error,
+        });
         tokio::time::sleep(delay).await;
         Ok(())
     }
@@ -304,8 +309,13 @@ impl Session {
         }
         let what = format!("opening {}", self.what);
         let mut call = Call::get(&self.inner, what, path.build()).stream();
-        // The reconnect policy is the one retry loop of a stream.
-        call.max_retries = Some(0);
+        // Once the server has answered, the reconnect policy is the one retry loop of a
+        // stream. Before, nothing says it is there at all (a wrong base URL, say): the first
+        // connection is a request like any other, with the normal retries, then the error.
+        let reachability = &self.inner.reachability;
+        if reachability.ever_answered() {
+            call.max_retries = Some(0);
+        }
         call.betas.clone_from(&self.betas);
         match self.inner.send(&call).await {
             Ok(response) => {
@@ -320,7 +330,9 @@ impl Session {
                 self.moved_on_connection = false;
                 Ok(())
             }
-            Err(error) if error.is_transient() => self.interrupted(error).await,
+            Err(error) if error.is_transient() && reachability.ever_answered() => {
+                self.interrupted(error).await
+            }
             Err(error) => Err(error),
         }
     }

@@ -8,6 +8,7 @@ mod endpoints;
 mod faults;
 mod outages;
 mod proxy;
+mod reachability;
 mod requests;
 mod scripted;
 mod stream_events;
