@@ -234,6 +234,13 @@ impl Block {
         }
         self.data_lines += 1;
         self.data_len += end - start + 1;
+        if let Data::Joined = self.data {
+            // The third line and after, the bulk of a many-line event: appended in place.
+            make_room(&mut self.joined, 1 + (end - start));
+            self.joined.extend_from_slice(b"\n");
+            self.joined.extend_from_slice(&src[start..end]);
+            return Ok(());
+        }
         match mem::take(&mut self.data) {
             Data::Empty | Data::InChunk { .. } => self.data = Data::One(src.slice(start..end)),
             Data::One(first) => {
@@ -243,6 +250,7 @@ impl Block {
                 self.joined.extend_from_slice(&src[start..end]);
                 self.data = Data::Joined;
             }
+            // Handled above; kept whole so that no line can be lost.
             Data::Joined => {
                 make_room(&mut self.joined, 1 + (end - start));
                 self.joined.extend_from_slice(b"\n");
