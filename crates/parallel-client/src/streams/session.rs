@@ -178,9 +178,9 @@ impl Session {
     /// The error for a body that failed: silent past the idle timeout, or broken.
     fn broken(&self, e: TransportError) -> Error {
         if is_silence(&e) {
-            let idle = self.inner.stream_idle_timeout;
+            // How long is the cause's to say.
             let text = format!(
-                "{} was silent (not even a keep-alive) for {idle:?}; raise \
+                "{} was silent (not even a keep-alive) past the idle timeout; raise \
                  ClientBuilder::stream_idle_timeout if the server is slow",
                 self.what
             );
