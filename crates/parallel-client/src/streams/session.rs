@@ -40,6 +40,8 @@ pub(crate) struct Session {
     resumable: bool,
     /// Betas the endpoint needs (`parallel-beta`).
     betas: Vec<Beta>,
+    /// The caller's headers, query parameters and betas for every connect.
+    options: crate::RequestOptions,
     last_event_id: Option<String>,
     open: Option<Connection>,
     /// Consecutive failed attempts.
@@ -82,6 +84,7 @@ impl Session {
             path,
             resumable,
             betas: Vec::new(),
+            options: crate::RequestOptions::default(),
             last_event_id: None,
             open: None,
             failures: 0,
@@ -103,6 +106,12 @@ impl Session {
     /// Sends these betas with every connect.
     pub(crate) fn betas(mut self, betas: Vec<Beta>) -> Self {
         self.betas = betas;
+        self
+    }
+
+    /// Sends the caller's headers, query parameters and betas with every connect.
+    pub(crate) fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -317,6 +326,7 @@ impl Session {
             call.max_retries = Some(0);
         }
         call.betas.clone_from(&self.betas);
+        self.options.apply_to_stream(&mut call)?;
         match self.inner.send(&call).await {
             Ok(response) => {
                 let body = response.into_body().into_stream();

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use parallel_client::{AddRuns, Client, GroupEventsOptions, GroupRunsOptions, ReconnectPolicy};
-use parallel_emulator::Emulator;
+use parallel_client::{
+    AddRuns, Client, GroupEventsOptions, GroupRunsOptions, ReconnectPolicy, RequestOptions,
+};
 use parallel_types::{GroupEvent, RunInput};
 
-use crate::common::{KEY, company, fast_retries, new_group};
+use crate::common::{KEY, company, emulator_scaled, fast_retries, new_group};
 use crate::proxy::{Outage, Proxy};
 
 /// Far more than a failing request with its retries takes (about a second here), far less
@@ -58,7 +59,13 @@ async fn streams_and_wait_fail_fast_when_the_server_never_answered() {
         )
         .await,
         failure("runs()", group.runs(GroupRunsOptions::default()).next()).await,
-        failure("run_events()", client.run_events("trun_nowhere").next()).await,
+        failure(
+            "run_events()",
+            client
+                .run_events("trun_nowhere", RequestOptions::default())
+                .next(),
+        )
+        .await,
     ];
     for (error, took) in checks {
         assert!(error.is_connection(), "{error:?}");
@@ -70,15 +77,8 @@ async fn streams_and_wait_fail_fast_when_the_server_never_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_answered_is_ridden_out_and_each_reconnect_is_reported() {
-    let emu = Emulator::builder()
-        .api_key(Some(KEY))
-        // `lite` runs take 1 to 6 s: the group is still active when the outage begins.
-        .time_scale(0.1)
-        .seed(3)
-        .keep_alive_interval(Duration::from_millis(200))
-        .start()
-        .await
-        .expect("the emulator starts");
+    // `lite` runs take a second or more: the group is still active when the outage begins.
+    let emu = emulator_scaled(0.1).await;
     let proxy = Proxy::start(emu.local_addr()).await;
     let reports: Arc<Mutex<Vec<String>>> = Arc::default();
     let client = Client::builder()
