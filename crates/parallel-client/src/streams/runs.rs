@@ -3,7 +3,7 @@
 use parallel_types::RunStatus;
 
 use crate::error::Error;
-use crate::streams::peek::{Peek, error_event, skip_unknown, skip_untyped};
+use crate::streams::peek::{error_event, skip_unknown, skip_untyped};
 use crate::streams::read_ahead::read_ahead;
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupRun, RunsStream, drive};
@@ -123,40 +123,38 @@ pub(crate) fn runs_stream(session: Session, read_ahead: usize, one_pass: bool) -
 
 async fn next_group_run(session: &mut Session, one_pass: bool) -> Result<Option<GroupRun>, Error> {
     loop {
-        let data = match session.next_frame().await? {
+        let event = match session.next_frame().await? {
             // The stream has no end marker, and a server or proxy may close it early: after a
             // connection that moved the cursor, reopen after the last run; the stream is done
             // when a connection ends cleanly without a new one.
             Frame::End if session.ended_after_moving() && !one_pass => continue,
             Frame::End => return Ok(None),
-            Frame::Data(data) => data,
+            Frame::Event(event) => event,
         };
-        let Some(peek) = Peek::parse_typed(&data, session.what())? else {
+        let Some(kind) = event.kind() else {
             skip_untyped(session.what());
             continue;
         };
         // A server that ignores the cursor repeats every event up to it.
-        if session.is_replayed(peek.event_id.as_deref()) {
+        if session.is_replayed(event.event_id()) {
             continue;
         }
-        match peek.kind.as_ref() {
+        match kind {
             "task_run.state" => {
-                let id = peek.event_id.as_deref();
+                let id = event.event_id();
                 // A server resuming inclusively would repeat the last event.
                 if id.is_some() && id == session.last_event_id() {
                     continue;
                 }
                 session.delivered(id);
-                drop(peek);
-                return Ok(Some(GroupRun::new(data)));
+                return Ok(Some(GroupRun::new(event.into_data())));
             }
             // Surfaced as the stream's error, which ends it; open a new stream after the last
             // run taken to go on.
-            "error" => return Err(error_event(&data, session.what())),
+            "error" => return Err(error_event(event.data(), session.what())),
             other => {
                 skip_unknown(session.what(), other);
-                let id = peek.event_id.as_deref().map(str::to_owned);
-                session.delivered(id.as_deref());
+                session.delivered(event.event_id());
             }
         }
     }

@@ -11,6 +11,7 @@ mod faults;
 mod outages;
 mod proxy;
 mod reach;
+mod reachability;
 mod requests;
 mod scripted;
 mod stream_events;
