@@ -2,13 +2,12 @@
 //! through passing failures without creating a run twice.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use parallel_types::{ErrorObject, Processor, RunInput, TaskSpec};
 
 use super::items::BatchInput;
 use super::ledger::RunsStart;
-use super::outage::patiently;
+use super::outage::{Tolerance, patiently};
 use crate::add_runs::{ChunkRequest, MAX_RUNS_PER_REQUEST};
 use crate::client::Client;
 use crate::error::Error;
@@ -32,7 +31,7 @@ pub(crate) struct Submitter {
     pub(crate) token: String,
     pub(crate) spec: Arc<TaskSpec>,
     pub(crate) processor: Processor,
-    pub(crate) tolerance: Duration,
+    pub(crate) tolerance: Tolerance,
 }
 
 impl Submitter {
@@ -56,7 +55,7 @@ impl Submitter {
                 (input.position, run)
             })
             .collect();
-        let outcome = patiently(self.tolerance, |previous: Option<Error>| {
+        let outcome = patiently(&self.tolerance, |previous: Option<Error>| {
             let request = ChunkRequest {
                 group_id: &self.group_id,
                 chunk: runs.clone(),

@@ -408,3 +408,47 @@ async fn run_batch_on(
 ) {
     run_batch(&client, options, inputs).await
 }
+
+#[tokio::test]
+async fn a_batch_against_a_server_that_never_answered_fails_fast_with_the_connection_error() {
+    // A port nothing listens on: a mistyped address. The batch must not ride it out as an
+    // outage (ten minutes by default), since nothing ever answered.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Client::builder()
+        .api_key(crate::common::KEY)
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .retry_policy(crate::common::fast_retries(2))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut items = client
+        .batch(BatchOptions::new(spec(), "lite-fast"))
+        .run_iter(batch_inputs(10));
+    let error = loop {
+        match items.next().await {
+            Some(Err(error)) => break error,
+            Some(Ok(item)) => panic!("nothing should start: {item:?}"),
+            None => panic!("the batch ended without an error"),
+        }
+    };
+    assert!(error.is_connection(), "{error}");
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert!(
+        chain.contains(&format!("127.0.0.1:{port}")),
+        "the error or its causes name the address: {chain}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+}
