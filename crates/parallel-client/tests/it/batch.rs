@@ -428,20 +428,19 @@ async fn a_batch_against_a_server_that_never_answered_fails_fast_with_the_connec
     let mut items = client
         .batch(BatchOptions::new(spec(), "lite-fast"))
         .run_iter(batch_inputs(10));
-    let error = loop {
-        match items.next().await {
-            Some(Err(error)) => break error,
-            Some(Ok(item)) => panic!("nothing should start: {item:?}"),
-            None => panic!("the batch ended without an error"),
-        }
+    let error = match items.next().await {
+        Some(Err(error)) => error,
+        Some(Ok(item)) => panic!("nothing should start: {item:?}"),
+        None => panic!("the batch ended without an error"),
     };
     assert!(error.is_connection(), "{error}");
-    let mut chain = error.to_string();
+    let mut chain = vec![error.to_string()];
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
-        chain.push_str(&format!(": {cause}"));
+        chain.push(cause.to_string());
         source = cause.source();
     }
+    let chain = chain.join(": ");
     assert!(
         chain.contains(&format!("127.0.0.1:{port}")),
         "the error or its causes name the address: {chain}"
