@@ -744,6 +744,10 @@ impl Driver {
         }
         self.last_progress = Instant::now();
         self.progress.in_flight = self.awaited.len() as u64;
+        self.progress.throttled = self
+            .submitter
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed);
         self.emit(BatchItem::Progress(self.progress)).await
     }
 }

@@ -378,6 +378,7 @@ async fn drive(
         spec: Arc::new(options.task_spec.clone()),
         processor: options.processor.clone(),
         tolerance,
+        throttled: Arc::default(),
     };
     let failure_tx = tx.clone();
     let mut driver = Driver::new(submitter, &options, tx, found.earlier, found.cursor);

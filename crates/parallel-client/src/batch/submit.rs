@@ -2,6 +2,7 @@
 //! through passing failures without creating a run twice.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use parallel_types::{ErrorObject, Processor, RunInput, TaskSpec};
 
@@ -32,6 +33,8 @@ pub(crate) struct Submitter {
     pub(crate) spec: Arc<TaskSpec>,
     pub(crate) processor: Processor,
     pub(crate) tolerance: Tolerance,
+    /// `429` answers met by the batch's submissions.
+    pub(crate) throttled: Arc<AtomicU64>,
 }
 
 impl Submitter {
@@ -65,6 +68,7 @@ impl Submitter {
                 reject_invalid: true,
                 reconcile_first: previous.is_some_and(|e| may_have_reached(&e)),
                 per_call: None,
+                throttled: Some(&self.throttled),
             };
             self.client.submit_chunk(request)
         })

@@ -451,3 +451,22 @@ async fn a_batch_against_a_server_that_never_answered_fails_fast_with_the_connec
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn throttling_met_by_the_submissions_is_reported_in_the_progress() {
+    let faults = Faults::none()
+        .rate_429(0.3)
+        .retry_after(std::time::Duration::from_millis(2));
+    let emu = emulator_with(faults, 0.0).await;
+    let client = crate::common::client_with(&emu, crate::common::fast_retries(20));
+    let options = BatchOptions::new(spec(), "lite-fast").chunk_size(10);
+    let (_, _, results, progress) = run_batch(&client, options, batch_inputs(200)).await;
+    assert_eq!(results.len(), 200);
+    assert!(progress.throttled > 0, "{progress:?}");
+    // Every 429 answer counted was one to a submission (the emulator counts them all).
+    assert!(
+        progress.throttled <= emu.stats().injected_429,
+        "{progress:?}"
+    );
+    emu.shutdown().await;
+}
