@@ -101,6 +101,8 @@ pub(crate) struct Ledger {
     /// so that the loop asks them in constant or logarithmic time.
     going: usize,
     reports: BTreeSet<(Instant, u64)>,
+    /// The reported places, in stream order.
+    reported: BTreeSet<u64>,
     /// Cursors by the first stream place a read from them yields (or an earlier one).
     cursors: BTreeMap<u64, Option<String>>,
     next_place: u64,
@@ -129,6 +131,7 @@ impl Ledger {
             slots: BTreeMap::new(),
             going: 0,
             reports: BTreeSet::new(),
+            reported: BTreeSet::new(),
             cursors: BTreeMap::new(),
             next_place: 0,
             started: Instant::now(),
@@ -250,10 +253,12 @@ impl Ledger {
     /// Places reported before `before` and not delivered, from `from` on: what a sweep that
     /// started there at `before` should have brought back.
     pub(crate) fn reported_from(&self, from: u64, before: Instant) -> Vec<u64> {
-        self.slots
+        self.reported
             .range(from..)
-            .filter(|(_, slot)| matches!(slot, Slot::Reported { at } if *at <= before))
-            .map(|(place, _)| *place)
+            .filter(|place| {
+                matches!(self.slots.get(place), Some(Slot::Reported { at }) if *at <= before)
+            })
+            .copied()
             .collect()
     }
 
@@ -268,6 +273,7 @@ impl Ledger {
             Some(Slot::Going) => self.going -= 1,
             Some(Slot::Reported { at }) => {
                 self.reports.remove(&(at, place));
+                self.reported.remove(&place);
             }
             _ => {}
         }
@@ -275,6 +281,7 @@ impl Ledger {
             Slot::Going => self.going += 1,
             Slot::Reported { at } => {
                 self.reports.insert((at, place));
+                self.reported.insert(place);
             }
             _ => {}
         }
@@ -341,7 +348,7 @@ impl Ledger {
         if credit < reserve || !(settled || waited >= self.lag_goal()) {
             return None;
         }
-        let targets = self.reported_from(0, Instant::now());
+        let targets: Vec<u64> = self.reported.iter().copied().collect();
         // Settled with few left: read each on its own, no waste at all.
         #[allow(clippy::cast_precision_loss)]
         if settled && (targets.len() as f64) <= credit - 1.0 {
@@ -350,24 +357,9 @@ impl Ledger {
                 sweep: None,
             });
         }
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let max_fetch = ((credit - reserve).max(0.0) as usize)
-            .min(MAX_STRAGGLERS)
-            .min(targets.len() - 1);
+        let (fetched, cost) = self.cheapest(&targets, going, credit - reserve);
         #[allow(clippy::cast_precision_loss)]
         let allowance = SPENDABLE * self.reread * self.rows as f64 - self.waste as f64;
-        let mut cheapest: Option<(u64, usize, u64)> = None;
-        for fetched in 0..=max_fetch {
-            let (start, _) = self.cursor_for(targets[fetched]);
-            let waste = self.delivered_completed_from(start);
-            let debt = self.debt_after(going, &targets[fetched..]);
-            let cost = waste + debt;
-            let score = cost + REQUEST_WORTH * fetched as u64;
-            if cheapest.is_none_or(|(best, _, _)| score < best) {
-                cheapest = Some((score, fetched, cost));
-            }
-        }
-        let (_, fetched, cost) = cheapest?;
         #[allow(clippy::cast_precision_loss)]
         let affordable = cost as f64 <= allowance;
         if !(affordable || settled || waited >= MAX_WAIT) {
@@ -380,6 +372,34 @@ impl Ledger {
         })
     }
 
+    /// How many of the first `targets` to read on its own (at most `spare` requests' worth)
+    /// before sweeping the rest, and what the sweep then reads again and leaves to be read
+    /// again: the cheapest, a request counted as [`REQUEST_WORTH`] runs.
+    fn cheapest(&self, targets: &[u64], going: Option<u64>, spare: f64) -> (usize, u64) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let max_fetch = (spare.max(0.0) as usize)
+            .min(MAX_STRAGGLERS)
+            .min(targets.len() - 1);
+        let mut best = (u64::MAX, 0, 0);
+        let mut start = self.cursor_start(targets[0]);
+        let mut waste = self.delivered_completed_in(start, None);
+        for (fetched, &target) in targets.iter().enumerate().take(max_fetch + 1) {
+            let next = self.cursor_start(target);
+            // Moving the start on spares the runs delivered in between.
+            waste -= self.delivered_completed_in(start, Some(next));
+            start = next;
+            let cost = waste + self.debt_after(going, &targets[fetched..]);
+            let score = cost + REQUEST_WORTH * fetched as u64;
+            if score < best.0 {
+                best = (score, fetched, cost);
+            }
+            if cost == 0 {
+                break; // reading more on their own cannot do better
+            }
+        }
+        (best.1, best.2)
+    }
+
     /// The cursor to read `place` from: the nearest known one at or before it.
     fn cursor_for(&self, place: u64) -> (u64, Option<String>) {
         self.cursors
@@ -388,10 +408,20 @@ impl Ledger {
             .map_or((0, None), |(start, cursor)| (*start, cursor.clone()))
     }
 
-    /// Completed runs already delivered from `start` on: what a sweep from there reads again.
-    fn delivered_completed_from(&self, start: u64) -> u64 {
+    /// The place a read for `place` starts at: that of the nearest known cursor before it.
+    fn cursor_start(&self, place: u64) -> u64 {
+        self.cursors
+            .range(..=place)
+            .next_back()
+            .map_or(0, |(start, _)| *start)
+    }
+
+    /// Completed runs already delivered from `start` on (up to `end`): what a sweep from
+    /// there reads again.
+    fn delivered_completed_in(&self, start: u64, end: Option<u64>) -> u64 {
+        let end = end.map_or(Bound::Unbounded, Bound::Excluded);
         self.slots
-            .range(start..)
+            .range((Bound::Included(start), end))
             .filter(|(_, slot)| matches!(slot, Slot::Delivered { completed: true }))
             .count() as u64
     }
