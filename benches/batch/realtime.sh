@@ -18,11 +18,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 emulator=${EMULATOR:-$here/../../target/release/parallel-emulator}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; kill $(jobs -p) 2>/dev/null || true' EXIT
+n=0
 for bench in "$@"; do
-    "$emulator" --listen 127.0.0.1:0 --time-scale "$scale" --seed 1 ${CAPACITY:+--capacity "$CAPACITY"} >"$dir/emu.out" &
+    n=$((n + 1))
+    # A file of its own per emulator: the address read is this one's, never the last one's.
+    out="$dir/emu.$n.out"
+    "$emulator" --listen 127.0.0.1:0 --time-scale "$scale" --seed 1 ${CAPACITY:+--capacity "$CAPACITY"} >"$out" 2>/dev/null &
     emu=$!
-    until grep -q listening "$dir/emu.out"; do sleep 0.05; done
-    url=$(sed 's/listening on //' "$dir/emu.out")
+    until grep -q listening "$out" 2>/dev/null; do sleep 0.05; done
+    url=$(sed 's/listening on //' "$out")
     "$bench" "$url" "$rows" "$processor" >"$dir/bench.out"
     curl -s "$url/_emulator/stats" >"$dir/stats.json"
     group=$(sed 's/.*group=\([^ ]*\).*/\1/' "$dir/bench.out")

@@ -48,6 +48,9 @@ const SPENDABLE: f64 = 0.9;
 /// The least and most a reported run waits for others to be read with it.
 const MIN_LAG_GOAL: Duration = Duration::from_millis(50);
 const MAX_LAG_GOAL: Duration = Duration::from_secs(5);
+/// With no run going, a reported run that has waited this long is read even when the
+/// requests of the budget are spent.
+const SETTLED_WAIT: Duration = Duration::from_secs(2);
 /// A reported run that has waited this long is read even over budget.
 const MAX_WAIT: Duration = Duration::from_secs(120);
 /// The most stragglers considered for `/result` in one plan.
@@ -315,7 +318,10 @@ impl Ledger {
         let now = Instant::now();
         let reserve = if self.has_going() { 2.0 } else { 1.0 };
         let missing = (reserve - self.request_credit()).max(0.0);
-        let earned = now + Duration::from_secs_f64(missing * SECS_PER_REQUEST);
+        let mut earned = now + Duration::from_secs_f64(missing * SECS_PER_REQUEST);
+        if !self.has_going() {
+            earned = earned.min(oldest + SETTLED_WAIT);
+        }
         let due = (oldest + self.lag_goal()).max(earned);
         if due > now {
             return Some(due);
@@ -345,7 +351,11 @@ impl Ledger {
         let credit = self.request_credit();
         // Before the end, one request is kept for the sweep that reads the rest.
         let reserve = if settled { 1.0 } else { 2.0 };
-        if credit < reserve || !(settled || waited >= self.lag_goal()) {
+        // With nothing going, results wait only for requests: a job of many small chunks
+        // (each settled at once at time scale 0) would otherwise wait 10 s per sweep. It
+        // goes over the budget, by one sweep per SETTLED_WAIT at most.
+        let overdrawn = settled && waited >= SETTLED_WAIT;
+        if (credit < reserve && !overdrawn) || !(settled || waited >= self.lag_goal()) {
             return None;
         }
         let targets: Vec<u64> = self.reported.iter().copied().collect();
@@ -597,6 +607,23 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         let plan = ledger.plan().expect("due: nothing to read again");
         assert_eq!(plan.sweep, Some((0, None)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_nothing_going_spent_requests_delay_a_sweep_but_never_stop_it() {
+        let mut ledger = ledger_with(10);
+        for place in 0..10 {
+            ledger.reported(place, None);
+        }
+        ledger.requested(5); // more than the budget's 2 + 10/100 requests
+        assert_eq!(ledger.plan(), None);
+        let check = ledger.next_check().expect("a check is planned");
+        assert!(
+            check <= Instant::now() + SETTLED_WAIT,
+            "not 10 s per missing request"
+        );
+        tokio::time::advance(SETTLED_WAIT).await;
+        assert!(ledger.plan().is_some_and(|p| p.sweep.is_some()));
     }
 
     #[tokio::test(start_paused = true)]
