@@ -220,7 +220,7 @@ mod tests {
             r#"{"type":"object","properties":{"zeta":{"type":["integer","null"]},
                 "alpha":{"type":"number"},"ok":{"type":"boolean"},"tags":{"type":"array"},
                 "name":{"type":"string"}}}"#,
-            None,
+            false,
         )
         .unwrap();
         let got: Vec<(&str, ColumnType)> = columns
@@ -299,7 +299,7 @@ mod tests {
     fn typed_lists_give_typed_columns() {
         let columns = Columns::parse(
             "n (integer), x (number), ok (bool), d (date), tags (list), s",
-            None,
+            false,
         )
         .unwrap();
         let types: Vec<DataType> = columns

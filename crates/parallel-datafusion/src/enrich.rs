@@ -17,6 +17,14 @@ use crate::options::CallOptions;
 use crate::output::{REJECTED, RowOutcome, TIMED_OUT, result_array};
 use crate::token::call_token;
 
+/// What one call asks for, read from its arguments.
+pub(crate) struct Call<'a> {
+    pub(crate) columns: &'a Columns,
+    pub(crate) options: &'a CallOptions,
+    /// The rows' keys (the fourth argument), if given.
+    pub(crate) key: Option<&'a ArrayRef>,
+}
+
 /// What every call of a registration uses.
 #[derive(Clone)]
 pub(crate) struct Settings {
@@ -33,10 +41,10 @@ pub(crate) struct Settings {
 /// longer than the tolerance) fails the call, since no row could get a result.
 pub(crate) async fn enrich(
     settings: &Settings,
-    columns: &Columns,
-    options: &CallOptions,
+    call: &Call<'_>,
     input: &ArrayRef,
 ) -> Result<ArrayRef> {
+    let columns = call.columns;
     let mut rows = vec![RowOutcome::skipped(); input.len()];
     let inputs = batch_inputs(input)?;
     if inputs.is_empty() {
@@ -48,10 +56,10 @@ pub(crate) async fn enrich(
     let mut pending = inputs.len();
     let mut batch = BatchOptions::new(columns.spec.clone(), settings.processor.as_str())
         .outage_tolerance(settings.outage_tolerance);
-    if let Some(group) = &options.group {
+    if let Some(group) = &call.options.group {
         // The same rows give the same token on every attempt: a call run again finds the
         // runs of the first attempt by their client tags and adds none.
-        let token = call_token(settings, columns, &inputs);
+        let token = call_token(settings, columns, &inputs, call.key);
         batch = batch.group(group.as_str()).token(token);
     }
     let mut items = settings.client.batch(batch).run_iter(inputs);

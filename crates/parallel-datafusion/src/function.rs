@@ -19,7 +19,7 @@ use parallel_client::Client;
 
 use crate::columns::Columns;
 use crate::config::EnrichConfig;
-use crate::enrich::{Settings, enrich};
+use crate::enrich::{Call, Settings, enrich};
 use crate::input::check_input_type;
 use crate::options::CallOptions;
 
@@ -163,9 +163,14 @@ impl ParallelEnrich {
             }),
             name: self.name,
             rows_per_call: self.rows_per_call,
-            // `(input, columns)` or `(input, columns, 'basis')`.
+            // `(input, columns)`, `(input, columns, options)` or `(input, columns, options,
+            // key)`.
             signature: Signature::one_of(
-                vec![TypeSignature::Any(2), TypeSignature::Any(3)],
+                vec![
+                    TypeSignature::Any(2),
+                    TypeSignature::Any(3),
+                    TypeSignature::Any(4),
+                ],
                 Volatility::Volatile,
             ),
         };
@@ -280,6 +285,14 @@ impl ScalarUDFImpl for EnrichFunction {
             check_input_type(input.data_type())
                 .map_err(|why| DataFusionError::Plan(format!("{}: {why}", self.name)))?;
         }
+        if let Some(key) = args.arg_fields.get(3) {
+            parallel_arrow::check_json_type(key.data_type()).map_err(|why| {
+                DataFusionError::Plan(format!(
+                    "{}: the fourth argument, the row key, cannot be read: {why}",
+                    self.name
+                ))
+            })?;
+        }
         let (columns, _) = self.call(args.scalar_arguments)?;
         Ok(Arc::new(Field::new(&self.name, columns.data_type(), true)))
     }
@@ -317,8 +330,17 @@ impl AsyncScalarUDFImpl for EnrichFunction {
                 )));
             }
         };
+        let key = match args.args.get(3) {
+            Some(key) => Some(key.to_array(args.number_rows)?),
+            None => None,
+        };
         let settings = self.settings.with_session(&args.config_options);
-        let result = enrich(&settings, &columns, &options, &input).await?;
+        let call = Call {
+            columns: &columns,
+            options: &options,
+            key: key.as_ref(),
+        };
+        let result = enrich(&settings, &call, &input).await?;
         Ok(ColumnarValue::Array(result))
     }
 }

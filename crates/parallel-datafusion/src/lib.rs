@@ -27,6 +27,8 @@
 //!   `'group=<id>'` runs the rows in that task group ([`ParallelEnrich::create_group`]),
 //!   tagged so that a call evaluated again, as a distributed engine does after losing an
 //!   executor, pays for no row twice. Both: `'basis, group=<id>'`.
+//! - **Row key** (optional fourth argument, with `'group=<id>'`): an expression unique per
+//!   row, such as an id column, that tells calls sending the same inputs apart.
 //! - **Result**: a struct with one field per output column (and its sources), then `run_id`, `status`
 //!   (`completed`, `failed`, `cancelled`, ..., or `rejected`, `skipped`, `timed_out`) and
 //!   `error`. A row whose run failed has null columns and its error: one failed row does not

@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn options_are_read_in_any_order_and_unknown_ones_named() {
-        assert_eq!(CallOptions::parse(" Basis ").unwrap().basis, true);
+        assert!(CallOptions::parse(" Basis ").unwrap().basis);
         let both = CallOptions::parse("group = tgrp_1a-B, basis").unwrap();
         assert_eq!(
             both,

@@ -328,11 +328,11 @@ async fn bad_arguments_are_planning_errors_that_say_what_to_write() {
         ),
         (
             "SELECT parallel_enrich(name, 'ceo: CEO name', 'sources') FROM t",
-            "the one option is 'basis'",
+            "the options are 'basis'",
         ),
         (
             "SELECT parallel_enrich(name, 'ceo: CEO name', name) FROM t",
-            "must be the string literal 'basis'",
+            "must be a string literal such as 'basis'",
         ),
     ];
     for (query, says) in cases {
@@ -486,8 +486,10 @@ async fn calls_run_again_in_the_querys_group_pay_for_no_row_twice() {
     ctx.register_csv("companies", path.to_str().unwrap(), CsvReadOptions::new())
         .await
         .unwrap();
+    // Every call of 250 rows sends the same ten names in the same order: the key (the id)
+    // keeps the calls apart.
     let sql = format!(
-        "SELECT id, parallel_enrich(name, 'summary: a one-line summary', 'group={group}') \
+        "SELECT id, parallel_enrich(name, 'summary: a one-line summary', 'group={group}', id) \
          AS found FROM companies ORDER BY id"
     );
     let first = rows(&ctx, &sql).await;
