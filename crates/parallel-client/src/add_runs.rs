@@ -30,11 +30,14 @@ use parallel_types::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::beta::{self, Beta};
+use crate::beta;
 use crate::client::{Client, Inner};
 use crate::error::{Error, Kind};
 use crate::groups::GroupHandle;
 use crate::groups::to_body;
+use crate::options::RequestOptions;
+use crate::pending::PendingRequest;
+use crate::request::Deadline;
 use crate::request::{Call, Effect};
 use crate::session::Frame;
 use crate::streams::{GroupRunsOptions, Peek, decode};
@@ -68,7 +71,6 @@ pub struct AddRuns {
     first_position: u64,
     chunk_size: usize,
     tag: bool,
-    betas: Vec<Beta>,
 }
 
 impl AddRuns {
@@ -81,7 +83,6 @@ impl AddRuns {
             first_position: 0,
             chunk_size: MAX_RUNS_PER_REQUEST,
             tag: true,
-            betas: Vec::new(),
         }
     }
 
@@ -119,14 +120,6 @@ impl AddRuns {
     #[must_use]
     pub fn client_tags(mut self, tag: bool) -> Self {
         self.tag = tag;
-        self
-    }
-
-    /// Betas to send in the `parallel-beta` header, besides those the inputs' beta fields
-    /// need (which are added by themselves; see [`Beta`]).
-    #[must_use]
-    pub fn betas(mut self, betas: impl IntoIterator<Item = Beta>) -> Self {
-        self.betas = betas.into_iter().collect();
         self
     }
 }
@@ -300,7 +293,7 @@ impl TaggedRunInner<'_> {
     }
 }
 
-impl GroupHandle<'_> {
+impl<'a> GroupHandle<'a> {
     /// Adds runs to the group (`POST /v1/tasks/groups/{id}/runs`) and returns their run ids
     /// in input order, the group's status after the last request, and cursors positioned
     /// just before the runs added.
@@ -313,8 +306,21 @@ impl GroupHandle<'_> {
     ///
     /// On failure some requests may have succeeded: the runs they created exist. Calling again
     /// with the same [`AddRuns::token`] adds only the missing inputs.
-    pub async fn add_runs(self, runs: AddRuns) -> Result<AddedRuns, Error> {
+    ///
+    /// The call's per-call options ([`PendingRequest`]) go with every add request: betas
+    /// besides those the inputs' beta fields need, headers, query parameters, fields merged
+    /// into each request's body; its timeout bounds all the requests together.
+    pub fn add_runs(self, runs: AddRuns) -> PendingRequest<'a, AddedRuns> {
+        PendingRequest::new(move |options| Box::pin(self.add_runs_with(runs, options)))
+    }
+
+    async fn add_runs_with(
+        self,
+        runs: AddRuns,
+        options: RequestOptions,
+    ) -> Result<AddedRuns, Error> {
         let (client, group_id) = (self.client, self.group_id);
+        let deadline = options.deadline();
         let AddRuns {
             inputs,
             default_task_spec,
@@ -322,7 +328,6 @@ impl GroupHandle<'_> {
             first_position,
             chunk_size,
             tag,
-            betas,
         } = runs;
         if chunk_size == 0 || chunk_size > MAX_RUNS_PER_REQUEST {
             return Err(Error::config(format!(
@@ -365,7 +370,10 @@ impl GroupHandle<'_> {
                     refresh_status: last,
                     reject_invalid: false,
                     reconcile_first: false,
-                    betas: &betas,
+                    per_call: Some(PerCall {
+                        options: &options,
+                        deadline,
+                    }),
                 })
                 .await?;
             added.run_ids.extend(outcome.ids.into_iter().flatten());
@@ -398,7 +406,7 @@ impl Client {
             refresh_status,
             reject_invalid,
             reconcile_first,
-            betas,
+            per_call,
         } = request;
         let inner = &self.inner;
         if let Some(token) = token {
@@ -423,8 +431,12 @@ impl Client {
         let mut whole = !reconcile_first;
         while !pending.is_empty() {
             let inputs: Vec<&RunInput> = pending.iter().map(|&i| &chunk[i].1).collect();
-            let call =
-                inner.add_runs_call(group_id, &inputs, default_task_spec, refresh_status, betas)?;
+            let mut call =
+                inner.add_runs_call(group_id, &inputs, default_task_spec, refresh_status)?;
+            if let Some(PerCall { options, deadline }) = per_call {
+                call.betas = beta::for_inputs(options.beta_list(), inputs.iter().copied());
+                options.apply(&mut call, deadline)?;
+            }
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
                     if response.run_ids.len() != pending.len() {
@@ -502,8 +514,15 @@ pub(crate) struct ChunkRequest<'a> {
     /// Whether an earlier attempt may have reached the server: look the tags up before
     /// sending anything.
     pub(crate) reconcile_first: bool,
-    /// Betas to send besides those the inputs' beta fields need.
-    pub(crate) betas: &'a [Beta],
+    /// The caller's per-call options, with the deadline computed when the call started.
+    pub(crate) per_call: Option<PerCall<'a>>,
+}
+
+/// A call's per-call options and the deadline they set.
+#[derive(Clone, Copy)]
+pub(crate) struct PerCall<'a> {
+    pub(crate) options: &'a RequestOptions,
+    pub(crate) deadline: Option<Deadline>,
 }
 
 /// The inputs a `422` answer names, as indexes into the `count` inputs of its request, in
@@ -570,7 +589,6 @@ impl Inner {
         inputs: &[&RunInput],
         default_task_spec: Option<&TaskSpec>,
         refresh_status: bool,
-        betas: &[Beta],
     ) -> Result<Call, Error> {
         let mut request = AddRunsRequest::new(inputs.iter().map(|&input| input.clone()).collect());
         request.default_task_spec = default_task_spec.cloned();
@@ -581,7 +599,7 @@ impl Inner {
         }
         let what = format!("adding {} runs to task group {group_id}", inputs.len());
         let mut call = Call::post(self, what, path.build(), body, Effect::CreatesWork);
-        call.betas = beta::for_inputs(betas, inputs.iter().copied());
+        call.betas = beta::for_inputs(&[], inputs.iter().copied());
         Ok(call)
     }
 

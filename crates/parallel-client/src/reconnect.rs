@@ -25,7 +25,9 @@ use std::time::Duration;
 ///
 /// assert!(ReconnectPolicy::default().min_outage_ridden() >= Duration::from_secs(7 * 60));
 /// // Give up sooner, after about a minute:
-/// let quick = ReconnectPolicy::new(8, Duration::from_millis(500), Duration::from_secs(15));
+/// let quick = ReconnectPolicy::default()
+///     .max_attempts(8)
+///     .max_backoff(Duration::from_secs(15));
 /// assert!(quick.min_outage_ridden() >= Duration::from_secs(45));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -37,11 +39,11 @@ pub struct ReconnectPolicy {
 
 impl Default for ReconnectPolicy {
     fn default() -> Self {
-        Self::new(
-            DEFAULT_MAX_ATTEMPTS,
-            Duration::from_millis(500),
-            Duration::from_secs(30),
-        )
+        Self {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
     }
 }
 
@@ -49,16 +51,6 @@ impl Default for ReconnectPolicy {
 pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 24;
 
 impl ReconnectPolicy {
-    /// At most `max_attempts` consecutive failed reconnects, waiting `initial_backoff` before
-    /// the first, doubling up to `max_backoff`.
-    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
-        Self {
-            max_attempts,
-            initial_backoff,
-            max_backoff,
-        }
-    }
-
     /// A policy that never reconnects: the first failure ends the stream.
     pub fn none() -> Self {
         Self::default().max_attempts(0)

@@ -1,6 +1,8 @@
-//! [`HyperTransport`]: hyper 1 + hyper-util's pooled client + rustls with the `ring` provider.
+//! [`HyperTransport`]: hyper 1 + hyper-util's pooled client + rustls (`ring` primitives by
+//! default).
 
 mod connector;
+mod crypto;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -33,8 +35,9 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 ///
 /// - HTTP/1.1 and HTTP/2, chosen per connection by ALPN; idle connections are reused and closed
 ///   after [`pool_idle_timeout`](HyperTransportBuilder::pool_idle_timeout).
-/// - TLS with rustls and an explicit `ring` crypto provider (the process-wide default provider is
-///   never consulted or installed); certificates are always verified, against the webpki roots
+/// - TLS with rustls and an explicit crypto provider, `ring` unless
+///   [`crypto_provider`](HyperTransportBuilder::crypto_provider) names another (the
+///   process-wide default provider is never consulted or installed); certificates are always verified, against the webpki roots
 ///   (plus the operating system's with the `native-roots` feature) and any
 ///   [`add_root_certificate`](HyperTransportBuilder::add_root_certificate).
 /// - `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` (and lower-case forms) are honoured
@@ -157,6 +160,7 @@ pub struct HyperTransportBuilder {
     built_in_roots: bool,
     root_certificates: Vec<Vec<u8>>,
     proxy: ProxySetting,
+    crypto_provider: Option<Arc<rustls::crypto::CryptoProvider>>,
 }
 
 impl Default for HyperTransportBuilder {
@@ -170,6 +174,7 @@ impl Default for HyperTransportBuilder {
             built_in_roots: true,
             root_certificates: Vec::new(),
             proxy: ProxySetting::Environment,
+            crypto_provider: None,
         }
     }
 }
@@ -252,6 +257,23 @@ impl HyperTransportBuilder {
         self
     }
 
+    /// The rustls crypto provider of TLS connections. Default: rustls's `ring` primitives
+    /// (the process-wide default provider is never consulted).
+    ///
+    /// To use `aws-lc-rs` instead, depend on `rustls` (0.23) with its `aws_lc_rs` feature
+    /// and pass its provider; cargo unifies that `rustls` with this crate's:
+    ///
+    /// ```ignore
+    /// let transport = parallel_transport::HyperTransport::builder()
+    ///     .crypto_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+    ///     .build()?;
+    /// ```
+    #[must_use]
+    pub fn crypto_provider(mut self, provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        self.crypto_provider = Some(provider);
+        self
+    }
+
     /// Never uses a proxy, whatever the environment says.
     #[must_use]
     pub fn no_proxy(mut self) -> Self {
@@ -323,7 +345,10 @@ impl HyperTransportBuilder {
         }
         // An explicit provider: the process-wide default may be unset, or set by another
         // library to something else.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = self
+            .crypto_provider
+            .clone()
+            .unwrap_or_else(crypto::ring_provider);
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| {
@@ -378,6 +403,14 @@ impl fmt::Debug for HyperTransportBuilder {
             .field("built_in_roots", &self.built_in_roots)
             .field("root_certificates", &self.root_certificates.len())
             .field("proxy", &proxy)
+            .field(
+                "crypto_provider",
+                &if self.crypto_provider.is_some() {
+                    "given"
+                } else {
+                    "ring"
+                },
+            )
             .finish()
     }
 }
@@ -441,7 +474,7 @@ fn classify_request_error(error: hyper_util::client::legacy::Error) -> Transport
         if let Some(unsupported) = find_in_chain::<UnsupportedProxy>(&error) {
             return TransportError::config_message(unsupported.to_string());
         }
-        let timeout = find_in_chain::<ConnectTimeout>(&error).map(ToString::to_string);
+        let timeout = find_in_chain::<ConnectTimeout>(&error).map(ConnectTimeout::explain);
         let detail = connect_detail(&error);
         let mut classified = TransportError::connect(error);
         if let Some(timeout) = timeout {
@@ -463,8 +496,8 @@ fn classify_request_error(error: hyper_util::client::legacy::Error) -> Transport
 
 /// A more specific message for the common connect failures.
 fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
-    if let Some(tunnel) = find_in_chain::<TunnelFailed>(error) {
-        return Some(tunnel.to_string());
+    if find_in_chain::<TunnelFailed>(error).is_some() {
+        return Some(TunnelFailed::ADVICE.to_owned());
     }
     if let Some(tls) = find_in_chain::<rustls::Error>(error) {
         return Some(match tls {
@@ -472,7 +505,10 @@ fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
                 "the server's TLS certificate was rejected ({reason:?}); if the server uses a \
                  private certificate authority, trust it with add_root_certificate"
             ),
-            other => format!("the TLS handshake with the server failed: {other}"),
+            // The rustls error is in the `source()` chain.
+            _ => "the TLS handshake with the server failed; check that the base URL's \
+                  scheme and port are those of the server's TLS endpoint"
+                .to_owned(),
         });
     }
     if let Some(io) = find_in_chain::<std::io::Error>(error)

@@ -120,7 +120,7 @@ pub(crate) async fn scan(
 
 /// The run and output of a completed run, read with `/result`.
 pub(crate) async fn fetch(client: &Client, run_id: &str) -> Result<(TaskRun, BatchOutput), Error> {
-    let result = client.run_result(run_id, RESULT_WAIT).await?;
+    let result = client.run_result(run_id).timeout(RESULT_WAIT).await?;
     let output = serde_json::value::to_raw_value(&result.output)
         .map_err(|e| Error::decode("a run output", e))?;
     Ok((result.run, BatchOutput(output)))

@@ -590,7 +590,7 @@ impl Driver {
     fn open_events(&self) -> crate::GroupEvents {
         let options = GroupEventsOptions {
             last_event_id: self.last_event_id.clone(),
-            timeout: None,
+            ..GroupEventsOptions::default()
         };
         self.client()
             .group(&self.submitter.group_id)

@@ -172,7 +172,7 @@ impl Batch {
         let tolerance = options.outage_tolerance;
         let (group_id, found) = if let Some(group_id) = &options.group {
             // Fails early with a clear 404 when the group does not exist.
-            patiently(tolerance, |_| client.group(group_id).get()).await?;
+            patiently(tolerance, |_| client.group(group_id).get().into_future()).await?;
             let skip = options.skip.as_ref();
             let found = patiently(tolerance, |_| {
                 resume::find_earlier(&client, group_id, &token, skip)
@@ -183,7 +183,10 @@ impl Batch {
             // A second empty group after a lost answer costs nothing; no group stops the batch.
             let mut request = CreateTaskGroupRequest::new();
             request.metadata.clone_from(&options.group_metadata);
-            let group = patiently(tolerance, |_| client.create_group(request.clone())).await?;
+            let group = patiently(tolerance, |_| {
+                client.create_group(request.clone()).into_future()
+            })
+            .await?;
             let group_id = group.taskgroup_id;
             let found = Found {
                 earlier: std::collections::HashMap::default(),

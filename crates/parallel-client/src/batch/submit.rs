@@ -46,7 +46,8 @@ impl Submitter {
             .map(|input| {
                 let value: serde_json::Value =
                     serde_json::from_str(input.input.get()).unwrap_or_default();
-                let mut run = RunInput::new(value, self.processor.clone());
+                let processor = input.processor.unwrap_or_else(|| self.processor.clone());
+                let mut run = RunInput::new(value, processor);
                 run.metadata = input.metadata;
                 (input.position, run)
             })
@@ -60,7 +61,7 @@ impl Submitter {
                 refresh_status: last,
                 reject_invalid: true,
                 reconcile_first: previous.is_some_and(|e| may_have_reached(&e)),
-                betas: &[],
+                per_call: None,
             };
             self.client.submit_chunk(request)
         })

@@ -17,7 +17,8 @@ use crate::streams::{GroupEvents, RunEvents, drive};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupEventsOptions {
     pub(crate) last_event_id: Option<String>,
-    pub(crate) timeout: Option<Duration>,
+    pub(crate) api_timeout: Option<Duration>,
+    pub(crate) request: crate::RequestOptions,
 }
 
 impl GroupEventsOptions {
@@ -30,12 +31,21 @@ impl GroupEventsOptions {
         self
     }
 
-    /// How long the server holds one connection (`timeout`; default the server's). The
-    /// stream reconnects by itself while the group is active, so this only bounds each
-    /// connection.
+    /// How long the server holds one connection (the API's `timeout` parameter, the
+    /// official SDKs' `api_timeout`; default the server's). The stream reconnects by itself
+    /// while the group is active, so this only bounds each connection.
     #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    pub fn api_timeout(mut self, timeout: Duration) -> Self {
+        self.api_timeout = Some(timeout);
+        self
+    }
+
+    /// Headers, query parameters and betas sent with every connection of the stream (see
+    /// [`RequestOptions`](crate::RequestOptions)); a stream takes no body fields and no
+    /// timeout, and fails with a configuration error if given one.
+    #[must_use]
+    pub fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.request = options;
         self
     }
 }

@@ -25,6 +25,7 @@ pub struct GroupRunsOptions {
     pub(crate) status: Option<RunStatus>,
     pub(crate) last_event_id: Option<String>,
     pub(crate) read_ahead: usize,
+    pub(crate) request: crate::RequestOptions,
 }
 
 impl Default for GroupRunsOptions {
@@ -35,6 +36,7 @@ impl Default for GroupRunsOptions {
             status: None,
             last_event_id: None,
             read_ahead: Self::DEFAULT_READ_AHEAD,
+            request: crate::RequestOptions::default(),
         }
     }
 }
@@ -90,6 +92,16 @@ impl GroupRunsOptions {
     #[must_use]
     pub fn read_ahead(mut self, runs: usize) -> Self {
         self.read_ahead = runs;
+        self
+    }
+
+    /// Headers, query parameters and betas sent with every connection of the stream (see
+    /// [`RequestOptions`](crate::RequestOptions)); a stream takes no body fields and no
+    /// timeout (its idle timeout is the client's), and fails with a configuration error if
+    /// given one.
+    #[must_use]
+    pub fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.request = options;
         self
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Session {
     resumable: bool,
     /// Betas the endpoint needs (`parallel-beta`).
     betas: Vec<Beta>,
+    /// The caller's headers, query parameters and betas for every connect.
+    options: crate::RequestOptions,
     last_event_id: Option<String>,
     open: Option<(Events, Arc<Seen>)>,
     /// Consecutive failed attempts.
@@ -75,6 +77,7 @@ impl Session {
             path,
             resumable,
             betas: Vec::new(),
+            options: crate::RequestOptions::default(),
             last_event_id: None,
             open: None,
             failures: 0,
@@ -96,6 +99,12 @@ impl Session {
     /// Sends these betas with every connect.
     pub(crate) fn betas(mut self, betas: Vec<Beta>) -> Self {
         self.betas = betas;
+        self
+    }
+
+    /// Sends the caller's headers, query parameters and betas with every connect.
+    pub(crate) fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -299,6 +308,7 @@ impl Session {
         // The reconnect policy is the one retry loop of a stream.
         call.max_retries = Some(0);
         call.betas.clone_from(&self.betas);
+        self.options.apply_to_stream(&mut call)?;
         match self.inner.send(&call).await {
             Ok(response) => {
                 let body = response.into_body().into_stream();

@@ -222,7 +222,7 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
         .base_url(emu.base_url())
         .retry_policy(fast_retries(0))
         .stream_idle_timeout(Duration::from_millis(100))
-        .max_stream_reconnects(2)
+        .stream_reconnect(parallel_client::ReconnectPolicy::default().max_attempts(2))
         .build()
         .unwrap();
     let mut runs = client.group(&id).runs(GroupRunsOptions::default());
@@ -283,8 +283,7 @@ async fn a_runs_stream_that_restarts_from_the_start_on_every_cut_fails_without_r
         .api_key(KEY)
         .base_url(emu.base_url())
         .retry_policy(fast_retries(0))
-        .stream_reconnect(crate::common::fast_reconnects())
-        .max_stream_reconnects(3)
+        .stream_reconnect(crate::common::fast_reconnects().max_attempts(3))
         .build()
         .unwrap();
     let mut runs = client

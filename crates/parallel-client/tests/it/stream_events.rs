@@ -14,11 +14,12 @@ fn client(server: &Scripted) -> Client {
     Client::builder()
         .api_key("k")
         .base_url(server.base_url())
-        .stream_reconnect(ReconnectPolicy::new(
-            3,
-            Duration::from_millis(1),
-            Duration::from_millis(2),
-        ))
+        .stream_reconnect(
+            ReconnectPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
         .build()
         .unwrap()
 }
@@ -166,7 +167,7 @@ async fn run_events_yield_error_events_and_skip_unknown_and_untyped_ones() {
     })
     .await;
     let events: Vec<RunEvent> = client(&server)
-        .run_events("trun_1")
+        .run_events("trun_1", parallel_client::RequestOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;

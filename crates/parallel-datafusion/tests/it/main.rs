@@ -423,7 +423,8 @@ async fn typed_columns_and_their_sources_hold_the_runs_output() {
     let run_id = field("run_id").as_string::<i32>().value(0).to_owned();
     let result = emu
         .client()
-        .run_result(&run_id, std::time::Duration::from_secs(5))
+        .run_result(&run_id)
+        .timeout(std::time::Duration::from_secs(5))
         .await
         .unwrap();
     let parallel_types::RunOutput::Json(output) = result.output else {
