@@ -35,6 +35,9 @@
 //!   fail the query. A failure of the whole call (no credit, a wrong key, an outage longer
 //!   than [`ParallelEnrich::outage_tolerance`]) fails the query.
 //!
+//! With the `ballista` feature, the `ballista` module runs the function on Apache Ballista,
+//! a scheduler and executors in processes of their own (see the crate README).
+//!
 //! Each call (one record batch, or [`ParallelEnrich::rows_per_call`] rows) runs as one batch
 //! of the client's [batch engine](parallel_client::batch): one task group (or the query's,
 //! with `'group=<id>'`), chunked submission, retries, rate limits, each row submitted
@@ -68,6 +71,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "ballista")]
+pub mod ballista;
 mod columns;
 mod config;
 mod enrich;

@@ -1,6 +1,8 @@
 //! `parallel_enrich` in real `DataFusion` queries, against the emulator over loopback TCP with
 //! the real client.
 
+#[cfg(feature = "ballista")]
+mod distributed;
 mod support;
 
 use std::fmt::Write as _;
