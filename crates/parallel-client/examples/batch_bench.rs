@@ -64,8 +64,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut items = client.batch(options).run_iter(inputs);
     let (mut results, mut bytes) = (0u64, 0usize);
     let mut lags = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
+    let mut group = String::new();
     while let Some(item) = items.next().await {
-        if let BatchItem::Result(result) = item? {
+        let item = item?;
+        if let BatchItem::Started { group_id, .. } = &item {
+            group.clone_from(group_id);
+        }
+        if let BatchItem::Result(result) = item {
             results += 1;
             if let Some(finished) = result.run.modified_at.as_deref().and_then(epoch_secs) {
                 lags.push((now_secs() - finished).max(0.0));
@@ -90,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         lags.get(at).copied().unwrap_or(0.0)
     };
     println!(
-        "rows={results} secs={secs:.3} rows_per_sec={per_sec:.0} output_bytes={bytes} cpu_secs={:.3} vm_hwm_kb={} lag_p50={:.2} lag_p95={:.2}",
+        "group={group} rows={results} secs={secs:.3} rows_per_sec={per_sec:.0} output_bytes={bytes} cpu_secs={:.3} vm_hwm_kb={} lag_p50={:.2} lag_p95={:.2}",
         cpu_secs().unwrap_or(0.0),
         peak_rss_kb().unwrap_or(0),
         pct(0.5),

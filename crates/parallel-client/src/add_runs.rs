@@ -40,7 +40,7 @@ use crate::pending::PendingRequest;
 use crate::request::Deadline;
 use crate::request::{Call, Effect};
 use crate::session::Frame;
-use crate::streams::{GroupRunsOptions, Peek, decode};
+use crate::streams::{GroupRunsOptions, decode};
 
 /// The metadata key of the client tag (`"<token>:<position>"`) added to every input.
 pub const CLIENT_TAG_KEY: &str = "client_tag";
@@ -632,14 +632,14 @@ impl Inner {
         let mut session = self.group_runs_session(group_id, &GroupRunsOptions::default());
         let mut found: HashMap<usize, String> = HashMap::new();
         loop {
-            let data = match session.next_frame().await? {
+            let event = match session.next_frame().await? {
                 Frame::End if session.ended_after_moving() => continue,
                 Frame::End => break,
-                Frame::Data(data) => data,
+                Frame::Event(event) => event,
             };
-            let peek = Peek::parse(&data, session.what())?;
-            if peek.kind != "task_run.state" {
-                if peek.kind == "error" {
+            let kind = event.kind().unwrap_or_default();
+            if kind != "task_run.state" {
+                if kind == "error" {
                     let error = Error::new(
                         Kind::Connection,
                         format!("{} reported an error while reconciling", session.what()),
@@ -648,8 +648,7 @@ impl Inner {
                 }
                 continue;
             }
-            let event_id = peek.event_id.clone();
-            let tagged: TaggedRun<'_> = decode(&data, "a run while reconciling")?;
+            let tagged: TaggedRun<'_> = decode(event.data(), "a run while reconciling")?;
             if let Some(position) = tagged
                 .run
                 .client_tag()
@@ -660,7 +659,7 @@ impl Inner {
                     .entry(index)
                     .or_insert_with(|| tagged.run.run_id.clone().into_owned());
             }
-            session.delivered(event_id.as_deref());
+            session.delivered(event.event_id());
         }
         Ok(found.into_iter().collect())
     }

@@ -9,7 +9,7 @@ use parallel_transport::{SharedTransport, Transport};
 
 use crate::SseLimits;
 use crate::error::Error;
-use crate::reconnect::ReconnectPolicy;
+use crate::reconnect::{Reachability, Reconnect, ReconnectPolicy};
 use crate::retry::RetryPolicy;
 
 /// The base URL used when [`ClientBuilder::base_url`] is not called (and, with
@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) sse_limits: SseLimits,
     /// Answers of `429 Too Many Requests` had so far ([`Client::rate_limited_answers`]).
     pub(crate) rate_limited: std::sync::atomic::AtomicU64,
+    /// Whether the server ever answered, and who is told of stream reconnects.
+    pub(crate) reachability: Reachability,
 }
 
 impl fmt::Debug for Client {
@@ -178,6 +180,7 @@ pub struct ClientBuilder {
     reconnect: Option<ReconnectPolicy>,
     max_response_bytes: Option<usize>,
     sse_limits: Option<SseLimits>,
+    on_reconnect: Option<crate::reconnect::ReconnectReport>,
     user_agent: Option<String>,
     headers: Vec<(String, String)>,
     legacy_v1beta: bool,
@@ -310,6 +313,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Called each time a stream reconnects after a failure (a connection refused or cut, an
+    /// idle timeout, a 5xx answer), with a [`Reconnect`] that names the stream, the server's
+    /// address, the attempt and the error; its `Display` is a ready-made line for a log or a
+    /// progress display. Without it, reconnects are only `tracing` events. Shared by the
+    /// client's clones; it runs on the stream's task, so it should return quickly.
+    ///
+    /// ```
+    /// let client = parallel_client::Client::builder()
+    ///     .api_key("key")
+    ///     .on_reconnect(|reconnect| eprintln!("{reconnect}"))
+    ///     .build()?;
+    /// # Ok::<(), parallel_client::Error>(())
+    /// ```
+    #[must_use]
+    pub fn on_reconnect(mut self, report: impl Fn(&Reconnect<'_>) + Send + Sync + 'static) -> Self {
+        self.on_reconnect = Some(Arc::new(report));
+        self
+    }
+
     /// The size limit of a JSON response body (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
     #[must_use]
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
@@ -418,6 +440,7 @@ impl ClientBuilder {
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
                 sse_limits: self.sse_limits.unwrap_or_default(),
                 rate_limited: std::sync::atomic::AtomicU64::new(0),
+                reachability: Reachability::new(self.on_reconnect),
             }),
         })
     }

@@ -182,6 +182,7 @@ impl<'a> GroupHandle<'a> {
                 .inner
                 .group_runs_session(self.group_id, &options),
             options.read_ahead,
+            options.one_pass,
         )
     }
 
@@ -223,8 +224,14 @@ impl<'a> GroupHandle<'a> {
     /// rides the outage out instead). Otherwise it follows the group's events until a status
     /// reports the group inactive; the events stream rides out quiet periods (keep-alives),
     /// server closes and network outages as
-    /// [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect) allows.
+    /// [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect) allows,
+    /// and reports each reconnect to
+    /// [`ClientBuilder::on_reconnect`](crate::ClientBuilder::on_reconnect).
     /// `error` events are logged (`tracing` warning) and waited through.
+    ///
+    /// Outages are ridden out only once the server has answered the client (or a clone of
+    /// it): before, a failure to connect (a wrong base URL, a closed port) is returned after
+    /// the [`RetryPolicy`](crate::RetryPolicy)'s retries, as for any request.
     ///
     /// The call's [`timeout`](PendingRequest::timeout) bounds the whole wait (by default it
     /// has none); its headers and query parameters go with every request it makes.
@@ -249,8 +256,11 @@ impl<'a> GroupHandle<'a> {
         match self.get().options(options.clone()).await {
             Ok(group) if !group.status.is_active => return Ok(group.status),
             Ok(_) => {}
-            // The network or the server is down: the events stream rides it out.
-            Err(error) if error.is_transient() => {
+            // The network or the server is down: the events stream rides it out, if the
+            // server was ever there.
+            Err(error)
+                if error.is_transient() && self.client.inner.reachability.ever_answered() =>
+            {
                 tracing::debug!(group = %group_id, error = %error, "waiting on the events stream");
             }
             Err(error) => return Err(error),

@@ -26,7 +26,9 @@
 //!   ([`DEFAULT_STREAM_IDLE_TIMEOUT`]) counts silence of bytes, so keep-alive comments keep a
 //!   quiet stream open. A [`ReconnectPolicy`] bounds consecutive failed reconnects with capped
 //!   exponential backoff; the default rides out a network outage of over seven minutes, for
-//!   the streams and [`GroupHandle::wait`] alike. `error` events are items of the events
+//!   the streams and [`GroupHandle::wait`] alike, once the server has answered the client
+//!   (before, a wrong base URL fails within seconds, as any request does). Each reconnect is
+//!   reported to [`ClientBuilder::on_reconnect`]. `error` events are items of the events
 //!   streams and end the runs stream with an error; events of unknown types are skipped with
 //!   a `tracing` warning (see each stream type).
 //! - **Betas** ([`Beta`]): the `parallel-beta` header per call, and by itself for the beta
@@ -183,7 +185,7 @@ pub use groups::GroupHandle;
 pub use http::StatusCode;
 pub use options::RequestOptions;
 pub use pending::PendingRequest;
-pub use reconnect::ReconnectPolicy;
+pub use reconnect::{Reconnect, ReconnectPolicy};
 pub use retry::RetryPolicy;
 pub use runs::{DEFAULT_RESULT_TIMEOUT, TypedResult};
 pub use streams::{

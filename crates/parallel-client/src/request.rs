@@ -283,6 +283,7 @@ impl Inner {
             Ok(Err(e)) => return transport_failure(call, e, creates_work),
             Ok(Ok(response)) => response,
         };
+        self.reachability.record_answer();
 
         let status = response.status();
         if status.is_success() {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use parallel_types::{ErrorObject, Processor, RunInput, TaskSpec};
 
 use super::items::BatchInput;
+use super::ledger::RunsStart;
 use super::outage::patiently;
 use crate::add_runs::{ChunkRequest, MAX_RUNS_PER_REQUEST};
 use crate::client::Client;
@@ -18,6 +19,9 @@ pub(crate) struct Submitted {
     pub(crate) runs: Vec<(u64, String)>,
     /// `(position, error)` of each input the API refused.
     pub(crate) rejected: Vec<(u64, ErrorObject)>,
+    /// Where its runs start in the runs stream: the `run_cursor` of an answer for the whole
+    /// chunk, unknown when the runs were found by reconciling.
+    pub(crate) start: RunsStart,
 }
 
 /// Everything a chunk is sent with.
@@ -69,6 +73,11 @@ impl Submitter {
         let mut submitted = Submitted {
             runs: Vec::with_capacity(runs.len()),
             rejected: Vec::with_capacity(outcome.rejected.len()),
+            start: outcome
+                .cursors
+                .map_or(RunsStart::Unknown, |(run_cursor, _)| {
+                    RunsStart::After(run_cursor)
+                }),
         };
         for ((position, _), id) in runs.iter().zip(outcome.ids) {
             if let Some(id) = id {

@@ -229,6 +229,17 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
     let err = runs.next().await.unwrap().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.to_string().contains("stream_idle_timeout"), "{err}");
+    // Each link of the chain says its own part once: the silence's length only at its end.
+    let chain: Vec<String> =
+        std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .map(ToString::to_string)
+        .collect();
+    for pair in chain.windows(2) {
+        assert!(!pair[0].contains(&pair[1]), "{chain:?}");
+    }
+    assert_eq!(chain.join(": ").matches("100ms").count(), 1, "{chain:?}");
     // 1 connection + 2 reconnects.
     assert_eq!(emu.stats().requests(Endpoint::GroupRuns), 3);
     emu.shutdown().await;

@@ -3,6 +3,7 @@
 
 mod batch;
 mod betas;
+mod budget;
 mod common;
 mod endpoints;
 mod errors;
@@ -10,6 +11,7 @@ mod faults;
 mod outages;
 mod proxy;
 mod reach;
+mod reachability;
 mod requests;
 mod scripted;
 mod stream_events;
