@@ -7,9 +7,10 @@
 //!     [--task-slots N]
 //! ```
 //!
-//! Both take `--processor NAME` and `--rows-per-call N` for the function, and read the API
-//! key and base URL from the environment (`PARALLEL_API_KEY`, `PARALLEL_BASE_URL`). An
-//! executor's gRPC service listens on the port after its `--listen` port.
+//! Both take the function's settings, `--processor NAME`, `--rows-per-call N` and
+//! `--timeout-secs N` (the longest one call waits for its rows), and read the API key and
+//! base URL from the environment (`PARALLEL_API_KEY`, `PARALLEL_BASE_URL`). An executor's
+//! gRPC service listens on the port after its `--listen` port.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use parallel_datafusion::ballista::{
 
 const USAGE: &str = "usage: parallel-enrich-node scheduler --listen ADDR \
     [--executor-timeout-secs N] | executor --scheduler ADDR --listen ADDR [--task-slots N]; \
-    both take [--processor NAME] [--rows-per-call N]";
+    both take [--processor NAME] [--rows-per-call N] [--timeout-secs N]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -48,6 +49,11 @@ async fn run(args: &[String]) -> Result<(), String> {
     }
     if let Some(rows) = flags.number("--rows-per-call")? {
         enrich = enrich.rows_per_call(rows);
+    }
+    if let Some(seconds) = flags.number("--timeout-secs")? {
+        enrich = enrich.timeout(Duration::from_secs(
+            u64::try_from(seconds).unwrap_or(u64::MAX),
+        ));
     }
     let served = match role.as_str() {
         "scheduler" => {
