@@ -370,6 +370,7 @@ impl<'a> GroupHandle<'a> {
                     refresh_status: last,
                     reject_invalid: false,
                     reconcile_first: false,
+                    throttled: None,
                     per_call: Some(PerCall {
                         options: &options,
                         deadline,
@@ -407,6 +408,7 @@ impl Client {
             reject_invalid,
             reconcile_first,
             per_call,
+            throttled,
         } = request;
         let inner = &self.inner;
         if let Some(token) = token {
@@ -437,6 +439,7 @@ impl Client {
                 call.betas = beta::for_inputs(options.beta_list(), inputs.iter().copied());
                 options.apply(&mut call, deadline)?;
             }
+            call.throttled = throttled.cloned();
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
                     if response.run_ids.len() != pending.len() {
@@ -516,6 +519,8 @@ pub(crate) struct ChunkRequest<'a> {
     pub(crate) reconcile_first: bool,
     /// The caller's per-call options, with the deadline computed when the call started.
     pub(crate) per_call: Option<PerCall<'a>>,
+    /// Counts the `429` answers the chunk meets.
+    pub(crate) throttled: Option<&'a std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// A call's per-call options and the deadline they set.

@@ -59,6 +59,8 @@ pub(crate) struct Call {
     pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// When the whole call, retries included, must be done by.
     pub(crate) deadline: Option<Deadline>,
+    /// Counts the `429` answers this call meets (the batch engine's throttling report).
+    pub(crate) throttled: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Call {
@@ -77,6 +79,7 @@ impl Call {
             retry_408: true,
             headers: Vec::new(),
             deadline: None,
+            throttled: None,
         }
     }
 
@@ -297,6 +300,9 @@ impl Inner {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.rate_limited
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(throttled) = &call.throttled {
+                throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let (parts, body) = response.into_parts();
         // The error body is informative only; if it cannot be read the status still decides.

@@ -107,12 +107,22 @@ impl Transport for HyperTransport {
         if parts.uri.scheme_str() == Some("http") {
             self.add_proxy_authorization(&parts.uri, &mut parts.headers);
         }
+        // host:port only: a URI's authority could carry credentials, which are never shown.
+        let server = parts.uri.host().map(|host| {
+            format!(
+                "{host}:{}",
+                parts
+                    .uri
+                    .port_u16()
+                    .unwrap_or_else(|| default_port(&parts.uri))
+            )
+        });
         let request = http::Request::from_parts(parts, Full::new(body));
         let response = self
             .client
             .request(request)
             .await
-            .map_err(classify_request_error)?;
+            .map_err(|e| classify_request_error(e, server.as_deref()))?;
         Ok(response.map(Body::from_incoming))
     }
 }
@@ -468,14 +478,26 @@ fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static))
     None
 }
 
-fn classify_request_error(error: hyper_util::client::legacy::Error) -> TransportError {
+/// The port a URI's scheme implies.
+fn default_port(uri: &http::Uri) -> u16 {
+    if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    }
+}
+
+fn classify_request_error(
+    error: hyper_util::client::legacy::Error,
+    server: Option<&str>,
+) -> TransportError {
     if error.is_connect() {
         // A proxy scheme this transport cannot speak: retrying will not help.
         if let Some(unsupported) = find_in_chain::<UnsupportedProxy>(&error) {
             return TransportError::config_message(unsupported.to_string());
         }
         let timeout = find_in_chain::<ConnectTimeout>(&error).map(ConnectTimeout::explain);
-        let detail = connect_detail(&error);
+        let detail = connect_detail(&error, server);
         let mut classified = TransportError::connect(error);
         if let Some(timeout) = timeout {
             classified = classified.with_timeout().with_detail(timeout);
@@ -495,7 +517,7 @@ fn classify_request_error(error: hyper_util::client::legacy::Error) -> Transport
 }
 
 /// A more specific message for the common connect failures.
-fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
+fn connect_detail(error: &(dyn StdError + 'static), server: Option<&str>) -> Option<String> {
     if find_in_chain::<TunnelFailed>(error).is_some() {
         return Some(TunnelFailed::ADVICE.to_owned());
     }
@@ -514,11 +536,11 @@ fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
     if let Some(io) = find_in_chain::<std::io::Error>(error)
         && io.kind() == std::io::ErrorKind::ConnectionRefused
     {
-        return Some(
-            "the server refused the connection; check the URL and port, \
+        let at = server.map(|s| format!(" at {s}")).unwrap_or_default();
+        return Some(format!(
+            "the server{at} refused the connection; check the URL and port, \
              and that the server is running"
-                .to_owned(),
-        );
+        ));
     }
     None
 }

@@ -20,7 +20,7 @@ use super::items::{
 };
 use super::ledger::Ledger;
 use super::options::Skip;
-use super::outage::{Patience, patiently};
+use super::outage::{Patience, Tolerance, patiently};
 use super::resume::Earlier;
 use super::submit::{Submitted, Submitter};
 use crate::add_runs::{CLIENT_TAG_KEY, tag_clash};
@@ -169,8 +169,8 @@ impl Driver {
         &self.submitter.client
     }
 
-    fn tolerance(&self) -> Duration {
-        self.submitter.tolerance
+    fn tolerance(&self) -> &Tolerance {
+        &self.submitter.tolerance
     }
 
     /// Runs the batch over `inputs` to its end.
@@ -689,10 +689,10 @@ impl Driver {
 
     fn fetch(&self, fetch: Fetch) -> BoxFuture<'static, Result<Fetched, Error>> {
         let client = self.client().clone();
-        let tolerance = self.tolerance();
+        let tolerance = self.tolerance().clone();
         async move {
             let (run, output) =
-                patiently(tolerance, |_| collect::fetch(&client, &fetch.run_id)).await?;
+                patiently(&tolerance, |_| collect::fetch(&client, &fetch.run_id)).await?;
             Ok((fetch.position, run, output))
         }
         .boxed()
@@ -705,10 +705,10 @@ impl Driver {
             self.submitter.group_id.clone(),
             self.submitter.token.clone(),
         );
-        let tolerance = self.tolerance();
+        let tolerance = self.tolerance().clone();
         let wanted: std::collections::HashSet<u64> = self.awaited.keys().copied().collect();
         async move {
-            patiently(tolerance, |_| async {
+            patiently(&tolerance, |_| async {
                 let mut found = Vec::new();
                 collect::scan(&client, &group_id, &token, |position, run, _, _| {
                     if wanted.contains(&position) {
@@ -744,6 +744,10 @@ impl Driver {
         }
         self.last_progress = Instant::now();
         self.progress.in_flight = self.awaited.len() as u64;
+        self.progress.throttled = self
+            .submitter
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed);
         self.emit(BatchItem::Progress(self.progress)).await
     }
 }

@@ -243,6 +243,9 @@ pub struct BatchProgress {
     pub rejected: u64,
     /// Inputs read whose result has not been delivered yet.
     pub in_flight: u64,
+    /// `429 Too Many Requests` answers the batch's submissions met and waited out: the
+    /// account's rate limit is slowing the batch down.
+    pub throttled: u64,
 }
 
 /// The error object of a run that finished without an output: the run's own, or one that

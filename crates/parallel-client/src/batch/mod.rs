@@ -91,6 +91,9 @@
 //! (default ten minutes without a success); a submission that may have reached the server
 //! is reconciled against the group's runs before it is sent again. A 402 (no credit), a
 //! refused request that names no input, or any other error ends the stream with that error.
+//! Until the server has answered once (any status), nothing is ridden out: a wrong address
+//! or a server that is not up ends the batch within the client's own retries (about a
+//! second), with the connection error, before anything was created.
 //!
 //! # Resuming after a crash
 //!
@@ -141,7 +144,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::streams::TaskStream;
 use driver::{Driver, Stop};
-use outage::patiently;
+use outage::{Tolerance, patiently};
 use resume::Found;
 use submit::Submitter;
 
@@ -180,7 +183,11 @@ impl Batch {
             }
             None => random_token(),
         };
-        let tolerance = options.outage_tolerance;
+        let tolerance = Tolerance {
+            window: options.outage_tolerance,
+            client: client.clone(),
+        };
+        let tolerance = &tolerance;
         let (group_id, found) = if let Some(group_id) = &options.group {
             // Fails early with a clear 404 when the group does not exist.
             patiently(tolerance, |_| client.group(group_id).get().into_future()).await?;
@@ -360,13 +367,18 @@ async fn drive(
         token,
         found,
     } = started;
+    let tolerance = Tolerance {
+        window: options.outage_tolerance,
+        client: client.clone(),
+    };
     let submitter = Submitter {
         client,
         group_id,
         token,
         spec: Arc::new(options.task_spec.clone()),
         processor: options.processor.clone(),
-        tolerance: options.outage_tolerance,
+        tolerance,
+        throttled: Arc::default(),
     };
     let failure_tx = tx.clone();
     let mut driver = Driver::new(submitter, &options, tx, found.earlier, found.cursor);

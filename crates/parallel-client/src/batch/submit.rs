@@ -2,13 +2,13 @@
 //! through passing failures without creating a run twice.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
 
 use parallel_types::{ErrorObject, Processor, RunInput, TaskSpec};
 
 use super::items::BatchInput;
 use super::ledger::RunsStart;
-use super::outage::patiently;
+use super::outage::{Tolerance, patiently};
 use crate::add_runs::{ChunkRequest, MAX_RUNS_PER_REQUEST};
 use crate::client::Client;
 use crate::error::Error;
@@ -32,7 +32,9 @@ pub(crate) struct Submitter {
     pub(crate) token: String,
     pub(crate) spec: Arc<TaskSpec>,
     pub(crate) processor: Processor,
-    pub(crate) tolerance: Duration,
+    pub(crate) tolerance: Tolerance,
+    /// `429` answers met by the batch's submissions.
+    pub(crate) throttled: Arc<AtomicU64>,
 }
 
 impl Submitter {
@@ -56,7 +58,7 @@ impl Submitter {
                 (input.position, run)
             })
             .collect();
-        let outcome = patiently(self.tolerance, |previous: Option<Error>| {
+        let outcome = patiently(&self.tolerance, |previous: Option<Error>| {
             let request = ChunkRequest {
                 group_id: &self.group_id,
                 chunk: runs.clone(),
@@ -66,6 +68,7 @@ impl Submitter {
                 reject_invalid: true,
                 reconcile_first: previous.is_some_and(|e| may_have_reached(&e)),
                 per_call: None,
+                throttled: Some(&self.throttled),
             };
             self.client.submit_chunk(request)
         })
