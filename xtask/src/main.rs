@@ -85,6 +85,10 @@ const CI_FEATURES: &str = "parallel-batch/parquet";
 /// it in one build.
 const DATAFUSION: &str = "parallel-datafusion";
 
+/// The features [`datafusion`] builds `parallel-datafusion` with: Ballista, for the
+/// distributed test, in the one build of `DataFusion` the step makes.
+const DATAFUSION_FEATURES: &str = "ballista";
+
 /// The whole CI gate. Each step builds on the previous one's artefacts where cargo allows it.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
@@ -140,6 +144,9 @@ fn ci() -> Result<(), String> {
 /// so the same compilation both lints the code (any warning fails the step) and builds the
 /// test binaries; `DataFusion` is compiled once, by plain rustc. `cargo clippy` would
 /// type-check all of `DataFusion` a second time, which is most of a cold build again.
+///
+/// With the `ballista` feature, so that the same single build also covers the Ballista
+/// scheduler and executors and runs the test that kills an executor mid-query.
 fn datafusion() -> Result<(), String> {
     let wrapper = [("RUSTC_WORKSPACE_WRAPPER", "clippy-driver")];
     cargo_without_warnings_env(
@@ -147,6 +154,8 @@ fn datafusion() -> Result<(), String> {
             "test",
             "-p",
             DATAFUSION,
+            "--features",
+            DATAFUSION_FEATURES,
             "--all-targets",
             "--no-run",
             "--locked",
@@ -154,7 +163,14 @@ fn datafusion() -> Result<(), String> {
         &wrapper,
     )?;
     run(Command::new(cargo_bin())
-        .args(["test", "-p", DATAFUSION, "--locked"])
+        .args([
+            "test",
+            "-p",
+            DATAFUSION,
+            "--features",
+            DATAFUSION_FEATURES,
+            "--locked",
+        ])
         .envs(wrapper)
         .current_dir(workspace_root()))
 }

@@ -101,7 +101,7 @@ fn write_parquet(
     scanned: &Scanned,
     state: &State,
 ) -> Result<crate::FileStamp, Error> {
-    use crate::parquet::{InputColumns, Kind, OutputColumns, Rows, WholeOutput};
+    use crate::parquet::{ColumnType, InputColumns, OutputColumns, Rows, WholeOutput};
     let schema = &job.task.spec["output_schema"];
     let properties = schema.get("json_schema").and_then(|s| s.get("properties"));
     let fields = job.task.output_fields.as_ref().map(|names| {
@@ -109,14 +109,14 @@ fn write_parquet(
             .iter()
             .map(|name| {
                 let declared = properties.and_then(|p| p.get(name));
-                (name.clone(), Kind::declared(declared))
+                (name.clone(), ColumnType::from_schema(declared))
             })
             .collect()
     });
     let single_output = if schema["type"] == "text" {
-        Kind::String
+        ColumnType::String
     } else {
-        Kind::Json
+        ColumnType::Json
     };
     let input = if job.input_format == InputFormat::Parquet {
         InputColumns::Parquet {
