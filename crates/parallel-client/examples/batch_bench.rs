@@ -3,13 +3,14 @@
 //!
 //! ```sh
 //! cargo build --release -p parallel-client --example batch_bench
-//! target/release/examples/batch_bench http://127.0.0.1:8080 100000 [PROCESSOR]
+//! target/release/examples/batch_bench http://127.0.0.1:8080 100000 [PROCESSOR [REREAD]]
 //! ```
 //!
 //! Prints `rows`, `secs`, `rows_per_sec`, the process's CPU seconds and peak resident memory
 //! (`vm_hwm_kb`), and the lag from a run finishing on the server (its `modified_at`) to its
 //! result being handed over (`lag_p50`, `lag_p95`, seconds). `PROCESSOR` is one name, or
-//! `mix` for `lite-fast`, `core-fast` and `base` in turn. Used beside `parallel-batch run` on
+//! `mix` for `lite-fast`, `core-fast` and `base` in turn; `REREAD` sets
+//! `BatchOptions::reread`. Used beside `parallel-batch run` on
 //! the same emulator, and by `benches/batch/realtime.sh` (benches/README.md).
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -22,10 +23,11 @@ use parallel_types::TaskSpec;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (base_url, rows, processor) = match args.as_slice() {
-        [url, rows] => (url, rows, "lite-fast"),
-        [url, rows, processor] => (url, rows, processor.as_str()),
-        _ => return Err("usage: batch_bench BASE_URL ROWS [PROCESSOR|mix]".into()),
+    let (base_url, rows, processor, reread) = match args.as_slice() {
+        [url, rows] => (url, rows, "lite-fast", None),
+        [url, rows, processor] => (url, rows, processor.as_str(), None),
+        [url, rows, processor, reread] => (url, rows, processor.as_str(), Some(reread.parse()?)),
+        _ => return Err("usage: batch_bench BASE_URL ROWS [PROCESSOR|mix [REREAD]]".into()),
     };
     let rows: u64 = rows.parse()?;
     let client = Client::builder()
@@ -45,9 +47,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }}
     }))?;
     let mix = processor == "mix";
-    let options = BatchOptions::new(spec, if mix { "lite-fast" } else { processor })
+    let mut options = BatchOptions::new(spec, if mix { "lite-fast" } else { processor })
         .chunk_size(1000)
         .max_in_flight(20_000);
+    if let Some(share) = reread {
+        options = options.reread(share);
+    }
     let inputs = (0..rows).map(move |row| {
         let input = BatchInput::new(
             row,
