@@ -592,3 +592,78 @@ async fn a_plan_with_parallel_enrich_round_trips_through_datafusion_proto() {
         "the rows ran in the plan's group"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_reads_its_results_within_the_engines_budget_when_runs_take_time() {
+    use parallel_emulator::Endpoint;
+    // `lite-fast` runs of 1-2 s (time scale 0.1), 100 at a time: the group queues and its
+    // runs finish out of order over several seconds.
+    let handle = parallel_emulator::Emulator::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .time_scale(0.1)
+        .capacity(Some(100))
+        .seed(16)
+        .start()
+        .await
+        .unwrap();
+    let emu = Emu { handle };
+    let ctx = context(ParallelEnrich::new(emu.client()));
+    let values: Vec<String> = (0..400)
+        .map(|i| format!("({i}, 'Company {i:03}')"))
+        .collect();
+    ctx.sql(&format!(
+        "CREATE TABLE companies(id BIGINT, name VARCHAR) AS VALUES {}",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let found = rows(
+        &ctx,
+        "SELECT id, parallel_enrich(name, 'ceo_name: CEO name') AS found FROM companies ORDER BY id",
+    )
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(found.len(), 400);
+    assert!(found.iter().all(|r| r.text("status") == Some("completed")));
+    assert!(secs > 3.0, "runs took real time: {secs:.1} s");
+
+    let stats = emu.handle.stats();
+    let reading = [
+        Endpoint::GroupRuns,
+        Endpoint::GroupEvents,
+        Endpoint::RunResult,
+        Endpoint::GetRun,
+        Endpoint::GetGroupRun,
+    ];
+    let used: u64 = reading.iter().map(|e| stats.requests(*e)).sum();
+    // The engine's budget: one request per 100 rows and one per 10 s, and two for any job.
+    let budget = 2.0 + 400.0 / 100.0 + secs / 10.0;
+    #[allow(clippy::cast_precision_loss)]
+    let within = used as f64 <= budget;
+    assert!(
+        within,
+        "{used} requests for 400 rows in {secs:.1} s: {stats:?}"
+    );
+    // At most 1.5 times the bytes of the group's runs stream.
+    let read = stats.bytes(Endpoint::GroupRuns) + stats.bytes(Endpoint::RunResult);
+    let run = emu
+        .client()
+        .get_run(found[0].text("run_id").unwrap())
+        .await
+        .unwrap();
+    let group = run.taskgroup_id.expect("the call's runs are in a group");
+    let before = emu.handle.stats().bytes(Endpoint::GroupRuns);
+    let streamed = futures::StreamExt::count(
+        emu.client()
+            .group(&group)
+            .runs(parallel_client::GroupRunsOptions::default().include_output(true)),
+    )
+    .await;
+    assert_eq!(streamed, 400);
+    let full = emu.handle.stats().bytes(Endpoint::GroupRuns) - before;
+    assert!(
+        read * 2 <= full * 3,
+        "read {read} bytes against a stream of {full}"
+    );
+}
