@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{InputFormat, OutputFormat};
+use crate::input::InputFormat;
+use crate::output::OutputFormat;
 
 /// Run a CSV, JSONL or Parquet file through the Parallel Task Group API, one task per row,
 /// resumably.

@@ -24,19 +24,90 @@ use parallel_types::{RunResultRef, RunStatus};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::counts::Counts;
+use crate::error::Error;
+use crate::files::{Companion, Fresh, OutputLock, with_suffix};
 use crate::output::{JournalLine, KeyOrder, jsonl_line};
-use crate::state::with_suffix;
-use crate::{Error, OutputFormat, OutputWriter, Record};
+use crate::output::{OutputFormat, OutputWriter, Record};
+
+/// `results`: every run of `group` to `output` (`-`: standard output), and what was written.
+pub(crate) async fn command(
+    client: &Client,
+    group: &str,
+    output: &Path,
+    format: OutputFormat,
+    force: bool,
+    json: bool,
+) -> Result<(), Error> {
+    #[cfg(not(feature = "parquet"))]
+    if format == OutputFormat::Parquet {
+        return Err(Error::parquet_not_built());
+    }
+    let to_stdout = crate::run::is_dash(output);
+    let counts = if to_stdout {
+        write_stdout(client, group, format).await?
+    } else {
+        check_target(output, force)?;
+        write(client, group, output, format).await?
+    };
+    let output = if to_stdout {
+        Path::new("standard output")
+    } else {
+        output
+    };
+    print_summary(group, output, &counts, json, to_stdout);
+    Ok(())
+}
+
+/// What was written, on standard error (or standard output with `--json`, unless the runs
+/// went there).
+fn print_summary(group: &str, output: &Path, counts: &Counts, json: bool, to_stdout: bool) {
+    if json {
+        let summary = serde_json::json!({"group_id": group, "output": output,
+            "rows": counts.all(), "completed": counts.completed, "failed": counts.failed,
+            "unfinished": counts.unfinished});
+        if to_stdout {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
+    } else {
+        let unfinished = if counts.unfinished > 0 {
+            format!(", {} not finished yet", counts.unfinished)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "Wrote {} runs of {group} to {} ({} completed, {} not completed{unfinished}).",
+            counts.all(),
+            output.display(),
+            counts.completed,
+            counts.failed
+        );
+    }
+    if counts.unfinished > 0 {
+        crate::progress::notice(
+            "unfinished",
+            &format!(
+                "{} of these runs were not finished yet (queued or running): the group is \
+                 still running. `parallel-batch wait {group}` waits until it is done; run \
+                 `results` again then to have every result.",
+                counts.unfinished
+            ),
+        );
+    }
+}
 
 /// Refuses to write over the output of a `run` job (its state file or lock says so), and
 /// over any other existing file unless `force`.
-pub(crate) fn check_target(output: &Path, force: bool) -> Result<(), Error> {
-    if crate::state::state_path(output).exists() || crate::run::OutputLock::is_held(output) {
+fn check_target(output: &Path, force: bool) -> Result<(), Error> {
+    let job = Companion::of(output);
+    if job.state().exists() || OutputLock::is_held(&job) {
         return Err(Error::usage(format!(
             "{} is the output of a `run` job (its state is in {}); writing the group's runs \
              there would break that job's resume. Choose another file",
             output.display(),
-            crate::state::state_path(output).display()
+            job.state().display()
         )));
     }
     if !force && std::fs::metadata(output).is_ok() {
@@ -57,22 +128,18 @@ const DECODE_AHEAD: usize = 4;
 
 /// Writes every run of `group` with its input and output to `output`; after a failure the
 /// runs read before it are left in `FILE.partial`.
-pub(crate) async fn write(
+async fn write(
     client: &Client,
     group: &str,
     output: &Path,
     format: OutputFormat,
-) -> Result<Exported, Error> {
+) -> Result<Counts, Error> {
     write_on_worker(client, group, output, format, KeepPartial::Yes).await
 }
 
 /// Writes every run of `group` to standard output, once all of them are read (through a
 /// temporary file: standard output gets the whole group or nothing).
-pub(crate) async fn write_stdout(
-    client: &Client,
-    group: &str,
-    format: OutputFormat,
-) -> Result<Exported, Error> {
+async fn write_stdout(client: &Client, group: &str, format: OutputFormat) -> Result<Counts, Error> {
     let dir =
         tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
     let path = dir.path().join("runs");
@@ -97,7 +164,7 @@ async fn write_on_worker(
     output: &Path,
     format: OutputFormat,
     keep: KeepPartial,
-) -> Result<Exported, Error> {
+) -> Result<Counts, Error> {
     let task = AbortOnDrop(tokio::spawn(write_here(
         client.clone(),
         group.to_owned(),
@@ -136,7 +203,7 @@ async fn write_here(
     output: PathBuf,
     format: OutputFormat,
     keep: KeepPartial,
-) -> Result<Exported, Error> {
+) -> Result<Counts, Error> {
     let (group, output) = (group.as_str(), output.as_path());
     let stream = client
         .group(group)
@@ -151,7 +218,7 @@ async fn write_here(
         })
         .buffered(DECODE_AHEAD);
     let mut file = ResultsFile::create(output, format)?;
-    let mut counts = Exported::default();
+    let mut counts = Counts::default();
     let failure = loop {
         let Some(decoded) = batches.next().await else {
             break None;
@@ -164,7 +231,7 @@ async fn write_here(
                 )));
             }
         };
-        counts.add_all(decoded.counts);
+        counts.add(decoded.counts);
         file.writer.write_jsonl(&decoded.lines)?;
         match decoded.error {
             None => {}
@@ -180,14 +247,14 @@ async fn write_here(
             Ok(counts)
         }
         Some(e) => {
-            file.abandon(keep, counts.runs());
+            file.abandon(keep, counts.all());
             Err(e)
         }
     }
 }
 
 /// Where the runs are written until all of them are: `FILE.partial` beside `FILE`.
-pub(crate) fn partial_path(output: &Path) -> PathBuf {
+fn partial_path(output: &Path) -> PathBuf {
     with_suffix(output, ".partial")
 }
 
@@ -195,42 +262,8 @@ pub(crate) fn partial_path(output: &Path) -> PathBuf {
 #[derive(Default)]
 struct Decoded {
     lines: Vec<u8>,
-    counts: Exported,
+    counts: Counts,
     error: Option<Failure>,
-}
-
-/// The runs written, by how they stand.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Exported {
-    /// Completed, with an output.
-    pub(crate) completed: u64,
-    /// Finished without an output (failed, cancelled, waiting for action).
-    pub(crate) failed: u64,
-    /// Not finished yet (queued, running): the group was read before it was done.
-    pub(crate) unfinished: u64,
-}
-
-impl Exported {
-    /// Every run written.
-    pub(crate) fn runs(&self) -> u64 {
-        self.completed + self.failed + self.unfinished
-    }
-
-    fn add(&mut self, line: &RunLine<'_>) {
-        if line.completed {
-            self.completed += 1;
-        } else if line.finished {
-            self.failed += 1;
-        } else {
-            self.unfinished += 1;
-        }
-    }
-
-    fn add_all(&mut self, other: Self) {
-        self.completed += other.completed;
-        self.failed += other.failed;
-        self.unfinished += other.unfinished;
-    }
 }
 
 enum Failure {
@@ -259,7 +292,7 @@ impl Decoded {
 
     fn add(&mut self, run: &GroupRun, index: u64) -> Result<(), Error> {
         let line = RunLine::read(run, index)?;
-        self.counts.add(&line);
+        self.counts.add_outcome(line.completed, line.finished, 1);
         jsonl_line(&mut self.lines, &line.record())
     }
 }
@@ -409,20 +442,16 @@ impl<'p> ResultsFile<'p> {
         let inputs = inputs.into_names();
         let outputs = outputs.into_names();
         let fields = (objects && !outputs.is_empty()).then_some(outputs.as_slice());
-        let tmp = with_suffix(self.output, ".tmp");
-        let written = OutputWriter::open(&tmp, OutputFormat::Csv, 0, Some(&inputs), fields)
-            .and_then(|mut writer| {
-                self.each_line(len, |line| writer.write(&line.record()))?;
-                writer.sync()
-            })
-            .and_then(|_| {
-                std::fs::rename(&tmp, self.output)
-                    .map_err(|e| Error::io(format!("cannot write {}", self.output.display()), e))
-            });
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+        let io = |e| Error::io(format!("cannot write {}", self.output.display()), e);
+        // Removed when dropped on a failure below.
+        let tmp = Fresh::beside(self.output).map_err(io)?;
+        let file = tmp.file().try_clone().map_err(io)?;
+        let mut writer =
+            OutputWriter::create(file, self.output, OutputFormat::Csv, Some(&inputs), fields)?;
+        self.each_line(len, |line| writer.write(&line.record()))?;
+        writer.flush()?;
+        drop(writer);
+        tmp.persist(self.output).map_err(io)?;
         let _ = std::fs::remove_file(&self.partial);
         Ok(())
     }
@@ -454,7 +483,6 @@ impl<'p> ResultsFile<'p> {
     #[cfg(feature = "parquet")]
     fn write_parquet(self, len: u64) -> Result<(), Error> {
         use crate::parquet::{InputColumns, OutputColumns, Rows, WholeOutput};
-        let _ = std::fs::remove_file(crate::parquet::tmp_path(self.output));
         WholeOutput {
             output: self.output,
             journal: &self.partial,

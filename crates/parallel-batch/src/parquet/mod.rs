@@ -9,4 +9,4 @@ mod write;
 
 pub(crate) use kinds::Kind;
 pub(crate) use read::ParquetRows;
-pub(crate) use write::{InputColumns, OutputColumns, Rows, WholeOutput, tmp_path};
+pub(crate) use write::{InputColumns, OutputColumns, Rows, WholeOutput};

@@ -14,7 +14,7 @@ use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
 
 use super::json;
-use crate::Error;
+use crate::error::Error;
 use crate::input::{ColumnMap, json_string};
 
 /// Rows decoded at once: enough to amortise the decoding, few enough to stay small.

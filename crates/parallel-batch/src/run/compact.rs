@@ -7,17 +7,15 @@
 //! ([`settle`]) recognises the new file by its length and hash; one that finds it not done
 //! carries on with the old file and rewrites again at the end.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::state::{Fnv64, PendingRewrite, RowSet, State};
-use crate::{Error, OutputFormat};
-
-/// Where the rewritten output is made.
-fn tmp_path(output: &Path) -> PathBuf {
-    crate::state::with_suffix(output, ".rewrite")
-}
+use crate::error::Error;
+use crate::files::{Fresh, Hashing, stamp_of};
+use crate::output::OutputFormat;
+use crate::row_set::RowSet;
+use crate::state::State;
 
 /// Before the output is opened: adopts a rewrite that was renamed into place but not yet
 /// recorded, or forgets one that was not.
@@ -26,13 +24,12 @@ pub(crate) fn settle(output: &Path, state: &mut State, state_file: &Path) -> Res
         return Ok(());
     };
     let io = |e| Error::io(format!("cannot read {}", output.display()), e);
-    let (len, hash) = hash_file(output).map_err(io)?;
-    if len == pending.len && hash == pending.hash {
-        state.output_len = len;
-        state.output_hash = Some(hash);
+    let now = stamp_of(output).map_err(io)?;
+    if now == pending {
+        state.output_len = now.len;
+        state.output_hash = Some(now.hash);
         state.superseded.clear();
     }
-    let _ = fs::remove_file(tmp_path(output));
     state.save(state_file)
 }
 
@@ -44,7 +41,6 @@ pub(crate) fn rewrite(
     state: &mut State,
     state_file: &Path,
 ) -> Result<(), Error> {
-    let tmp = tmp_path(output);
     let io = |e| Error::io(format!("cannot rewrite {}", output.display()), e);
     let superseded = RowSet::from_ranges(&state.superseded);
     let records = records(output, format, state.output_len).map_err(io)?;
@@ -56,7 +52,8 @@ pub(crate) fn rewrite(
         }
     }
     let mut source = BufReader::new(File::open(output).map_err(io)?);
-    let mut target = HashingWriter::new(BufWriter::new(File::create(&tmp).map_err(io)?));
+    let fresh = Fresh::beside(output).map_err(io)?;
+    let mut target = Hashing::new(BufWriter::new(fresh.file()));
     let mut buf = Vec::new();
     for record in &records {
         buf.resize(usize::try_from(record.len).unwrap_or(usize::MAX), 0);
@@ -71,17 +68,16 @@ pub(crate) fn rewrite(
             target.write_all(&buf).map_err(io)?;
         }
     }
-    let (len, hash) = target.finish().map_err(io)?;
-    state.pending_rewrite = Some(PendingRewrite {
-        len,
-        hash: hash.clone(),
-    });
+    target.flush().map_err(io)?;
+    let stamp = target.stamp();
+    drop(target);
+    fresh.file().sync_all().map_err(io)?;
+    state.pending_rewrite = Some(stamp.clone());
     state.save(state_file)?;
-    fs::rename(&tmp, output).map_err(io)?;
-    sync_dir(output);
+    fresh.persist(output).map_err(io)?;
     state.pending_rewrite = None;
-    state.output_len = len;
-    state.output_hash = Some(hash);
+    state.output_len = stamp.len;
+    state.output_hash = Some(stamp.hash);
     state.superseded.clear();
     state.complete = true;
     state.retrying = 0;
@@ -149,73 +145,12 @@ struct RowOnly {
     row: u64,
 }
 
-/// Length and FNV-1a 64 of a whole file.
-fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = BufReader::new(File::open(path)?);
-    let mut hash = Fnv64::default();
-    let mut len = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok((len, hash.hex()));
-        }
-        hash.update(&buf[..n]);
-        len += n as u64;
-    }
-}
-
-/// A writer that counts and hashes what goes through it.
-struct HashingWriter<W: Write> {
-    inner: W,
-    hash: Fnv64,
-    len: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        Self {
-            inner,
-            hash: Fnv64::default(),
-            len: 0,
-        }
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.inner.write_all(bytes)?;
-        self.hash.update(bytes);
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-}
-
-impl HashingWriter<BufWriter<File>> {
-    /// Flushes and syncs; the length and hash written.
-    fn finish(self) -> std::io::Result<(u64, String)> {
-        let file = self
-            .inner
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        Ok((self.len, self.hash.hex()))
-    }
-}
-
-/// Makes a rename in `path`'s directory durable.
-pub(crate) fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Fingerprint, STATE_VERSION};
+    use crate::counts::Counts;
+    use crate::files::FileStamp;
+    use crate::state::STATE_VERSION;
 
     fn state(len: u64, superseded: Vec<[u64; 2]>) -> State {
         State {
@@ -223,7 +158,7 @@ mod tests {
             token: "t".into(),
             group_id: None,
             backend: "b".into(),
-            input: Fingerprint {
+            input: FileStamp {
                 len: 0,
                 hash: String::new(),
             },
@@ -234,9 +169,10 @@ mod tests {
             output_hash: None,
             written: vec![[0, 3]],
             submitted: vec![],
-            completed: 3,
-            failed: 0,
-            rejected: 0,
+            counts: Counts {
+                completed: 3,
+                ..Counts::default()
+            },
             complete: false,
             rejected_rows: vec![],
             failed_rows: vec![],
@@ -254,16 +190,20 @@ mod tests {
         let state_file = dir.path().join("out.csv.state.json");
         let text = "row,name,status\n0,\"A\nB\",completed\n1,x,rejected\n2,y,failed\n\
                     1,x,completed\n2,\"y\ny\",completed\n";
-        fs::write(&output, text).unwrap();
+        std::fs::write(&output, text).unwrap();
         let mut st = state(text.len() as u64, vec![[1, 3]]);
         rewrite(&output, OutputFormat::Csv, &mut st, &state_file).unwrap();
         let expected = "row,name,status\n0,\"A\nB\",completed\n1,x,completed\n\
                         2,\"y\ny\",completed\n";
-        assert_eq!(fs::read_to_string(&output).unwrap(), expected);
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), expected);
         assert!(st.complete && st.superseded.is_empty() && st.pending_rewrite.is_none());
         assert_eq!(st.output_len, expected.len() as u64);
         assert_eq!(State::load(&state_file).unwrap(), Some(st));
-        assert!(!tmp_path(&output).exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary file"
+        );
     }
 
     #[test]
@@ -271,11 +211,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out.jsonl");
         let text = "{\"row\":0,\"s\":\"a\"}\n{\"row\":0,\"s\":\"b\"}\n{\"row\":1,\"s\":\"c\"}\n";
-        fs::write(&output, text).unwrap();
+        std::fs::write(&output, text).unwrap();
         let mut st = state(text.len() as u64, vec![[0, 1]]);
         rewrite(&output, OutputFormat::Jsonl, &mut st, &dir.path().join("s")).unwrap();
         assert_eq!(
-            fs::read_to_string(&output).unwrap(),
+            std::fs::read_to_string(&output).unwrap(),
             "{\"row\":0,\"s\":\"b\"}\n{\"row\":1,\"s\":\"c\"}\n"
         );
     }
@@ -285,30 +225,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out.csv");
         let state_file = dir.path().join("out.csv.state.json");
-        fs::write(&output, "row\n1\n").unwrap();
-        let (len, hash) = hash_file(&output).unwrap();
+        std::fs::write(&output, "row\n1\n").unwrap();
+        let stamp = stamp_of(&output).unwrap();
         // Crash after the rename: the file is the pending one.
         let mut st = state(99, vec![[1, 2]]);
-        st.pending_rewrite = Some(PendingRewrite {
-            len,
-            hash: hash.clone(),
-        });
+        st.pending_rewrite = Some(stamp.clone());
         settle(&output, &mut st, &state_file).unwrap();
-        assert_eq!((st.output_len, st.output_hash.clone()), (len, Some(hash)));
+        assert_eq!(
+            (st.output_len, st.output_hash.clone()),
+            (stamp.len, Some(stamp.hash))
+        );
         assert!(st.superseded.is_empty() && st.pending_rewrite.is_none());
         // Crash before the rename: the old file stays the job's, to be rewritten again.
         let mut st = state(99, vec![[1, 2]]);
-        st.pending_rewrite = Some(PendingRewrite {
+        st.pending_rewrite = Some(FileStamp {
             len: 1,
             hash: "0".into(),
         });
-        fs::write(tmp_path(&output), "half").unwrap();
         settle(&output, &mut st, &state_file).unwrap();
         assert_eq!(st.output_len, 99);
         assert_eq!(st.superseded, vec![[1, 2]]);
-        assert!(
-            !tmp_path(&output).exists(),
-            "the unfinished rewrite is removed"
-        );
     }
 }

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use parallel_client::batch::{BatchRejection, BatchResult};
 use serde_json::value::RawValue;
 
+use super::job::Job;
 use super::line_map::LineMap;
-use crate::progress::Counts;
-use crate::state::{RowSet, State, state_path};
-use crate::{Error, OutputFormat, OutputWriter, Record};
+use crate::counts::Counts;
+use crate::error::Error;
+use crate::output::{OutputFormat, OutputWriter, Record};
+use crate::row_set::RowSet;
+use crate::state::State;
 
 /// The status written for an input the API refused.
 const REJECTED: &str = "rejected";
@@ -33,47 +36,39 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    /// Opens the file the rows go to (`rows_file`: the output, or a Parquet output's
-    /// journal) after the part the state vouches for; the state is kept beside `output`.
+    /// Opens the file the job's rows go to (the output, or a Parquet output's journal) after
+    /// the part the state vouches for.
     pub(crate) fn open(
-        output: &std::path::Path,
-        rows_file: &std::path::Path,
-        format: OutputFormat,
+        job: &Job,
         mut state: State,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        let state_file = state_path(output);
-        super::compact::settle(rows_file, &mut state, &state_file)?;
+        let state_file = job.files().state();
+        let rows_file = job.rows_file();
+        let format = job.output_format;
+        let output_fields = job.task.output_fields.as_deref();
+        super::compact::settle(&rows_file, &mut state, &state_file)?;
         let writer = OutputWriter::open_at_checkpoint(
-            rows_file,
-            format,
+            &rows_file,
+            format.appended(),
             state.output_len,
             state.output_hash.as_deref(),
             input_columns,
             output_fields,
         )?;
-        let submitted = RowSet::from_ranges(&state.submitted);
-        let counts = Counts {
-            total: state.total_rows,
-            submitted: submitted.len(),
-            completed: state.completed,
-            failed: state.failed,
-            rejected: state.rejected,
-        };
         Ok(Self {
-            output: rows_file.to_owned(),
-            format,
+            output: rows_file,
+            format: format.appended(),
             writer,
             written: RowSet::from_ranges(&state.written),
-            submitted,
+            submitted: RowSet::from_ranges(&state.submitted),
             rejected_rows: RowSet::from_ranges(&state.rejected_rows),
             failed_rows: RowSet::from_ranges(&state.failed_rows),
             lines: LineMap::default(),
             unit: "line",
             state_file,
+            counts: state.counts,
             state,
-            counts,
         })
     }
 
@@ -104,7 +99,6 @@ impl Sink {
         for row in rows {
             self.submitted.insert(row);
         }
-        self.counts.submitted = self.submitted.len();
     }
 
     /// Writes a finished run's row.
@@ -184,9 +178,7 @@ impl Sink {
         self.state.output_hash = self.writer.hash();
         self.state.written = self.written.ranges();
         self.state.submitted = self.submitted.ranges();
-        self.state.completed = self.counts.completed;
-        self.state.failed = self.counts.failed;
-        self.state.rejected = self.counts.rejected;
+        self.state.counts = self.counts;
         self.state.rejected_rows = self.rejected_rows.ranges();
         self.state.failed_rows = self.failed_rows.ranges();
         self.state.complete = complete;

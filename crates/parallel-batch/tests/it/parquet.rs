@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::resume::{kill_at_four_points, kill_when, spawn};
 use crate::support::{
     COLUMNS, Emu, input_name, read_csv_output, read_jsonl_output, results_command, run_command,
-    run_ok, state_of, write_csv,
+    run_ok, state_of, temporary_files, write_csv,
 };
 
 /// A Parquet file of `rows` rows with typed, nested and null values; see [`expected_input`].
@@ -480,14 +480,15 @@ fn sigkill_at_several_points_then_resume_parquet() {
     let output = dir.path().join("out.parquet");
     let journal = journal_of(&output);
     let state = dir.path().join("out.parquet.state.json");
-    let tmp = dir.path().join("out.parquet.tmp");
 
     kill_at_four_points(&emu, &input, &output, &state, &journal, ROWS, || {
         assert!(!output.exists(), "no Parquet file before the job completes");
     });
     // While the Parquet file is being written, if the kill gets there in time.
     let mut child = spawn(&emu, &input, &output);
-    kill_when(&mut child, || tmp.exists() || output.exists());
+    kill_when(&mut child, || {
+        !temporary_files(dir.path()).is_empty() || output.exists()
+    });
     let mut child = spawn(&emu, &input, &output);
     assert!(
         child.wait().unwrap().success(),
@@ -508,7 +509,7 @@ fn sigkill_at_several_points_then_resume_parquet() {
             .all(|(i, n)| n == &json!(input_name(i as u64)))
     );
     assert_eq!(emu.runs_created(), ROWS, "no row submitted twice");
-    assert!(!tmp.exists());
+    assert_eq!(temporary_files(dir.path()), Vec::<PathBuf>::new());
     assert_eq!(
         state_of(&output)["finished_output"]["len"],
         std::fs::metadata(&output).unwrap().len()
@@ -529,7 +530,8 @@ fn a_crash_in_the_finishing_step_is_repaired_and_a_finished_job_is_left_alone() 
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 100);
     let output = dir.path().join("out.parquet");
-    let tmp = dir.path().join("out.parquet.tmp");
+    // A temporary file as a run killed while writing the output leaves it.
+    let tmp = dir.path().join(".out.parquet.x7Yz0q.tmp");
     let run = || {
         run_command(&emu, &["--quiet"], &input, &output)
             .args(["--columns", COLUMNS])

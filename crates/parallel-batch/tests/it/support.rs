@@ -225,3 +225,17 @@ pub(crate) fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The temporary files (`*.tmp`) in `dir` and in the directories in it.
+pub(crate) fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(temporary_files(&path));
+        } else if path.extension().is_some_and(|e| e == "tmp") {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -6,9 +6,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
 
-use crate::Error;
+use super::Companion;
+use crate::error::Error;
 
 /// An exclusive lock on an output; released when dropped (or when the process dies).
 #[derive(Debug)]
@@ -16,15 +16,10 @@ pub(crate) struct OutputLock {
     _file: File,
 }
 
-/// Where the lock of `output` lives: `<output>.lock`.
-pub(crate) fn lock_path(output: &Path) -> PathBuf {
-    crate::state::with_suffix(output, ".lock")
-}
-
 impl OutputLock {
-    /// Takes the lock of `output`, or says which process holds it.
-    pub(crate) fn acquire(output: &Path) -> Result<Self, Error> {
-        let path = lock_path(output);
+    /// Takes the lock of the job writing `files.output()`, or says which process holds it.
+    pub(crate) fn acquire(files: &Companion) -> Result<Self, Error> {
+        let (path, output) = (files.lock(), files.output());
         let io = |e| Error::io(format!("cannot lock {}", path.display()), e);
         let mut file = OpenOptions::new()
             .read(true)
@@ -59,9 +54,9 @@ impl OutputLock {
         Ok(Self { _file: file })
     }
 
-    /// Whether some process holds the lock of `output` now.
-    pub(crate) fn is_held(output: &Path) -> bool {
-        let Ok(file) = File::open(lock_path(output)) else {
+    /// Whether some process holds the lock of the job writing `files.output()` now.
+    pub(crate) fn is_held(files: &Companion) -> bool {
+        let Ok(file) = File::open(files.lock()) else {
             return false;
         };
         // Taking it shared, then dropping the file, releases it again at once.
