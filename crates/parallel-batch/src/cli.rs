@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::input::InputFormat;
 use crate::output::OutputFormat;
 
+/// The emulator's latency scale unless told otherwise: the emulator's own default, so that
+/// `parallel-batch emulator`, the embedded emulator and `parallel-emulator` run alike.
+pub(crate) const EMULATOR_TIME_SCALE: f64 = 0.01;
+
 /// Run a CSV, JSONL or Parquet file through the Parallel Task Group API, one task per row,
 /// resumably.
 ///
@@ -184,7 +188,7 @@ pub(crate) struct RunArgs {
     pub(crate) force: bool,
 
     /// Embedded emulator only: latency scale (0 = instant, 1 = real-world latencies).
-    #[arg(long, default_value_t = 0.2, value_name = "SCALE")]
+    #[arg(long, default_value_t = EMULATOR_TIME_SCALE, value_name = "SCALE")]
     pub(crate) emulator_time_scale: f64,
 
     /// Embedded emulator only: fraction of runs that fail.
@@ -199,7 +203,7 @@ pub(crate) struct EmulatorArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) listen: std::net::SocketAddr,
     /// Latency scale (0 = instant, 1 = real-world latencies).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = EMULATOR_TIME_SCALE)]
     pub(crate) time_scale: f64,
     /// Fraction of runs that fail.
     #[arg(long, default_value_t = 0.0)]
@@ -210,4 +214,18 @@ pub(crate) struct EmulatorArgs {
     /// Require this API key (`x-api-key`); default: accept any request.
     #[arg(long, env = "PARALLEL_EMULATOR_API_KEY", hide_env_values = true)]
     pub(crate) api_key: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulator_time_scale_is_the_emulators_own_default() {
+        let builder = format!("{:?}", parallel_emulator::Emulator::builder());
+        assert!(
+            builder.contains(&format!("time_scale: {EMULATOR_TIME_SCALE:?},")),
+            "{builder}"
+        );
+    }
 }
