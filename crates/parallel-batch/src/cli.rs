@@ -95,11 +95,11 @@ pub(crate) struct RunArgs {
     /// resumed).
     pub(crate) input: PathBuf,
 
-    /// The output file (`.csv`, `.jsonl` or `.parquet`); its state is kept beside it in
-    /// `<OUTPUT>.state.json`. A Parquet output is written when the job completes, in input
-    /// order; until then its rows are kept in `<OUTPUT>.journal` (JSON Lines) (`-`: standard
-    /// output, JSONL unless --output-format, written when the job completes; such a job cannot
-    /// be resumed).
+    /// The output file (`.csv`, `.jsonl` or `.parquet`); the job's state is kept beside it in
+    /// the hidden directory `.<OUTPUT>.parallel-batch`. A Parquet output is written when the
+    /// job completes, in input order; until then its rows are kept in that directory (`-`:
+    /// standard output, JSONL unless --output-format, written when the job completes; such a
+    /// job cannot be resumed).
     #[arg(short, long)]
     pub(crate) output: PathBuf,
 
@@ -183,7 +183,7 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) waiting_notice: f64,
 
-    /// Replace an existing output that has no state file (otherwise an error).
+    /// Replace an existing output that is not this job's (otherwise an error).
     #[arg(long)]
     pub(crate) force: bool,
 

@@ -129,6 +129,45 @@ impl CsvLayout {
     }
 }
 
+/// Where a resumed output's good part ends, as the job's state recorded it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checkpoint<'a> {
+    /// The file's first `len` bytes are complete records.
+    pub(crate) len: u64,
+    /// Their hash (hex), when the state has one.
+    pub(crate) hash: Option<&'a str>,
+    /// The job's files beside the output, named in messages.
+    pub(crate) files: &'a Path,
+}
+
+/// Which bytes of an existing file a writer keeps.
+enum Start<'a> {
+    /// The first bytes, not hashed.
+    Kept(u64),
+    /// A checkpoint's, hashed and checked.
+    Checkpoint(&'a Checkpoint<'a>),
+}
+
+impl Start<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Kept(len) => *len,
+            Self::Checkpoint(checkpoint) => checkpoint.len,
+        }
+    }
+
+    /// How to start the job over.
+    fn start_over(&self) -> String {
+        match self {
+            Self::Kept(_) => "delete the output to start over".to_owned(),
+            Self::Checkpoint(checkpoint) => format!(
+                "delete both the output and {} to start over",
+                checkpoint.files.display()
+            ),
+        }
+    }
+}
+
 /// Appends records to the output file and tracks how many bytes are valid.
 #[derive(Debug)]
 pub(crate) struct OutputWriter {
@@ -159,81 +198,69 @@ impl OutputWriter {
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        Self::open_with(path, format, keep, None, input_columns, output_fields)
+        let start = Start::Kept(keep);
+        Self::open_with(path, format, &start, input_columns, output_fields)
     }
 
-    /// Like [`OutputWriter::open`], and first proves that the file's first `keep` bytes are
-    /// the ones written: their hash must be `expected_hash` (from [`OutputWriter::hash`] at
-    /// the checkpoint). A file edited, sorted or replaced since is refused untouched.
+    /// Like [`OutputWriter::open`] after the checkpoint's bytes, and first proves that they
+    /// are the ones written: their hash must be the checkpoint's (from
+    /// [`OutputWriter::hash`]). A file edited, sorted or replaced since is refused untouched.
     pub(crate) fn open_at_checkpoint(
         path: &Path,
         format: OutputFormat,
-        keep: u64,
-        expected_hash: Option<&str>,
+        checkpoint: &Checkpoint<'_>,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        Self::open_with(
-            path,
-            format,
-            keep,
-            Some(expected_hash),
-            input_columns,
-            output_fields,
-        )
+        let start = Start::Checkpoint(checkpoint);
+        Self::open_with(path, format, &start, input_columns, output_fields)
     }
 
-    /// Opens the file; `checkpoint` is `Some` to hash it (`Some(Some(hash))`: the first
-    /// `keep` bytes must have that hash).
-    #[allow(clippy::option_option)] // not hashed, hashed, hashed and checked
     fn open_with(
         path: &Path,
         format: OutputFormat,
-        keep: u64,
-        checkpoint: Option<Option<&str>>,
+        start: &Start<'_>,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
         let io = |e| Error::io(format!("cannot write output {}", path.display()), e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
+        let keep = start.len();
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        let mut file = crate::files::no_follow::open(path, &mut options).map_err(io)?;
         let existing = file.metadata().map_err(io)?.len();
         if existing < keep {
             return Err(Error::state(format!(
-                "the output {} is shorter ({existing} bytes) than its state file records \
-                 ({keep} bytes): it was changed since the last run; delete both the output and \
-                 its state to start over",
-                path.display()
-            )));
-        }
-        let hash = match checkpoint {
-            Some(_) => {
-                file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-                Some(hash_prefix(&mut file, keep).map_err(io)?.hash())
-            }
-            None => None,
-        };
-        if let (Some(Some(expected)), Some(hash)) = (checkpoint, hash)
-            && hash.hex() != expected
-        {
-            return Err(Error::state(format!(
-                "{} is not the file this job wrote: its first {keep} bytes changed since the \
-                 last checkpoint (sorted, edited or replaced?), so resuming would duplicate and \
-                 lose rows. Restore the file, or move it away and delete {} to start over \
-                 (`parallel-batch results GROUP -o FILE` writes every finished run of the \
-                 group to a new file)",
+                "the output {} is shorter ({existing} bytes) than its state records ({keep} \
+                 bytes): it was changed since the last run; {}",
                 path.display(),
-                crate::files::Companion::of(path).state().display()
+                start.start_over()
             )));
         }
+        let hash = match start {
+            Start::Kept(_) => None,
+            Start::Checkpoint(checkpoint) => {
+                let hash = hash_prefix(&mut file, keep).map_err(io)?.hash();
+                if checkpoint
+                    .hash
+                    .is_some_and(|expected| hash.hex() != expected)
+                {
+                    return Err(Error::state(format!(
+                        "{} is not the file this job wrote: its first {keep} bytes changed \
+                         since the last checkpoint (sorted, edited or replaced?), so resuming \
+                         would duplicate and lose rows. Restore the file, or move it away and \
+                         delete {} to start over (`parallel-batch results GROUP -o FILE` \
+                         writes every finished run of the group to a new file)",
+                        path.display(),
+                        checkpoint.files.display()
+                    )));
+                }
+                Some(hash)
+            }
+        };
         let mut layout = None;
         if format == OutputFormat::Csv && keep > 0 {
-            layout = Some(read_layout(path, output_fields)?);
+            layout = Some(read_layout(path, output_fields, start)?);
         }
         file.set_len(keep).map_err(io)?;
         file.seek(std::io::SeekFrom::Start(keep)).map_err(io)?;
@@ -599,7 +626,11 @@ fn csv_line(out: &mut Vec<u8>, fields: &[String]) {
 }
 
 /// Rebuilds the CSV layout from the header of an existing output file.
-fn read_layout(path: &Path, output_fields: Option<&[String]>) -> Result<CsvLayout, Error> {
+fn read_layout(
+    path: &Path,
+    output_fields: Option<&[String]>,
+    start: &Start<'_>,
+) -> Result<CsvLayout, Error> {
     let file =
         File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -623,9 +654,10 @@ fn read_layout(path: &Path, output_fields: Option<&[String]>) -> Result<CsvLayou
         && header[header.len() - 3 - n_out..header.len() - 3] == output_names[..];
     if !ok {
         return Err(Error::state(format!(
-            "the header of {} does not match this task's columns; delete the output and its \
-             .state.json file to start over, or write to another file",
-            path.display()
+            "the header of {} does not match this task's columns; {}, or write to another \
+             file",
+            path.display(),
+            start.start_over()
         )));
     }
     let input = header[1..header.len() - 3 - n_out]

@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use crate::counts::Counts;
 use crate::error::Error;
-use crate::files::{Companion, Fresh, OutputLock, with_suffix};
+use crate::files::{Companion, Fresh, with_suffix};
 use crate::output::{JournalLine, KeyOrder, jsonl_line};
 use crate::output::{OutputFormat, OutputWriter, Record};
 
@@ -102,7 +102,7 @@ fn print_summary(group: &str, output: &Path, counts: &Counts, json: bool, to_std
 /// over any other existing file unless `force`.
 fn check_target(output: &Path, force: bool) -> Result<(), Error> {
     let job = Companion::of(output);
-    if job.state().exists() || OutputLock::is_held(&job) {
+    if crate::files::earlier::in_use(&job) {
         return Err(Error::usage(format!(
             "{} is the output of a `run` job (its state is in {}); writing the group's runs \
              there would break that job's resume. Choose another file",

@@ -13,7 +13,6 @@
 //! The file is replaced atomically (write a temporary file, sync it, rename it over the old
 //! one, sync the directory), so a crash leaves either the old or the new state, never a mix.
 
-use std::fs;
 use std::io::Write;
 use std::path::Path;
 
@@ -92,7 +91,11 @@ pub(crate) const STATE_VERSION: u32 = 1;
 impl State {
     /// Reads a state file; `Ok(None)` when there is none.
     pub(crate) fn load(path: &Path) -> Result<Option<Self>, Error> {
-        let bytes = match fs::read(path) {
+        let read = crate::files::no_follow::open_to_read(path).and_then(|mut file| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+        });
+        let bytes = match read {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
@@ -164,7 +167,7 @@ mod tests {
         state.group_id = Some("tgrp_1".into());
         state.save(&path).unwrap();
         assert_eq!(State::load(&path).unwrap(), Some(state));
-        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
     }
 
@@ -172,7 +175,7 @@ mod tests {
     fn damaged_state_is_a_state_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        fs::write(&path, b"{not json").unwrap();
+        std::fs::write(&path, b"{not json").unwrap();
         let err = State::load(&path).unwrap_err();
         assert!(err.is_state());
         assert!(err.to_string().contains("delete it"));

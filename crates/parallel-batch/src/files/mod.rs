@@ -2,14 +2,16 @@
 //! whole and durably, the table of the files kept beside an output, and the lock on it.
 
 mod companion;
+pub(crate) mod earlier;
 mod hash;
 mod lock;
+pub(crate) mod no_follow;
 mod replace;
 
 pub(crate) use companion::Companion;
 pub(crate) use hash::{FileStamp, Fnv64, Hashing, hash_prefix, stamp_of};
 pub(crate) use lock::OutputLock;
-pub(crate) use replace::{Fresh, dir_of, replace, with_suffix};
+pub(crate) use replace::{Fresh, dir_of, replace, sync_dir, with_suffix};
 
 use std::path::Path;
 

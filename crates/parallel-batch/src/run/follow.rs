@@ -7,6 +7,7 @@ use futures::StreamExt;
 use parallel_client::batch::{BatchItem, BatchStream};
 use tokio::sync::oneshot;
 
+use super::signals::{Signals, Stop};
 use super::sink::Sink;
 use super::waiting::Waiting;
 use crate::error::Error;
@@ -18,10 +19,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How the item loop ended.
 pub(crate) enum Ending {
     Done,
-    /// Stopped by a signal: SIGINT (`false`) or SIGTERM (`true`).
-    Interrupted {
-        terminated: bool,
-    },
+    /// Stopped by a signal.
+    Stopped(Stop),
     Failed(Error),
 }
 
@@ -33,19 +32,16 @@ pub(crate) async fn follow(
     sink: &mut Sink,
     progress: &mut Progress,
     mut waiting: Waiting,
+    signals: &mut Signals,
 ) -> Result<Ending, Error> {
     let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
-    let mut terminate = Terminate::new()?;
     // The feed's sender goes away without a word when the input was read to its end.
     let mut feeding = true;
     loop {
         tokio::select! {
             biased;
-            _ = &mut interrupted => return Ok(Ending::Interrupted { terminated: false }),
-            () = terminate.recv() => return Ok(Ending::Interrupted { terminated: true }),
+            stop = signals.recv() => return Ok(Ending::Stopped(stop)),
             read = &mut feed_error, if feeding => match read {
                 Ok(error) => return Ok(Ending::Failed(error)),
                 Err(_) => feeding = false,
@@ -72,35 +68,6 @@ pub(crate) async fn follow(
             }
         }
         progress.update(sink.submitted.len(), &sink.counts);
-    }
-}
-
-/// SIGTERM, handled like Ctrl-C (a service manager's or `kill`'s polite stop).
-struct Terminate {
-    #[cfg(unix)]
-    signal: tokio::signal::unix::Signal,
-}
-
-impl Terminate {
-    fn new() -> Result<Self, Error> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let signal = signal(SignalKind::terminate())
-                .map_err(|e| Error::io("cannot listen for SIGTERM", e))?;
-            Ok(Self { signal })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if self.signal.recv().await.is_none() {
-            std::future::pending::<()>().await;
-        }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await;
     }
 }
 

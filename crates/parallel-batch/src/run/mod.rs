@@ -14,6 +14,7 @@ mod line_map;
 mod open;
 mod report;
 mod row_hashes;
+mod signals;
 mod sink;
 mod start;
 mod stdio;
@@ -26,14 +27,17 @@ use std::time::Instant;
 use parallel_client::batch::StartedBatch;
 
 use crate::error::Error;
-use crate::files::OutputLock;
+use crate::files::{OutputLock, earlier};
 use crate::progress::{Progress, ProgressMode};
+use crate::state::State;
 pub(crate) use checks::{MAX_INPUT_CHARS, output_schema, processor};
+use feed::Scanned;
 use follow::Ending;
 pub(crate) use job::{Backend, EMBEDDED, Job, parse_metadata, same_file, task_hash};
 use open::{Changes, Opened};
 use report::Report;
 pub(crate) use report::Summary;
+use signals::Signals;
 use sink::Sink;
 #[cfg(test)]
 pub(crate) use start::options as batch_options;
@@ -66,29 +70,37 @@ async fn run_job(
     resume_command: Option<&str>,
 ) -> Result<Summary, Error> {
     let started_at = Instant::now();
+    let mut signals = Signals::new()?;
     let files = job.files();
-    // Held to the end of the run: a second run on this output stops here.
+    // Held to the end of the run: a second run on this output stops here. Let go, and
+    // removed, however the run ends.
     let _lock = OutputLock::acquire(&files)?;
+    let moved = earlier::take_over(&files)?;
     files.remove_stale();
-    let scanned = feed::scan(job).await?;
-    let (state, resumed, changes) = match open::open_state(job, backend, &scanned)? {
-        Opened::Complete(mut state) => {
-            whole::ensure(job, &scanned, &mut state)?;
-            return Ok(report::already_complete(job, &state, scanned.total));
-        }
-        Opened::Ready {
-            state,
-            resumed,
-            changes,
-        } => (state, resumed, changes),
+    let (scanned, state, resumed, changes) = tokio::select! {
+        stop = signals.recv() => return Err(report::stopped_early(stop, resume_command)),
+        prepared = prepare(job, backend) => match prepared? {
+            Prepared::Complete(summary) => return Ok(summary),
+            Prepared::Ready { scanned, state, resumed, changes } => {
+                (scanned, state, resumed, changes)
+            }
+        },
     };
     let mut sink = Sink::open(job, state, scanned.columns.as_deref())?;
     sink.set_lines(scanned.lines.clone(), job.input_format.unit());
     let mut progress = Progress::new(mode, scanned.total, &backend.client);
     progress.update(sink.submitted.len(), &sink.counts);
+    if !moved.is_empty() {
+        progress.println(&format!(
+            "Moved this job's files ({}) into {}.",
+            moved.join(", "),
+            files.dir().display()
+        ));
+    }
     let resume_or_not = resume_command.unwrap_or("parallel-batch run ...");
     let batch = tokio::select! {
         started = start::start(backend, job, &mut sink, resume_or_not) => started?,
+        stop = signals.recv() => return Err(report::stopped_early(stop, resume_command)),
         () = Waiting::new(job.waiting_notice).notify_forever(&progress) => unreachable!(),
     };
     announce(
@@ -116,7 +128,15 @@ async fn run_job(
     let (rows, feed_error) = feed::rows(job, Arc::new(sink.written.clone()));
     let items = batch.run(rows);
     let waiting = Waiting::new(job.waiting_notice);
-    let ending = follow::follow(items, feed_error, &mut sink, &mut progress, waiting).await?;
+    let ending = follow::follow(
+        items,
+        feed_error,
+        &mut sink,
+        &mut progress,
+        waiting,
+        &mut signals,
+    )
+    .await?;
     let ending = check_complete(ending, &sink, scanned.total, job);
     if matches!(ending, Ending::Done) {
         sink.finish()?;
@@ -126,6 +146,39 @@ async fn run_job(
     }
     progress.finish(sink.submitted.len(), &sink.counts);
     report.end(ending, &sink, &progress)
+}
+
+/// The job's input checked and its state found or made: work to do, or a job an earlier
+/// run finished.
+#[allow(clippy::large_enum_variant)] // one, once a run
+enum Prepared {
+    Complete(Summary),
+    Ready {
+        scanned: Scanned,
+        state: State,
+        resumed: bool,
+        changes: Changes,
+    },
+}
+
+async fn prepare(job: &Job, backend: &Backend) -> Result<Prepared, Error> {
+    let scanned = feed::scan(job).await?;
+    Ok(match open::open_state(job, backend, &scanned)? {
+        Opened::Complete(mut state) => {
+            whole::ensure(job, &scanned, &mut state)?;
+            Prepared::Complete(report::already_complete(job, &state, scanned.total))
+        }
+        Opened::Ready {
+            state,
+            resumed,
+            changes,
+        } => Prepared::Ready {
+            scanned,
+            state,
+            resumed,
+            changes,
+        },
+    })
 }
 
 /// What this run is about to do, when it is not simply the start of a job.

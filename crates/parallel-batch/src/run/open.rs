@@ -93,9 +93,10 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
         std::fs::metadata(&job.output).is_ok_and(|m| m.len() > 0) && !files.state().exists();
     if exists && !job.force {
         return Err(Error::usage(format!(
-            "{} already exists and has no state file beside it; pass --force to \
-             replace it, or choose another output file",
-            job.output.display()
+            "{} already exists and is not the output of a job (there is no {}); pass \
+             --force to replace it, or choose another output file",
+            job.output.display(),
+            files.state().display()
         )));
     }
     let state = State {

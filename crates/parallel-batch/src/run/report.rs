@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::follow::Ending;
 use super::job::{Backend, Job};
 use super::open::Changes;
+use super::signals::Stop;
 use super::sink::Sink;
 use crate::counts::Counts;
 use crate::error::Error;
@@ -73,13 +74,9 @@ impl Report<'_> {
                 progress.advise(&self.after_failure(&error, &stopped));
                 Err(error)
             }
-            Ending::Interrupted { terminated } => {
+            Ending::Stopped(stop) => {
                 crate::progress::notice("interrupted", &self.after_interruption(&stopped));
-                Err(if terminated {
-                    Error::terminated()
-                } else {
-                    Error::interrupted()
-                })
+                Err(stop.error())
             }
             Ending::Done => Ok(self.summary(sink)),
         }
@@ -150,6 +147,19 @@ impl Report<'_> {
     }
 }
 
+/// The error of a run a signal stopped before its batch started, having said what to do.
+pub(crate) fn stopped_early(stop: Stop, resume_command: Option<&str>) -> Error {
+    let message = match resume_command {
+        Some(command) => format!(
+            "Interrupted before the batch started. To start it, run the same command again:\n  \
+             {command}"
+        ),
+        None => format!("Interrupted before the batch started. {NOT_RESUMABLE}"),
+    };
+    crate::progress::notice("interrupted", &message);
+    stop.error()
+}
+
 /// The summary of a job an earlier run finished.
 pub(crate) fn already_complete(job: &Job, state: &State, total: u64) -> Summary {
     Summary {
@@ -190,7 +200,7 @@ impl Summary {
                 summary.output.display(),
                 summary.group_id,
                 summary.output.display(),
-                Companion::of(&summary.output).state().display()
+                Companion::of(&summary.output).dir().display()
             );
             return;
         }

@@ -27,7 +27,9 @@ pub(crate) fn save(files: &Companion, input_hash: &str, hashes: &[u64]) -> Resul
 
 /// The hashes saved for the input whose fingerprint hash is `input_hash`, if any.
 pub(crate) fn load(files: &Companion, input_hash: &str) -> Option<Vec<u64>> {
-    let bytes = std::fs::read(files.row_hashes()).ok()?;
+    let mut bytes = Vec::new();
+    let mut file = crate::files::no_follow::open_to_read(&files.row_hashes()).ok()?;
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
     let newline = bytes.iter().position(|&b| b == b'\n')?;
     if &bytes[..newline] != input_hash.as_bytes() {
         return None;
@@ -51,6 +53,7 @@ mod tests {
     fn hashes_round_trip_for_their_input_only() {
         let dir = tempfile::tempdir().unwrap();
         let files = Companion::of(&dir.path().join("out.csv"));
+        files.make_dir().unwrap();
         save(&files, "00ff", &[1, u64::MAX, 7]).unwrap();
         assert_eq!(load(&files, "00ff"), Some(vec![1, u64::MAX, 7]));
         assert_eq!(

@@ -10,7 +10,7 @@ use super::job::Job;
 use super::line_map::LineMap;
 use crate::counts::Counts;
 use crate::error::Error;
-use crate::output::{OutputFormat, OutputWriter, Record};
+use crate::output::{Checkpoint, OutputFormat, OutputWriter, Record};
 use crate::row_set::RowSet;
 use crate::state::State;
 
@@ -48,11 +48,16 @@ impl Sink {
         let format = job.output_format;
         let output_fields = job.task.output_fields.as_deref();
         super::compact::settle(&rows_file, &mut state, &state_file)?;
+        let files = job.files();
+        let checkpoint = Checkpoint {
+            len: state.output_len,
+            hash: state.output_hash.as_deref(),
+            files: files.dir(),
+        };
         let writer = OutputWriter::open_at_checkpoint(
             &rows_file,
             format.appended(),
-            state.output_len,
-            state.output_hash.as_deref(),
+            &checkpoint,
             input_columns,
             output_fields,
         )?;

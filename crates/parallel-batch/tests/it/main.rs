@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `parallel-batch` binary against an emulator over loopback TCP.
 
+mod companion;
 mod errors;
 mod fixes;
 mod messages;

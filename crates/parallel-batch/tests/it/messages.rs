@@ -251,7 +251,7 @@ fn base_url_credentials_and_remote_plain_http_are_refused_before_anything_is_sen
     );
     assert!(stderr.contains("PARALLEL_API_KEY"), "{stderr}");
     assert!(
-        !dir.path().join("out.csv.state.json").exists(),
+        !crate::support::companion(&dir.path().join("out.csv")).exists(),
         "no state was written"
     );
 

@@ -163,9 +163,7 @@ fn field_types(batches: &[RecordBatch]) -> Vec<(String, DataType)> {
 }
 
 fn journal_of(output: &Path) -> PathBuf {
-    let mut name = output.file_name().unwrap().to_os_string();
-    name.push(".journal");
-    output.with_file_name(name)
+    crate::support::companion(output).join("journal")
 }
 
 #[test]
@@ -479,7 +477,7 @@ fn sigkill_at_several_points_then_resume_parquet() {
     let input = write_csv(dir.path(), ROWS);
     let output = dir.path().join("out.parquet");
     let journal = journal_of(&output);
-    let state = dir.path().join("out.parquet.state.json");
+    let state = crate::support::state_path(&output);
 
     kill_at_four_points(&emu, &input, &output, &state, &journal, ROWS, || {
         assert!(!output.exists(), "no Parquet file before the job completes");
@@ -518,7 +516,7 @@ fn sigkill_at_several_points_then_resume_parquet() {
 
 /// Sets the state's record of the finished output to `value`.
 fn set_finished(output: &Path, value: &Value) {
-    let path = output.with_file_name("out.parquet.state.json");
+    let path = crate::support::state_path(output);
     let mut state = state_of(output);
     state["finished_output"] = value.clone();
     std::fs::write(path, state.to_string()).unwrap();

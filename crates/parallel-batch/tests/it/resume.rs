@@ -84,11 +84,7 @@ fn kill_and_resume(jsonl: bool) {
     } else {
         (write_csv(dir.path(), ROWS), dir.path().join("out.csv"))
     };
-    let state = dir.path().join(if jsonl {
-        "out.jsonl.state.json"
-    } else {
-        "out.csv.state.json"
-    });
+    let state = crate::support::state_path(&output);
 
     kill_at_four_points(&emu, &input, &output, &state, &output, ROWS, || {});
     // Finally let it finish.

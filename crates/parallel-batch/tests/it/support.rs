@@ -177,10 +177,21 @@ pub(crate) fn read_jsonl_output(path: &Path) -> BTreeMap<u64, serde_json::Value>
     rows
 }
 
+/// The directory where the tool keeps the files of the job writing `output`.
+pub(crate) fn companion(output: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(output.file_name().unwrap());
+    name.push(".parallel-batch");
+    output.with_file_name(name)
+}
+
+/// The state file of the job writing `output`.
+pub(crate) fn state_path(output: &Path) -> PathBuf {
+    companion(output).join("state.json")
+}
+
 pub(crate) fn state_of(output: &Path) -> serde_json::Value {
-    let mut name = output.file_name().unwrap().to_os_string();
-    name.push(".state.json");
-    let text = std::fs::read_to_string(output.with_file_name(name)).unwrap();
+    let text = std::fs::read_to_string(state_path(output)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
