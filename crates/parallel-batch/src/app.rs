@@ -154,12 +154,20 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             group,
             output,
             output_format,
+            order,
             force,
         } => {
             let format = OutputFormat::resolve(output, *output_format);
             crate::files::check_output(output)?;
             let client = remote_client(&cli)?;
-            crate::results::command(&client, group, output, format, *force, cli.json).await
+            let export = crate::results::Export {
+                group,
+                output,
+                format,
+                order: *order,
+                force: *force,
+            };
+            export.run(&client, cli.json).await
         }
         Command::Events {
             group,
@@ -258,6 +266,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         max_input_chars: args.max_input_chars,
         output: args.output.clone(),
         output_format,
+        order: args.order,
         force: args.force,
         task_hash: crate::run::task_hash(
             &task,

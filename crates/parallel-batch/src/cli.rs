@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::finish::Order;
 use crate::input::InputFormat;
 use crate::output::OutputFormat;
 
@@ -71,6 +72,10 @@ pub(crate) enum Command {
         /// `.parquet`).
         #[arg(long, value_enum)]
         output_format: Option<OutputFormat>,
+        /// The order of the runs in the file: by input row (`row`, from each run's client
+        /// tag), or as the group's runs stream gives them.
+        #[arg(long, value_enum, default_value = "input")]
+        order: Order,
         /// Replace an existing file (never the output of a `run` job).
         #[arg(long)]
         force: bool,
@@ -106,6 +111,12 @@ pub(crate) struct RunArgs {
     /// The input format (default: from the extension).
     #[arg(long, value_enum)]
     pub(crate) format: Option<InputFormat>,
+
+    /// The order of the rows once the job is done: `input` (the input's order), or
+    /// `completion` (the order they finished in, as the output grew while the job ran). A
+    /// Parquet output is always in input order.
+    #[arg(long, value_enum, default_value = "input")]
+    pub(crate) order: Order,
 
     /// The output format (default: from the extension; JSONL unless `.csv` or `.parquet`).
     #[arg(long, value_enum)]

@@ -23,6 +23,7 @@ mod cli;
 mod counts;
 mod error;
 mod files;
+mod finish;
 mod input;
 mod inspect;
 mod output;

@@ -55,6 +55,10 @@ impl Fresh {
         self.file.as_file()
     }
 
+    pub(crate) fn path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Syncs the file, renames it over `target` and syncs the directory.
     pub(crate) fn persist(self, target: &Path) -> std::io::Result<()> {
         self.file.as_file().sync_all()?;

@@ -9,6 +9,7 @@ use parallel_types::{Metadata, MetadataValue, Processor, TaskSpec};
 
 use crate::error::Error;
 use crate::files::{Companion, Fnv64};
+use crate::finish::Order;
 use crate::input::{ColumnMap, InputFormat};
 use crate::output::OutputFormat;
 use crate::spec::Task;
@@ -31,6 +32,8 @@ pub(crate) struct Job {
     /// The output file (a temporary file copied to standard output for `-`).
     pub(crate) output: PathBuf,
     pub(crate) output_format: OutputFormat,
+    /// The order of the rows in the finished output.
+    pub(crate) order: Order,
     /// Replace an existing output that is not this job's.
     pub(crate) force: bool,
     pub(crate) task: Task,
@@ -78,6 +81,16 @@ impl Job {
             self.files().journal()
         } else {
             self.output.clone()
+        }
+    }
+
+    /// The order the rows file is put in when the job completes: the output's, or for an
+    /// output written whole, input order (it is written from the journal in that order).
+    pub(crate) fn rows_order(&self) -> Order {
+        if self.written_whole() {
+            Order::Input
+        } else {
+            self.order
         }
     }
 

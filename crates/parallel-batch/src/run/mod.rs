@@ -5,7 +5,6 @@
 //! the runs an earlier session created by their tags.
 
 mod checks;
-mod compact;
 mod feed;
 mod fixes;
 mod follow;
@@ -13,6 +12,7 @@ mod job;
 mod line_map;
 mod open;
 mod report;
+mod rewrite;
 mod row_hashes;
 mod signals;
 mod sink;
@@ -139,7 +139,7 @@ async fn run_job(
     .await?;
     let ending = check_complete(ending, &sink, scanned.total, job);
     if matches!(ending, Ending::Done) {
-        sink.finish()?;
+        sink.finish(job.rows_order())?;
         whole::write(job, &scanned, sink.state_mut())?;
     } else {
         sink.checkpoint(false)?;

@@ -10,6 +10,7 @@ use super::job::Job;
 use super::line_map::LineMap;
 use crate::counts::Counts;
 use crate::error::Error;
+use crate::finish::Order;
 use crate::output::{Checkpoint, OutputFormat, OutputWriter, Record};
 use crate::row_set::RowSet;
 use crate::state::State;
@@ -47,7 +48,7 @@ impl Sink {
         let rows_file = job.rows_file();
         let format = job.output_format;
         let output_fields = job.task.output_fields.as_deref();
-        super::compact::settle(&rows_file, &mut state, &state_file)?;
+        super::rewrite::settle(&rows_file, &mut state, &state_file)?;
         let files = job.files();
         let checkpoint = Checkpoint {
             len: state.output_len,
@@ -193,16 +194,17 @@ impl Sink {
         self.state.save(&self.state_file)
     }
 
-    /// The last checkpoint of a finished job: when rows were sent again, the output is
-    /// rewritten so that each row has only its last line.
-    pub(crate) fn finish(&mut self) -> Result<(), Error> {
+    /// The last checkpoint of a finished job, and the rows file put in its final shape:
+    /// each row's last line (rows sent again have several), in `order`.
+    pub(crate) fn finish(&mut self, order: Order) -> Result<(), Error> {
         // A whole-file output made from an earlier round no longer holds every row's last
         // line: it is written again once the journal is complete.
         self.state.finished_output = None;
-        if self.state.superseded.is_empty() {
+        if order == Order::Completion && self.state.superseded.is_empty() {
             return self.checkpoint(true);
         }
         self.checkpoint(false)?;
-        super::compact::rewrite(&self.output, self.format, &mut self.state, &self.state_file)
+        let (file, format) = (&self.output, self.format);
+        super::rewrite::finish(file, format, &mut self.state, &self.state_file, order)
     }
 }

@@ -5,6 +5,7 @@ mod errors;
 mod fixes;
 mod messages;
 mod mistakes;
+mod order;
 mod outage;
 #[cfg(feature = "parquet")]
 mod parquet;
