@@ -158,7 +158,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             force,
         } => {
             let format = OutputFormat::resolve(output, *output_format);
-            crate::files::check_output(output)?;
+            crate::files::check_output(output, *force)?;
             let client = remote_client(&cli)?;
             let export = crate::results::Export {
                 group,
@@ -198,7 +198,7 @@ async fn run_command(
         crate::base_url::check(url)?;
     }
     crate::input::check_input(&args.input)?;
-    crate::files::check_output(&args.output)?;
+    crate::files::check_output(&args.output, args.force)?;
     let job = job(args)?;
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());

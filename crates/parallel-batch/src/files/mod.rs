@@ -19,10 +19,23 @@ use crate::error::Error;
 
 /// Refuses an output that cannot be made (a directory, a path in a directory that does not
 /// exist) before anything else happens, with the reason in the user's terms rather than
-/// those of the first file the tool would make beside it.
-pub(crate) fn check_output(path: &Path) -> Result<(), Error> {
+/// those of the first file the tool would make beside it; and a symbolic link, unless
+/// `force` (the link itself is then replaced by the output: the tool never writes through a
+/// link it did not make).
+pub(crate) fn check_output(path: &Path, force: bool) -> Result<(), Error> {
     if path.as_os_str() == "-" {
         return Ok(());
+    }
+    if !force && no_follow::is_link(path) {
+        let target = std::fs::read_link(path)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return Err(Error::usage(format!(
+            "{} is a symbolic link{target}; parallel-batch does not write through a link: \
+             give the file to write itself, or pass --force to replace the link with the \
+             output",
+            path.display()
+        )));
     }
     if path.is_dir() {
         return Err(Error::usage(format!(

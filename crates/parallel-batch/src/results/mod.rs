@@ -137,7 +137,8 @@ fn check_target(output: &Path, force: bool) -> Result<(), Error> {
             job.state().display()
         )));
     }
-    if !force && std::fs::metadata(output).is_ok() {
+    // A link counts as a file there (dangling or not): it is replaced, never written through.
+    if !force && output.symlink_metadata().is_ok() {
         return Err(Error::usage(format!(
             "{} already exists; pass --force to replace it, or choose another file",
             output.display()

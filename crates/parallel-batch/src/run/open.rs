@@ -99,6 +99,12 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
             files.state().display()
         )));
     }
+    if crate::files::no_follow::is_link(&job.output) {
+        // Allowed with --force only (checked up front): the link goes, the output takes its
+        // place.
+        std::fs::remove_file(&job.output)
+            .map_err(|e| Error::io(format!("cannot replace {}", job.output.display()), e))?;
+    }
     let state = State {
         version: STATE_VERSION,
         token: new_token(),

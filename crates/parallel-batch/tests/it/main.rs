@@ -3,6 +3,8 @@
 mod companion;
 mod errors;
 mod fixes;
+#[cfg(unix)]
+mod links;
 mod messages;
 mod mistakes;
 mod order;

@@ -645,3 +645,34 @@ fn a_file_that_is_not_parquet_is_refused_with_its_path() {
     assert!(stderr.contains("companies.csv"), "{stderr}");
     assert_eq!(emu.runs_created(), 0);
 }
+
+#[cfg(unix)]
+#[test]
+fn links_at_the_names_of_a_parquet_jobs_files_are_not_written_through() {
+    use std::os::unix::fs::symlink;
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("precious.txt");
+    std::fs::write(&target, "precious").unwrap();
+    let input = write_csv(dir.path(), 20);
+    let output = dir.path().join("out.parquet");
+    // The names an earlier release wrote: its journal and its temporary Parquet file.
+    for name in ["out.parquet.journal", "out.parquet.tmp"] {
+        symlink(&target, dir.path().join(name)).unwrap();
+    }
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
+    assert_eq!(column(&read_parquet(&output), "row").len(), 20);
+    // The journal of this release's layout, a link: refused.
+    let other = dir.path().join("other.parquet");
+    let journal = journal_of(&other);
+    std::fs::create_dir(journal.parent().unwrap()).unwrap();
+    symlink(&target, &journal).unwrap();
+    let out = run_command(&emu, &["--quiet"], &input, &other)
+        .args(["--columns", COLUMNS])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is a symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+}
