@@ -4,27 +4,11 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, companion, files_in, read_csv_output, results_command, run_command, run_ok,
-    signal_after_lines, state_of, state_path, write_csv,
+    COLUMNS, Emu, SLOW, companion, files_in, read_csv_output, results_command, run_command, run_ok,
+    send_signal, signal_after_lines, state_of, state_path, stderr_of, wait_until, write_csv,
 };
-
-/// Small chunks and a small window on a slow-enough emulator: a job that can be stopped
-/// part-way.
-const SLOW: [&str; 6] = [
-    "--columns",
-    COLUMNS,
-    "--chunk-size",
-    "100",
-    "--max-in-flight",
-    "300",
-];
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn a_finished_job_leaves_its_output_and_one_hidden_directory() {
@@ -77,12 +61,7 @@ fn the_lock_is_gone_after_an_error_and_ctrl_c_and_a_killed_runs_lock_is_taken_ov
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lock.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(Instant::now() < deadline, "no lock after 60 s");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(&mut child, "lock", || lock.exists());
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(lock.exists(), "a killed run cannot remove its lock");
@@ -106,17 +85,8 @@ fn ctrl_c_while_the_input_is_checked_lets_the_lock_go() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lock.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(Instant::now() < deadline, "no lock after 60 s");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    wait_until(&mut child, "lock", || lock.exists());
+    send_signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     let stderr = stderr_of(&out);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

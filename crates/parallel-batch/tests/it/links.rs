@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{
     COLUMNS, Emu, companion, files_in, read_csv_output, results_command, run_command, run_ok,
-    state_of, write_csv,
+    state_of, stderr_of, write_csv,
 };
 
 /// A file the links point to, and what it holds.
@@ -32,10 +32,6 @@ fn assert_intact(path: &Path) {
 fn is_link(path: &Path) -> bool {
     path.symlink_metadata()
         .is_ok_and(|m| m.file_type().is_symlink())
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -7,18 +7,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::{
-    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_command, run_ok,
+    COLUMNS, Emu, SLOW, batch, read_csv_output, read_jsonl_output, run_command, run_ok,
     signal_after_lines, write_csv,
 };
-
-const SLOW: [&str; 6] = [
-    "--columns",
-    COLUMNS,
-    "--chunk-size",
-    "100",
-    "--max-in-flight",
-    "300",
-];
 
 fn all_json(stderr: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stderr)

@@ -234,29 +234,9 @@ fn results_to_standard_output_writes_the_whole_group_there_and_no_file() {
 
 #[test]
 fn a_group_still_running_is_written_as_it_stands_and_said_to_be_unfinished() {
-    use parallel_client::{AddRuns, Client};
-    use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
-
     // Runs that take hours: the group is read while every run is queued or running.
     let emu = Emu::start(0.0, 10_000.0);
-    let group = emu.block_on(async {
-        let client = Client::builder()
-            .api_key("test")
-            .base_url(emu.url())
-            .build()
-            .unwrap();
-        let group = client
-            .create_group(CreateTaskGroupRequest::default())
-            .await
-            .unwrap();
-        let inputs = (0..40).map(|n| RunInput::new(serde_json::json!({ "n": n }), "base"));
-        client
-            .group(&group.taskgroup_id)
-            .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("a summary")))
-            .await
-            .unwrap();
-        group.taskgroup_id
-    });
+    let group = crate::support::group_with_runs(&emu, 40, "base");
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("now.jsonl");
     let out = results_command(&emu.url(), &group, &output)

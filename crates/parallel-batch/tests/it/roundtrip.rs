@@ -301,29 +301,9 @@ fn jsonl_rows_with_different_members_get_every_column_in_a_csv_output() {
 
 #[test]
 fn wait_follows_a_running_group_to_its_end_and_shows_its_progress() {
-    use parallel_client::{AddRuns, Client};
-    use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
-
     // `lite` runs take 10 to 60 s: at this scale, 0.5 to 3 s.
     let emu = Emu::start(0.0, 0.05);
-    let group = emu.block_on(async {
-        let client = Client::builder()
-            .api_key("test")
-            .base_url(emu.url())
-            .build()
-            .unwrap();
-        let group = client
-            .create_group(CreateTaskGroupRequest::default())
-            .await
-            .unwrap();
-        let inputs = (0..30).map(|n| RunInput::new(serde_json::json!({ "n": n }), "lite"));
-        client
-            .group(&group.taskgroup_id)
-            .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("a summary")))
-            .await
-            .unwrap();
-        group.taskgroup_id
-    });
+    let group = crate::support::group_with_runs(&emu, 30, "lite");
     let out = run_ok(batch().args([
         "--base-url",
         &emu.url(),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use parallel_emulator::{Emulator, EmulatorHandle};
 
@@ -101,6 +101,21 @@ pub(crate) fn run_ok(cmd: &mut Command) -> Output {
 
 pub(crate) const COLUMNS: &str =
     "ceo_name: Full name of the current CEO, founded_year: Year founded";
+
+/// Small chunks and a small window: on a slow-enough emulator, a job that can be stopped
+/// part-way.
+pub(crate) const SLOW: [&str; 6] = [
+    "--columns",
+    COLUMNS,
+    "--chunk-size",
+    "100",
+    "--max-in-flight",
+    "300",
+];
+
+pub(crate) fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
 
 pub(crate) fn write_csv(dir: &Path, rows: u64) -> PathBuf {
     let path = dir.join("companies.csv");
@@ -213,18 +228,52 @@ pub(crate) fn signal_after_lines(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    wait_until(&mut child, "output", || lines_in(output) >= lines);
+    send_signal(&child, signal);
+    child.wait_with_output().unwrap()
+}
+
+/// Waits (at most a minute) until `ready()`, while `child` runs: it must not end first.
+pub(crate) fn wait_until(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while lines_in(output) < lines {
+    while !ready() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(std::time::Instant::now() < deadline, "no output after 60 s");
+        assert!(std::time::Instant::now() < deadline, "no {what} after 60 s");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child`.
+pub(crate) fn send_signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    child.wait_with_output().unwrap()
+}
+
+/// A group on `emu` with `runs` runs on `processor` (`{"n": i}` inputs, text outputs).
+pub(crate) fn group_with_runs(emu: &Emu, runs: u64, processor: &str) -> String {
+    use parallel_client::{AddRuns, Client};
+    use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
+    emu.block_on(async {
+        let client = Client::builder()
+            .api_key("test")
+            .base_url(emu.url())
+            .build()
+            .unwrap();
+        let group = client
+            .create_group(CreateTaskGroupRequest::default())
+            .await
+            .unwrap();
+        let inputs = (0..runs).map(|n| RunInput::new(serde_json::json!({ "n": n }), processor));
+        client
+            .group(&group.taskgroup_id)
+            .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("a summary")))
+            .await
+            .unwrap();
+        group.taskgroup_id
+    })
 }
 
 /// The names of the files in `dir`, sorted.
