@@ -1,5 +1,6 @@
-//! What failure looks like: validation errors, unknown ids, failed runs, and how to tell
-//! them apart with the error's predicates.
+//! What failure looks like: a refused processor, unknown ids, failed runs, a deadline, and how
+//! to tell them apart with the error's predicates (no other crate needed: `StatusCode` is
+//! re-exported for the statuses without one).
 //!
 //! ```text
 //! cargo run -p parallel-examples --example error_handling
@@ -12,7 +13,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures::StreamExt;
-use parallel_client::{AddRuns, Client, GroupRunsOptions};
+use parallel_client::{AddRuns, Client, GroupRunsOptions, StatusCode};
 use parallel_emulator::{Emulator, EmulatorHandle};
 use parallel_types::{CreateTaskGroupRequest, RunInput, RunStatus, TaskSpec};
 
@@ -20,7 +21,7 @@ use parallel_types::{CreateTaskGroupRequest, RunInput, RunStatus, TaskSpec};
 async fn main() -> Result<(), Box<dyn Error>> {
     let (client, emulator) = connect().await?;
 
-    // 1. An invalid request: the server says what is wrong, in either error body shape.
+    // 1. A refused request: an unknown processor is a 403, the server says what is wrong.
     match client
         .create_run(RunInput::new(
             "Who is the CEO of Acme?",
@@ -29,12 +30,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await
     {
         Ok(run) => println!("unexpectedly accepted: {}", run.run_id),
-        Err(error) => {
-            println!("create_run failed (HTTP {:?}): {error}", error.status());
+        Err(error) if error.is_forbidden() => {
+            println!("create_run was refused: {error}");
             if let Some(api) = error.api_error() {
                 println!("  server message: {}; ref_id {:?}", api.message, api.ref_id);
             }
         }
+        Err(error) => println!("create_run failed otherwise: {error}"),
     }
 
     // 2. An unknown id: a 404 with the API's error object.
@@ -43,9 +45,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .get()
         .await
         .unwrap_err();
-    if error.status() == Some(http::StatusCode::NOT_FOUND) {
+    if error.is_not_found() {
         println!("no such group: {error}");
     }
+    assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
 
     // 3. Failed runs: their error is on the run; /result answers 404 for them.
     let group = client
@@ -70,7 +73,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .map_or("no error object", |e| e.message.as_str());
             println!("run {} failed: {reason}", run.run_id);
             let error = client
-                .run_result(&run.run_id, Duration::from_secs(5))
+                .run_result(&run.run_id)
+                .timeout(Duration::from_secs(5))
                 .await
                 .unwrap_err();
             println!("  its /result: {error}");
@@ -87,7 +91,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "network trouble: try again later"
         } else if error.is_outcome_unknown() {
             "the request may have taken effect: check before resubmitting"
-        } else if error.is_api() {
+        } else if error.is_unauthorized() {
+            "check PARALLEL_API_KEY"
+        } else if error.is_not_found() {
+            "no such run: check the id"
+        } else if error.is_invalid_request() || error.is_forbidden() {
             "the server refused: fix the request"
         } else {
             "see the message"

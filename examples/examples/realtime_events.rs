@@ -58,7 +58,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             GroupEvent::TaskRunState(event) if event.run.status == RunStatus::Completed => {
                 // Completion events carry no output: fetch it.
                 let result = client
-                    .run_result_as::<String>(&event.run.run_id, Duration::from_secs(60))
+                    .run_result_as::<String>(&event.run.run_id)
+                    .timeout(Duration::from_secs(60))
                     .await?;
                 println!("{} completed: {}", event.run.run_id, result.content);
             }

@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // The receiver: every verified run is passed on over a channel.
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/webhooks/parallel", listener.local_addr()?);
-    let verifier = Arc::new(Verifier::new(WEBHOOK_SECRET));
+    let verifier = Arc::new(Verifier::new(WEBHOOK_SECRET)?);
     let (finished, mut finished_runs) = mpsc::unbounded_channel();
     tokio::spawn(serve(listener, verifier, finished));
     println!("receiving webhooks at {url}");

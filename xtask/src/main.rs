@@ -3,9 +3,14 @@
 //! - `ci`: everything CI checks, in order: formatting, clippy with warnings denied (the
 //!   minimum Rust version's API included), the dependencies' minimum Rust versions, each
 //!   published crate alone with each of its features, the whole test suite (with
-//!   parallel-batch's `parquet` feature), rustdoc with warnings denied, `parallel-datafusion`
+//!   parallel-batch's `parquet` feature), the library crates against their newest
+//!   dependencies (`fresh-deps`), rustdoc with warnings denied, `parallel-datafusion`
 //!   linted and tested in one build, `cargo package` of every published crate, and the
 //!   official Python SDK running a complete workflow against the emulator.
+//! - `fresh-deps`: the library crates checked, warnings denied, against the newest versions
+//!   of their dependencies that a user's first build would resolve (a copy of the workspace in
+//!   `target/fresh-deps` with `cargo update`): a deprecation or a break in a new release shows
+//!   here before users see it, while `Cargo.lock` keeps every other step reproducible.
 //! - `msrv`, `features`, `datafusion`, `package`, `sdk-compat`: one of those steps alone.
 //! - `bench [ARGS]`: the criterion benchmarks (`cargo bench -p parallel-benches`).
 //! - `fuzz [SECONDS]`: the SSE parser fuzz target under `cargo fuzz` (default 600 s; works on
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
     let result = match task {
         "ci" => ci(),
         "features" => features(),
+        "fresh-deps" => fresh_deps(),
         "msrv" => msrv(),
         "datafusion" => datafusion(),
         "package" => package(),
@@ -51,7 +57,7 @@ fn main() -> ExitCode {
         }
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <ci | features | msrv | datafusion | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
+                "usage: cargo xtask <ci | features | fresh-deps | msrv | datafusion | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
             );
             Ok(())
         }
@@ -79,6 +85,10 @@ const CI_FEATURES: &str = "parallel-batch/parquet";
 /// it in one build.
 const DATAFUSION: &str = "parallel-datafusion";
 
+/// The features [`datafusion`] builds `parallel-datafusion` with: Ballista, for the
+/// distributed test, in the one build of `DataFusion` the step makes.
+const DATAFUSION_FEATURES: &str = "ballista";
+
 /// The whole CI gate. Each step builds on the previous one's artefacts where cargo allows it.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
@@ -102,6 +112,7 @@ fn ci() -> Result<(), String> {
     ])?;
     msrv()?;
     features()?;
+    fresh_deps()?;
     cargo(&[
         "test",
         "--workspace",
@@ -133,6 +144,9 @@ fn ci() -> Result<(), String> {
 /// so the same compilation both lints the code (any warning fails the step) and builds the
 /// test binaries; `DataFusion` is compiled once, by plain rustc. `cargo clippy` would
 /// type-check all of `DataFusion` a second time, which is most of a cold build again.
+///
+/// With the `ballista` feature, so that the same single build also covers the Ballista
+/// scheduler and executors and runs the test that kills an executor mid-query.
 fn datafusion() -> Result<(), String> {
     let wrapper = [("RUSTC_WORKSPACE_WRAPPER", "clippy-driver")];
     cargo_without_warnings_env(
@@ -140,6 +154,8 @@ fn datafusion() -> Result<(), String> {
             "test",
             "-p",
             DATAFUSION,
+            "--features",
+            DATAFUSION_FEATURES,
             "--all-targets",
             "--no-run",
             "--locked",
@@ -147,7 +163,14 @@ fn datafusion() -> Result<(), String> {
         &wrapper,
     )?;
     run(Command::new(cargo_bin())
-        .args(["test", "-p", DATAFUSION, "--locked"])
+        .args([
+            "test",
+            "-p",
+            DATAFUSION,
+            "--features",
+            DATAFUSION_FEATURES,
+            "--locked",
+        ])
         .envs(wrapper)
         .current_dir(workspace_root()))
 }
@@ -180,6 +203,65 @@ fn features() -> Result<(), String> {
             // Warnings are errors here too (a `cfg` that leaves an import unused, say), without
             // `RUSTFLAGS`, which would rebuild every dependency.
             cargo_without_warnings(&args)?;
+        }
+    }
+    Ok(())
+}
+
+/// The library crates, checked with warnings denied against the newest dependency versions a
+/// user's build would resolve today: a copy of the workspace (sources and manifests, no
+/// `target/` or `.git/`) in `target/fresh-deps/workspace`, `cargo update` there, then one
+/// `cargo check --lib` of the published library crates. `Cargo.lock` pins CI's other steps,
+/// so without this a deprecation in a new release (rustls 0.23.48's `ring` provider, say)
+/// warns in every user's build and in none of ours. Its own target directory
+/// (`target/fresh-deps/target`) keeps the locked build's artefacts untouched; a second run
+/// reuses it. Needs the registry, as `cargo update` does.
+fn fresh_deps() -> Result<(), String> {
+    let root = workspace_root();
+    let base = root.join("target").join("fresh-deps");
+    let copy = base.join("workspace");
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)
+            .map_err(|e| format!("cannot remove the old copy {}: {e}", copy.display()))?;
+    }
+    copy_tree(&root, &copy)?;
+    let target = base.join("target");
+    let target = target.to_string_lossy();
+    let env = [("CARGO_TARGET_DIR", target.as_ref())];
+    cargo_without_warnings_in(&copy, &["update"], &env)?;
+    let crates: Vec<String> = published_crates()?
+        .into_iter()
+        .map(|krate| krate.name)
+        .filter(|name| name != DATAFUSION && name != "parallel-batch")
+        .collect();
+    let mut args = vec!["check", "--lib"];
+    for name in &crates {
+        args.extend(["-p", name.as_str()]);
+    }
+    cargo_without_warnings_in(&copy, &args, &env)
+}
+
+/// Copies the directory `from` into `to` (created), leaving out every `target` and `.git`
+/// entry: the workspace's sources and manifests, not its build or history.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        if kind.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else if kind.is_file() {
+            std::fs::copy(&source, &dest)
+                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
         }
     }
     Ok(())
@@ -354,6 +436,15 @@ fn cargo_without_warnings(args: &[&str]) -> Result<(), String> {
 
 /// [`cargo_without_warnings`] with these environment variables set.
 fn cargo_without_warnings_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    cargo_without_warnings_in(&workspace_root(), args, env)
+}
+
+/// [`cargo_without_warnings_env`] in the directory `dir`.
+fn cargo_without_warnings_in(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(), String> {
     let mut words: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     words.push("cargo".to_owned());
     words.extend(args.iter().map(|arg| (*arg).to_owned()));
@@ -362,7 +453,7 @@ fn cargo_without_warnings_env(args: &[&str], env: &[(&str, &str)]) -> Result<(),
     let output = Command::new(cargo_bin())
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(workspace_root())
+        .current_dir(dir)
         .output()
         .map_err(|e| format!("could not run `{shown}`: {e}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);

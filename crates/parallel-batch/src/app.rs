@@ -337,12 +337,15 @@ async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
             "the emulator listens on loopback addresses only (127.0.0.1 or ::1)",
         ));
     }
-    let emulator = parallel_emulator::Emulator::builder()
+    let mut emulator = parallel_emulator::Emulator::builder()
         .listen(args.listen)
         .time_scale(args.time_scale)
         .fail_rate(args.fail_rate)
-        .seed(args.seed)
-        .api_key(args.api_key.clone())
+        .seed(args.seed);
+    if let Some(key) = &args.api_key {
+        emulator = emulator.api_key(key.clone());
+    }
+    let emulator = emulator
         .start()
         .await
         .map_err(|e| Error::state("cannot start the emulator").with_source(e))?;

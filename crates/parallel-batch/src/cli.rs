@@ -22,7 +22,13 @@ pub(crate) const EMULATOR_TIME_SCALE: f64 = 0.01;
 pub(crate) struct Cli {
     /// The API base URL (default <https://api.parallel.ai>; e.g. an emulator's
     /// <http://127.0.0.1:8080>).
-    #[arg(long, global = true, env = "PARALLEL_BASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "PARALLEL_BASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) base_url: Option<String>,
 
     /// Use the embedded emulator even when `PARALLEL_API_KEY` is set.

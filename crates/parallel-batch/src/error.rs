@@ -330,7 +330,11 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(client.group("tgrp_1").get()).unwrap_err()
+        runtime
+            .block_on(std::future::IntoFuture::into_future(
+                client.group("tgrp_1").get(),
+            ))
+            .unwrap_err()
     }
 
     #[test]

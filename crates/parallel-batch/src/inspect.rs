@@ -28,7 +28,7 @@ pub(crate) async fn wait(
     let first = get(client, group).await?;
     let mut progress = Progress::new(mode, first.status.num_task_runs, client);
     show(&mut progress, &first.status);
-    let waiting = client.group(group).wait();
+    let waiting = std::future::IntoFuture::into_future(client.group(group).wait());
     tokio::pin!(waiting);
     // The progress is read from the group's status now and then while the client waits.
     let mut poll = tokio::time::interval(poll_every(mode));

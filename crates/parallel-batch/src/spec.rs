@@ -86,7 +86,7 @@ impl Task {
                 let schema = parallel_types::columns_schema(&fields);
                 Ok(Self {
                     spec: json!({"output_schema": {"type": "json", "json_schema": schema}}),
-                    output_fields: Some(fields.into_iter().map(|(n, _)| n).collect()),
+                    output_fields: Some(fields.into_iter().map(|c| c.name).collect()),
                 })
             }
             TaskSource::Text(description) => Ok(Self {
@@ -104,7 +104,7 @@ impl Task {
 /// Parses `--columns`: `name: description, other: "a description, with commas"` (see
 /// [`parallel_types::parse_columns`] for the grammar), or a usage error that says which
 /// item, why, and what was read before it.
-pub(crate) fn parse_columns(text: &str) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn parse_columns(text: &str) -> Result<Vec<parallel_types::OutputColumn>, Error> {
     parallel_types::parse_columns(text).map_err(|e| Error::usage(format!("--columns: {e}")))
 }
 
@@ -165,7 +165,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("--columns: cannot read item 2"), "{text}");
         assert!(parse_columns(" ").unwrap_err().is_usage());
-        assert_eq!(parse_columns("a, b_c").unwrap()[1].1, "b c");
+        assert_eq!(parse_columns("a, b_c").unwrap()[1].description, "b c");
     }
 
     #[test]

@@ -24,20 +24,22 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use parallel_types::{
-    AddRunsRequest, AddRunsResponse, ErrorObject, MetadataValue, RunInput, TaskGroupStatus,
-    TaskSpec,
+    AddRunsResponse, ErrorObject, MetadataValue, RunInput, TaskGroupStatus, TaskSpec,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::beta::{self, Beta};
+use crate::beta;
 use crate::client::{Client, Inner};
 use crate::error::{Error, Kind};
 use crate::groups::GroupHandle;
 use crate::groups::to_body;
+use crate::options::RequestOptions;
+use crate::pending::PendingRequest;
+use crate::request::Deadline;
 use crate::request::{Call, Effect};
 use crate::session::Frame;
-use crate::streams::{GroupRunsOptions, Peek, decode};
+use crate::streams::{GroupRunsOptions, decode};
 
 /// The metadata key of the client tag (`"<token>:<position>"`) added to every input.
 pub const CLIENT_TAG_KEY: &str = "client_tag";
@@ -68,7 +70,6 @@ pub struct AddRuns {
     first_position: u64,
     chunk_size: usize,
     tag: bool,
-    betas: Vec<Beta>,
 }
 
 impl AddRuns {
@@ -81,7 +82,6 @@ impl AddRuns {
             first_position: 0,
             chunk_size: MAX_RUNS_PER_REQUEST,
             tag: true,
-            betas: Vec::new(),
         }
     }
 
@@ -119,14 +119,6 @@ impl AddRuns {
     #[must_use]
     pub fn client_tags(mut self, tag: bool) -> Self {
         self.tag = tag;
-        self
-    }
-
-    /// Betas to send in the `parallel-beta` header, besides those the inputs' beta fields
-    /// need (which are added by themselves; see [`Beta`]).
-    #[must_use]
-    pub fn betas(mut self, betas: impl IntoIterator<Item = Beta>) -> Self {
-        self.betas = betas.into_iter().collect();
         self
     }
 }
@@ -300,7 +292,7 @@ impl TaggedRunInner<'_> {
     }
 }
 
-impl GroupHandle<'_> {
+impl<'a> GroupHandle<'a> {
     /// Adds runs to the group (`POST /v1/tasks/groups/{id}/runs`) and returns their run ids
     /// in input order, the group's status after the last request, and cursors positioned
     /// just before the runs added.
@@ -313,8 +305,21 @@ impl GroupHandle<'_> {
     ///
     /// On failure some requests may have succeeded: the runs they created exist. Calling again
     /// with the same [`AddRuns::token`] adds only the missing inputs.
-    pub async fn add_runs(self, runs: AddRuns) -> Result<AddedRuns, Error> {
+    ///
+    /// The call's per-call options ([`PendingRequest`]) go with every add request: betas
+    /// besides those the inputs' beta fields need, headers, query parameters, fields merged
+    /// into each request's body; its timeout bounds all the requests together.
+    pub fn add_runs(self, runs: AddRuns) -> PendingRequest<'a, AddedRuns> {
+        PendingRequest::new(move |options| Box::pin(self.add_runs_with(runs, options)))
+    }
+
+    async fn add_runs_with(
+        self,
+        runs: AddRuns,
+        options: RequestOptions,
+    ) -> Result<AddedRuns, Error> {
         let (client, group_id) = (self.client, self.group_id);
+        let deadline = options.deadline();
         let AddRuns {
             inputs,
             default_task_spec,
@@ -322,7 +327,6 @@ impl GroupHandle<'_> {
             first_position,
             chunk_size,
             tag,
-            betas,
         } = runs;
         if chunk_size == 0 || chunk_size > MAX_RUNS_PER_REQUEST {
             return Err(Error::config(format!(
@@ -365,7 +369,11 @@ impl GroupHandle<'_> {
                     refresh_status: last,
                     reject_invalid: false,
                     reconcile_first: false,
-                    betas: &betas,
+                    throttled: None,
+                    per_call: Some(PerCall {
+                        options: &options,
+                        deadline,
+                    }),
                 })
                 .await?;
             added.run_ids.extend(outcome.ids.into_iter().flatten());
@@ -398,7 +406,8 @@ impl Client {
             refresh_status,
             reject_invalid,
             reconcile_first,
-            betas,
+            per_call,
+            throttled,
         } = request;
         let inner = &self.inner;
         if let Some(token) = token {
@@ -423,8 +432,13 @@ impl Client {
         let mut whole = !reconcile_first;
         while !pending.is_empty() {
             let inputs: Vec<&RunInput> = pending.iter().map(|&i| &chunk[i].1).collect();
-            let call =
-                inner.add_runs_call(group_id, &inputs, default_task_spec, refresh_status, betas)?;
+            let mut call =
+                inner.add_runs_call(group_id, &inputs, default_task_spec, refresh_status)?;
+            if let Some(PerCall { options, deadline }) = per_call {
+                call.betas = beta::for_inputs(options.beta_list(), inputs.iter().copied());
+                options.apply(&mut call, deadline)?;
+            }
+            call.throttled = throttled.cloned();
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
                     if response.run_ids.len() != pending.len() {
@@ -502,8 +516,26 @@ pub(crate) struct ChunkRequest<'a> {
     /// Whether an earlier attempt may have reached the server: look the tags up before
     /// sending anything.
     pub(crate) reconcile_first: bool,
-    /// Betas to send besides those the inputs' beta fields need.
-    pub(crate) betas: &'a [Beta],
+    /// The caller's per-call options, with the deadline computed when the call started.
+    pub(crate) per_call: Option<PerCall<'a>>,
+    /// Counts the `429` answers the chunk meets.
+    pub(crate) throttled: Option<&'a std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+/// A call's per-call options and the deadline they set.
+#[derive(Clone, Copy)]
+pub(crate) struct PerCall<'a> {
+    pub(crate) options: &'a RequestOptions,
+    pub(crate) deadline: Option<Deadline>,
+}
+
+/// The wire shape of [`AddRunsRequest`](parallel_types::AddRunsRequest), borrowed: a chunk of
+/// a thousand inputs is written as it is, not copied first.
+#[derive(serde::Serialize)]
+struct AddRunsBody<'a> {
+    inputs: &'a [&'a RunInput],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_task_spec: Option<&'a TaskSpec>,
 }
 
 /// The inputs a `422` answer names, as indexes into the `count` inputs of its request, in
@@ -570,10 +602,11 @@ impl Inner {
         inputs: &[&RunInput],
         default_task_spec: Option<&TaskSpec>,
         refresh_status: bool,
-        betas: &[Beta],
     ) -> Result<Call, Error> {
-        let mut request = AddRunsRequest::new(inputs.iter().map(|&input| input.clone()).collect());
-        request.default_task_spec = default_task_spec.cloned();
+        let request = AddRunsBody {
+            inputs,
+            default_task_spec,
+        };
         let body = to_body(&request, "the add-runs request")?;
         let mut path = self.group_path(Some(group_id)).segment("runs");
         if !refresh_status {
@@ -581,7 +614,7 @@ impl Inner {
         }
         let what = format!("adding {} runs to task group {group_id}", inputs.len());
         let mut call = Call::post(self, what, path.build(), body, Effect::CreatesWork);
-        call.betas = beta::for_inputs(betas, inputs.iter().copied());
+        call.betas = beta::for_inputs(&[], inputs.iter().copied());
         Ok(call)
     }
 
@@ -614,14 +647,14 @@ impl Inner {
         let mut session = self.group_runs_session(group_id, &GroupRunsOptions::default());
         let mut found: HashMap<usize, String> = HashMap::new();
         loop {
-            let data = match session.next_frame().await? {
+            let event = match session.next_frame().await? {
                 Frame::End if session.ended_after_moving() => continue,
                 Frame::End => break,
-                Frame::Data(data) => data,
+                Frame::Event(event) => event,
             };
-            let peek = Peek::parse(&data, session.what())?;
-            if peek.kind != "task_run.state" {
-                if peek.kind == "error" {
+            let kind = event.kind().unwrap_or_default();
+            if kind != "task_run.state" {
+                if kind == "error" {
                     let error = Error::new(
                         Kind::Connection,
                         format!("{} reported an error while reconciling", session.what()),
@@ -630,8 +663,7 @@ impl Inner {
                 }
                 continue;
             }
-            let event_id = peek.event_id.clone();
-            let tagged: TaggedRun<'_> = decode(&data, "a run while reconciling")?;
+            let tagged: TaggedRun<'_> = decode(event.data(), "a run while reconciling")?;
             if let Some(position) = tagged
                 .run
                 .client_tag()
@@ -642,7 +674,7 @@ impl Inner {
                     .entry(index)
                     .or_insert_with(|| tagged.run.run_id.clone().into_owned());
             }
-            session.delivered(event_id.as_deref());
+            session.delivered(event.event_id());
         }
         Ok(found.into_iter().collect())
     }
@@ -651,6 +683,27 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_borrowed_body_is_the_add_runs_request_on_the_wire() {
+        let mut with_metadata = RunInput::new(serde_json::json!({"name": "Acme"}), "lite");
+        with_metadata.metadata = Some(
+            serde_json::from_value(serde_json::json!({"row": 3, "client_tag": "t:3"})).unwrap(),
+        );
+        let inputs = vec![RunInput::new("a question", "core-fast"), with_metadata];
+        let spec = TaskSpec::text("The CEO's name");
+        for default_task_spec in [None, Some(&spec)] {
+            let refs: Vec<&RunInput> = inputs.iter().collect();
+            let borrowed = serde_json::to_vec(&AddRunsBody {
+                inputs: &refs,
+                default_task_spec,
+            })
+            .unwrap();
+            let mut owned = parallel_types::AddRunsRequest::new(inputs.clone());
+            owned.default_task_spec = default_task_spec.cloned();
+            assert_eq!(borrowed, serde_json::to_vec(&owned).unwrap());
+        }
+    }
 
     #[test]
     fn tags_round_trip_and_reject_other_tokens() {

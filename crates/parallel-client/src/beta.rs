@@ -13,12 +13,14 @@ pub(crate) const HEADER: &str = "parallel-beta";
 ///
 /// The known values are variants; any other string is kept as [`Beta::Other`], so a beta
 /// newer than this client can still be asked for. The client adds by itself the beta a
-/// request needs when it uses a beta field: `webhook` ([`Beta::Webhook`]), `mcp_servers`
+/// request's fields were tied to: `webhook` ([`Beta::Webhook`]), `mcp_servers`
 /// ([`Beta::McpServer`]), `enable_events` and the run events stream ([`Beta::EventsSse`]).
-/// Set more per call with [`Client::create_run_with_betas`](crate::Client::create_run_with_betas),
-/// [`AddRuns::betas`](crate::AddRuns::betas) and
-/// [`Client::run_result_with_betas`](crate::Client::run_result_with_betas), or on every request
-/// with `ClientBuilder::header("parallel-beta", ..)`; all are merged, without repeats, and
+/// The official SDKs (1.3.7) send `parallel-beta` only when the caller asks, and no longer
+/// tie `webhook` or `mcp_servers` to a beta: the service accepts both without the header, and
+/// the header this client adds for them is accepted as well.
+/// Set more per call with [`PendingRequest::betas`](crate::PendingRequest::betas) on any
+/// request (`client.run_result(id).betas([Beta::FieldBasis])`), or on every request with
+/// `ClientBuilder::header("parallel-beta", ..)`; all are merged, without repeats, and
 /// joined with `,` as the official SDKs do.
 ///
 /// ```
@@ -31,18 +33,24 @@ pub(crate) const HEADER: &str = "parallel-beta";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Beta {
-    /// `mcp-server-2025-07-17`: MCP servers on runs (`mcp_servers`).
+    /// `mcp-server-2025-07-17`: MCP servers on runs (`mcp_servers`). Older docs require it
+    /// for `mcp_servers`; since SDK 1.3.7 the field needs no beta (its tool calls are "now
+    /// included directly in the output", `mcp_tool_calls`).
     McpServer,
     /// `events-sse-2025-07-24`: run-level progress events (`enable_events`, the run events
     /// stream).
     EventsSse,
-    /// `webhook-2025-08-12`: a webhook called when a run finishes (`webhook`).
+    /// `webhook-2025-08-12`: a webhook called when a run finishes (`webhook`). Older docs
+    /// require it for `webhook`; since SDK 1.3.7 the field needs no beta.
     Webhook,
     /// `findall-2025-09-15`: the `FindAll` API.
     FindAll,
     /// `search-extract-2025-10-10`: the Search and Extract APIs.
     SearchExtract,
-    /// `field-basis-2025-11-25`: basis entries per array element (`key_executives.0`).
+    /// `field-basis-2025-11-25`: basis entries per array element (`field` like
+    /// `key_executives.0`) beside the one for the whole list. SDK 1.3.7 describes them as
+    /// always present for list fields; with SDK 1.3.0 they came only with this beta, so ask
+    /// for it to get them from a server that still gates them.
     FieldBasis,
     /// Any other beta, by its wire name.
     Other(String),

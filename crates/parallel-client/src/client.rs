@@ -9,7 +9,7 @@ use parallel_transport::{SharedTransport, Transport};
 
 use crate::SseLimits;
 use crate::error::Error;
-use crate::reconnect::ReconnectPolicy;
+use crate::reconnect::{Reachability, Reconnect, ReconnectPolicy};
 use crate::retry::RetryPolicy;
 
 /// The base URL used when [`ClientBuilder::base_url`] is not called (and, with
@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) sse_limits: SseLimits,
     /// Answers of `429 Too Many Requests` had so far ([`Client::rate_limited_answers`]).
     pub(crate) rate_limited: std::sync::atomic::AtomicU64,
+    /// Whether the server ever answered, and who is told of stream reconnects.
+    pub(crate) reachability: Reachability,
 }
 
 impl fmt::Debug for Client {
@@ -76,12 +78,31 @@ impl fmt::Debug for Client {
             .field("base_url", &inner.base_url)
             .field("group_prefix", &inner.group_prefix)
             .field("api_key", &"<redacted>")
+            .field("headers", &RedactedHeaders(&inner.headers))
             .field("retry", &inner.retry)
             .field("request_timeout", &inner.request_timeout)
             .field("first_byte_timeout", &inner.first_byte_timeout)
             .field("stream_idle_timeout", &inner.stream_idle_timeout)
             .field("reconnect", &inner.reconnect)
             .finish_non_exhaustive()
+    }
+}
+
+/// Header names with their values hidden: custom headers may carry credentials.
+struct RedactedHeaders<'a>(&'a HeaderMap);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown = if value.is_sensitive() {
+                    "<redacted>"
+                } else {
+                    value.to_str().unwrap_or("<binary>")
+                };
+                (name.as_str(), shown)
+            }))
+            .finish()
     }
 }
 
@@ -157,9 +178,9 @@ pub struct ClientBuilder {
     first_byte_timeout: Option<Duration>,
     stream_idle_timeout: Option<Duration>,
     reconnect: Option<ReconnectPolicy>,
-    max_stream_reconnects: Option<u32>,
     max_response_bytes: Option<usize>,
     sse_limits: Option<SseLimits>,
+    on_reconnect: Option<crate::reconnect::ReconnectReport>,
     user_agent: Option<String>,
     headers: Vec<(String, String)>,
     legacy_v1beta: bool,
@@ -167,9 +188,16 @@ pub struct ClientBuilder {
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .env_headers
+            .iter()
+            .chain(&self.headers)
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(redact_url))
+            .field("headers", &headers)
             .field("legacy_v1beta", &self.legacy_v1beta)
             .finish_non_exhaustive()
     }
@@ -221,6 +249,8 @@ impl ClientBuilder {
 
     /// The server's base URL (scheme, host, optional port and path prefix). Defaults to
     /// [`DEFAULT_BASE_URL`] ([`ClientBuilder::from_env`] reads `PARALLEL_BASE_URL`).
+    /// [`build`](ClientBuilder::build) refuses one with credentials (`user:password@`), a
+    /// fragment (`#`) or a query, in an error that does not show the credentials.
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
@@ -283,12 +313,22 @@ impl ClientBuilder {
         self
     }
 
-    /// How many consecutive failed reconnects a stream makes before it fails (default
-    /// [`DEFAULT_MAX_STREAM_RECONNECTS`]): a shortcut for
-    /// [`ReconnectPolicy::max_attempts`], which it overrides.
+    /// Called each time a stream reconnects after a failure (a connection refused or cut, an
+    /// idle timeout, a 5xx answer), with a [`Reconnect`] that names the stream, the server's
+    /// address, the attempt and the error; its `Display` is a ready-made line for a log or a
+    /// progress display. Without it, reconnects are only `tracing` events. Shared by the
+    /// client's clones; it runs on the stream's task, so it should return quickly.
+    ///
+    /// ```
+    /// let client = parallel_client::Client::builder()
+    ///     .api_key("key")
+    ///     .on_reconnect(|reconnect| eprintln!("{reconnect}"))
+    ///     .build()?;
+    /// # Ok::<(), parallel_client::Error>(())
+    /// ```
     #[must_use]
-    pub fn max_stream_reconnects(mut self, n: u32) -> Self {
-        self.max_stream_reconnects = Some(n);
+    pub fn on_reconnect(mut self, report: impl Fn(&Reconnect<'_>) + Send + Sync + 'static) -> Self {
+        self.on_reconnect = Some(Arc::new(report));
         self
     }
 
@@ -314,7 +354,8 @@ impl ClientBuilder {
         self
     }
 
-    /// A header added to every request; checked when the client is built. It replaces a header
+    /// A header added to every request; checked when the client is built. Its value is
+    /// treated as sensitive: `Debug` output shows the name only. It replaces a header
     /// of the same name read by [`ClientBuilder::from_env`]; `parallel-beta` values are
     /// merged with the betas of each call.
     #[must_use]
@@ -365,8 +406,11 @@ impl ClientBuilder {
         for (name, value) in env_only.chain(given) {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::config(format!("invalid header name {name:?}")))?;
-            let value = HeaderValue::from_str(value)
+            let mut value = HeaderValue::from_str(value)
                 .map_err(|_| Error::config(format!("invalid value for header {name:?}")))?;
+            // Custom headers may carry credentials: kept out of `Debug` and of HTTP/2's
+            // header compression tables.
+            value.set_sensitive(true);
             headers.append(header, value);
         }
 
@@ -390,15 +434,13 @@ impl ClientBuilder {
                 stream_idle_timeout: self
                     .stream_idle_timeout
                     .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
-                reconnect: match self.max_stream_reconnects {
-                    Some(n) => self.reconnect.unwrap_or_default().max_attempts(n),
-                    None => self.reconnect.unwrap_or_default(),
-                },
+                reconnect: self.reconnect.unwrap_or_default(),
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
                 sse_limits: self.sse_limits.unwrap_or_default(),
                 rate_limited: std::sync::atomic::AtomicU64::new(0),
+                reachability: Reachability::new(self.on_reconnect),
             }),
         })
     }
@@ -440,25 +482,54 @@ fn default_transport() -> Result<SharedTransport, Error> {
 }
 
 /// Checks a base URL and strips its trailing slashes, so that paths can be appended.
+///
+/// Credentials (`user:password@`) are refused: the API takes its key in a header, and a URL
+/// is printed, logged and shown in errors where a key must not be. A fragment (`#..`) is
+/// refused too: it is never sent, so everything after it would be cut off silently. Error
+/// texts show the URL without its credentials ([`redact_url`]).
 fn normalize_base_url(url: &str) -> Result<String, Error> {
+    let shown = redact_url(url);
     let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.contains('#') {
+        return Err(Error::config(format!(
+            "invalid base URL {shown:?}: it has a fragment (`#`), which is never sent to the \
+             server; give scheme, host and optional port and path"
+        )));
+    }
     let uri: http::Uri = trimmed
         .parse()
-        .map_err(|_| Error::config(format!("invalid base URL {url:?}")))?;
+        .map_err(|_| Error::config(format!("invalid base URL {shown:?}")))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => {
             return Err(Error::config(format!(
-                "invalid base URL {url:?}: it must start with https:// (or http:// for a local server)"
+                "invalid base URL {shown:?}: it must start with https:// (or http:// for a local server)"
             )));
         }
     }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) || shown != url {
+        return Err(Error::config(format!(
+            "invalid base URL {shown:?}: it carries credentials (`user:password@`); give the \
+             API key with ClientBuilder::api_key (or PARALLEL_API_KEY), never in the URL"
+        )));
+    }
     if uri.authority().is_none() || uri.query().is_some() {
         return Err(Error::config(format!(
-            "invalid base URL {url:?}: give scheme, host and optional port and path, no query"
+            "invalid base URL {shown:?}: give scheme, host and optional port and path, no query"
         )));
     }
     Ok(trimmed.to_owned())
+}
+
+/// `url` with anything that may be credentials replaced by `***`: everything between the
+/// scheme's `://` (or the start) and the last `@`. A password may hold `/`, `?` or `#`, so the
+/// last `@` anywhere counts, not only one inside the authority.
+fn redact_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -539,10 +610,64 @@ mod tests {
             "https://x/?a=b",
             "",
             "http://",
+            "http://127.0.0.1:8080#/v1",
         ] {
             let err = normalize_base_url(bad).unwrap_err();
             assert!(err.is_config(), "{bad}");
             assert!(err.to_string().contains("base URL"), "{err}");
         }
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_without_showing_them() {
+        for url in [
+            "https://user:s3cr3t@api.parallel.ai",
+            "https://s3cr3t@api.parallel.ai/v1",
+            "http://user:s3/cr#3t@127.0.0.1:8080",
+            "user:s3cr3t@api.parallel.ai",
+        ] {
+            let err = normalize_base_url(url).unwrap_err();
+            let text = err.to_string();
+            assert!(err.is_config(), "{url}: {text}");
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("cr#3t"),
+                "{text}"
+            );
+            assert!(!format!("{err:?}").contains("s3cr3t"), "{err:?}");
+        }
+        assert!(
+            normalize_base_url("https://user:s3cr3t@x")
+                .unwrap_err()
+                .to_string()
+                .contains("credentials")
+        );
+        let builder = Client::builder()
+            .api_key("k")
+            .base_url("https://user:s3cr3t@api.parallel.ai");
+        assert!(!format!("{builder:?}").contains("s3cr3t"), "{builder:?}");
+        let err = builder.build().unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("s3cr3t"), "{err:?}");
+    }
+
+    #[test]
+    fn custom_header_values_are_sensitive_and_never_in_debug() {
+        let builder = Client::builder()
+            .api_key("k")
+            .header("x-proxy-token", "tok-s3cr3t");
+        assert!(
+            !format!("{builder:?}").contains("tok-s3cr3t"),
+            "{builder:?}"
+        );
+        let client = builder.build().unwrap();
+        let shown = format!("{client:?}");
+        assert!(
+            !shown.contains("tok-s3cr3t") && shown.contains("x-proxy-token"),
+            "{shown}"
+        );
+        assert!(client.inner.headers["x-proxy-token"].is_sensitive());
+        assert!(
+            shown.contains("parallel-rust/"),
+            "the user agent is shown: {shown}"
+        );
     }
 }

@@ -14,15 +14,38 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// error object with [`Error::api_error`], and follow [`std::error::Error::source`] for the
 /// underlying cause. The `Display` text says what failed and what to do about it.
 ///
+/// | predicate | what happened | what to do |
+/// |---|---|---|
+/// | [`is_unauthorized`](Error::is_unauthorized) | 401: the API key is missing or wrong | fix the key |
+/// | [`is_insufficient_credit`](Error::is_insufficient_credit) | 402: not enough credit | add credit |
+/// | [`is_forbidden`](Error::is_forbidden) | 403: refused, such as an unknown processor | fix the request |
+/// | [`is_not_found`](Error::is_not_found) | 404: no such group or run (or a failed run's `/result`) | check the id |
+/// | [`is_invalid_request`](Error::is_invalid_request) | 400, 413 or 422: the request is malformed | fix the request |
+/// | [`is_rate_limited`](Error::is_rate_limited) | 429 after the retries | slow down |
+/// | [`is_timeout`](Error::is_timeout), [`is_connection`](Error::is_connection) | the network or the server is slow or down (after the retries) | try again later |
+/// | [`is_outcome_unknown`](Error::is_outcome_unknown) | a request that creates work may or may not have arrived | look before submitting again |
+/// | [`is_config`](Error::is_config) | the client or a call was set up wrongly | fix the code |
+///
+/// Any other answer of the server is [`is_api`](Error::is_api), with its [`status`](Error::status)
+/// (a [`StatusCode`](crate::StatusCode)) and the server's error object.
+///
 /// ```
-/// # async fn demo(client: parallel_client::Client) {
+/// use parallel_client::{Client, StatusCode};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = parallel_emulator::Emulator::builder().api_key("key").start().await?;
+/// # let client = Client::builder().api_key("key").base_url(emulator.base_url()).build()?;
 /// match client.group("tgrp_missing").get().await {
 ///     Ok(group) => println!("{} runs", group.status.num_task_runs),
-///     Err(err) if err.status() == Some(http::StatusCode::NOT_FOUND) => println!("no such group"),
+///     Err(err) if err.is_not_found() => println!("no such group"),
+///     Err(err) if err.is_unauthorized() => println!("check PARALLEL_API_KEY: {err}"),
 ///     Err(err) if err.is_timeout() || err.is_connection() => println!("network trouble: {err}"),
+///     Err(err) if err.status() == Some(StatusCode::CONFLICT) => println!("conflict: {err}"),
 ///     Err(err) => println!("{err}"),
 /// }
-/// # }
+/// # emulator.shutdown().await;
+/// # Ok(()) }
 /// ```
 pub struct Error {
     kind: Kind,
@@ -112,6 +135,10 @@ impl Error {
     }
 
     /// An error answer from the server, with the error object parsed from either body shape.
+    ///
+    /// The text is `<what> failed with HTTP <code>: <the server's message> (ref_id ..); <what
+    /// to do>`. The status's reason phrase is given only when the server sent no message:
+    /// servers start their messages with it (`Unauthorized: invalid or missing credentials`).
     pub(crate) fn api(status: StatusCode, what: &str, body: &[u8]) -> Self {
         let api = parse_error_body(body);
         let detail = api.as_ref().map_or_else(
@@ -119,7 +146,9 @@ impl Error {
                 let text = String::from_utf8_lossy(body);
                 let text = text.trim();
                 if text.is_empty() {
-                    String::new()
+                    status
+                        .canonical_reason()
+                        .map_or_else(String::new, |reason| format!(" {reason}"))
                 } else {
                     format!(": {}", truncate(text, 300))
                 }
@@ -132,20 +161,13 @@ impl Error {
                 }
             },
         );
-        let hint = match status.as_u16() {
-            401 => "; check the API key (PARALLEL_API_KEY)",
-            402 => "; add credit to the account",
-            403 => "; check the processor name",
-            404 => "; check the id",
-            408 => "; the run is still active, call again later",
-            422 => "; fix the request (see the error detail)",
-            429 => "; slow down or retry later",
-            500..=599 => "; the service had a problem, retry later",
-            _ => "",
-        };
         Self::new(
             Kind::Api(status),
-            format!("{what} failed with HTTP {status}{detail}{hint}"),
+            format!(
+                "{what} failed with HTTP {}{detail}{}",
+                status.as_u16(),
+                remedy(status)
+            ),
         )
         .with_api(api)
     }
@@ -181,6 +203,31 @@ impl Error {
     /// the object's `detail`).
     pub fn api_error(&self) -> Option<&ErrorObject> {
         self.api.as_deref()
+    }
+
+    /// True when the server answered 401: the API key is missing or wrong. Never retried:
+    /// check the key ([`ClientBuilder::api_key`](crate::ClientBuilder::api_key), or
+    /// `PARALLEL_API_KEY` with [`Client::from_env`](crate::Client::from_env)).
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(StatusCode::UNAUTHORIZED)
+    }
+
+    /// True when the server answered 403: the request is not allowed, as with a processor
+    /// name the API does not know. Never retried.
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(StatusCode::FORBIDDEN)
+    }
+
+    /// True when the server answered 404: no group or run has the id (a failed or cancelled
+    /// run's `/result` answers 404 too; its error is on [`Client::get_run`](crate::Client::get_run)).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+    }
+
+    /// True when the server refused the request as malformed: 400, 413 (too large) or 422
+    /// (validation; [`Error::api_error`] says which field). Never retried: fix the request.
+    pub fn is_invalid_request(&self) -> bool {
+        matches!(self.status().map(|s| s.as_u16()), Some(400 | 413 | 422))
     }
 
     /// True when the server answered 402: the account has not enough credit (runs in flight
@@ -276,6 +323,22 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What to do about an error answer, after its message. Worded so as not to repeat what
+/// the server's own messages say.
+fn remedy(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "; check the API key (PARALLEL_API_KEY)",
+        402 => "; the account needs more credit",
+        403 => "; check the processor name",
+        404 => "; check the id",
+        408 => "; call again later",
+        400 | 413 | 422 => "; fix the request (see the error detail)",
+        429 => "; slow down or retry later",
+        500..=599 => "; wait and try again",
+        _ => "",
     }
 }
 
@@ -404,7 +467,7 @@ mod tests {
         assert!(err.api_error().is_none());
         let text = err.to_string();
         assert!(
-            text.contains("502") && text.contains("bad gateway") && text.contains("retry later"),
+            text.contains("502") && text.contains("bad gateway") && text.contains("try again"),
             "{text}"
         );
     }

@@ -8,6 +8,8 @@ use parallel_types::{CreateTaskGroupRequest, GroupEvent, TaskGroup, TaskGroupSta
 
 use crate::client::{Client, Inner};
 use crate::error::Error;
+use crate::options::RequestOptions;
+use crate::pending::PendingRequest;
 use crate::request::{Call, Effect, PathBuilder};
 use crate::session::Session;
 use crate::streams::{
@@ -50,6 +52,7 @@ impl Inner {
             true,
         )
         .resume_after(options.last_event_id.clone())
+        .request_options(options.request.clone())
     }
 }
 
@@ -58,17 +61,22 @@ impl Client {
     ///
     /// Retried like a read: a duplicate caused by a lost answer is an empty group, which
     /// costs nothing and runs nothing.
-    pub async fn create_group(&self, request: CreateTaskGroupRequest) -> Result<TaskGroup, Error> {
-        let inner = &self.inner;
-        let body = to_body(&request, "the create-group request")?;
-        let call = Call::post(
-            inner,
-            "creating a task group".to_owned(),
-            inner.group_path(None).build(),
-            body,
-            Effect::Idempotent,
-        );
-        inner.json(&call).await
+    pub fn create_group(&self, request: CreateTaskGroupRequest) -> PendingRequest<'_, TaskGroup> {
+        PendingRequest::new(move |options| {
+            Box::pin(async move {
+                let inner = &self.inner;
+                let body = to_body(&request, "the create-group request")?;
+                let mut call = Call::post(
+                    inner,
+                    "creating a task group".to_owned(),
+                    inner.group_path(None).build(),
+                    body,
+                    Effect::Idempotent,
+                );
+                options.apply(&mut call, options.deadline())?;
+                inner.json(&call).await
+            })
+        })
     }
 
     /// The task group `group_id`: the endpoints under `/v1/tasks/groups/{group_id}` (its
@@ -109,30 +117,37 @@ impl<'a> GroupHandle<'a> {
     }
 
     /// The group and its aggregated status (`GET /v1/tasks/groups/{id}`).
-    pub async fn get(self) -> Result<TaskGroup, Error> {
-        let (inner, group_id) = (&self.client.inner, self.group_id);
-        let call = Call::get(
-            inner,
-            format!("getting task group {group_id}"),
-            inner.group_path(Some(group_id)).build(),
-        );
-        inner.json(&call).await
+    pub fn get(self) -> PendingRequest<'a, TaskGroup> {
+        PendingRequest::new(move |options| {
+            Box::pin(async move {
+                let (inner, group_id) = (&self.client.inner, self.group_id);
+                let mut call = Call::get(
+                    inner,
+                    format!("getting task group {group_id}"),
+                    inner.group_path(Some(group_id)).build(),
+                );
+                options.apply(&mut call, options.deadline())?;
+                inner.json(&call).await
+            })
+        })
     }
 
     /// One run of the group (`GET /v1/tasks/groups/{id}/runs/{run_id}`).
-    pub async fn get_run(self, run_id: &str) -> Result<TaskRun, Error> {
-        let (inner, group_id) = (&self.client.inner, self.group_id);
-        let path = inner
-            .group_path(Some(group_id))
-            .segment("runs")
-            .segment(run_id)
-            .build();
-        let call = Call::get(
-            inner,
-            format!("getting run {run_id} of task group {group_id}"),
-            path,
-        );
-        inner.json(&call).await
+    pub fn get_run(self, run_id: &'a str) -> PendingRequest<'a, TaskRun> {
+        PendingRequest::new(move |options| {
+            Box::pin(async move {
+                let (inner, group_id) = (&self.client.inner, self.group_id);
+                let path = inner
+                    .group_path(Some(group_id))
+                    .segment("runs")
+                    .segment(run_id)
+                    .build();
+                let what = format!("getting run {run_id} of task group {group_id}");
+                let mut call = Call::get(inner, what, path);
+                options.apply(&mut call, options.deadline())?;
+                inner.json(&call).await
+            })
+        })
     }
 
     /// Every run of the group, with its input and output if asked
@@ -167,6 +182,7 @@ impl<'a> GroupHandle<'a> {
                 .inner
                 .group_runs_session(self.group_id, &options),
             options.read_ahead,
+            options.one_pass,
         )
     }
 
@@ -175,12 +191,19 @@ impl<'a> GroupHandle<'a> {
     /// The stream resumes after interruptions (and after the server's periodic closes) from
     /// the last event it delivered, and ends when the server closes it after a status event
     /// reporting the group inactive (each connection opens with a snapshot of the current
-    /// status, then the events after the cursor). Run completions carry no output: read
-    /// results with [`Client::run_result`] or [`GroupHandle::runs`].
+    /// status, then the events after the cursor). A group with no runs yet is inactive, so
+    /// its stream ends at once, after that first status: open it after adding runs (and
+    /// from [`AddedRuns::event_cursor`](crate::AddedRuns::event_cursor) to see only theirs).
+    /// Run completions carry no output: read results with [`Client::run_result`] or
+    /// [`GroupHandle::runs`].
+    ///
+    /// Status events arrive after every change of the counts, many of them when runs finish
+    /// together; a progress display that wants one line per change in what it shows keeps
+    /// the last counts it printed and skips events that bring the same ones.
     pub fn events(self, options: GroupEventsOptions) -> GroupEvents {
         let (inner, group_id) = (&self.client.inner, self.group_id);
         let mut path = inner.group_path(Some(group_id)).segment("events");
-        if let Some(timeout) = options.timeout {
+        if let Some(timeout) = options.api_timeout {
             path = path.query("timeout", &format!("{}", timeout.as_secs_f64()));
         }
         let session = Session::new(
@@ -189,7 +212,8 @@ impl<'a> GroupHandle<'a> {
             path.build(),
             true,
         )
-        .resume_after(options.last_event_id);
+        .resume_after(options.last_event_id)
+        .request_options(options.request);
         group_events_stream(session)
     }
 
@@ -200,20 +224,49 @@ impl<'a> GroupHandle<'a> {
     /// rides the outage out instead). Otherwise it follows the group's events until a status
     /// reports the group inactive; the events stream rides out quiet periods (keep-alives),
     /// server closes and network outages as
-    /// [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect) allows.
+    /// [`ClientBuilder::stream_reconnect`](crate::ClientBuilder::stream_reconnect) allows,
+    /// and reports each reconnect to
+    /// [`ClientBuilder::on_reconnect`](crate::ClientBuilder::on_reconnect).
     /// `error` events are logged (`tracing` warning) and waited through.
-    pub async fn wait(self) -> Result<TaskGroupStatus, Error> {
+    ///
+    /// Outages are ridden out only once the server has answered the client (or a clone of
+    /// it): before, a failure to connect (a wrong base URL, a closed port) is returned after
+    /// the [`RetryPolicy`](crate::RetryPolicy)'s retries, as for any request.
+    ///
+    /// The call's [`timeout`](PendingRequest::timeout) bounds the whole wait (by default it
+    /// has none); its headers and query parameters go with every request it makes.
+    pub fn wait(self) -> PendingRequest<'a, TaskGroupStatus> {
+        PendingRequest::new(move |options| {
+            Box::pin(async move {
+                let Some(deadline) = options.deadline() else {
+                    return self.wait_with(options).await;
+                };
+                let what = format!("waiting for task group {}", self.group_id);
+                let mut options = options;
+                options.clear_timeout();
+                tokio::time::timeout_at(deadline.at, self.wait_with(options))
+                    .await
+                    .unwrap_or_else(|_| Err(deadline.error(&what)))
+            })
+        })
+    }
+
+    async fn wait_with(self, options: RequestOptions) -> Result<TaskGroupStatus, Error> {
         let group_id = self.group_id;
-        match self.get().await {
+        match self.get().options(options.clone()).await {
             Ok(group) if !group.status.is_active => return Ok(group.status),
             Ok(_) => {}
-            // The network or the server is down: the events stream rides it out.
-            Err(error) if error.is_transient() => {
+            // The network or the server is down: the events stream rides it out, if the
+            // server was ever there.
+            Err(error)
+                if error.is_transient() && self.client.inner.reachability.ever_answered() =>
+            {
                 tracing::debug!(group = %group_id, error = %error, "waiting on the events stream");
             }
             Err(error) => return Err(error),
         }
-        let mut events = self.events(GroupEventsOptions::default());
+        let mut events =
+            self.events(GroupEventsOptions::default().request_options(options.clone()));
         while let Some(event) = events.next().await {
             match event? {
                 GroupEvent::TaskGroupStatus(event) if !event.status.is_active => {
@@ -228,7 +281,7 @@ impl<'a> GroupHandle<'a> {
                 _ => {}
             }
         }
-        Ok(self.get().await?.status)
+        Ok(self.get().options(options).await?.status)
     }
 }
 

@@ -54,6 +54,13 @@ pub(crate) struct Call {
     /// Whether a 408 answer is retried by the policy. `/result` answers 408 when the run is
     /// still active and handles it itself.
     pub(crate) retry_408: bool,
+    /// Headers of this call ([`RequestOptions::header`](crate::RequestOptions::header)),
+    /// replacing the client's headers of the same names.
+    pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// When the whole call, retries included, must be done by.
+    pub(crate) deadline: Option<Deadline>,
+    /// Counts the `429` answers this call meets (the batch engine's throttling report).
+    pub(crate) throttled: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Call {
@@ -70,6 +77,9 @@ impl Call {
             max_retries: None,
             betas: Vec::new(),
             retry_408: true,
+            headers: Vec::new(),
+            deadline: None,
+            throttled: None,
         }
     }
 
@@ -94,6 +104,35 @@ impl Call {
     }
 }
 
+/// When a call with a timeout must be done by: the instant, and the timeout it came from
+/// (for the error).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: tokio::time::Instant,
+    pub(crate) timeout: Duration,
+}
+
+impl Deadline {
+    pub(crate) fn after(timeout: Duration) -> Self {
+        Self {
+            at: tokio::time::Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// The error of a call whose deadline passed.
+    pub(crate) fn error(self, what: &str) -> Error {
+        Error::new(
+            Kind::Timeout,
+            format!(
+                "{what} did not finish within its timeout of {:?}; give the call a longer \
+                 .timeout(..)",
+                self.timeout
+            ),
+        )
+    }
+}
+
 /// What one attempt ended with.
 enum Attempt<T> {
     Done(T),
@@ -111,6 +150,12 @@ impl Inner {
         let mut builder = Request::builder().method(call.method.clone()).uri(&uri);
         if let Some(headers) = builder.headers_mut() {
             headers.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+            for (name, _) in &call.headers {
+                headers.remove(name);
+            }
+            for (name, value) in &call.headers {
+                headers.append(name.clone(), value.clone());
+            }
             headers.insert("x-api-key", self.api_key.clone());
             if !call.betas.is_empty()
                 && let Some(value) =
@@ -168,6 +213,11 @@ impl Inner {
         let mut retries = 0;
         let max_retries = call.max_retries.unwrap_or(self.retry.retries());
         loop {
+            if let Some(deadline) = call.deadline
+                && tokio::time::Instant::now() >= deadline.at
+            {
+                return Err(deadline.error(&call.what));
+            }
             let request = self.build_request(call)?;
             let attempt = self.attempt(call, request, &read).await;
             match attempt {
@@ -185,6 +235,18 @@ impl Inner {
                         });
                     }
                     let delay = self.retry.delay(retries, headers.as_ref());
+                    if let Some(deadline) = call.deadline
+                        && tokio::time::Instant::now() + delay >= deadline.at
+                    {
+                        if tokio::time::Instant::now() >= deadline.at {
+                            // The deadline cut this attempt: its error says so.
+                            return Err(error);
+                        }
+                        return Err(error.context(&format!(
+                            " (no time left for another attempt within the call's timeout of {:?})",
+                            deadline.timeout
+                        )));
+                    }
                     tracing::debug!(
                         what = %call.what,
                         retry = retries + 1,
@@ -206,22 +268,30 @@ impl Inner {
     {
         let creates_work = call.effect == Effect::CreatesWork;
         let started = tokio::time::Instant::now();
-        let deadline = started + call.timeout;
+        let attempt_deadline = started + call.timeout;
+        // The call's own deadline cuts the attempt short when it comes first.
+        let call_deadline = call.deadline.filter(|d| d.at < attempt_deadline);
+        let deadline = call_deadline.map_or(attempt_deadline, |d| d.at);
         let head_deadline = deadline.min(started + call.first_byte_timeout);
+        let late = |fallback: Error| match call_deadline {
+            Some(d) if tokio::time::Instant::now() >= d.at => d.error(&call.what),
+            _ => fallback,
+        };
         let sent = self.transport.send(request);
         let response = match tokio::time::timeout_at(head_deadline, sent).await {
             Err(_) => {
-                let error = no_answer_error(call, head_deadline - started);
+                let error = late(no_answer_error(call, head_deadline - started));
                 return unknown_outcome(error, creates_work);
             }
             Ok(Err(e)) => return transport_failure(call, e, creates_work),
             Ok(Ok(response)) => response,
         };
+        self.reachability.record_answer();
 
         let status = response.status();
         if status.is_success() {
             return match tokio::time::timeout_at(deadline, read(response)).await {
-                Err(_) => unknown_outcome(timeout_error(call), creates_work),
+                Err(_) => unknown_outcome(late(timeout_error(call)), creates_work),
                 Ok(Err(e)) => transport_failure(call, e, creates_work),
                 Ok(Ok(value)) => Attempt::Done(value),
             };
@@ -230,6 +300,9 @@ impl Inner {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.rate_limited
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(throttled) = &call.throttled {
+                throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let (parts, body) = response.into_parts();
         // The error body is informative only; if it cannot be read the status still decides.

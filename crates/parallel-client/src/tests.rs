@@ -19,7 +19,10 @@ fn fast_retries(n: u32) -> RetryPolicy {
 }
 
 fn fast_reconnects(n: u32) -> ReconnectPolicy {
-    ReconnectPolicy::new(n, Duration::from_millis(1), Duration::from_millis(2))
+    ReconnectPolicy::default()
+        .max_attempts(n)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(2))
 }
 
 fn client(transport: impl parallel_transport::Transport, retries: u32) -> Client {
@@ -317,7 +320,7 @@ async fn a_stream_gives_up_after_the_reconnect_budget() {
         .base_url("http://127.0.0.1:9")
         .transport(replay.clone())
         .retry_policy(fast_retries(0))
-        .max_stream_reconnects(2)
+        .stream_reconnect(crate::ReconnectPolicy::default().max_attempts(2))
         .build()
         .unwrap();
     let mut runs = client.group("tgrp_1").runs(GroupRunsOptions::default());

@@ -8,11 +8,22 @@ use datafusion::common::{DataFusionError, Result};
 use futures::StreamExt;
 use parallel_client::Client;
 use parallel_client::batch::{BatchItem, BatchOptions, BatchResult};
+use parallel_types::FieldSources;
 use serde_json::{Map, Value};
 
 use crate::columns::Columns;
 use crate::input::{batch_inputs, external};
+use crate::options::CallOptions;
 use crate::output::{REJECTED, RowOutcome, TIMED_OUT, result_array};
+use crate::token::call_token;
+
+/// What one call asks for, read from its arguments.
+pub(crate) struct Call<'a> {
+    pub(crate) columns: &'a Columns,
+    pub(crate) options: &'a CallOptions,
+    /// The rows' keys (the fourth argument), if given.
+    pub(crate) key: Option<&'a ArrayRef>,
+}
 
 /// What every call of a registration uses.
 #[derive(Clone)]
@@ -30,9 +41,10 @@ pub(crate) struct Settings {
 /// longer than the tolerance) fails the call, since no row could get a result.
 pub(crate) async fn enrich(
     settings: &Settings,
-    columns: &Columns,
+    call: &Call<'_>,
     input: &ArrayRef,
 ) -> Result<ArrayRef> {
+    let columns = call.columns;
     let mut rows = vec![RowOutcome::skipped(); input.len()];
     let inputs = batch_inputs(input)?;
     if inputs.is_empty() {
@@ -42,9 +54,15 @@ pub(crate) async fn enrich(
         row_mut(&mut rows, input.position())?.status = None;
     }
     let mut pending = inputs.len();
-    let options = BatchOptions::new(columns.spec.clone(), settings.processor.as_str())
+    let mut batch = BatchOptions::new(columns.spec.clone(), settings.processor.as_str())
         .outage_tolerance(settings.outage_tolerance);
-    let mut items = settings.client.batch(options).run_iter(inputs);
+    if let Some(group) = &call.options.group {
+        // The same rows give the same token on every attempt: a call run again finds the
+        // runs of the first attempt by their client tags and adds none.
+        let token = call_token(settings, columns, &inputs, call.key);
+        batch = batch.group(group.as_str()).token(token);
+    }
+    let mut items = settings.client.batch(batch).run_iter(inputs);
     let deadline = settings
         .timeout
         .map(|timeout| tokio::time::Instant::now() + timeout);
@@ -71,7 +89,7 @@ pub(crate) async fn enrich(
                 }
             }
             BatchItem::Result(result) => {
-                *row_mut(&mut rows, result.position)? = outcome(&result);
+                *row_mut(&mut rows, result.position)? = outcome(&result, columns);
                 pending -= 1;
             }
             BatchItem::Rejected(rejection) => {
@@ -117,8 +135,9 @@ fn row_mut(rows: &mut [RowOutcome], position: u64) -> Result<&mut RowOutcome> {
         })
 }
 
-/// A finished run as a row: its output object, or its status and error.
-fn outcome(result: &BatchResult) -> RowOutcome {
+/// A finished run as a row: its output object (with its columns' sources when the call asks
+/// for them), or its status and error.
+fn outcome(result: &BatchResult, columns: &Columns) -> RowOutcome {
     let mut row = RowOutcome {
         run_id: Some(result.run.run_id.clone()),
         status: Some(result.run.status.as_str().to_owned()),
@@ -130,6 +149,31 @@ fn outcome(result: &BatchResult) -> RowOutcome {
             Err(error) => row.error = Some(format!("the output is not a JSON object: {error}")),
         },
         Err(error) => row.error = Some(error.message.clone()),
+    }
+    if columns.basis
+        && let Ok(output) = &result.outcome
+    {
+        let basis = output
+            .view()
+            .map_err(|e| e.to_string())
+            .and_then(|view| view.basis().map_err(|e| e.to_string()));
+        match basis {
+            Ok(basis) => {
+                let sources = columns
+                    .outputs
+                    .iter()
+                    .map(|c| FieldSources::of(&basis, &c.name))
+                    .collect();
+                row.sources = Some(sources);
+            }
+            Err(error) => {
+                let why = format!("the output's basis cannot be read: {error}");
+                row.error = Some(match row.error.take() {
+                    Some(first) => format!("{first}; {why}"),
+                    None => why,
+                });
+            }
+        }
     }
     row
 }

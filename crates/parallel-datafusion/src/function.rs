@@ -13,14 +13,15 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    TypeSignature, Volatility,
 };
 use parallel_client::Client;
 
 use crate::columns::Columns;
 use crate::config::EnrichConfig;
-use crate::enrich::{Settings, enrich};
+use crate::enrich::{Call, Settings, enrich};
 use crate::input::check_input_type;
+use crate::options::CallOptions;
 
 /// The default processor: the fastest and cheapest tier.
 pub const DEFAULT_PROCESSOR: &str = "lite-fast";
@@ -125,6 +126,31 @@ impl ParallelEnrich {
         self
     }
 
+    /// Creates an empty task group for one query, with this registration's client: run the
+    /// query with `'group=<id>'` as the third argument of each `parallel_enrich`, so that
+    /// its plan carries the group to every executor. Every call then adds its rows to that
+    /// group, tagged with a token derived from the rows it sends, and a call the engine runs
+    /// again (an executor lost, a task retried) finds its runs there and creates none.
+    ///
+    /// ```no_run
+    /// # async fn demo(enrich: parallel_datafusion::ParallelEnrich,
+    /// #     ctx: datafusion::prelude::SessionContext) -> Result<(), Box<dyn std::error::Error>> {
+    /// let group = enrich.create_group().await?;
+    /// let sql = format!(
+    ///     "SELECT name, parallel_enrich(name, 'ceo: CEO name', 'group={group}') AS found \
+    ///      FROM companies"
+    /// );
+    /// ctx.sql(&sql).await?.collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_group(&self) -> Result<String, parallel_client::Error> {
+        let group = self
+            .client
+            .create_group(parallel_types::CreateTaskGroupRequest::new())
+            .await?;
+        Ok(group.taskgroup_id)
+    }
+
     /// The function, to register with [`SessionContext::register_udf`] or a
     /// `FunctionRegistry` of your own.
     pub fn into_udf(self) -> ScalarUDF {
@@ -137,7 +163,16 @@ impl ParallelEnrich {
             }),
             name: self.name,
             rows_per_call: self.rows_per_call,
-            signature: Signature::any(2, Volatility::Volatile),
+            // `(input, columns)`, `(input, columns, options)` or `(input, columns, options,
+            // key)`.
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Any(2),
+                    TypeSignature::Any(3),
+                    TypeSignature::Any(4),
+                ],
+                Volatility::Volatile,
+            ),
         };
         AsyncScalarUDF::new(Arc::new(function)).into_scalar_udf()
     }
@@ -193,18 +228,39 @@ impl Hash for EnrichFunction {
 }
 
 impl EnrichFunction {
-    /// The output columns the second argument asks for.
-    fn columns(&self, spec: Option<&ScalarValue>) -> Result<Columns> {
+    /// The output columns the second argument asks for and the options of the third;
+    /// `scalars` holds each argument's value when it is a literal.
+    fn call(&self, scalars: &[Option<&ScalarValue>]) -> Result<(Columns, CallOptions)> {
         let name = &self.name;
-        let text = spec.and_then(|s| s.try_as_str().flatten()).ok_or_else(|| {
+        let literal = |index: usize| {
+            scalars
+                .get(index)
+                .copied()
+                .flatten()
+                .and_then(|s| s.try_as_str().flatten())
+        };
+        let text = literal(1).ok_or_else(|| {
             DataFusionError::Plan(format!(
                 "the second argument of {name} must be a string literal naming the output \
-                 columns, such as 'ceo_name: CEO name, founded: year founded'"
+                 columns, such as 'ceo_name: CEO name, founded (integer): year founded'"
             ))
         })?;
-        Columns::parse(text).map_err(|why| {
+        let options = if scalars.len() > 2 {
+            let options = literal(2).ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "the third argument of {name}, if any, must be a string literal such as \
+                     'basis'"
+                ))
+            })?;
+            CallOptions::parse(options)
+                .map_err(|why| DataFusionError::Plan(format!("{name}: {why}")))?
+        } else {
+            CallOptions::default()
+        };
+        let columns = Columns::parse(text, options.basis).map_err(|why| {
             DataFusionError::Plan(format!("{name}: the output columns {text:?}: {why}"))
-        })
+        })?;
+        Ok((columns, options))
     }
 }
 
@@ -229,7 +285,15 @@ impl ScalarUDFImpl for EnrichFunction {
             check_input_type(input.data_type())
                 .map_err(|why| DataFusionError::Plan(format!("{}: {why}", self.name)))?;
         }
-        let columns = self.columns(args.scalar_arguments.get(1).copied().flatten())?;
+        if let Some(key) = args.arg_fields.get(3) {
+            parallel_arrow::check_json_type(key.data_type()).map_err(|why| {
+                DataFusionError::Plan(format!(
+                    "{}: the fourth argument, the row key, cannot be read: {why}",
+                    self.name
+                ))
+            })?;
+        }
+        let (columns, _) = self.call(args.scalar_arguments)?;
         Ok(Arc::new(Field::new(&self.name, columns.data_type(), true)))
     }
 
@@ -248,11 +312,15 @@ impl AsyncScalarUDFImpl for EnrichFunction {
     }
 
     async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let spec = match args.args.get(1) {
-            Some(ColumnarValue::Scalar(spec)) => Some(spec),
-            _ => None,
-        };
-        let columns = self.columns(spec)?;
+        let scalars: Vec<Option<&ScalarValue>> = args
+            .args
+            .iter()
+            .map(|arg| match arg {
+                ColumnarValue::Scalar(value) => Some(value),
+                ColumnarValue::Array(_) => None,
+            })
+            .collect();
+        let (columns, options) = self.call(&scalars)?;
         let input: ArrayRef = match args.args.first() {
             Some(value) => value.to_array(args.number_rows)?,
             None => {
@@ -262,8 +330,17 @@ impl AsyncScalarUDFImpl for EnrichFunction {
                 )));
             }
         };
+        let key = match args.args.get(3) {
+            Some(key) => Some(key.to_array(args.number_rows)?),
+            None => None,
+        };
         let settings = self.settings.with_session(&args.config_options);
-        let result = enrich(&settings, &columns, &input).await?;
+        let call = Call {
+            columns: &columns,
+            options: &options,
+            key: key.as_ref(),
+        };
+        let result = enrich(&settings, &call, &input).await?;
         Ok(ColumnarValue::Array(result))
     }
 }

@@ -7,21 +7,23 @@
 //! or a struct whose fields are all null (there is nothing to research).
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
 use parallel_client::batch::BatchInput;
-use std::sync::Arc;
 
 /// Whether `parallel_enrich` takes this type as its input; the error says what it takes.
 pub(crate) fn check_input_type(data_type: &DataType) -> Result<(), String> {
     match data_type {
         // A NULL literal is accepted (every row is skipped); Parquet files often hold
         // strings dictionary-encoded.
-        DataType::Utf8
-        | DataType::LargeUtf8
-        | DataType::Utf8View
-        | DataType::Struct(_)
-        | DataType::Null => Ok(()),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => Ok(()),
+        // Every field must have a JSON form (`parallel_arrow` writes the row's object).
+        DataType::Struct(_) => parallel_arrow::check_json_type(data_type).map_err(|why| {
+            format!(
+                "the first argument of parallel_enrich cannot be sent as a run input: {why}; \
+                 leave that field out of the struct or cast it"
+            )
+        }),
         DataType::Dictionary(_, values) if is_string(values) => Ok(()),
         other => Err(format!(
             "the first argument of parallel_enrich is the run input: a string, or a struct \
@@ -49,19 +51,13 @@ pub(crate) fn batch_inputs(array: &ArrayRef) -> Result<Vec<BatchInput>> {
         }
         DataType::Struct(_) => {
             let structs = array.as_struct();
-            let field: FieldRef = Arc::new(Field::new("input", array.data_type().clone(), true));
-            let options = datafusion::arrow::json::writer::EncoderOptions::default()
-                .with_explicit_nulls(true);
-            let mut encoder =
-                datafusion::arrow::json::writer::make_encoder(&field, structs, &options)?;
-            let mut buffer = Vec::new();
             for row in 0..structs.len() {
                 if !has_value(structs, row) {
                     continue;
                 }
-                buffer.clear();
-                encoder.encode(row, &mut buffer);
-                let json = String::from_utf8(std::mem::take(&mut buffer)).map_err(|e| {
+                let mut json = Vec::with_capacity(64 * structs.num_columns());
+                parallel_arrow::write_json(&mut json, structs, row);
+                let json = String::from_utf8(json).map_err(|e| {
                     DataFusionError::Internal(format!("the JSON of row {row} is not UTF-8: {e}"))
                 })?;
                 inputs.push(BatchInput::from_json(row as u64, json).map_err(external)?);

@@ -15,19 +15,33 @@
 //!   kept (numbers stay numbers); a string becomes a text input. A null input (a null string,
 //!   a null struct, or a struct whose fields are all null) makes no run: its row's `status` is
 //!   `skipped`.
-//! - **Output columns** (second argument, a string literal): `'name: description, ...'` as
-//!   `parallel-batch --columns` (string columns), or a JSON schema of the output object
-//!   (columns typed from its properties: `integer` -> `Int64`, `number` -> `Float64`,
-//!   `boolean` -> `Boolean`, `string` and anything else -> `Utf8`).
-//! - **Result**: a struct with one field per output column, then `run_id`, `status`
+//! - **Output columns** (second argument, a string literal): `'name: description, other
+//!   (integer): description'` as `parallel-batch --columns` (string columns unless a type is
+//!   written: `integer` -> `Int64`, `number` -> `Float64`, `boolean` -> `Boolean`, `date` ->
+//!   `Date32`, `list` -> `List(Utf8)`), or a JSON schema of the output object (columns typed
+//!   from its properties by [`parallel_arrow::ColumnType::from_schema`], the mapping of
+//!   parallel-batch's Parquet output too).
+//! - **Options** (optional third argument, a string literal): `'basis'` gives each output
+//!   column `X` its sources, `X_citations` (the URLs, a list), `X_confidence` and
+//!   `X_reasoning`, from the run's basis ([`parallel_types::FieldSources`]);
+//!   `'group=<id>'` runs the rows in that task group ([`ParallelEnrich::create_group`]),
+//!   tagged so that a call evaluated again, as a distributed engine does after losing an
+//!   executor, pays for no row twice. Both: `'basis, group=<id>'`.
+//! - **Row key** (optional fourth argument, with `'group=<id>'`): an expression unique per
+//!   row, such as an id column, that tells calls sending the same inputs apart.
+//! - **Result**: a struct with one field per output column (and its sources), then `run_id`, `status`
 //!   (`completed`, `failed`, `cancelled`, ..., or `rejected`, `skipped`, `timed_out`) and
 //!   `error`. A row whose run failed has null columns and its error: one failed row does not
 //!   fail the query. A failure of the whole call (no credit, a wrong key, an outage longer
 //!   than [`ParallelEnrich::outage_tolerance`]) fails the query.
 //!
+//! With the `ballista` feature, the `ballista` module runs the function on Apache Ballista,
+//! a scheduler and executors in processes of their own (see the crate README).
+//!
 //! Each call (one record batch, or [`ParallelEnrich::rows_per_call`] rows) runs as one batch
-//! of the client's [batch engine](parallel_client::batch): one task group, chunked
-//! submission, retries, rate limits, each row submitted exactly once within the call.
+//! of the client's [batch engine](parallel_client::batch): one task group (or the query's,
+//! with `'group=<id>'`), chunked submission, retries, rate limits, each row submitted
+//! exactly once within the call, and across attempts of the call in the query's group.
 //!
 //! ```
 //! use datafusion::prelude::{CsvReadOptions, SessionContext};
@@ -57,12 +71,16 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "ballista")]
+pub mod ballista;
 mod columns;
 mod config;
 mod enrich;
 mod function;
 mod input;
+mod options;
 mod output;
+mod token;
 
 pub use config::EnrichConfig;
 pub use function::{DEFAULT_NAME, DEFAULT_PROCESSOR, ParallelEnrich};

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, PrimitiveBuilder, StringBuilder,
-    StructArray,
-};
-use datafusion::arrow::datatypes::ArrowPrimitiveType;
+use datafusion::arrow::array::{ArrayRef, StringBuilder, StructArray};
 use datafusion::common::Result;
+use parallel_arrow::ColumnBuilder;
 use serde_json::{Map, Value};
 
-use crate::columns::{Columns, Kind};
+use parallel_arrow::ColumnType;
+use parallel_types::FieldSources;
+
+use crate::columns::Columns;
 
 /// The `status` of a row whose input was null: no run was made.
 pub(crate) const SKIPPED: &str = "skipped";
@@ -24,6 +24,8 @@ pub(crate) const TIMED_OUT: &str = "timed_out";
 pub(crate) struct RowOutcome {
     /// The output object of a completed run.
     pub(crate) output: Option<Map<String, Value>>,
+    /// Each output column's sources, in column order, when the call asks for them.
+    pub(crate) sources: Option<Vec<FieldSources>>,
     pub(crate) run_id: Option<String>,
     pub(crate) status: Option<String>,
     pub(crate) error: Option<String>,
@@ -41,24 +43,32 @@ impl RowOutcome {
 /// Builds the result struct column from the rows' outcomes, in row order.
 pub(crate) fn result_array(columns: &Columns, rows: &[RowOutcome]) -> Result<ArrayRef> {
     let mut builders: Vec<ColumnBuilder> = columns
-        .columns
+        .outputs
         .iter()
-        .map(|c| ColumnBuilder::new(c.kind, rows.len()))
+        .map(|c| ColumnBuilder::with_capacity(c.column_type, rows.len()))
         .collect();
+    let mut sources: Vec<SourcesBuilder> = if columns.basis {
+        columns
+            .outputs
+            .iter()
+            .map(|_| SourcesBuilder::new(rows.len()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut run_ids = StringBuilder::with_capacity(rows.len(), rows.len() * 24);
     let mut statuses = StringBuilder::with_capacity(rows.len(), rows.len() * 9);
     let mut errors = StringBuilder::new();
     for row in rows {
         let mut misfits = Vec::new();
-        for (column, builder) in columns.columns.iter().zip(&mut builders) {
+        for (column, builder) in columns.outputs.iter().zip(&mut builders) {
             let value = row.output.as_ref().and_then(|o| o.get(&column.name));
-            if let Err(value) = builder.push(value) {
-                misfits.push(format!(
-                    "the output's `{}` is {value}, not {}",
-                    column.name,
-                    column.kind.data_type()
-                ));
+            if let Err(misfit) = builder.append(value) {
+                misfits.push(format!("the output's `{}`: {misfit}", column.name));
             }
+        }
+        for (n, builder) in sources.iter_mut().enumerate() {
+            builder.append(row.sources.as_ref().and_then(|s| s.get(n)));
         }
         run_ids.append_option(row.run_id.as_deref());
         statuses.append_option(row.status.as_deref());
@@ -69,7 +79,10 @@ pub(crate) fn result_array(columns: &Columns, rows: &[RowOutcome]) -> Result<Arr
             errors.append_value(misfits.join("; "));
         }
     }
-    let mut arrays: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
+    let mut arrays: Vec<ArrayRef> = builders.iter_mut().map(ColumnBuilder::finish).collect();
+    for builder in &mut sources {
+        arrays.extend(builder.finish());
+    }
     arrays.push(Arc::new(run_ids.finish()));
     arrays.push(Arc::new(statuses.finish()));
     arrays.push(Arc::new(errors.finish()));
@@ -80,83 +93,45 @@ pub(crate) fn result_array(columns: &Columns, rows: &[RowOutcome]) -> Result<Arr
     )?))
 }
 
-/// Appends `value` if there is one; whether there was.
-fn append_some<T: ArrowPrimitiveType>(
-    builder: &mut PrimitiveBuilder<T>,
-    value: Option<T::Native>,
-) -> bool {
-    if let Some(value) = value {
-        builder.append_value(value);
-    }
-    value.is_some()
+/// The three source fields of one output column: `X_citations`, `X_confidence`,
+/// `X_reasoning`.
+struct SourcesBuilder {
+    citations: ColumnBuilder,
+    confidence: ColumnBuilder,
+    reasoning: ColumnBuilder,
 }
 
-/// One output column being built.
-enum ColumnBuilder {
-    Text(StringBuilder),
-    Integer(Int64Builder),
-    Number(Float64Builder),
-    Boolean(BooleanBuilder),
-}
-
-impl ColumnBuilder {
-    fn new(kind: Kind, rows: usize) -> Self {
-        match kind {
-            Kind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(rows, rows * 16)),
-            Kind::Integer => ColumnBuilder::Integer(Int64Builder::with_capacity(rows)),
-            Kind::Number => ColumnBuilder::Number(Float64Builder::with_capacity(rows)),
-            Kind::Boolean => ColumnBuilder::Boolean(BooleanBuilder::with_capacity(rows)),
+impl SourcesBuilder {
+    fn new(rows: usize) -> Self {
+        Self {
+            citations: ColumnBuilder::with_capacity(ColumnType::List, rows),
+            confidence: ColumnBuilder::with_capacity(ColumnType::String, rows),
+            reasoning: ColumnBuilder::with_capacity(ColumnType::String, rows),
         }
     }
 
-    /// Appends a value: a string as is and any other JSON value as its JSON text in a text
-    /// column; in a typed column, a value of another type is appended as null and handed
-    /// back so the row's error can name it.
-    fn push<'v>(&mut self, value: Option<&'v Value>) -> Result<(), &'v Value> {
-        let Some(value) = value.filter(|v| !v.is_null()) else {
-            self.push_null();
-            return Ok(());
+    /// A row's sources of the column; none (no run, or a run without output): nulls.
+    fn append(&mut self, sources: Option<&FieldSources>) {
+        let Some(sources) = sources else {
+            self.citations.append_null();
+            self.confidence.append_null();
+            self.reasoning.append_null();
+            return;
         };
-        let fits = match self {
-            ColumnBuilder::Text(b) => {
-                match value {
-                    Value::String(s) => b.append_value(s),
-                    other => b.append_value(other.to_string()),
-                }
-                true
-            }
-            ColumnBuilder::Integer(b) => append_some(b, value.as_i64()),
-            ColumnBuilder::Number(b) => append_some(b, value.as_f64()),
-            ColumnBuilder::Boolean(b) => {
-                if let Some(v) = value.as_bool() {
-                    b.append_value(v);
-                }
-                value.is_boolean()
-            }
-        };
-        if fits {
-            Ok(())
-        } else {
-            self.push_null();
-            Err(value)
-        }
+        let urls = Value::from(sources.citations.clone());
+        let confidence = sources.confidence.clone().map(Value::String);
+        let reasoning = sources.reasoning.clone().map(Value::String);
+        // A list of strings and two strings always fit their columns.
+        let _ = self.citations.append(Some(&urls));
+        let _ = self.confidence.append(confidence.as_ref());
+        let _ = self.reasoning.append(reasoning.as_ref());
     }
 
-    fn push_null(&mut self) {
-        match self {
-            ColumnBuilder::Text(b) => b.append_null(),
-            ColumnBuilder::Integer(b) => b.append_null(),
-            ColumnBuilder::Number(b) => b.append_null(),
-            ColumnBuilder::Boolean(b) => b.append_null(),
-        }
-    }
-
-    fn finish(self) -> ArrayRef {
-        match self {
-            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Integer(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Number(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Boolean(mut b) => Arc::new(b.finish()),
-        }
+    fn finish(&mut self) -> [ArrayRef; 3] {
+        [
+            self.citations.finish(),
+            self.confidence.finish(),
+            self.reasoning.finish(),
+        ]
     }
 }

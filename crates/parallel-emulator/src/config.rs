@@ -57,6 +57,22 @@ pub struct Faults {
     /// proxy that drops the query parameter would: a client that resumes it gets every run
     /// again.
     pub ignore_last_event_id: bool,
+    /// Share of runs (created while it is set) that are cancelled instead of completing: they
+    /// go `running` -> `cancelling` -> `cancelled`.
+    pub cancel_rate: f64,
+    /// Share of runs (created while it is set) that stop at `action_required` instead of
+    /// completing, and stay there: the run waits for a person, and is not active.
+    pub action_required_rate: f64,
+    /// Serve a group's runs stream in the order its runs last changed (a change feed: a run
+    /// moves to the end each time its status changes, and cursors count changes), instead of
+    /// the order runs were added. The API documents neither order; a client that relies on
+    /// one meets the other here. Set it before creating the groups it should apply to.
+    pub runs_in_change_order: bool,
+    /// Refuse a run input that uses `webhook` or `mcp_servers` without its `parallel-beta`
+    /// value (`webhook-2025-08-12`, `mcp-server-2025-07-17`) with a `422`, as older docs say
+    /// the service did. Off by default: the official SDKs (1.3.7) send no beta header unless
+    /// asked, and both fields are accepted without one.
+    pub require_betas: bool,
 }
 
 impl Default for Faults {
@@ -73,6 +89,10 @@ impl Default for Faults {
             error_event_after: None,
             hang_rate: 0.0,
             ignore_last_event_id: false,
+            cancel_rate: 0.0,
+            action_required_rate: 0.0,
+            runs_in_change_order: false,
+            require_betas: false,
         }
     }
 }
@@ -163,12 +183,42 @@ impl Faults {
         self
     }
 
+    /// See [`Faults::cancel_rate`].
+    #[must_use]
+    pub fn cancel_rate(mut self, rate: f64) -> Self {
+        self.cancel_rate = rate;
+        self
+    }
+
+    /// See [`Faults::action_required_rate`].
+    #[must_use]
+    pub fn action_required_rate(mut self, rate: f64) -> Self {
+        self.action_required_rate = rate;
+        self
+    }
+
+    /// See [`Faults::runs_in_change_order`].
+    #[must_use]
+    pub fn runs_in_change_order(mut self, on: bool) -> Self {
+        self.runs_in_change_order = on;
+        self
+    }
+
+    /// Sets [`Faults::require_betas`].
+    #[must_use]
+    pub fn require_betas(mut self, on: bool) -> Self {
+        self.require_betas = on;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, rate) in [
             ("rate_429", self.rate_429),
             ("rate_5xx", self.rate_5xx),
             ("lost_response_rate", self.lost_response_rate),
             ("hang_rate", self.hang_rate),
+            ("cancel_rate", self.cancel_rate),
+            ("action_required_rate", self.action_required_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!(
@@ -178,6 +228,9 @@ impl Faults {
         }
         if self.rate_429 + self.rate_5xx > 1.0 {
             return Err("rate_429 + rate_5xx exceeds 1".into());
+        }
+        if self.cancel_rate + self.action_required_rate > 1.0 {
+            return Err("cancel_rate + action_required_rate exceeds 1".into());
         }
         if self.close_streams_after.is_some_and(|d| d.is_zero()) {
             return Err("close_streams_after must be longer than zero".into());
@@ -212,8 +265,15 @@ pub struct Limits {
     pub group_events_max: Duration,
     /// Longest a run events stream stays open. Default 570 s.
     pub run_events_max: Duration,
+    /// Most event streams (group runs, group events, run events) open at once; one more
+    /// gets `503` with `retry-after`. Default 1,024.
+    pub max_event_streams: usize,
     /// How long `/result` waits when the request gives no `timeout`. Default 600 s.
     pub default_result_timeout: Duration,
+    /// Longest duration accepted anywhere: a `timeout` in a request, an outage or a fault
+    /// delay from the control API (longer ones get `422` naming this limit), and every
+    /// duration of the builder (checked at start). Default one day; at most a century.
+    pub max_duration: Duration,
 }
 
 impl Default for Limits {
@@ -225,10 +285,15 @@ impl Default for Limits {
             max_schema_depth: crate::schema::DEFAULT_MAX_OBJECT_DEPTH,
             group_events_max: Duration::from_secs(3600),
             run_events_max: Duration::from_secs(570),
+            max_event_streams: 1024,
             default_result_timeout: Duration::from_secs(600),
+            max_duration: Duration::from_secs(24 * 3600),
         }
     }
 }
+
+/// Runs of the account `running` at once by default; see [`EmulatorBuilder::capacity`].
+pub const DEFAULT_CAPACITY: usize = 1000;
 
 /// Settings for an [`Emulator`](crate::Emulator); made by [`Emulator::builder`](crate::Emulator::builder).
 #[derive(Clone)]
@@ -238,6 +303,7 @@ pub struct EmulatorBuilder {
     pub(crate) time_scale: f64,
     pub(crate) seed: u64,
     pub(crate) fail_rate: f64,
+    pub(crate) capacity: Option<usize>,
     pub(crate) faults: Faults,
     pub(crate) limits: Limits,
     pub(crate) keep_alive: Duration,
@@ -263,6 +329,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("time_scale", &self.time_scale)
             .field("seed", &self.seed)
             .field("fail_rate", &self.fail_rate)
+            .field("capacity", &self.capacity)
             .field("faults", &self.faults)
             .field("limits", &self.limits)
             .field("keep_alive", &self.keep_alive)
@@ -296,6 +363,7 @@ impl Default for EmulatorBuilder {
             time_scale: 0.01,
             seed: 0,
             fail_rate: 0.0,
+            capacity: Some(DEFAULT_CAPACITY),
             faults: Faults::default(),
             limits: Limits::default(),
             keep_alive: Duration::from_secs(15),
@@ -322,25 +390,31 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Require this `x-api-key` on every request (`401` otherwise); `None` (the default)
-    /// accepts any key or none.
+    /// Require this `x-api-key` on every request (`401` otherwise). Without it (the
+    /// default) the emulator accepts any key or none, from requests addressed to a loopback
+    /// name or address only (`Host` `localhost`, `127.0.0.1`, `[::1]`, ...; others get `403`),
+    /// so that a web page that re-points its own name at this machine (DNS rebinding) cannot
+    /// drive it. An empty key is refused at start rather than taken to mean "none":
+    /// authentication is never turned off by an empty variable.
     #[must_use]
-    pub fn api_key<S: Into<String>>(mut self, key: Option<S>) -> Self {
-        self.api_key = key.map(Into::into);
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
         self
     }
 
-    /// Multiplies every processor latency (spec §7). Default `0.01`; `0` finishes runs as
-    /// soon as they are added.
+    /// Multiplies every processor latency (see the table in the [crate
+    /// docs](crate#processor-latencies)). Default `0.01`, so a `lite` run takes 0.1 s to
+    /// 0.6 s; `0` finishes runs as soon as they are added.
     #[must_use]
     pub fn time_scale(mut self, scale: f64) -> Self {
         self.time_scale = scale;
         self
     }
 
-    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids are not derived
-    /// from it alone: they are unique to each emulator started, so an id kept from an earlier
-    /// emulator (in a state file, say) never names a group or run of this one.
+    /// Seed for outputs, latencies, failures and faults. Default `0`. Ids, `ref_id`s and the
+    /// random webhook secret are not derived from it: they come from the operating system's
+    /// random source, so an id kept from an earlier emulator (in a state file, say) never
+    /// names a group or run of this one, and no id or `ref_id` tells anything of another.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -351,6 +425,17 @@ impl EmulatorBuilder {
     #[must_use]
     pub fn fail_rate(mut self, rate: f64) -> Self {
         self.fail_rate = rate;
+        self
+    }
+
+    /// Most runs of the account `running` at once (default 1,000; `None` for no limit), as
+    /// the service limits each key. Runs beyond it stay `queued` and start, in the order they
+    /// became ready, as others finish, so a large group moves queued -> running -> finished
+    /// over time and out of order, and its status counts show it. At time scale 0 runs finish
+    /// as they are added and the limit plays no part.
+    #[must_use]
+    pub fn capacity(mut self, runs: Option<usize>) -> Self {
+        self.capacity = runs;
         self
     }
 
@@ -373,6 +458,13 @@ impl EmulatorBuilder {
     #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_body_bytes = bytes;
+        self
+    }
+
+    /// Most event streams open at once ([`Limits::max_event_streams`]).
+    #[must_use]
+    pub fn max_event_streams(mut self, streams: usize) -> Self {
+        self.limits.max_event_streams = streams;
         self
     }
 
@@ -427,7 +519,8 @@ impl EmulatorBuilder {
 
     /// Longest a connection may take to send a request's headers, counted from when the
     /// connection opens or its previous response was sent: idle connections and half-sent
-    /// headers are closed after it. Default 30 s.
+    /// headers are closed after it. HTTP/2 included: a connection with no request in flight
+    /// for this long is closed (a `GOAWAY`, then the socket a second later). Default 30 s.
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
@@ -496,6 +589,12 @@ impl EmulatorBuilder {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.api_key.as_ref().is_some_and(String::is_empty) {
+            return Err(
+                "the API key is empty; give a key to require one, or none to accept any request"
+                    .into(),
+            );
+        }
         if self.webhook_attempts == 0 || self.webhook_timeout.is_zero() {
             return Err("webhook attempts and timeout must be more than zero".into());
         }
@@ -505,8 +604,11 @@ impl EmulatorBuilder {
         if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
             return Err("the header and body read timeouts must be longer than zero".into());
         }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+        if self.capacity == Some(0) {
+            return Err("capacity must be at least 1 run (or None for no limit)".into());
+        }
+        if self.max_connections == 0 || self.limits.max_event_streams == 0 {
+            return Err("max_connections and max_event_streams must be at least 1".into());
         }
         if !self.listen.ip().is_loopback() {
             return Err(format!(
@@ -529,6 +631,7 @@ impl EmulatorBuilder {
         if self.keep_alive.is_zero() {
             return Err("the keep-alive interval must be longer than zero".into());
         }
+        self.check_durations()?;
         self.faults.validate()
     }
 }
@@ -540,7 +643,7 @@ mod tests {
     #[test]
     fn debug_output_hides_the_secrets() {
         let builder = EmulatorBuilder::default()
-            .api_key(Some("key-do-not-print"))
+            .api_key("key-do-not-print")
             .webhook_secret("whsec-do-not-print");
         let shown = format!("{builder:?}");
         assert!(!shown.contains("do-not-print"), "{shown}");

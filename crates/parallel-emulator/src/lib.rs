@@ -14,7 +14,11 @@
 //! errors, cut, dripping or closed event streams, `error` events, lost responses and requests
 //! never answered, all reproducible from the seed; outage windows ([`OutageMode`]) refuse or
 //! hang every connection for a while; a lenient mode answers with the wire shapes the
-//! official SDKs accept. Run inputs that use a beta field need its `parallel-beta` value.
+//! official SDKs accept. Beta fields (`webhook`, `mcp_servers`) need no `parallel-beta`
+//! header, as with SDK 1.3.7; [`Faults::require_betas`] refuses them without it.
+//!
+//! With no API key the emulator answers only requests addressed to a loopback name or address
+//! (`Host`), against DNS rebinding; an empty key is refused.
 //!
 //! Account quotas can be set: credit in runs (`402` beyond it) and a rate limit on
 //! work-creating requests (`429` with the wait for the next token). Runs that ask for a
@@ -42,6 +46,28 @@
 //!
 //! Quiet streams get a `: keep-alive` comment every 15 s (configurable).
 //!
+//! # Processor latencies
+//!
+//! Each run takes a time drawn from its processor's range (the ranges the API documents),
+//! multiplied by the time scale ([`EmulatorBuilder::time_scale`]; default 0.01, and `0`
+//! completes runs as soon as they are added). At least a tenth of it is spent `queued`, the
+//! rest `running`; beyond the capacity ([`EmulatorBuilder::capacity`], default
+//! [`DEFAULT_CAPACITY`] runs running at once) a run stays queued until a slot frees. The same
+//! seed and input always take the same time. The last column is the standard processor at the
+//! default scale.
+//!
+//! | processor | latency | `-fast` latency | at the default scale (0.01) |
+//! |---|---|---|---|
+//! | `lite` | 10 s – 60 s | 10 s – 20 s | 0.1 s – 0.6 s |
+//! | `base` | 15 s – 100 s | 15 s – 50 s | 0.15 s – 1 s |
+//! | `core` | 60 s – 300 s | 15 s – 100 s | 0.6 s – 3 s |
+//! | `core2x` | 60 s – 600 s | 15 s – 180 s | 0.6 s – 6 s |
+//! | `pro` | 120 s – 600 s | 30 s – 300 s | 1.2 s – 6 s |
+//! | `ultra` | 300 s – 1500 s | 60 s – 600 s | 3 s – 15 s |
+//! | `ultra2x` | 300 s – 3000 s | 60 s – 1200 s | 3 s – 30 s |
+//! | `ultra4x` | 300 s – 5400 s | 60 s – 2400 s | 3 s – 54 s |
+//! | `ultra8x` | 300 s – 7200 s | 60 s – 3600 s | 3 s – 72 s |
+//!
 //! Main types: [`Emulator`] (entry point), [`EmulatorBuilder`] (settings), [`EmulatorHandle`]
 //! (the running server: address, counters, outages, shutdown), [`Faults`], [`Limits`],
 //! [`OutageMode`], [`Stats`], [`WebhookDelivery`], [`Error`].
@@ -52,7 +78,7 @@
 //! use parallel_emulator::{Emulator, Faults};
 //!
 //! let emulator = Emulator::builder()
-//!     .api_key(Some("test-key"))
+//!     .api_key("test-key")
 //!     .time_scale(0.0) // runs complete as soon as they are added
 //!     .seed(7)
 //!     .faults(Faults::none().rate_429(0.1))
@@ -72,16 +98,20 @@
 mod api;
 mod beta;
 mod body;
+mod bounds;
 mod clock;
 mod config;
 mod connections;
 mod error;
+mod host;
+mod idle;
 mod ids;
 mod lenient;
 mod outage;
 mod processor;
 mod progress;
 mod quota;
+mod random;
 mod request;
 mod rng;
 mod schema;
@@ -94,7 +124,7 @@ mod stats;
 mod webhook;
 mod wire;
 
-pub use config::{Drip, EmulatorBuilder, Faults, Limits};
+pub use config::{DEFAULT_CAPACITY, Drip, EmulatorBuilder, Faults, Limits};
 pub use error::Error;
 pub use outage::OutageMode;
 pub use server::{Emulator, EmulatorHandle};
@@ -105,3 +135,36 @@ pub use webhook::WebhookDelivery;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    /// The latency table of the crate docs and the README is the one the simulation uses.
+    #[test]
+    fn the_published_latency_table_is_the_simulated_one() {
+        let secs = |s: f64| format!("{} s", (s * 100.0).round() / 100.0);
+        let docs = include_str!("lib.rs");
+        let readme = include_str!("../README.md");
+        let mut rows = 0;
+        for name in crate::processor::Processor::all_names().filter(|n| !n.ends_with("-fast")) {
+            let standard = crate::processor::Processor::from_name(name).unwrap();
+            let fast = crate::processor::Processor::from_name(&format!("{name}-fast")).unwrap();
+            let ((lo, hi), (fast_lo, fast_hi)) = (standard.latency_secs(), fast.latency_secs());
+            let row = format!(
+                "| `{name}` | {} – {} | {} – {} | {} – {} |",
+                secs(lo.into()),
+                secs(hi.into()),
+                secs(fast_lo.into()),
+                secs(fast_hi.into()),
+                secs(f64::from(lo) * 0.01),
+                secs(f64::from(hi) * 0.01),
+            );
+            assert!(readme.contains(&row), "README lacks {row}");
+            assert!(
+                docs.contains(&format!("//! {row}")),
+                "crate docs lack {row}"
+            );
+            rows += 1;
+        }
+        assert_eq!(rows, 9);
+    }
+}

@@ -30,6 +30,18 @@ struct Args {
     /// Share of runs that fail (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     fail_rate: f64,
+    /// Most runs running at once (the account's capacity); more wait queued. 0: no limit.
+    #[arg(long, default_value_t = parallel_emulator::DEFAULT_CAPACITY)]
+    capacity: usize,
+    /// Share of runs that are cancelled instead of completing (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    cancel_rate: f64,
+    /// Share of runs that stop at `action_required` instead of completing (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    action_required_rate: f64,
+    /// Serve runs streams in the order runs last changed instead of the order they were added.
+    #[arg(long)]
+    runs_in_change_order: bool,
     /// Share of requests answered 429 (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     rate_429: f64,
@@ -72,6 +84,9 @@ struct Args {
     /// Serve runs streams from the start whatever their `last_event_id`.
     #[arg(long)]
     ignore_last_event_id: bool,
+    /// Refuse `webhook` and `mcp_servers` without their `parallel-beta` value (422).
+    #[arg(long)]
+    require_betas: bool,
     /// Start an outage this many seconds after the start (see --outage-secs, --outage-mode).
     #[arg(long, requires = "outage_secs")]
     outage_at: Option<f64>,
@@ -94,6 +109,9 @@ struct Args {
     /// Most connections open at once; more get a 503.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Most event streams open at once; more get a 503.
+    #[arg(long, default_value_t = Limits::default().max_event_streams)]
+    max_event_streams: usize,
     /// Runs the account can pay for; beyond, 402 (default: unlimited).
     #[arg(long)]
     credits: Option<u64>,
@@ -179,7 +197,11 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
         .retry_after(Duration::from_millis(args.retry_after_ms))
         .lost_response_rate(args.lost_response_rate)
         .hang_rate(args.hang_rate)
-        .ignore_last_event_id(args.ignore_last_event_id);
+        .ignore_last_event_id(args.ignore_last_event_id)
+        .cancel_rate(args.cancel_rate)
+        .action_required_rate(args.action_required_rate)
+        .runs_in_change_order(args.runs_in_change_order)
+        .require_betas(args.require_betas);
     if let Some(n) = args.cut_sse_after {
         faults = faults.cut_sse_after(n);
     }
@@ -197,10 +219,10 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
     }
     let mut builder = Emulator::builder()
         .listen(args.listen)
-        .api_key(args.api_key)
         .time_scale(args.time_scale)
         .seed(args.seed)
         .fail_rate(args.fail_rate)
+        .capacity((args.capacity > 0).then_some(args.capacity))
         .faults(faults)
         .max_body_bytes(args.max_body_bytes)
         .keep_alive_interval(keep_alive)
@@ -214,10 +236,14 @@ fn builder(args: Args) -> Result<EmulatorBuilder, String> {
             args.body_read_timeout_secs,
         )?)
         .max_connections(args.max_connections)
+        .max_event_streams(args.max_event_streams)
         .credits(args.credits)
         .rate_limit(args.rate_limit)
         .webhook_attempts(args.webhook_attempts)
         .webhook_timeout(seconds("webhook-timeout-secs", args.webhook_timeout_secs)?);
+    if let Some(key) = args.api_key {
+        builder = builder.api_key(key);
+    }
     if let Some(secret) = args.webhook_secret {
         builder = builder.webhook_secret(secret);
     }

@@ -1,4 +1,5 @@
-//! The simulated processors: names, latency ranges (spec §7) and event defaults.
+//! The simulated processors: names, latency ranges (the table in the crate docs and README)
+//! and event defaults.
 
 /// One processor tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

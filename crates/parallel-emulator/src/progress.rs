@@ -72,7 +72,7 @@ pub(crate) fn trace(run: &Run) -> Vec<Step> {
             ),
         });
     }
-    if run.fails {
+    if run.fails() {
         steps.push(Step {
             at: at(900),
             kind: "task_run.progress_msg.exec_status",

@@ -18,12 +18,18 @@ use crate::api::App;
 use crate::config::{EmulatorBuilder, Faults, ScheduledOutage};
 use crate::connections::{Connections, Slot, hold_unanswered, refuse_over_cap, refuse_until_over};
 use crate::error::Error;
+use crate::idle::{Activity, TrackedBody};
 use crate::outage::OutageMode;
+use crate::random::OsRandom;
 use crate::stats::{Counters, Stats};
 use crate::webhook::WebhookDelivery;
 
 /// How long shutdown waits for open connections to finish before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long an idle connection told to close (an HTTP/2 `GOAWAY`) is given to do so before it
+/// is dropped: a peer that never answers the `GOAWAY`'s ping must not keep it open.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// A local server of the Parallel Task Group API.
 ///
@@ -45,6 +51,11 @@ impl EmulatorBuilder {
     /// Binds the socket and starts serving on the current Tokio runtime.
     pub async fn start(self) -> Result<EmulatorHandle, Error> {
         self.validate().map_err(Error::config)?;
+        // Not derived from the seed, which is often shared, nor from anything guessable.
+        let webhook_secret = match &self.webhook_secret {
+            Some(secret) => secret.clone(),
+            None => OsRandom::new().secret().map_err(Error::config)?,
+        };
         let listener = TcpListener::bind(self.listen)
             .await
             .map_err(|e| Error::bind(self.listen, e))?;
@@ -52,7 +63,7 @@ impl EmulatorBuilder {
             .local_addr()
             .map_err(|e| Error::bind(self.listen, e))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let app = Arc::new(App::new(&self, shutdown_rx.clone()));
+        let app = Arc::new(App::new(&self, webhook_secret, shutdown_rx.clone()));
         tokio::spawn(Arc::clone(&app.scheduler).run(shutdown_rx.clone()));
         for planned in &self.outages {
             tokio::spawn(planned_outage(
@@ -134,7 +145,7 @@ async fn serve(
                 let task = ConnectionTask {
                     app: Arc::clone(&app),
                     builder: builder.clone(),
-                    graceful: graceful.watcher(),
+                    _graceful: graceful.watcher(),
                     header_read_timeout: connections.header_read_timeout,
                     killed: kill.subscribe(),
                     shutdown: shutdown.clone(),
@@ -161,7 +172,8 @@ async fn serve(
 struct ConnectionTask {
     app: Arc<App>,
     builder: auto::Builder<TokioExecutor>,
-    graceful: Watcher,
+    /// Held while the connection is served: shutdown waits (a while) for it to end.
+    _graceful: Watcher,
     header_read_timeout: Duration,
     /// Changes when a refusing outage drops every connection.
     killed: watch::Receiver<u64>,
@@ -169,9 +181,12 @@ struct ConnectionTask {
 }
 
 impl ConnectionTask {
-    /// Serves the connection until it ends, a refusing outage drops it, or the emulator
-    /// shuts down before its first request.
+    /// Serves the connection until it ends, a refusing outage drops it, the emulator shuts
+    /// down before its first request, or it carries no request for `header_read_timeout`.
     async fn run(mut self, stream: TcpStream, _slot: Slot) {
+        // A clone sees the same changes: the one to watch beside the borrowed task.
+        let mut killed = self.killed.clone();
+        let app = Arc::clone(&self.app);
         let serve = async {
             // hyper's header timer starts once the protocol is known, which takes a first
             // byte: a connection that never sends one is closed here.
@@ -183,21 +198,63 @@ impl ConnectionTask {
             if !matches!(peeked, Ok(Ok(n)) if n > 0) {
                 return;
             }
-            let service = service_fn({
-                let app = Arc::clone(&self.app);
-                move |req| Arc::clone(&app).handle(req)
-            });
-            let conn = self.builder.serve_connection(TokioIo::new(stream), service);
-            // Errors here are clients going away, cut streams or lost responses.
-            if let Err(e) = self.graceful.watch(conn).await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+            self.serve(stream).await;
         };
         tokio::select! {
             () = serve => {}
-            _ = self.killed.changed() => {
-                Counters::bump(&self.app.counters.outage_connections, 1);
+            _ = killed.changed() => {
+                Counters::bump(&app.counters.outage_connections, 1);
             }
+        }
+    }
+
+    /// Serves HTTP/1 or HTTP/2 on the connection. It is closed gracefully (an HTTP/2
+    /// `GOAWAY`) on shutdown, and when no request has been in flight on it for
+    /// `header_read_timeout`: an idle HTTP/2 connection has no header timer of its own.
+    async fn serve(&mut self, stream: TcpStream) {
+        let activity = Activity::new();
+        let service = service_fn({
+            let app = Arc::clone(&self.app);
+            let activity = activity.clone();
+            move |req| {
+                let in_flight = activity.begin();
+                let handled = Arc::clone(&app).handle(req);
+                async move {
+                    let response = handled.await?;
+                    Ok::<_, crate::api::DropConnection>(
+                        response.map(|body| TrackedBody::new(body, in_flight)),
+                    )
+                }
+            }
+        });
+        let conn = self.builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(conn);
+        let mut idle_close = None;
+        let mut closing = false;
+        let result = loop {
+            let grace_over = async {
+                match idle_close {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = conn.as_mut() => break result,
+                () = activity.idle_for(self.header_read_timeout), if !closing => {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                    idle_close = Some(tokio::time::Instant::now() + IDLE_CLOSE_GRACE);
+                }
+                _ = self.shutdown.wait_for(|down| *down), if !closing => {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                () = grace_over => return,
+            }
+        };
+        // Errors here are clients going away, cut streams or lost responses.
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "connection ended with an error");
         }
     }
 }

@@ -1,12 +1,15 @@
 //! The lifecycle simulation: when each run starts and finishes, and the timer task that moves
 //! runs along.
 //!
-//! All pending transitions sit in one min-heap served by one task. Transitions that fall due
-//! together are applied per group under a single lock, followed by one `task_group_status`
-//! event, so a burst of completions costs one status event rather than one per run.
+//! All pending transitions sit in one min-heap served by one task. A run waits `queued` for at
+//! least a tenth of its time, then for a free slot: at most [`Scheduler::capacity`] runs of
+//! the account are `running` at once, started in the order they became ready, so a large group
+//! moves queued -> running -> finished over time, and out of order. Transitions that fall due
+//! together are applied under one pass, followed by one `task_group_status` event per group
+//! changed, so a burst of completions costs one status event rather than one per run.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, watch};
@@ -16,24 +19,36 @@ use crate::processor::Processor;
 use crate::rng::{DetRng, combine};
 use crate::state::{Group, Status};
 
+/// How runs end, as shares of all runs (each between 0 and 1, together at most 1); the rest
+/// complete.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Endings {
+    pub(crate) failed: f64,
+    pub(crate) cancelled: f64,
+    pub(crate) action_required: f64,
+}
+
 /// The planned life of one run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
+    /// When it may start running, at the earliest (a free slot may come later).
     pub(crate) running_at: Micros,
+    /// When it ends if it starts at `running_at`.
     pub(crate) done_at: Micros,
-    pub(crate) fails: bool,
+    /// The status it ends in: `completed`, `failed`, `cancelled` or `action_required`.
+    pub(crate) end: Status,
 }
 
 /// Plans a run created at `now`: latency drawn from the processor's range with a generator
 /// seeded by the seed and the input (so the same input takes the same time), scaled by
-/// `time_scale`; failure drawn from the seed and the run's own number.
+/// `time_scale`; the ending drawn from the seed and the run's own number.
 pub(crate) fn plan(
     seed: u64,
     input_hash: u64,
     run_number: u64,
     processor: Processor,
     time_scale: f64,
-    fail_rate: f64,
+    endings: Endings,
     now: Micros,
 ) -> Plan {
     let mut latency_rng = DetRng::new(combine(seed, input_hash));
@@ -43,11 +58,26 @@ pub(crate) fn plan(
     let total = (secs * 1e6 * time_scale).clamp(0.0, 1e15) as Micros;
     // About a tenth of the time is spent queued.
     let queued = total / 10;
-    let mut fail_rng = DetRng::new(combine(seed ^ 0x6661_696c, run_number));
+    // One roll, in bands: a given fail rate fails the same runs whatever the other shares.
+    let roll = DetRng::new(combine(seed ^ 0x6661_696c, run_number)).unit();
+    let bands = [
+        (endings.failed, Status::Failed),
+        (endings.cancelled, Status::Cancelled),
+        (endings.action_required, Status::ActionRequired),
+    ];
+    let mut end = Status::Completed;
+    let mut edge = 0.0;
+    for (share, status) in bands {
+        edge += share;
+        if share > 0.0 && roll < edge {
+            end = status;
+            break;
+        }
+    }
     Plan {
         running_at: now + queued,
         done_at: now + total,
-        fails: fail_rng.chance(fail_rate),
+        end,
     }
 }
 
@@ -76,53 +106,76 @@ impl Ord for Pending {
     }
 }
 
+/// Runs ready to start (with when they became ready), how many run now, and when a slot
+/// was last freed: a run starts when it is ready and a slot is free, whichever comes last.
+#[derive(Debug, Default)]
+struct Slots {
+    running: usize,
+    ready: VecDeque<(Arc<Group>, u32, Micros)>,
+    freed_at: Micros,
+}
+
 /// Pending transitions and the task that applies them.
 pub(crate) struct Scheduler {
     heap: Mutex<BinaryHeap<Reverse<Pending>>>,
     seq: std::sync::atomic::AtomicU64,
     wake: Notify,
     clock: Clock,
+    /// Most runs `running` at once; `None` for no limit.
+    capacity: Option<usize>,
+    slots: Mutex<Slots>,
 }
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scheduler").finish_non_exhaustive()
+        f.debug_struct("Scheduler")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }
 
 impl Scheduler {
-    pub(crate) fn new(clock: Clock) -> Scheduler {
+    pub(crate) fn new(clock: Clock, capacity: Option<usize>) -> Scheduler {
         Scheduler {
             heap: Mutex::new(BinaryHeap::new()),
             seq: std::sync::atomic::AtomicU64::new(0),
             wake: Notify::new(),
             clock,
+            capacity,
+            slots: Mutex::new(Slots::default()),
         }
     }
 
-    /// Schedules the transitions of runs `first..first + plans.len()` of `group`.
-    pub(crate) fn schedule(&self, group: &Arc<Group>, first: usize, plans: &[(Plan, Status)]) {
-        let mut heap = self
-            .heap
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (offset, (plan, end)) in plans.iter().enumerate() {
+    /// Schedules the start of runs `first..first + count` of `group`, each at its planned
+    /// `running_at` (it then waits for a slot).
+    pub(crate) fn schedule(&self, group: &Arc<Group>, first: usize, plans: &[Plan]) {
+        let mut heap = lock(&self.heap);
+        for (offset, plan) in plans.iter().enumerate() {
             let Ok(index) = u32::try_from(first + offset) else {
                 continue;
             };
-            for (due, to) in [(plan.running_at, Status::Running), (plan.done_at, *end)] {
-                let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                heap.push(Reverse(Pending {
-                    due,
-                    seq,
-                    group: Arc::clone(group),
-                    index,
-                    to,
-                }));
-            }
+            self.push(&mut heap, plan.running_at, group, index, Status::Running);
         }
         drop(heap);
         self.wake.notify_one();
+    }
+
+    fn push(
+        &self,
+        heap: &mut BinaryHeap<Reverse<Pending>>,
+        due: Micros,
+        group: &Arc<Group>,
+        index: u32,
+        to: Status,
+    ) {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        heap.push(Reverse(Pending {
+            due,
+            seq,
+            group: Arc::clone(group),
+            index,
+            to,
+        }));
     }
 
     /// Applies transitions as they fall due until `shutdown` flips.
@@ -143,49 +196,114 @@ impl Scheduler {
         }
     }
 
-    /// Applies every transition due now; returns when the next one is due.
+    /// Applies every transition due now (and those they make due now, such as a run started
+    /// in a slot another run freed); returns when the next one is due.
     fn apply_due(&self) -> Option<Micros> {
         let now = self.clock.now();
-        let mut due = Vec::new();
-        let next = {
-            let mut heap = self
-                .heap
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            while heap.peek().is_some_and(|p| p.0.due <= now) {
-                if let Some(Reverse(p)) = heap.pop() {
-                    due.push(p);
+        let mut changed: Vec<Arc<Group>> = Vec::new();
+        loop {
+            let due = {
+                let mut heap = lock(&self.heap);
+                let mut due = Vec::new();
+                while heap.peek().is_some_and(|p| p.0.due <= now) {
+                    if let Some(Reverse(p)) = heap.pop() {
+                        due.push(p);
+                    }
                 }
+                due
+            };
+            if due.is_empty() {
+                break;
             }
-            heap.peek().map(|p| p.0.due)
-        };
-        // Group the batch by group, keeping due order within each group.
-        due.sort_by_key(|p| (Arc::as_ptr(&p.group) as usize, p.due, p.seq));
-        let mut start = 0;
-        while start < due.len() {
-            let group = Arc::clone(&due[start].group);
-            let end = due[start..]
-                .iter()
-                .position(|p| !Arc::ptr_eq(&p.group, &group))
-                .map_or(due.len(), |n| start + n);
-            let logged = group.id.is_some();
-            let mut changed = false;
-            {
-                let mut inner = group.lock();
-                for p in &due[start..end] {
-                    changed |= inner.transition(p.index as usize, p.to, p.due, logged);
+            for p in due {
+                if p.to == Status::Running {
+                    lock(&self.slots)
+                        .ready
+                        .push_back((Arc::clone(&p.group), p.index, p.due));
+                } else if self.finish(&p) {
+                    let mut slots = lock(&self.slots);
+                    slots.running -= 1;
+                    slots.freed_at = slots.freed_at.max(p.due);
                 }
-                if changed && logged {
-                    inner.push_status_event();
-                }
+                note_changed(&mut changed, &p.group);
             }
-            if changed {
-                group.changed.notify_waiters();
-            }
-            start = end;
+            self.start_ready(&mut changed);
         }
-        next
+        for group in changed {
+            if group.id.is_some() {
+                group.lock().push_status_event();
+            }
+            group.changed.notify_waiters();
+        }
+        lock(&self.heap).peek().map(|p| p.0.due)
     }
+
+    /// Starts ready runs while slots are free, and plans how each ends.
+    fn start_ready(&self, changed: &mut Vec<Arc<Group>>) {
+        loop {
+            let (group, index, at) = {
+                let mut slots = lock(&self.slots);
+                if self.capacity.is_some_and(|cap| slots.running >= cap) {
+                    return;
+                }
+                let Some((group, index, ready_at)) = slots.ready.pop_front() else {
+                    return;
+                };
+                slots.running += 1;
+                (group, index, ready_at.max(slots.freed_at))
+            };
+            let logged = group.id.is_some();
+            let ending = group.lock().start(index as usize, at, logged);
+            match ending {
+                Some((done_at, end)) => {
+                    let to = if end == Status::Cancelled {
+                        Status::Cancelling
+                    } else {
+                        end
+                    };
+                    self.push(&mut lock(&self.heap), done_at, &group, index, to);
+                }
+                // Not startable (it cannot happen: runs never leave a final status early).
+                None => lock(&self.slots).running -= 1,
+            }
+            note_changed(changed, &group);
+        }
+    }
+
+    /// Applies a final transition; returns whether it freed a slot (the run stopped being
+    /// active). A run being cancelled stays `cancelling` for a tenth of its time first.
+    fn finish(&self, p: &Pending) -> bool {
+        let logged = p.group.id.is_some();
+        let mut inner = p.group.lock();
+        if !inner.transition(p.index as usize, p.to, p.due, logged) {
+            return false;
+        }
+        if p.to == Status::Cancelling {
+            let tail = inner.runs[p.index as usize].span() / 10;
+            drop(inner);
+            self.push(
+                &mut lock(&self.heap),
+                p.due + tail,
+                &p.group,
+                p.index,
+                Status::Cancelled,
+            );
+            return false;
+        }
+        !p.to.is_active()
+    }
+}
+
+fn note_changed(changed: &mut Vec<Arc<Group>>, group: &Arc<Group>) {
+    if !changed.iter().any(|g| Arc::ptr_eq(g, group)) {
+        changed.push(Arc::clone(group));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -195,19 +313,53 @@ mod tests {
     #[test]
     fn plans_are_deterministic_and_scaled() {
         let p = Processor::from_name("lite").unwrap();
-        let a = plan(7, 42, 1, p, 0.01, 0.0, 1_000);
-        let b = plan(7, 42, 1, p, 0.01, 0.0, 1_000);
+        let none = Endings::default();
+        let a = plan(7, 42, 1, p, 0.01, none, 1_000);
+        let b = plan(7, 42, 1, p, 0.01, none, 1_000);
         assert_eq!((a.running_at, a.done_at), (b.running_at, b.done_at));
         // lite takes 10–60 s; scaled by 0.01 that is 0.1–0.6 s.
         let total = a.done_at - 1_000;
         assert!((100_000..=600_000).contains(&total), "{total}");
         assert!(a.running_at <= a.done_at);
-        let instant = plan(7, 42, 1, p, 0.0, 0.0, 1_000);
+        let instant = plan(7, 42, 1, p, 0.0, none, 1_000);
         assert_eq!(instant.done_at, 1_000);
-        let fails = (0..1000)
-            .filter(|n| plan(7, 1, *n, p, 0.0, 0.25, 0).fails)
+        let fails = Endings {
+            failed: 0.25,
+            ..Endings::default()
+        };
+        let failed = (0..1000)
+            .filter(|n| plan(7, 1, *n, p, 0.0, fails, 0).end == Status::Failed)
             .count();
-        assert!((150..350).contains(&fails), "{fails}");
-        assert!((0..100).all(|n| !plan(7, 1, n, p, 0.0, 0.0, 0).fails));
+        assert!((150..350).contains(&failed), "{failed}");
+        assert!((0..100).all(|n| plan(7, 1, n, p, 0.0, none, 0).end == Status::Completed));
+    }
+
+    #[test]
+    fn every_ending_is_drawn_in_its_share_and_the_fail_rate_fails_the_same_runs() {
+        let p = Processor::from_name("lite").unwrap();
+        let all = Endings {
+            failed: 0.2,
+            cancelled: 0.2,
+            action_required: 0.2,
+        };
+        let fails_only = Endings {
+            failed: 0.2,
+            ..Endings::default()
+        };
+        let mut counts = std::collections::HashMap::new();
+        for n in 0..3000 {
+            let end = plan(7, 1, n, p, 0.0, all, 0).end;
+            *counts.entry(end.as_str()).or_insert(0) += 1;
+            let failed_alone = plan(7, 1, n, p, 0.0, fails_only, 0).end == Status::Failed;
+            assert_eq!(end == Status::Failed, failed_alone, "run {n}");
+        }
+        for status in ["completed", "failed", "cancelled", "action_required"] {
+            let n = counts.get(status).copied().unwrap_or(0);
+            let expected = if status == "completed" { 1200 } else { 600 };
+            assert!(
+                n > expected * 8 / 10 && n < expected * 12 / 10,
+                "{status}: {n}"
+            );
+        }
     }
 }

@@ -202,6 +202,8 @@ pub(crate) struct OutputContext<'a> {
     /// Compact JSON of `input`, for the seed.
     pub(crate) input_json: &'a [u8],
     pub(crate) processor: &'a str,
+    /// Names of the MCP servers the run was given: each gets one tool call in the output.
+    pub(crate) mcp_servers: &'a [String],
 }
 
 /// Writes the run's `output` object (JSON or text output) to `out`.
@@ -210,11 +212,12 @@ pub(crate) fn write_output(out: &mut Vec<u8>, ctx: &OutputContext<'_>) {
     let mut rng = DetRng::new(seed);
     let subject = Subject::from_input(ctx.input);
     match &ctx.spec.kind {
-        SpecKind::Json(node) => write_json_output(out, node, None, &subject, &mut rng),
+        SpecKind::Json(node) => write_json_output(out, node, None, ctx, &subject, &mut rng),
         SpecKind::Auto => write_json_output(
             out,
             &AUTO_SCHEMA.1,
             Some(&AUTO_SCHEMA.0),
+            ctx,
             &subject,
             &mut rng,
         ),
@@ -236,7 +239,9 @@ pub(crate) fn write_output(out: &mut Vec<u8>, ctx: &OutputContext<'_>) {
             push_json(out, &Value::String(content));
             out.extend_from_slice(b",\"basis\":[");
             write_basis(out, "output", &subject, &mut rng);
-            out.extend_from_slice(b"],\"mcp_tool_calls\":null,\"beta_fields\":null}");
+            out.extend_from_slice(b"],\"mcp_tool_calls\":");
+            write_tool_calls(out, ctx.mcp_servers, &subject);
+            out.extend_from_slice(b",\"beta_fields\":null}");
         }
     }
 }
@@ -245,6 +250,7 @@ fn write_json_output(
     out: &mut Vec<u8>,
     node: &Node,
     inferred: Option<&Value>,
+    ctx: &OutputContext<'_>,
     subject: &Subject,
     rng: &mut DetRng,
 ) {
@@ -253,19 +259,65 @@ fn write_json_output(
     push_json(out, &content);
     out.extend_from_slice(b",\"basis\":[");
     if let Value::Object(fields) = &content {
-        for (i, field) in fields.keys().enumerate() {
+        for (i, (field, value)) in fields.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             write_basis(out, field, subject, rng);
+            write_element_basis(out, field, value, subject, ctx.seed);
         }
     }
-    out.extend_from_slice(b"],\"mcp_tool_calls\":null,\"beta_fields\":null,\"output_schema\":");
+    out.extend_from_slice(b"],\"mcp_tool_calls\":");
+    write_tool_calls(out, ctx.mcp_servers, subject);
+    out.extend_from_slice(b",\"beta_fields\":null,\"output_schema\":");
     match inferred {
         Some(schema) => push_json(out, schema),
         None => out.extend_from_slice(b"null"),
     }
     out.push(b'}');
+}
+
+/// One basis entry per element of a list field (`field.0`, `field.1`, ...), after the
+/// field's own entry, as the API gives them. Drawn from a generator of their own, so that
+/// the entries of the other fields do not depend on the length of a list.
+fn write_element_basis(
+    out: &mut Vec<u8>,
+    field: &str,
+    value: &Value,
+    subject: &Subject,
+    seed: u64,
+) {
+    let Value::Array(elements) = value else {
+        return;
+    };
+    let mut rng = DetRng::new(hash_bytes(seed ^ 0x656c_656d, field.as_bytes()));
+    for i in 0..elements.len() {
+        out.push(b',');
+        write_basis(out, &format!("{field}.{i}"), subject, &mut rng);
+    }
+}
+
+/// `mcp_tool_calls`: `null` without MCP servers, else one call to each server.
+fn write_tool_calls(out: &mut Vec<u8>, servers: &[String], subject: &Subject) {
+    if servers.is_empty() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let calls: Vec<Value> = servers
+        .iter()
+        .enumerate()
+        .map(|(i, server)| {
+            serde_json::json!({
+                "tool_call_id": format!("call_{i}"),
+                "server_name": server,
+                "tool_name": "search",
+                "arguments": serde_json::json!({"query": subject.name}).to_string(),
+                "content": format!("Results about {} from {server}", subject.name),
+                "error": null,
+            })
+        })
+        .collect();
+    push_json(out, &Value::Array(calls));
 }
 
 /// A `FieldBasis` entry, fields in the order the API writes them.
@@ -344,6 +396,7 @@ mod tests {
                 input,
                 input_json: &json,
                 processor: "core",
+                mcp_servers: &[],
             },
         );
         serde_json::from_slice(&out).unwrap()
@@ -391,7 +444,17 @@ mod tests {
                 .unwrap()
                 .contains("Initech")
         );
-        assert_eq!(auto["basis"].as_array().unwrap().len(), 3);
+        // One entry per field, then one per element of each list field.
+        let basis = auto["basis"].as_array().unwrap();
+        let fields: Vec<&str> = basis.iter().map(|b| b["field"].as_str().unwrap()).collect();
+        let top: Vec<&&str> = fields.iter().filter(|f| !f.contains('.')).collect();
+        assert_eq!(top.len(), 3, "{fields:?}");
+        for field in &fields {
+            if let Some((list, index)) = field.split_once('.') {
+                let elements = auto["content"][list].as_array().unwrap();
+                assert!(index.parse::<usize>().unwrap() < elements.len(), "{field}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::config::Drip;
+use crate::connections::Slot;
 use crate::outage::Outages;
 use crate::rng::DetRng;
 use crate::wire;
@@ -63,6 +64,8 @@ pub(crate) struct SseSink {
     on_incident: Box<dyn Fn(Incident) + Send + Sync>,
     /// A hang outage silences the stream.
     outages: Arc<Outages>,
+    /// The stream's place under `max_event_streams`, given back when the stream ends.
+    slot: Option<Slot>,
 }
 
 impl SseSink {
@@ -82,9 +85,16 @@ impl SseSink {
                 end_pending: false,
                 on_incident,
                 outages,
+                slot: None,
             },
             rx,
         )
+    }
+
+    /// Holds `slot` (a place among the open streams) until the stream ends.
+    pub(crate) fn holding(mut self, slot: Slot) -> SseSink {
+        self.slot = Some(slot);
+        self
     }
 
     /// Appends one event frame whose JSON `write` produces. `counted` events count towards

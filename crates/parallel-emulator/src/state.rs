@@ -73,13 +73,18 @@ pub(crate) struct Run {
     pub(crate) status: Status,
     pub(crate) processor: Processor,
     pub(crate) events_enabled: bool,
-    /// Decided at creation: the run ends `failed` instead of `completed`.
-    pub(crate) fails: bool,
+    /// Decided at creation: the status the run ends in (`completed`, `failed`, `cancelled`
+    /// or `action_required`).
+    pub(crate) end: Status,
     pub(crate) created_at: Micros,
     pub(crate) modified_at: Micros,
-    /// Planned times of the `running` and final transitions.
+    /// Times of the `running` and final transitions: planned at creation, set again when the
+    /// run gets a slot and starts.
     pub(crate) running_at: Micros,
     pub(crate) done_at: Micros,
+    /// The group's change number when the run last changed (the runs stream's order in
+    /// change-order mode).
+    pub(crate) change: u64,
     /// The run's `TaskRunInput` as the API echoes it (compact JSON), except that the common
     /// tail of all-null optional fields is left out when `null_tail` is set: it is the same
     /// for most runs and would otherwise be a quarter of a run's memory.
@@ -103,6 +108,16 @@ impl Run {
         if self.null_tail {
             out.extend_from_slice(NULL_TAIL);
         }
+    }
+
+    /// How long the run runs once started.
+    pub(crate) fn span(&self) -> Micros {
+        (self.done_at - self.running_at).max(0)
+    }
+
+    /// Whether it ended (or will end) in a status other than `completed`.
+    pub(crate) fn fails(&self) -> bool {
+        self.end != Status::Completed
     }
 
     pub(crate) fn input_value_json(&self) -> &[u8] {
@@ -164,6 +179,8 @@ pub(crate) struct Group {
 #[derive(Debug)]
 pub(crate) struct GroupInner {
     pub(crate) runs: Vec<Run>,
+    /// Changes made to the group's runs so far (additions and transitions).
+    pub(crate) changes: u64,
     counts: [u64; 7],
     modified_at: Micros,
     pub(crate) events: Vec<LogEntry>,
@@ -177,6 +194,7 @@ impl Group {
             metadata,
             inner: Mutex::new(GroupInner {
                 runs: Vec::new(),
+                changes: 0,
                 counts: [0; 7],
                 modified_at: created_at,
                 events: Vec::new(),
@@ -206,7 +224,9 @@ impl GroupInner {
     /// Appends runs (already in their initial status) and returns the position of the first.
     pub(crate) fn push_runs(&mut self, runs: Vec<Run>, logged: bool, now: Micros) -> usize {
         let first = self.runs.len();
-        for run in runs {
+        for mut run in runs {
+            self.changes += 1;
+            run.change = self.changes;
             self.counts[run.status.index()] += 1;
             let terminal = !run.status.is_active();
             self.runs.push(run);
@@ -238,6 +258,8 @@ impl GroupInner {
         }
         self.counts[run.status.index()] -= 1;
         self.counts[to.index()] += 1;
+        self.changes += 1;
+        run.change = self.changes;
         run.status = to;
         run.modified_at = at;
         self.modified_at = self.modified_at.max(at);
@@ -245,6 +267,26 @@ impl GroupInner {
             self.push_run_event(index);
         }
         true
+    }
+
+    /// Starts the queued run at `index` at time `at`: it runs for its planned span from now.
+    /// Returns when it ends and how, or `None` when it is not queued.
+    pub(crate) fn start(
+        &mut self,
+        index: usize,
+        at: Micros,
+        logged: bool,
+    ) -> Option<(Micros, Status)> {
+        let run = self.runs.get_mut(index)?;
+        if run.status != Status::Queued {
+            return None;
+        }
+        let span = run.span();
+        run.running_at = at;
+        run.done_at = at + span;
+        let ending = (run.done_at, run.end);
+        self.transition(index, Status::Running, at, logged);
+        Some(ending)
     }
 
     fn push_run_event(&mut self, index: usize) {
@@ -256,6 +298,20 @@ impl GroupInner {
     pub(crate) fn push_status_event(&mut self) {
         let status = self.status();
         self.events.push(LogEntry::Status(Box::new(status)));
+    }
+
+    /// The positions of the runs changed after change `after`, in the order they last
+    /// changed, with their change numbers: the runs stream in change-order mode.
+    pub(crate) fn changed_after(&self, after: u64) -> Vec<(u64, usize)> {
+        let mut changed: Vec<(u64, usize)> = self
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, run)| run.change > after)
+            .map(|(i, run)| (run.change, i))
+            .collect();
+        changed.sort_unstable();
+        changed
     }
 
     /// Copies up to `max` log entries starting at `from` (0-based).
@@ -319,11 +375,12 @@ impl Store {
     pub(crate) fn add_runs(&self, group: &Arc<Group>, runs: Vec<Run>, now: Micros) -> AddOutcome {
         let ids: Vec<RunId> = runs.iter().map(|r| r.id).collect();
         let logged = group.id.is_some();
-        let (first, events_before, status) = {
+        let (first, events_before, changes_before, status) = {
             let mut inner = group.lock();
             let events_before = inner.events.len();
+            let changes_before = inner.changes;
             let first = inner.push_runs(runs, logged, now);
-            (first, events_before, inner.status())
+            (first, events_before, changes_before, inner.status())
         };
         {
             let mut index = write(&self.runs);
@@ -337,6 +394,7 @@ impl Store {
         AddOutcome {
             first,
             events_before,
+            changes_before,
             status,
         }
     }
@@ -351,6 +409,8 @@ impl Store {
 pub(crate) struct AddOutcome {
     pub(crate) first: usize,
     pub(crate) events_before: usize,
+    /// The group's change count before the add (the runs cursor in change-order mode).
+    pub(crate) changes_before: u64,
     pub(crate) status: StatusSnapshot,
 }
 

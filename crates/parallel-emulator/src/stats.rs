@@ -77,6 +77,9 @@ pub struct Stats {
     pub runs_created: u64,
     /// Requests that reached an endpoint (after routing, before authentication and faults).
     requests: [u64; 11],
+    /// Response body bytes each endpoint handed to the connection (event streams included,
+    /// up to where the client went away).
+    bytes: [u64; 11],
     /// Requests answered `429` on purpose.
     pub injected_429: u64,
     /// Requests answered with a 5xx on purpose.
@@ -121,6 +124,18 @@ impl Stats {
     pub fn total_requests(&self) -> u64 {
         self.requests.iter().sum()
     }
+
+    /// Response body bytes `endpoint` handed to the connection: every byte of every answer,
+    /// errors included, and of an event stream up to where the client closed it (what the
+    /// server wrote into its socket, whether or not the client read it).
+    pub fn bytes(&self, endpoint: Endpoint) -> u64 {
+        self.bytes[endpoint.index()]
+    }
+
+    /// Response body bytes of all endpoints together.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +143,7 @@ pub(crate) struct Counters {
     pub(crate) groups_created: AtomicU64,
     pub(crate) runs_created: AtomicU64,
     requests: [AtomicU64; 11],
+    bytes: [AtomicU64; 11],
     pub(crate) injected_429: AtomicU64,
     pub(crate) injected_5xx: AtomicU64,
     pub(crate) responses_lost: AtomicU64,
@@ -151,6 +167,10 @@ impl Counters {
         self.requests[endpoint.index()].fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn served(&self, endpoint: Endpoint, bytes: usize) {
+        self.bytes[endpoint.index()].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn bump(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -161,6 +181,7 @@ impl Counters {
             groups_created: get(&self.groups_created),
             runs_created: get(&self.runs_created),
             requests: std::array::from_fn(|i| get(&self.requests[i])),
+            bytes: std::array::from_fn(|i| get(&self.bytes[i])),
             injected_429: get(&self.injected_429),
             injected_5xx: get(&self.injected_5xx),
             responses_lost: get(&self.responses_lost),

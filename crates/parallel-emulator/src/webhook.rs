@@ -1,4 +1,4 @@
-//! Webhooks (beta `webhook-2025-08-12`): where a run's deliveries go, how they are signed, and
+//! Webhooks: where a run's deliveries go, how they are signed, and
 //! one delivery attempt over plain HTTP.
 //!
 //! A delivery is `POST`ed with `webhook-id`, `webhook-timestamp` (Unix seconds) and
@@ -38,8 +38,11 @@ impl fmt::Debug for Secret {
 #[derive(Debug)]
 pub(crate) struct Target {
     pub(crate) url: String,
+    /// The host to connect to: a name, or an IP address without brackets.
     host: String,
     port: u16,
+    /// The `Host` header: `host:port`, an IPv6 address in brackets.
+    host_header: String,
     path: String,
     /// The run's own secret; else the emulator's.
     pub(crate) secret: Option<Secret>,
@@ -71,6 +74,7 @@ pub(crate) fn target(value: Option<&Value>, loc: &str) -> Result<Option<Target>,
             "`{host}` is not a loopback host; the emulator delivers webhooks only to http://127.x.x.x, localhost or [::1], never off the machine"
         )));
     }
+    let port = port(&uri).map_err(|problem| refuse(format!("`{url}`: {problem}")))?;
     let wanted = hook
         .get("event_types")
         .and_then(Value::as_array)
@@ -78,10 +82,16 @@ pub(crate) fn target(value: Option<&Value>, loc: &str) -> Result<Option<Target>,
     if !wanted {
         return Ok(None);
     }
+    let host_header = if bare.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{bare}]:{port}")
+    } else {
+        format!("{bare}:{port}")
+    };
     Ok(Some(Target {
         url: url.to_owned(),
         host: bare.to_owned(),
-        port: uri.port_u16().unwrap_or(80),
+        port,
+        host_header,
         path: uri
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
@@ -90,6 +100,28 @@ pub(crate) fn target(value: Option<&Value>, loc: &str) -> Result<Option<Target>,
             .and_then(Value::as_str)
             .map(|s| Secret(s.to_owned())),
     }))
+}
+
+/// The port of an `http` URL: the one written, which must be a number from 1 to 65535 (the
+/// `http` crate reads `:99999` as no port at all), else 80.
+fn port(uri: &Uri) -> Result<u16, String> {
+    let authority = uri.authority().map_or("", http::uri::Authority::as_str);
+    // After the userinfo, and after the brackets of an IPv6 address.
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, rest)| rest);
+    let after_host = match host_and_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+        None => host_and_port.find(':').map_or("", |i| &host_and_port[i..]),
+    };
+    match after_host.strip_prefix(':') {
+        None | Some("") => Ok(80),
+        Some(text) => text
+            .parse::<u16>()
+            .ok()
+            .filter(|port| *port != 0)
+            .ok_or_else(|| format!("`{text}` is not a port (1 to 65535)")),
+    }
 }
 
 /// The `webhook-signature` value for one delivery.
@@ -158,10 +190,7 @@ pub(crate) async fn post(
             .map_err(|e| format!("HTTP handshake failed: {e}"))?;
         tokio::spawn(conn);
         let request = Request::post(target.path.as_str())
-            .header(
-                http::header::HOST,
-                format!("{}:{}", target.host, target.port),
-            )
+            .header(http::header::HOST, target.host_header.as_str())
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("webhook-id", signed.id)
             .header("webhook-timestamp", signed.timestamp.to_string())
@@ -211,13 +240,25 @@ mod tests {
             let t = target(Some(&hook(ok)), "webhook").unwrap().unwrap();
             assert_eq!(t.url, ok);
         }
-        assert_eq!(
-            target(Some(&hook("http://[::1]:7/")), "")
-                .unwrap()
-                .unwrap()
-                .host,
-            "::1"
-        );
+        let v6 = target(Some(&hook("http://[::1]:7/")), "").unwrap().unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 7));
+        assert_eq!(v6.host_header, "[::1]:7");
+        let v4 = target(Some(&hook("http://localhost/x")), "")
+            .unwrap()
+            .unwrap();
+        assert_eq!((v4.port, v4.host_header.as_str()), (80, "localhost:80"));
+        for bad_port in [
+            "http://127.0.0.1:99999/h",
+            "http://127.0.0.1:0/h",
+            "http://[::1]:65536/h",
+        ] {
+            let e = target(Some(&hook(bad_port)), "webhook").unwrap_err();
+            assert!(
+                e.message.contains("is not a port"),
+                "{bad_port}: {}",
+                e.message
+            );
+        }
         for bad in [
             "http://example.com/h",
             "https://127.0.0.1/h",

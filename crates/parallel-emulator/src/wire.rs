@@ -153,6 +153,7 @@ pub(crate) fn write_run_output(out: &mut Vec<u8>, run: &Run, seed: u64) {
 fn write_strict_output(out: &mut Vec<u8>, run: &Run, seed: u64) {
     let input_json = run.input_value_json();
     let input: Value = serde_json::from_slice(input_json).unwrap_or(Value::Null);
+    let mcp_servers = mcp_server_names(run);
     write_output(
         out,
         &OutputContext {
@@ -161,8 +162,27 @@ fn write_strict_output(out: &mut Vec<u8>, run: &Run, seed: u64) {
             input: &input,
             input_json,
             processor: run.processor.name(),
+            mcp_servers: &mcp_servers,
         },
     );
+}
+
+/// The names of the MCP servers the run was given (none when its optional fields are all
+/// null, the common case, which is not parsed).
+fn mcp_server_names(run: &Run) -> Vec<String> {
+    if run.null_tail {
+        return Vec::new();
+    }
+    let Ok(Value::Object(input)) = serde_json::from_slice::<Value>(&run.input) else {
+        return Vec::new();
+    };
+    let Some(Value::Array(servers)) = input.get("mcp_servers") else {
+        return Vec::new();
+    };
+    servers
+        .iter()
+        .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect()
 }
 
 /// `TaskRunResult`.

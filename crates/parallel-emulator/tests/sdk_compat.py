@@ -193,6 +193,18 @@ def workflow(client):
     check_model(run_input, "task_run.retrieve_input()")
     ok(run_input.processor == "lite", "retrieve_input() echoes the processor")
 
+    # The SDK sends no beta header unless asked: a webhook and MCP servers go without one.
+    hooked = client.task_run.create(
+        input="Who runs Hooli?",
+        processor="lite",
+        webhook={"url": "http://127.0.0.1:9/hook", "event_types": ["task_run.status"]},
+        mcp_servers=[{"name": "crm", "url": "https://mcp.example"}],
+    )
+    check_model(hooked, "task_run.create(webhook=..., mcp_servers=...)")
+    hooked_input = client.task_run.retrieve_input(hooked.run_id)
+    ok(hooked_input.webhook is not None and hooked_input.webhook.url == "http://127.0.0.1:9/hook",
+       "a webhook is accepted without betas= and echoed")
+
     with_events = client.task_run.create(input={"company_name": "Globex"}, processor="pro")
     run_events = list(client.task_run.events(with_events.run_id))
     check_model(run_events, "task_run.events()")

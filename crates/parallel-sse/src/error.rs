@@ -77,8 +77,13 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// An error from an [`EventStream`](crate::EventStream): either the byte source failed or the
-/// parser hit a limit.
+/// An error from an [`EventStream`](crate::EventStream) or a
+/// [`FrameStream`](crate::FrameStream): either the byte source failed or the parser hit a
+/// limit.
+///
+/// `Display` never repeats [`source()`](std::error::Error::source): a source error reads
+/// "reading the event stream failed" and is itself the `source()`, which error reporters print
+/// after it; a parse error is the parser's [`Error`], shown as it is, with no `source()`.
 #[derive(Debug)]
 pub enum StreamError<E> {
     /// The underlying byte stream returned an error; it is passed through unchanged.
@@ -99,10 +104,11 @@ impl<E> StreamError<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for StreamError<E> {
+impl<E> fmt::Display for StreamError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamError::Source(e) => write!(f, "reading the event stream failed: {e}"),
+            // The cause is `source()`: naming it here too would print it twice in a report.
+            StreamError::Source(_) => f.write_str("reading the event stream failed"),
             StreamError::Parse(e) => e.fmt(f),
         }
     }
@@ -112,7 +118,8 @@ impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StreamError::Source(e) => Some(e),
-            StreamError::Parse(e) => Some(e),
+            // Shown in full by `Display`; its own cause (none today) comes next.
+            StreamError::Parse(e) => std::error::Error::source(e),
         }
     }
 }

@@ -68,21 +68,28 @@ impl fmt::Debug for Event {
     }
 }
 
-/// Inline capacity of [`SmallStr`]: event names such as `task_run.state` and typical ids fit.
-const INLINE: usize = 22;
+/// Inline capacity of [`SmallStr`]: event names such as `task_run.progress_stats` and
+/// typical ids fit.
+const INLINE: usize = 23;
 
-/// An immutable string that is stored inline up to 22 bytes, else shared behind an `Arc`, so
+/// An immutable string that is stored inline up to 23 bytes, else shared behind an `Arc`, so
 /// copying it into every event costs no allocation and never pins a chunk.
+///
+/// Laid out in whole words (the inline text and its length share one 24-byte array) rather
+/// than as an enum: every event copies two of these, and copies of odd sizes (overlapping
+/// moves) stall the loads that follow them.
 #[derive(Clone)]
-pub(crate) enum SmallStr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Shared(Arc<str>),
+pub(crate) struct SmallStr {
+    /// The inline text in `inline[..len]`, its length in the last byte.
+    inline: [u8; INLINE + 1],
+    /// The text, when longer than `INLINE` bytes (then `inline` is unused).
+    shared: Option<Arc<str>>,
 }
 
 impl SmallStr {
-    pub(crate) const EMPTY: SmallStr = SmallStr::Inline {
-        len: 0,
-        bytes: [0; INLINE],
+    pub(crate) const EMPTY: SmallStr = SmallStr {
+        inline: [0; INLINE + 1],
+        shared: None,
     };
 
     /// Decodes `raw` as UTF-8 with replacement (the SSE decoding rule).
@@ -98,35 +105,70 @@ impl SmallStr {
 
     fn from_str(s: &str) -> SmallStr {
         if s.len() <= INLINE {
-            let mut bytes = [0; INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            // `s.len() <= 22`, so the cast cannot truncate.
+            let mut inline = [0; INLINE + 1];
+            inline[..s.len()].copy_from_slice(s.as_bytes());
+            // `s.len() <= 23`, so the cast cannot truncate.
             #[allow(clippy::cast_possible_truncation)]
-            SmallStr::Inline {
-                len: s.len() as u8,
-                bytes,
+            {
+                inline[INLINE] = s.len() as u8;
+            }
+            SmallStr {
+                inline,
+                shared: None,
             }
         } else {
-            SmallStr::Shared(Arc::from(s))
+            SmallStr {
+                shared: Some(Arc::from(s)),
+                ..SmallStr::EMPTY
+            }
         }
     }
 
     #[inline]
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        match self {
-            SmallStr::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            SmallStr::Shared(s) => s.as_bytes(),
+        match &self.shared {
+            Some(s) => s.as_bytes(),
+            None => &self.inline[..usize::from(self.inline[INLINE])],
         }
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        match self {
+        match &self.shared {
+            Some(s) => s,
             // Inline bytes were copied from a `&str`, so this never fails; the fallback only
             // keeps the code free of panics.
-            SmallStr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            None => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+        }
+    }
+
+    /// Whether `hay` starts with this string. Inline strings are compared a word at a time,
+    /// without a call: the parser asks this of every repeated `event:` line, where a call to
+    /// `memcmp` for a name of a dozen bytes costs more than the comparison.
+    #[inline]
+    pub(crate) fn is_prefix_of(&self, hay: &[u8]) -> bool {
+        let len = usize::from(self.inline[INLINE]);
+        match (&self.shared, hay.get(..INLINE + 1)) {
+            (None, Some(front)) => {
+                let mut differ = 0;
+                for (word, (h, n)) in front
+                    .chunks_exact(8)
+                    .zip(self.inline.chunks_exact(8))
+                    .enumerate()
+                {
+                    let h = u64::from_le_bytes(h.try_into().unwrap_or_default());
+                    let n = u64::from_le_bytes(n.try_into().unwrap_or_default());
+                    // The bytes of this word that belong to the string (little-endian: low).
+                    let kept = len.saturating_sub(8 * word).min(8);
+                    let mask = if kept == 8 {
+                        u64::MAX
+                    } else {
+                        (1u64 << (8 * kept)) - 1
+                    };
+                    differ |= (h ^ n) & mask;
+                }
+                differ == 0
             }
-            SmallStr::Shared(s) => s,
+            _ => hay.starts_with(self.as_bytes()),
         }
     }
 
@@ -162,12 +204,38 @@ mod tests {
 
     #[test]
     fn short_strings_are_inline_and_long_ones_shared() {
-        let short = SmallStr::from_utf8_lossy(b"task_run.state");
-        assert!(matches!(short, SmallStr::Inline { .. }));
-        assert_eq!(short.as_str(), "task_run.state");
-        let long = SmallStr::from_utf8_lossy(&[b'x'; 23]);
-        assert!(matches!(long, SmallStr::Shared(_)));
-        assert_eq!(long.as_str(), "x".repeat(23));
+        let short = SmallStr::from_utf8_lossy(b"task_run.progress_stats");
+        assert!(short.shared.is_none());
+        assert_eq!(short.as_str(), "task_run.progress_stats");
+        let long = SmallStr::from_utf8_lossy(&[b'x'; 24]);
+        assert!(long.shared.is_some());
+        assert_eq!(long.as_str(), "x".repeat(24));
+    }
+
+    #[test]
+    fn prefixes_are_found_inline_and_shared() {
+        let hay = b"task_run.state\nand a tail long enough for the word compare";
+        for (name, expected) in [
+            ("task_run.state", true),
+            ("task_run.stat", true),
+            ("", true),
+            ("task_run.statf", false),
+            ("uask_run.state", false),
+            ("task_run.state\nand a tail", true),
+            ("task_run.state\nand a tail long", true),
+            ("task_run.state\nand a tail lonG", false),
+        ] {
+            let small = SmallStr::from_utf8_lossy(name.as_bytes());
+            assert_eq!(small.is_prefix_of(hay), expected, "{name:?}");
+            // Near the end of the input the plain comparison is used.
+            let short = &hay[..name.len().min(hay.len())];
+            assert_eq!(
+                small.is_prefix_of(short),
+                expected && short.len() == name.len(),
+                "{name:?}"
+            );
+        }
+        assert!(!SmallStr::from_utf8_lossy(b"event").is_prefix_of(b"even"));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! exactly.
 //!
 //! - [`Parser`] is the sans-IO core: [`push`](Parser::push) chunks of bytes as they arrive,
-//!   take complete events from [`next_event`](Parser::next_event), call
-//!   [`finish`](Parser::finish) at end of stream.
+//!   take complete events from [`next_event`](Parser::next_event) (or events and comments,
+//!   as [`Frame`]s, from [`next_frame`](Parser::next_frame)), call
+//!   [`finish`](Parser::finish) at end of stream and ask
+//!   [`ended_inside_event`](Parser::ended_inside_event) whether it was cut short.
 //! - [`EventStream`] wraps any `Stream<Item = Result<Bytes, E>>` (an HTTP body, say) and yields
-//!   `Result<Event, StreamError<E>>`.
+//!   `Result<Event, StreamError<E>>`; [`FrameStream`] yields comments too.
 //! - [`Event`] carries the event type, the data as [`bytes::Bytes`] and the last event id.
 //! - [`Limits`] bounds memory per line and per event; exceeding one is an [`Error`].
 //!
@@ -35,15 +37,17 @@
 
 mod error;
 mod event;
+mod frame;
 mod limits;
 mod parser;
 mod stream;
 
 pub use error::{Error, StreamError};
 pub use event::Event;
+pub use frame::Frame;
 pub use limits::Limits;
 pub use parser::Parser;
-pub use stream::EventStream;
+pub use stream::{EventStream, FrameStream};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.
 #[cfg(doctest)]

@@ -1,30 +1,37 @@
-//! The sans-IO parser: bytes in through [`Parser::push`], events out of [`Parser::next_event`].
+//! The sans-IO parser: bytes in through [`Parser::push`], frames out of [`Parser::next_frame`]
+//! (or events only, out of [`Parser::next_event`]).
 
 // The per-line helpers are forced inline: measured on 230-byte events, leaving them to the
 // inliner cost a quarter of the throughput in moves of the event between frames.
 #![allow(clippy::inline_always)]
 
+mod block;
+mod buffer;
+mod line;
+mod whole;
+
 use std::collections::VecDeque;
-use std::mem;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use self::block::{Block, Dispatched, LineKind};
+use self::line::{LineEnds, Partial};
+use self::whole::Whole;
 use crate::error::{Error, LimitKind};
 use crate::event::{Event, SmallStr};
+use crate::frame::Frame;
 use crate::limits::Limits;
 
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
-/// Smallest buffer allocated for lines spanning chunks and for multi-line data. Events are
-/// frozen out of these buffers as slices, so one allocation serves many events.
-const MIN_BUFFER: usize = 16 * 1024;
-
 /// An incremental, zero-copy server-sent events parser (sans-IO).
 ///
 /// Feed chunks with [`push`](Parser::push) in stream order, then call
-/// [`next_event`](Parser::next_event) until it returns `None`; call [`finish`](Parser::finish)
-/// at end of stream. The output depends only on the concatenated bytes, never on how they were
-/// cut.
+/// [`next_event`](Parser::next_event) (or [`next_frame`](Parser::next_frame), which also
+/// reports comments) until it returns `None`; call [`finish`](Parser::finish) at end of stream,
+/// drain the last events, and ask [`ended_inside_event`](Parser::ended_inside_event) whether
+/// the stream was cut short. The output depends only on the concatenated bytes, never on how
+/// they were cut.
 ///
 /// Every byte is scanned once (by `memchr2` for CR/LF). A line lying inside one chunk is never
 /// copied: a one-line `data:` event's data is a slice of the chunk. A line spanning chunks is
@@ -37,10 +44,14 @@ const MIN_BUFFER: usize = 16 * 1024;
 /// let mut parser = Parser::new();
 /// parser.push(Bytes::from_static(b"event: ping\ndata: {\"n\":"));
 /// assert!(parser.next_event().is_none()); // the event is not complete yet
-/// parser.push(Bytes::from_static(b"1}\n\n"));
+/// parser.push(Bytes::from_static(b"1}\n\ndata: {\"n\":2"));
 /// let event = parser.next_event().unwrap().unwrap();
 /// assert_eq!(event.event_type(), "ping");
 /// assert_eq!(event.data_str(), r#"{"n":1}"#);
+/// // The server stops in the middle of the second event.
+/// parser.finish();
+/// assert!(parser.next_event().is_none());
+/// assert!(parser.ended_inside_event());
 /// ```
 #[derive(Clone, Default)]
 pub struct Parser {
@@ -60,14 +71,19 @@ pub struct Parser {
     /// How many bytes of a leading BOM have been matched so far.
     bom_matched: u8,
     block: Block,
+    /// A comment line just read, for [`Parser::next_frame`].
+    comment: Option<Bytes>,
     last_event_id: SmallStr,
     retry: Option<u64>,
     limits: Limits,
     finished: bool,
+    /// The end of the stream was reached (after `finish`, every chunk read).
+    ended: bool,
+    /// The stream ended inside an event (set when `ended` is).
+    cut: bool,
     failed: bool,
-    /// Bytes looked at by the line and colon scans, to prove no byte is rescanned.
-    #[cfg(test)]
-    examined: usize,
+    /// Bytes looked at by the line scans, to prove no byte is rescanned.
+    examined: Examined,
 }
 
 impl std::fmt::Debug for Parser {
@@ -84,42 +100,10 @@ impl std::fmt::Debug for Parser {
             .field("retry", &self.retry)
             .field("limits", &self.limits)
             .field("finished", &self.finished)
+            .field("ended_inside_event", &self.cut)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
-}
-
-/// The event under construction (the spec's data, event-type and last-event-ID buffers).
-#[derive(Debug, Clone, Default)]
-struct Block {
-    data: Data,
-    /// Data bytes gathered, counting one separator per line (what the limits count).
-    data_len: usize,
-    data_lines: usize,
-    /// Holds the joined data when the block has several `data:` lines.
-    joined: BytesMut,
-    /// The last non-empty `event:` value seen. Kept across events, so that a stream repeating
-    /// one name stores it once; `has_type` says whether it applies to this block.
-    event_type: SmallStr,
-    has_type: bool,
-    /// An `id:` field seen in this block, committed at the next blank line.
-    pending_id: Option<SmallStr>,
-    /// Bytes looked at by field-name searches (tests only).
-    #[cfg(test)]
-    colon_scanned: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-enum Data {
-    #[default]
-    Empty,
-    /// One `data:` line lying in the current chunk, `chunk[start..end]`: sliced only when the
-    /// event is dispatched (or the chunk is replaced), so the slice is made once, in place.
-    InChunk { start: usize, end: usize },
-    /// One `data:` line: its value, sliced from a chunk.
-    One(Bytes),
-    /// Several lines, joined in `Block::joined`.
-    Joined,
 }
 
 impl Parser {
@@ -166,6 +150,18 @@ impl Parser {
         self.finished = true;
     }
 
+    /// Whether the stream ended inside an event: after [`finish`](Parser::finish), once
+    /// [`next_event`](Parser::next_event) or [`next_frame`](Parser::next_frame) has returned
+    /// `None`, true when the last bytes were a line without its line end, or lines of a block
+    /// that no blank line closed (which the SSE rules discard, `id:` included). A stream that
+    /// ended after a blank line, or after a complete comment line, ended between events.
+    ///
+    /// An HTTP client uses this to tell a server that closed the stream cleanly from a
+    /// connection cut in the middle of an event. Always false before the end.
+    pub fn ended_inside_event(&self) -> bool {
+        self.cut
+    }
+
     /// The stream's last event id: the value of the most recent `id:` field whose block was
     /// closed by a blank line (`""` if none). Send it as `Last-Event-ID` when reconnecting.
     pub fn last_event_id(&self) -> &str {
@@ -179,28 +175,95 @@ impl Parser {
     }
 
     /// The next complete event, `None` when more input is needed (or the stream is over).
+    /// Comments are skipped; [`next_frame`](Parser::next_frame) reports them too.
     ///
     /// An `Err` means a limit was exceeded; the parser then drops its buffers and returns
     /// `None` from then on.
+    #[inline]
     pub fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        // Inlined, so that the event is made in the caller's frame: returned from a call,
+        // the caller's copy of it would reload what was just stored, in other pieces, and
+        // stall on every event.
+        match self.next_dispatched()? {
+            Ok(found) => Some(Ok(self.event(found))),
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// The data of the next event (for [`next_event`](Parser::next_event)).
+    fn next_dispatched(&mut self) -> Option<Result<Dispatched, Error>> {
+        loop {
+            match self.advance::<false>()? {
+                Ok(Found::Event(found)) => return Some(Ok(found)),
+                // Not made when comments are not asked for.
+                Ok(Found::Comment(_)) => {}
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+
+    /// The next complete event or comment line, in stream order; `None` when more input is
+    /// needed (or the stream is over). A comment completes at its line end, an event at the
+    /// blank line that dispatches it. Errors as for [`next_event`](Parser::next_event).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use parallel_sse::{Frame, Parser};
+    ///
+    /// let mut parser = Parser::new();
+    /// parser.push(Bytes::from_static(b": keep-alive\n\ndata: 1\n\n"));
+    /// assert!(matches!(parser.next_frame(), Some(Ok(Frame::Comment(text))) if text == " keep-alive"));
+    /// assert!(matches!(parser.next_frame(), Some(Ok(Frame::Event(event))) if event.data() == "1"));
+    /// assert!(parser.next_frame().is_none());
+    /// ```
+    #[inline]
+    pub fn next_frame(&mut self) -> Option<Result<Frame, Error>> {
+        // Inlined for the reason given in `next_event`.
+        Some(match self.next_found()? {
+            Ok(Found::Event(found)) => Ok(Frame::Event(self.event(found))),
+            Ok(Found::Comment(text)) => Ok(Frame::Comment(text)),
+            Err(error) => Err(error),
+        })
+    }
+
+    /// The next event's data or comment (for [`next_frame`](Parser::next_frame)).
+    fn next_found(&mut self) -> Option<Result<Found, Error>> {
+        self.advance::<true>()
+    }
+
+    /// The event handed out for a dispatched block: its type and the stream's last event id
+    /// as they stand at dispatch.
+    #[inline(always)]
+    fn event(&self, found: Dispatched) -> Event {
+        Event {
+            data: found.data,
+            name: if found.named {
+                self.block.event_type.clone()
+            } else {
+                SmallStr::EMPTY
+            },
+            id: self.last_event_id.clone(),
+        }
+    }
+
+    /// Scans until an event or (when `COMMENTS` is set) a comment completes.
+    #[inline(always)]
+    fn advance<const COMMENTS: bool>(&mut self) -> Option<Result<Found, Error>> {
         loop {
             if self.failed {
                 return None;
             }
             if self.pos == self.chunk.len() {
-                if let Some(next) = self.queue.pop_front() {
-                    self.block.detach_data(&self.chunk);
-                    self.chunk = next;
-                    self.pos = 0;
-                } else {
+                let next = self.queue.pop_front();
+                let Some(next) = next else {
                     if self.finished {
-                        // End of stream: a partial line and an unclosed block are dropped.
-                        self.line.clear();
-                        self.block.clear();
-                        self.block.pending_id = None;
+                        self.end_of_stream();
                     }
                     return None;
-                }
+                };
+                self.block.detach_data(&self.chunk);
+                self.chunk = next;
+                self.pos = 0;
             }
             if self.skip_lf {
                 self.skip_lf = false;
@@ -213,25 +276,47 @@ impl Parser {
                 self.match_bom();
                 continue;
             }
-            // The steady state: line after line of this chunk. Nothing checked above can
-            // change until the chunk is used up (a CR that may need its LF skipped is always
-            // the chunk's last byte).
+            // The steady state: event after event, line after line of this chunk. Nothing
+            // checked above can change until the chunk is used up (a CR that may need its LF
+            // skipped is always the chunk's last byte).
             loop {
-                match self.step() {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        if let Some(event) = self.block.dispatch(&self.chunk, &self.last_event_id) {
-                            return Some(Ok(event));
-                        }
-                    }
-                    Err(error) => {
-                        self.fail();
-                        return Some(Err(error));
-                    }
+                if let Some(frame) = self.next_in_chunk::<COMMENTS>() {
+                    return Some(frame);
                 }
                 if self.pos == self.chunk.len() {
                     break;
                 }
+            }
+        }
+    }
+
+    /// Reads one event of the usual shape, or else one line, of the current chunk (which has
+    /// bytes left); a frame if one completed.
+    #[inline(always)]
+    fn next_in_chunk<const COMMENTS: bool>(&mut self) -> Option<Result<Found, Error>> {
+        if !self.block.open && self.line.is_empty() {
+            match self.whole_event() {
+                Whole::Event(found) => return Some(Ok(Found::Event(found))),
+                Whole::Partly => return None,
+                Whole::Other => {}
+                Whole::Failed(error) => {
+                    self.fail();
+                    return Some(Err(error));
+                }
+            }
+        }
+        match self.step::<COMMENTS>() {
+            Ok(LineKind::Blank) => self
+                .block
+                .dispatch(&self.chunk)
+                .map(|found| Ok(Found::Event(found))),
+            Ok(LineKind::Comment) if COMMENTS => {
+                self.comment.take().map(|text| Ok(Found::Comment(text)))
+            }
+            Ok(LineKind::Field | LineKind::Comment) => None,
+            Err(error) => {
+                self.fail();
+                Some(Err(error))
             }
         }
     }
@@ -264,9 +349,9 @@ impl Parser {
     }
 
     /// Scans for the next line end in the current chunk and interprets the line if one ends.
-    /// `Ok(true)` means a blank line: time to dispatch.
+    /// A comment line is kept in `self.comment` when `COMMENTS` is set.
     #[inline(always)]
-    fn step(&mut self) -> Result<bool, Error> {
+    fn step<const COMMENTS: bool>(&mut self) -> Result<LineKind, Error> {
         let start = self.pos;
         let rest = &self.chunk[start..];
         // A blank line (one per event) needs no scan call.
@@ -276,40 +361,36 @@ impl Parser {
                 // Streams repeat one event name: an `event:` line naming the stored type ends
                 // right after it, so it needs no scan either.
                 if let Some(offset) = self.block.repeated_event_line(rest) {
-                    #[cfg(test)]
-                    {
-                        self.examined += offset + 1;
-                    }
+                    self.examined.add(offset + 1);
                     self.pos = Self::after_terminator(rest, start, offset, &mut self.skip_lf);
-                    self.check_line(offset)?;
+                    check_line(&self.limits, self.block.data_len, offset)?;
                     self.block.count_colon_scan(6);
                     self.block.has_type = true;
-                    return Ok(false);
+                    self.block.open = true;
+                    return Ok(LineKind::Field);
                 }
                 self.line_ends.find(rest)
             }
             _ => self.line_ends.find(rest),
         };
         let Some(offset) = found else {
-            #[cfg(test)]
-            {
-                self.examined += rest.len();
-            }
+            self.examined.add(rest.len());
             // The line continues in the next chunk: keep what we have.
-            self.check_line(self.line.len + rest.len())?;
+            check_line(
+                &self.limits,
+                self.block.data_len,
+                self.line.len + rest.len(),
+            )?;
             self.line.push(self.chunk.slice(start..));
             self.pos = self.chunk.len();
-            return Ok(false);
+            return Ok(LineKind::Field);
         };
-        #[cfg(test)]
-        {
-            self.examined += offset + 1;
-        }
+        self.examined.add(offset + 1);
         let end = start + offset;
         self.pos = Self::after_terminator(rest, start, offset, &mut self.skip_lf);
         if self.line.is_empty() {
-            self.check_line(offset)?;
-            self.block.line(
+            check_line(&self.limits, self.block.data_len, offset)?;
+            let kind = self.block.line(
                 &self.chunk,
                 start,
                 end,
@@ -317,11 +398,15 @@ impl Parser {
                 &mut self.last_event_id,
                 &mut self.retry,
                 &self.limits,
-            )
+            )?;
+            if COMMENTS && kind == LineKind::Comment {
+                self.comment = Some(self.chunk.slice(start + 1..end));
+            }
+            Ok(kind)
         } else {
-            self.check_line(self.line.len + offset)?;
+            check_line(&self.limits, self.block.data_len, self.line.len + offset)?;
             let line = self.line.complete(&self.chunk[start..end]);
-            self.block.line(
+            let kind = self.block.line(
                 &line,
                 0,
                 line.len(),
@@ -329,7 +414,11 @@ impl Parser {
                 &mut self.last_event_id,
                 &mut self.retry,
                 &self.limits,
-            )
+            )?;
+            if COMMENTS && kind == LineKind::Comment {
+                self.comment = Some(line.slice(1..));
+            }
+            Ok(kind)
         }
     }
 
@@ -350,27 +439,17 @@ impl Parser {
         }
     }
 
-    /// Checks a line of `line_len` bytes (so far) against the line and event limits. When both
-    /// are exceeded, reports the one the stream crossed first, so the error does not depend on
-    /// where chunks were cut.
-    fn check_line(&self, line_len: usize) -> Result<(), Error> {
-        let Limits {
-            max_line_bytes,
-            max_event_bytes,
-            ..
-        } = self.limits;
-        let event_len = self.block.data_len.saturating_add(line_len);
-        let line_over = line_len > max_line_bytes;
-        let event_over = event_len > max_event_bytes;
-        let event_first = event_over
-            && (!line_over || max_event_bytes.saturating_sub(self.block.data_len) < max_line_bytes);
-        if event_first {
-            Err(Error::new(LimitKind::Event, max_event_bytes, event_len))
-        } else if line_over {
-            Err(Error::new(LimitKind::Line, max_line_bytes, line_len))
-        } else {
-            Ok(())
+    /// Every chunk is read and the stream is over: records whether it ended inside an event,
+    /// then drops the partial line and the unclosed block (rule 26).
+    fn end_of_stream(&mut self) {
+        if self.ended {
+            return;
         }
+        self.ended = true;
+        let partial_bom = !self.past_bom && self.bom_matched > 0;
+        self.cut = !self.line.is_empty() || self.block.open || partial_bom;
+        self.line.clear();
+        self.block.discard();
     }
 
     /// Stops for good after an error, releasing everything buffered.
@@ -385,367 +464,57 @@ impl Parser {
 
     #[cfg(test)]
     pub(crate) fn examined(&self) -> usize {
-        self.examined + self.block.colon_scanned
+        self.examined.bytes + self.block.colon_scanned
     }
 }
 
-/// Finds the next CR or LF. On x86-64 with AVX2 the vector searcher is chosen once, here,
-/// instead of through `memchr2`'s per-call dispatch, which costs as much as the search itself on
-/// the short lines of a typical event.
-#[derive(Debug, Clone, Copy)]
-struct LineEnds {
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::Two>,
+/// A count of bytes looked at, kept by tests only (nothing outside them).
+#[derive(Debug, Clone, Copy, Default)]
+struct Examined {
+    #[cfg(test)]
+    bytes: usize,
 }
 
-impl Default for LineEnds {
-    fn default() -> Self {
-        LineEnds {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::Two::new(b'\n', b'\r'),
-        }
-    }
-}
-
-impl LineEnds {
+impl Examined {
     #[inline(always)]
-    fn find(self, haystack: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(avx2) = self.avx2 {
-            return avx2.find(haystack);
-        }
-        memchr::memchr2(b'\n', b'\r', haystack)
-    }
-}
-
-/// Most chunk slices a partial line holds before they are copied together, bounding the
-/// handles (32 bytes each, so at most 512 KiB) a line cut into tiny chunks can pile up. A
-/// 16 MiB line in 1,460-byte chunks still fits, and is copied once.
-const MAX_SEGMENTS: usize = 16 * 1024;
-
-/// A line that began in an earlier chunk: a copied prefix, then zero-copy slices of the
-/// chunks that followed. Joined with one copy, of known size, when the line ends.
-#[derive(Debug, Clone, Default)]
-struct Partial {
-    copied: BytesMut,
-    segments: Vec<Bytes>,
-    /// Bytes held in `copied` and `segments`.
-    len: usize,
-}
-
-impl Partial {
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn push(&mut self, piece: Bytes) {
-        let added = piece.len();
-        if self.segments.len() < MAX_SEGMENTS {
-            self.segments.push(piece);
-        } else {
-            self.collapse(added);
-            self.copied.extend_from_slice(&piece);
-        }
-        self.len += added;
-    }
-
-    fn push_copy(&mut self, bytes: &[u8]) {
-        self.collapse(bytes.len());
-        self.copied.extend_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    /// Copies the segments into `copied`, with room for `extra` more bytes.
-    fn collapse(&mut self, extra: usize) {
-        let in_segments = self.len - self.copied.len();
-        make_room(&mut self.copied, in_segments + extra);
-        for segment in self.segments.drain(..) {
-            self.copied.extend_from_slice(&segment);
-        }
-    }
-
-    /// The whole line, ending with `last`; leaves `self` empty.
-    fn complete(&mut self, last: &[u8]) -> Bytes {
-        if last.is_empty() && self.copied.is_empty() && self.segments.len() == 1 {
-            // The line ended exactly at a chunk boundary: still no copy.
-            if let Some(whole) = self.segments.pop() {
-                self.len = 0;
-                return whole;
-            }
-        }
-        self.collapse(last.len());
-        self.copied.extend_from_slice(last);
-        self.len = 0;
-        self.copied.split().freeze()
-    }
-
-    fn clear(&mut self) {
-        self.copied.clear();
-        self.segments.clear();
-        self.len = 0;
-    }
-}
-
-impl Block {
-    /// Interprets one complete line, `src[start..end]`, without its terminator; `src` is
-    /// either the current `chunk` or a line joined from several. `Ok(true)` for a blank line.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn line(
-        &mut self,
-        src: &Bytes,
-        start: usize,
-        end: usize,
-        chunk: &Bytes,
-        last_event_id: &mut SmallStr,
-        retry: &mut Option<u64>,
-        limits: &Limits,
-    ) -> Result<bool, Error> {
-        let line = &src[start..end];
-        if line.is_empty() {
-            // Rule 20: the id is committed at every blank line, event or not.
-            if let Some(id) = self.pending_id.take() {
-                *last_event_id = id;
-            }
-            return Ok(true);
-        }
-        // The common case first: a `data:` line needs no colon search.
-        if line.starts_with(b"data:") {
-            let value = if line.get(5) == Some(&b' ') {
-                start + 6
-            } else {
-                start + 5
-            };
-            self.count_colon_scan(5);
-            self.append_data(src, value, end, chunk, limits)?;
-            return Ok(false);
-        }
-        // Next most common: the `event:` line before each event's data.
-        if let Some(rest) = line.strip_prefix(b"event:") {
-            self.count_colon_scan(6);
-            self.set_event_type(rest.strip_prefix(b" ").unwrap_or(rest));
-            return Ok(false);
-        }
-        let (name, value) = match memchr::memchr(b':', line) {
-            // A comment.
-            Some(0) => {
-                self.count_colon_scan(1);
-                return Ok(false);
-            }
-            Some(colon) => {
-                let value = if line.get(colon + 1) == Some(&b' ') {
-                    colon + 2
-                } else {
-                    colon + 1
-                };
-                (&line[..colon], value)
-            }
-            None => (line, line.len()),
-        };
-        self.count_colon_scan((name.len() + 1).min(line.len()));
-        match name {
-            b"data" => self.append_data(src, start + value, end, chunk, limits)?,
-            b"event" => self.set_event_type(&line[value..]),
-            b"id" => {
-                let id = &line[value..];
-                // Rule 17: an id containing NUL is ignored.
-                if memchr::memchr(0, id).is_none() {
-                    self.pending_id = Some(if id == last_event_id.as_bytes() {
-                        last_event_id.clone()
-                    } else {
-                        SmallStr::from_utf8_lossy(id)
-                    });
-                }
-            }
-            b"retry" => {
-                if let Some(ms) = parse_retry(&line[value..]) {
-                    *retry = Some(ms);
-                }
-            }
-            _ => {}
-        }
-        Ok(false)
-    }
-
-    /// When `rest` opens with an `event:` line whose value is the stored, non-empty event
-    /// type, the offset of that line's terminator. The prefix and the stored name hold no CR
-    /// or LF (the name came from a line), so the terminator found here is the first one.
-    #[inline(always)]
-    fn repeated_event_line(&self, rest: &[u8]) -> Option<usize> {
-        let name = self.event_type.as_bytes();
-        if name.is_empty() {
-            return None;
-        }
-        let tail = rest.strip_prefix(b"event:")?;
-        let (skipped, tail) = match tail.strip_prefix(b" ") {
-            Some(tail) => (7, tail),
-            None => (6, tail),
-        };
-        match tail.strip_prefix(name)?.first() {
-            Some(b'\n' | b'\r') => Some(skipped + name.len()),
-            _ => None,
-        }
-    }
-
-    /// Adds the bytes the field-name search looked at to the scan counter (tests only).
-    #[inline(always)]
-    fn count_colon_scan(&mut self, bytes: usize) {
+    fn add(&mut self, bytes: usize) {
         #[cfg(test)]
         {
-            self.colon_scanned += bytes;
+            self.bytes += bytes;
         }
         #[cfg(not(test))]
         let _ = (self, bytes);
     }
+}
 
-    fn set_event_type(&mut self, value: &[u8]) {
-        // Streams repeat the same few names; keep the stored one when it matches, so a long
-        // name is not reallocated for every event.
-        // Rule 15: an empty value clears the type, so the event is a `message`.
-        self.has_type = !value.is_empty();
-        if self.has_type && value != self.event_type.as_bytes() {
-            self.event_type = SmallStr::from_utf8_lossy(value);
-        }
-    }
+/// What the scan found: [`Frame`] before the event is made.
+enum Found {
+    Event(Dispatched),
+    Comment(Bytes),
+}
 
-    /// Appends `src[start..end]` to the data buffer (rule 16). The trailing LF the rules add
-    /// after each line is never written, which also implements rule 22's "remove one".
-    #[inline(always)]
-    fn append_data(
-        &mut self,
-        src: &Bytes,
-        start: usize,
-        end: usize,
-        chunk: &Bytes,
-        limits: &Limits,
-    ) -> Result<(), Error> {
-        // The common case, an event's first `data:` line, inline and without moving the data.
-        if let Data::Empty = self.data
-            && self.data_lines < limits.max_data_lines
-        {
-            self.data_lines += 1;
-            self.data_len += end - start + 1;
-            self.data = if std::ptr::eq(src, chunk) {
-                Data::InChunk { start, end }
-            } else {
-                Data::One(src.slice(start..end))
-            };
-            return Ok(());
-        }
-        self.detach_data(chunk);
-        self.append_more_data(src, start, end, limits)
-    }
-
-    /// [`append_data`](Block::append_data) past the first line, or over the line limit.
-    fn append_more_data(
-        &mut self,
-        src: &Bytes,
-        start: usize,
-        end: usize,
-        limits: &Limits,
-    ) -> Result<(), Error> {
-        if self.data_lines >= limits.max_data_lines {
-            return Err(Error::new(
-                LimitKind::DataLines,
-                limits.max_data_lines,
-                self.data_lines + 1,
-            ));
-        }
-        self.data_lines += 1;
-        self.data_len += end - start + 1;
-        match mem::take(&mut self.data) {
-            Data::Empty | Data::InChunk { .. } => self.data = Data::One(src.slice(start..end)),
-            Data::One(first) => {
-                make_room(&mut self.joined, first.len() + 1 + (end - start));
-                self.joined.extend_from_slice(&first);
-                self.joined.extend_from_slice(b"\n");
-                self.joined.extend_from_slice(&src[start..end]);
-                self.data = Data::Joined;
-            }
-            Data::Joined => {
-                make_room(&mut self.joined, 1 + (end - start));
-                self.joined.extend_from_slice(b"\n");
-                self.joined.extend_from_slice(&src[start..end]);
-                self.data = Data::Joined;
-            }
-        }
+/// Checks a line of `line_len` bytes (so far), in a block holding `data_len` bytes of data,
+/// against the line and event limits. When both are exceeded, reports the one the stream
+/// crossed first, so the error does not depend on where chunks were cut.
+#[inline(always)]
+fn check_line(limits: &Limits, data_len: usize, line_len: usize) -> Result<(), Error> {
+    let Limits {
+        max_line_bytes,
+        max_event_bytes,
+        ..
+    } = *limits;
+    let event_len = data_len.saturating_add(line_len);
+    let line_over = line_len > max_line_bytes;
+    let event_over = event_len > max_event_bytes;
+    let event_first =
+        event_over && (!line_over || max_event_bytes.saturating_sub(data_len) < max_line_bytes);
+    if event_first {
+        Err(Error::new(LimitKind::Event, max_event_bytes, event_len))
+    } else if line_over {
+        Err(Error::new(LimitKind::Line, max_line_bytes, line_len))
+    } else {
         Ok(())
     }
-
-    /// After a blank line: the event, if the block had data (rules 21–25).
-    #[inline(always)]
-    fn dispatch(&mut self, chunk: &Bytes, last_event_id: &SmallStr) -> Option<Event> {
-        let data = match mem::take(&mut self.data) {
-            Data::Empty => {
-                self.has_type = false;
-                return None;
-            }
-            Data::InChunk { start, end } => chunk.slice(start..end),
-            Data::One(data) => data,
-            Data::Joined => self.joined.split().freeze(),
-        };
-        self.data_len = 0;
-        self.data_lines = 0;
-        Some(Event {
-            data,
-            name: if mem::take(&mut self.has_type) {
-                self.event_type.clone()
-            } else {
-                SmallStr::EMPTY
-            },
-            id: last_event_id.clone(),
-        })
-    }
-
-    /// Turns data still referring to `chunk` by position into a slice of it, before the
-    /// chunk is replaced (or before a second line is joined to it).
-    #[inline]
-    fn detach_data(&mut self, chunk: &Bytes) {
-        if let Data::InChunk { start, end } = self.data {
-            self.data = Data::One(chunk.slice(start..end));
-        }
-    }
-
-    /// Drops the data and event type (end of stream).
-    fn clear(&mut self) {
-        self.data = Data::Empty;
-        self.joined.clear();
-        self.data_len = 0;
-        self.data_lines = 0;
-        self.has_type = false;
-    }
-}
-
-/// Makes room for `additional` more bytes in `buf`, which lends its memory to events as
-/// frozen slices. Reuses the allocation when every event cut from it is gone; otherwise starts
-/// a new one of at least `MIN_BUFFER` bytes, doubling for a growing line so that a long line
-/// costs amortised linear time.
-fn make_room(buf: &mut BytesMut, additional: usize) {
-    if buf.capacity() - buf.len() >= additional || buf.try_reclaim(additional) {
-        return;
-    }
-    let capacity = (buf.len() + additional).max(2 * buf.len()).max(MIN_BUFFER);
-    // An eighth more, so that the next line of about the same size reuses this buffer (once
-    // the events cut from it are dropped) instead of allocating again.
-    let capacity = capacity + capacity / 8;
-    let mut fresh = BytesMut::with_capacity(capacity);
-    fresh.extend_from_slice(buf);
-    *buf = fresh;
-}
-
-/// Rule 18: only a non-empty run of ASCII digits, in base 10. A value that does not fit in a
-/// `u64` is ignored (the spec leaves overflow open; ignoring keeps the previous, sane value).
-fn parse_retry(value: &[u8]) -> Option<u64> {
-    if value.is_empty() {
-        return None;
-    }
-    value.iter().try_fold(0u64, |ms, &byte| {
-        if byte.is_ascii_digit() {
-            ms.checked_mul(10)?.checked_add(u64::from(byte - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]

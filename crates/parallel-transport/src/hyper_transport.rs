@@ -1,6 +1,8 @@
-//! [`HyperTransport`]: hyper 1 + hyper-util's pooled client + rustls with the `ring` provider.
+//! [`HyperTransport`]: hyper 1 + hyper-util's pooled client + rustls (`ring` primitives by
+//! default).
 
 mod connector;
+mod crypto;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -33,8 +35,9 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 ///
 /// - HTTP/1.1 and HTTP/2, chosen per connection by ALPN; idle connections are reused and closed
 ///   after [`pool_idle_timeout`](HyperTransportBuilder::pool_idle_timeout).
-/// - TLS with rustls and an explicit `ring` crypto provider (the process-wide default provider is
-///   never consulted or installed); certificates are always verified, against the webpki roots
+/// - TLS with rustls and an explicit crypto provider, `ring` unless
+///   [`crypto_provider`](HyperTransportBuilder::crypto_provider) names another (the
+///   process-wide default provider is never consulted or installed); certificates are always verified, against the webpki roots
 ///   (plus the operating system's with the `native-roots` feature) and any
 ///   [`add_root_certificate`](HyperTransportBuilder::add_root_certificate).
 /// - `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` (and lower-case forms) are honoured
@@ -104,12 +107,22 @@ impl Transport for HyperTransport {
         if parts.uri.scheme_str() == Some("http") {
             self.add_proxy_authorization(&parts.uri, &mut parts.headers);
         }
+        // host:port only: a URI's authority could carry credentials, which are never shown.
+        let server = parts.uri.host().map(|host| {
+            format!(
+                "{host}:{}",
+                parts
+                    .uri
+                    .port_u16()
+                    .unwrap_or_else(|| default_port(&parts.uri))
+            )
+        });
         let request = http::Request::from_parts(parts, Full::new(body));
         let response = self
             .client
             .request(request)
             .await
-            .map_err(classify_request_error)?;
+            .map_err(|e| classify_request_error(e, server.as_deref()))?;
         Ok(response.map(Body::from_incoming))
     }
 }
@@ -157,6 +170,7 @@ pub struct HyperTransportBuilder {
     built_in_roots: bool,
     root_certificates: Vec<Vec<u8>>,
     proxy: ProxySetting,
+    crypto_provider: Option<Arc<rustls::crypto::CryptoProvider>>,
 }
 
 impl Default for HyperTransportBuilder {
@@ -170,6 +184,7 @@ impl Default for HyperTransportBuilder {
             built_in_roots: true,
             root_certificates: Vec::new(),
             proxy: ProxySetting::Environment,
+            crypto_provider: None,
         }
     }
 }
@@ -252,6 +267,23 @@ impl HyperTransportBuilder {
         self
     }
 
+    /// The rustls crypto provider of TLS connections. Default: rustls's `ring` primitives
+    /// (the process-wide default provider is never consulted).
+    ///
+    /// To use `aws-lc-rs` instead, depend on `rustls` (0.23) with its `aws_lc_rs` feature
+    /// and pass its provider; cargo unifies that `rustls` with this crate's:
+    ///
+    /// ```ignore
+    /// let transport = parallel_transport::HyperTransport::builder()
+    ///     .crypto_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+    ///     .build()?;
+    /// ```
+    #[must_use]
+    pub fn crypto_provider(mut self, provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        self.crypto_provider = Some(provider);
+        self
+    }
+
     /// Never uses a proxy, whatever the environment says.
     #[must_use]
     pub fn no_proxy(mut self) -> Self {
@@ -323,7 +355,10 @@ impl HyperTransportBuilder {
         }
         // An explicit provider: the process-wide default may be unset, or set by another
         // library to something else.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = self
+            .crypto_provider
+            .clone()
+            .unwrap_or_else(crypto::ring_provider);
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| {
@@ -378,6 +413,14 @@ impl fmt::Debug for HyperTransportBuilder {
             .field("built_in_roots", &self.built_in_roots)
             .field("root_certificates", &self.root_certificates.len())
             .field("proxy", &proxy)
+            .field(
+                "crypto_provider",
+                &if self.crypto_provider.is_some() {
+                    "given"
+                } else {
+                    "ring"
+                },
+            )
             .finish()
     }
 }
@@ -435,14 +478,26 @@ fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static))
     None
 }
 
-fn classify_request_error(error: hyper_util::client::legacy::Error) -> TransportError {
+/// The port a URI's scheme implies.
+fn default_port(uri: &http::Uri) -> u16 {
+    if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    }
+}
+
+fn classify_request_error(
+    error: hyper_util::client::legacy::Error,
+    server: Option<&str>,
+) -> TransportError {
     if error.is_connect() {
         // A proxy scheme this transport cannot speak: retrying will not help.
         if let Some(unsupported) = find_in_chain::<UnsupportedProxy>(&error) {
             return TransportError::config_message(unsupported.to_string());
         }
-        let timeout = find_in_chain::<ConnectTimeout>(&error).map(ToString::to_string);
-        let detail = connect_detail(&error);
+        let timeout = find_in_chain::<ConnectTimeout>(&error).map(ConnectTimeout::explain);
+        let detail = connect_detail(&error, server);
         let mut classified = TransportError::connect(error);
         if let Some(timeout) = timeout {
             classified = classified.with_timeout().with_detail(timeout);
@@ -462,9 +517,9 @@ fn classify_request_error(error: hyper_util::client::legacy::Error) -> Transport
 }
 
 /// A more specific message for the common connect failures.
-fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
-    if let Some(tunnel) = find_in_chain::<TunnelFailed>(error) {
-        return Some(tunnel.to_string());
+fn connect_detail(error: &(dyn StdError + 'static), server: Option<&str>) -> Option<String> {
+    if find_in_chain::<TunnelFailed>(error).is_some() {
+        return Some(TunnelFailed::ADVICE.to_owned());
     }
     if let Some(tls) = find_in_chain::<rustls::Error>(error) {
         return Some(match tls {
@@ -472,17 +527,20 @@ fn connect_detail(error: &(dyn StdError + 'static)) -> Option<String> {
                 "the server's TLS certificate was rejected ({reason:?}); if the server uses a \
                  private certificate authority, trust it with add_root_certificate"
             ),
-            other => format!("the TLS handshake with the server failed: {other}"),
+            // The rustls error is in the `source()` chain.
+            _ => "the TLS handshake with the server failed; check that the base URL's \
+                  scheme and port are those of the server's TLS endpoint"
+                .to_owned(),
         });
     }
     if let Some(io) = find_in_chain::<std::io::Error>(error)
         && io.kind() == std::io::ErrorKind::ConnectionRefused
     {
-        return Some(
-            "the server refused the connection; check the URL and port, \
+        let at = server.map(|s| format!(" at {s}")).unwrap_or_default();
+        return Some(format!(
+            "the server{at} refused the connection; check the URL and port, \
              and that the server is running"
-                .to_owned(),
-        );
+        ));
     }
     None
 }

@@ -13,12 +13,14 @@
 //!   [`is_connect`](TransportError::is_connect), [`is_timeout`](TransportError::is_timeout),
 //!   [`is_body`](TransportError::is_body)) and the cause in `source()`.
 //! - `HyperTransport` (feature `hyper`, on by default): hyper 1 with a connection pool, HTTP/1.1
-//!   and HTTP/2, rustls with the `ring` provider, proxies from the environment, plain `http://`
-//!   only to loopback.
+//!   and HTTP/2, rustls with the `ring` crypto provider (or the one given to
+//!   [`HyperTransportBuilder::crypto_provider`], such as `aws-lc-rs`), proxies from the
+//!   environment, plain `http://` only to loopback.
 //! - `test_util` (feature `test-util`): `FnTransport`, `ReplayTransport` and `FaultTransport`,
 //!   for tests that need responses the network will not produce on demand.
 //!
-//! No hyper, hyper-util or rustls type appears in the public API.
+//! No hyper or hyper-util type appears in the public API, and rustls's only where a crypto
+//! provider is chosen ([`HyperTransportBuilder::crypto_provider`]).
 //!
 //! # Example
 //!

@@ -1,6 +1,6 @@
-//! Output columns written as one line of text, `name: description, other: "with, commas"`:
-//! the grammar of `parallel-batch --columns` and of `parallel_enrich` in parallel-datafusion,
-//! and the strict JSON schema that asks a run for them.
+//! Output columns written as one line of text, `name: description, other (integer): "with,
+//! commas"`: the grammar of `parallel-batch --columns` and of `parallel_enrich` in
+//! parallel-datafusion, and the strict JSON schema that asks a run for them.
 
 use std::fmt;
 
@@ -31,28 +31,135 @@ impl ColumnsError {
     }
 }
 
-/// Parses `name: description, other: "a description, with commas"` into `(name,
-/// description)` pairs, in the order written.
+/// One output column: its name, what to find, and the type of its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputColumn {
+    /// The column's name: letters, digits, `_` and `-`.
+    pub name: String,
+    /// What the run is asked to find.
+    pub description: String,
+    /// The type of its values (default [`ValueType::String`]).
+    pub value_type: ValueType,
+}
+
+impl OutputColumn {
+    /// A string column.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            value_type: ValueType::String,
+        }
+    }
+
+    /// The column with values of `value_type`.
+    #[must_use]
+    pub fn with_type(mut self, value_type: ValueType) -> Self {
+        self.value_type = value_type;
+        self
+    }
+}
+
+/// The type of an output column's values, as `name (type): description` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueType {
+    /// `string` (or `str`): text; the default.
+    String,
+    /// `integer` (or `int`): a whole number.
+    Integer,
+    /// `number` (or `float`): any number.
+    Number,
+    /// `boolean` (or `bool`): `true` or `false`.
+    Boolean,
+    /// `date`: a calendar date, `YYYY-MM-DD` (a string with `"format": "date"`).
+    Date,
+    /// `list`: a list of strings.
+    List,
+}
+
+impl ValueType {
+    /// The names the grammar reads, each with the type it means; the official tool's short
+    /// names (`str`, `int`, `float`, `bool`) are read too.
+    const NAMES: [(&'static str, ValueType); 10] = [
+        ("string", Self::String),
+        ("str", Self::String),
+        ("integer", Self::Integer),
+        ("int", Self::Integer),
+        ("number", Self::Number),
+        ("float", Self::Number),
+        ("boolean", Self::Boolean),
+        ("bool", Self::Boolean),
+        ("date", Self::Date),
+        ("list", Self::List),
+    ];
+
+    /// The type a name means (`integer`, `int`, ...; any case), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value_type)| *value_type)
+    }
+
+    /// The type's name in the grammar (`string`, `integer`, `number`, `boolean`, `date`,
+    /// `list`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Boolean => "boolean",
+            Self::Date => "date",
+            Self::List => "list",
+        }
+    }
+
+    /// The JSON schema of one property of this type, described by `description`.
+    pub fn schema(self, description: &str) -> Value {
+        match self {
+            Self::Date => json!({"type": "string", "format": "date", "description": description}),
+            Self::List => json!({
+                "type": "array",
+                "items": {"type": "string"},
+                "description": description,
+            }),
+            other => json!({"type": other.name(), "description": description}),
+        }
+    }
+}
+
+/// Parses `name: description, other (integer): "a description, with commas"` into
+/// [`OutputColumn`]s, in the order written.
 ///
 /// Items are separated by commas; a description holding a comma is put in double quotes
-/// (`""` for a quote inside them). A name is letters, digits, `_` and `-`. Either every item
-/// has a description or none has (`name, other`: each description is its name, `_` read as a
-/// space). Anything else is an error that shows what was read, so nothing is folded silently.
+/// (`""` for a quote inside them). A name is letters, digits, `_` and `-`, followed by its
+/// type in parentheses if it is not a string: `string`, `integer`, `number`, `boolean`,
+/// `date` (`YYYY-MM-DD`) or `list` (of strings), or the short `str`, `int`, `float`, `bool`.
+/// Either every item has a description or none has (`name, other (date)`: each description
+/// is its name, `_` read as a space). Anything else is an error that shows what was read, so
+/// nothing is folded silently.
 ///
 /// ```
-/// let columns = parallel_types::parse_columns(r#"ceo: CEO name, hq: "City, country""#).unwrap();
-/// assert_eq!(columns[1], ("hq".to_owned(), "City, country".to_owned()));
+/// use parallel_types::{ValueType, parse_columns};
+///
+/// let columns = parse_columns(r#"ceo: CEO name, hq: "City, country", founded (int): year"#)?;
+/// assert_eq!(columns[1].description, "City, country");
+/// assert_eq!(columns[2].value_type, ValueType::Integer);
 /// // An unquoted comma would have made `country` a column without a description.
-/// assert!(parallel_types::parse_columns("ceo: CEO name, hq: City, country").is_err());
+/// assert!(parse_columns("ceo: CEO name, hq: City, country").is_err());
+/// # Ok::<(), parallel_types::ColumnsError>(())
 /// ```
-pub fn parse_columns(text: &str) -> Result<Vec<(String, String)>, ColumnsError> {
+pub fn parse_columns(text: &str) -> Result<Vec<OutputColumn>, ColumnsError> {
     let items = split_items(text)?;
     let described = items.iter().filter(|i| split_colon(i).is_some()).count();
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields: Vec<OutputColumn> = Vec::new();
     for (n, item) in items.iter().enumerate() {
         let fail = |why: String| item_error(n, item, &why, &fields);
-        let (name, description) = match split_colon(item) {
-            Some((name, description)) => (name.trim(), unquote(description.trim()).map_err(fail)?),
+        let (head, description) = match split_colon(item) {
+            Some((head, description)) => (head.trim(), unquote(description.trim()).map_err(fail)?),
             None if described > 0 => {
                 return Err(fail(
                     "it has no `: description` while other items do; a description holding a \
@@ -62,8 +169,9 @@ pub fn parse_columns(text: &str) -> Result<Vec<(String, String)>, ColumnsError> 
             }
             None => (item.trim(), String::new()),
         };
+        let (name, value_type) = split_type(head).map_err(fail)?;
         check_column_name(name).map_err(|e| fail(e.message))?;
-        if fields.iter().any(|(n, _)| n == name) {
+        if fields.iter().any(|c| c.name == name) {
             return Err(fail(format!("`{name}` appears twice")));
         }
         let description = if description.is_empty() {
@@ -71,7 +179,7 @@ pub fn parse_columns(text: &str) -> Result<Vec<(String, String)>, ColumnsError> 
         } else {
             description
         };
-        fields.push((name.to_owned(), description));
+        fields.push(OutputColumn::new(name, description).with_type(value_type));
     }
     if fields.is_empty() {
         return Err(ColumnsError::new(
@@ -99,17 +207,36 @@ pub fn check_column_name(name: &str) -> Result<(), ColumnsError> {
     Ok(())
 }
 
-/// The strict JSON schema of an object with these `(name, description)` string columns, all
-/// required and nothing else: what a task spec's `json_schema` asks a run for.
-pub fn columns_schema(columns: &[(String, String)]) -> Value {
+/// `name (type)` -> the name and the type (a string when none is written).
+fn split_type(head: &str) -> Result<(&str, ValueType), String> {
+    let Some(open) = head.find('(') else {
+        return Ok((head, ValueType::String));
+    };
+    let (name, rest) = (head[..open].trim(), &head[open + 1..]);
+    let Some(type_name) = rest.strip_suffix(')') else {
+        return Err("a type is written in parentheses after the name: `name (integer)`".into());
+    };
+    match ValueType::from_name(type_name) {
+        Some(value_type) => Ok((name, value_type)),
+        None => Err(format!(
+            "`{}` is not a type; write string, integer, number, boolean, date or list",
+            type_name.trim()
+        )),
+    }
+}
+
+/// The strict JSON schema of an object with these columns, all required and nothing else:
+/// what a task spec's `json_schema` asks a run for. Each property has its column's type
+/// ([`ValueType::schema`]).
+pub fn columns_schema(columns: &[OutputColumn]) -> Value {
     let mut properties = serde_json::Map::new();
-    for (name, description) in columns {
+    for column in columns {
         properties.insert(
-            name.clone(),
-            json!({"type": "string", "description": description}),
+            column.name.clone(),
+            column.value_type.schema(&column.description),
         );
     }
-    let names: Vec<&String> = columns.iter().map(|(n, _)| n).collect();
+    let names: Vec<&String> = columns.iter().map(|c| &c.name).collect();
     json!({
         "type": "object",
         "properties": properties,
@@ -177,12 +304,12 @@ fn unquote(description: &str) -> Result<String, String> {
 }
 
 /// The error for item `n`, showing the columns read before it.
-fn item_error(n: usize, item: &str, why: &str, read: &[(String, String)]) -> ColumnsError {
+fn item_error(n: usize, item: &str, why: &str, read: &[OutputColumn]) -> ColumnsError {
     let read = if read.is_empty() {
         "nothing".to_owned()
     } else {
         read.iter()
-            .map(|(name, description)| format!("{name} ({description:?})"))
+            .map(|c| format!("{} ({:?})", c.name, c.description))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -231,16 +358,16 @@ mod tests {
         assert_eq!(
             fields,
             vec![
-                ("ceo_name".into(), "Full name of the CEO, if any".into()),
-                ("founded_year".into(), "Year, \"YYYY\"".into()),
+                OutputColumn::new("ceo_name", "Full name of the CEO, if any"),
+                OutputColumn::new("founded_year", "Year, \"YYYY\""),
             ]
         );
         let fields = parse_columns("industry, hq_city").unwrap();
         assert_eq!(
             fields,
             vec![
-                ("industry".into(), "industry".into()),
-                ("hq_city".into(), "hq city".into())
+                OutputColumn::new("industry", "industry"),
+                OutputColumn::new("hq_city", "hq city")
             ]
         );
         // Names with a space are refused, naming the item, the parse so far and a fix.
@@ -271,6 +398,70 @@ mod tests {
         assert!(err.to_string().contains("name is empty"), "{err}");
         let err = parse_columns("a: \"x\" y").unwrap_err();
         assert!(err.to_string().contains("follows the closing"), "{err}");
+    }
+
+    #[test]
+    fn typed_columns_name_their_type_in_parentheses() {
+        let fields = parse_columns(
+            "name, employees (integer), revenue (Number), public (bool), \
+             founded (date), tags (list), ceo (string)",
+        )
+        .unwrap();
+        let types: Vec<(&str, ValueType)> = fields
+            .iter()
+            .map(|c| (c.name.as_str(), c.value_type))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("name", ValueType::String),
+                ("employees", ValueType::Integer),
+                ("revenue", ValueType::Number),
+                ("public", ValueType::Boolean),
+                ("founded", ValueType::Date),
+                ("tags", ValueType::List),
+                ("ceo", ValueType::String),
+            ]
+        );
+        assert_eq!(fields[1].description, "employees");
+        let fields =
+            parse_columns(r#"year (int): "Year founded, as YYYY", ok (float): x"#).unwrap();
+        assert_eq!(fields[0].description, "Year founded, as YYYY");
+        assert_eq!(fields[1].value_type, ValueType::Number);
+        let err = parse_columns("ceo: CEO, size (huge): employees").unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("item 2") && err.contains("`huge` is not a type"),
+            "{err}"
+        );
+        assert!(err.contains("ceo (\"CEO\")"), "{err}");
+        let err = parse_columns("size (integer: employees").unwrap_err();
+        assert!(err.to_string().contains("in parentheses"), "{err}");
+        let err = parse_columns("(integer): employees").unwrap_err();
+        assert!(err.to_string().contains("name is empty"), "{err}");
+    }
+
+    #[test]
+    fn typed_columns_ask_for_their_json_type() {
+        let schema = columns_schema(
+            &parse_columns(
+                "n (integer): a, x (number): b, ok (boolean): c, d (date): d, l (list): e",
+            )
+            .unwrap(),
+        );
+        let p = &schema["properties"];
+        assert_eq!(p["n"], json!({"type": "integer", "description": "a"}));
+        assert_eq!(p["x"]["type"], "number");
+        assert_eq!(p["ok"]["type"], "boolean");
+        assert_eq!(
+            p["d"],
+            json!({"type": "string", "format": "date", "description": "d"})
+        );
+        assert_eq!(
+            p["l"],
+            json!({"type": "array", "items": {"type": "string"}, "description": "e"})
+        );
+        assert_eq!(schema["required"], json!(["n", "x", "ok", "d", "l"]));
     }
 
     #[test]

@@ -12,7 +12,12 @@
 //! - events: [`TaskGroupStatusEvent`], [`TaskRunEvent`], [`ErrorEvent`],
 //!   [`ProgressStatsEvent`], [`ProgressMessageEvent`], grouped in the unions each stream
 //!   carries: [`GroupEvent`], [`GroupRunEvent`], [`RunEvent`];
-//! - webhooks: [`WebhookEvent`], the body of a delivery.
+//! - webhooks: [`WebhookEvent`], the body of a delivery;
+//! - the shared grammar of output columns, `name (type): description, ...`
+//!   ([`parse_columns`] into [`OutputColumn`]s with a [`ValueType`], [`columns_schema`] for
+//!   the task spec), and a field's sources read from an output's basis ([`FieldSources`],
+//!   the `X_citations`, `X_confidence`, `X_reasoning` columns of [`source_column_names`]):
+//!   what `parallel-batch --columns`/`--basis` and `parallel_enrich` share.
 //!
 //! For the hot path, [`TaskRunEventRef`] decodes a `task_run.state` event from a byte slice
 //! without copying: ids borrow from the input, and the run's input and output content stay
@@ -97,6 +102,7 @@ mod run;
 #[cfg(feature = "schemars")]
 mod schema;
 mod serde_util;
+mod sources;
 mod spec;
 mod tagged;
 mod webhook;
@@ -107,7 +113,10 @@ pub use api_error::{
 pub use borrowed::{
     EventHead, RunOutputAs, RunOutputRef, TaskRunEventAs, TaskRunEventRef, TaskRunRef,
 };
-pub use columns::{ColumnsError, check_column_name, columns_schema, object_keys, parse_columns};
+pub use columns::{
+    ColumnsError, OutputColumn, ValueType, check_column_name, columns_schema, object_keys,
+    parse_columns,
+};
 pub use enums::{Processor, ProgressMessageKind, RunStatus, WarningType};
 pub use error::Error;
 pub use event::{
@@ -128,6 +137,7 @@ pub use run::{
 #[cfg(feature = "schemars")]
 pub use schema::SchemaLimits;
 pub use serde_util::from_json_slice;
+pub use sources::{FieldSources, SOURCE_SUFFIXES, source_column_names};
 pub use spec::{InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema};
 pub use webhook::{WebhookEvent, WebhookEventType};
 

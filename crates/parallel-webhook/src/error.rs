@@ -4,11 +4,14 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-/// Why a webhook delivery was rejected. Opaque: ask with the `is_*` predicates; the message
-/// says what was wrong and where, and never holds the secret.
+/// Why a webhook delivery was rejected, or a [`Verifier`](crate::Verifier) not built. Opaque:
+/// ask with the `is_*` predicates; the message says what was wrong and where, and never holds
+/// the secret.
 ///
-/// Answer every error with a 4xx status, not a 5xx: none of them goes away if the same
-/// delivery is sent again, except a timestamp rejected because the receiver's clock is off.
+/// Answer a rejected delivery with a 4xx status, not a 5xx: none of the reasons goes away if
+/// the same delivery is sent again, except a timestamp rejected because the receiver's clock
+/// is off. A [replay](Self::is_replay) is the exception: it was accepted before, so a 2xx
+/// (without acting on it again) tells the service to stop sending it.
 pub struct WebhookError {
     kind: Kind,
 }
@@ -38,6 +41,16 @@ pub(crate) enum Kind {
     NoMatch { tried: usize },
     /// The body is authentic but is not a webhook event.
     BadBody(parallel_types::Error),
+    /// `Verifier::new` was given an empty secret.
+    EmptySecret,
+    /// The replay guard has already accepted a delivery with this `webhook-id`.
+    Replay,
+    /// The replay guard is full and no longer remembers deliveries signed this early.
+    BeyondReplayGuard {
+        timestamp: u64,
+        horizon: u64,
+        capacity: usize,
+    },
 }
 
 impl WebhookError {
@@ -72,9 +85,13 @@ impl WebhookError {
     }
 
     /// The signed timestamp is older than the tolerance allows: a replay, or a delivery
-    /// held up for too long.
+    /// held up for too long. Also when a full [`ReplayGuard`](crate::ReplayGuard) can no
+    /// longer tell whether a delivery signed that early was accepted before.
     pub fn is_stale(&self) -> bool {
-        matches!(self.kind, Kind::Stale { .. })
+        matches!(
+            self.kind,
+            Kind::Stale { .. } | Kind::BeyondReplayGuard { .. }
+        )
     }
 
     /// The signed timestamp is further ahead than the tolerance allows (a clock out of sync,
@@ -92,6 +109,19 @@ impl WebhookError {
     /// The signature matched, but the body is not a webhook event.
     pub fn is_bad_body(&self) -> bool {
         matches!(self.kind, Kind::BadBody(_))
+    }
+
+    /// The delivery is authentic and fresh, but its `webhook-id` was accepted before (by the
+    /// verifier's [`ReplayGuard`](crate::ReplayGuard)): a replay, or the service sending again
+    /// a delivery whose answer it did not get.
+    pub fn is_replay(&self) -> bool {
+        matches!(self.kind, Kind::Replay)
+    }
+
+    /// [`Verifier::new`](crate::Verifier::new) was given an empty secret (or one of zero bytes
+    /// only, which HMAC treats as empty), with which anyone could sign a delivery.
+    pub fn is_empty_secret(&self) -> bool {
+        matches!(self.kind, Kind::EmptySecret)
     }
 }
 
@@ -137,6 +167,25 @@ impl fmt::Display for WebhookError {
             Kind::BadBody(_) => f.write_str(
                 "webhook body is signed correctly but is not a webhook event \
                  (`timestamp`, `type`, `data` holding a task run)",
+            ),
+            Kind::EmptySecret => f.write_str(
+                "the webhook secret is empty (or only zero bytes, which HMAC treats as empty): \
+                 anyone could sign a delivery with it; pass the run's webhook secret or the \
+                 account's, and make a missing secret an error",
+            ),
+            Kind::Replay => f.write_str(
+                "a webhook delivery with this `webhook-id` was already accepted (a replay, or \
+                 the service sending it again: answer 2xx without acting on it again)",
+            ),
+            Kind::BeyondReplayGuard {
+                timestamp,
+                horizon,
+                capacity,
+            } => write!(
+                f,
+                "webhook timestamp {timestamp} is at or before {horizon}, the oldest the full \
+                 replay guard still vouches for (it remembers {capacity} ids; give it more \
+                 room for the deliveries of one tolerance window)"
             ),
         }
     }

@@ -1,21 +1,20 @@
 //! Parquet input: the file streamed as record batches of [`BATCH_ROWS`] rows (the parquet
 //! crate reads one row group's pages at a time, never the whole file), each row becoming a JSON
-//! object of the chosen columns with their types kept (see [`super::json`]).
+//! object of the chosen columns with their types kept (`parallel_arrow::write_json_object`).
 
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
 
-use super::json;
 use crate::error::Error;
-use crate::input::{ColumnMap, json_string};
+use crate::input::ColumnMap;
 
 /// Rows decoded at once: enough to amortise the decoding, few enough to stay small.
 pub(crate) const BATCH_ROWS: usize = 1024;
@@ -73,12 +72,12 @@ impl ParquetBatches {
         let mut fields = Vec::with_capacity(picks.len());
         for (index, target) in &picks {
             let field = file_schema.field(*index);
-            if let Some(why) = json::unsupported(field.data_type()) {
+            if let Err(why) = parallel_arrow::check_json_type(field.data_type()) {
                 return Err(Error::input_file(
                     path,
                     format!(
-                        "the column `{}` holds values of type {why}, which cannot be sent as \
-                         JSON; leave it out with --input-columns",
+                        "the column `{}` cannot be sent as JSON ({why}); leave it out with \
+                         --input-columns",
                         field.name()
                     ),
                 ));
@@ -132,8 +131,6 @@ impl ParquetBatches {
 /// Parquet rows as run inputs: JSON objects, one batch encoded at a time.
 pub(crate) struct ParquetRows {
     batches: ParquetBatches,
-    /// The JSON object keys, escaped, one per column.
-    keys: Vec<String>,
     /// The current batch's rows as JSON, and the next one to hand out.
     encoded: Vec<String>,
     next: usize,
@@ -142,15 +139,8 @@ pub(crate) struct ParquetRows {
 impl ParquetRows {
     pub(crate) fn open(path: &Path, map: Option<&ColumnMap>) -> Result<Self, Error> {
         let batches = ParquetBatches::open(path, map)?;
-        let keys = batches
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| json_string(f.name()))
-            .collect();
         Ok(Self {
             batches,
-            keys,
             encoded: Vec::new(),
             next: 0,
         })
@@ -172,31 +162,26 @@ impl ParquetRows {
             let Some(batch) = self.batches.next_batch(path)? else {
                 return Ok(None);
             };
-            self.encode(&batch);
+            self.encode(&batch, path)?;
         }
         let input = std::mem::take(&mut self.encoded[self.next]);
         self.next += 1;
         Ok(Some(input))
     }
 
-    fn encode(&mut self, batch: &RecordBatch) {
+    fn encode(&mut self, batch: &RecordBatch, path: &Path) -> Result<(), Error> {
         self.encoded.clear();
         self.next = 0;
-        let columns: Vec<&dyn Array> = batch.columns().iter().map(AsRef::as_ref).collect();
         for row in 0..batch.num_rows() {
-            let mut input = String::with_capacity(64 * columns.len());
-            input.push('{');
-            for (n, (key, column)) in self.keys.iter().zip(&columns).enumerate() {
-                if n > 0 {
-                    input.push(',');
-                }
-                input.push_str(key);
-                input.push(':');
-                json::push_value(&mut input, *column, row);
-            }
-            input.push('}');
+            let mut input = Vec::with_capacity(64 * batch.num_columns());
+            parallel_arrow::write_json_object(&mut input, batch, row);
+            // The writer writes UTF-8 only; were it not to, the row would be named.
+            let input = String::from_utf8(input).map_err(|e| {
+                Error::input_file(path, format!("cannot encode a row as JSON: {e}"))
+            })?;
             self.encoded.push(input);
         }
+        Ok(())
     }
 }
 

@@ -30,7 +30,8 @@ use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::kinds::{ColumnBuilder, Kind};
+use parallel_arrow::{ColumnBuilder, ColumnType};
+
 use super::read::{BATCH_ROWS, ParquetBatches};
 use crate::error::Error;
 use crate::files::{FileStamp, Fresh, Hashing};
@@ -70,8 +71,8 @@ pub(crate) enum OutputColumns {
     /// The task's output schema: these fields with the kinds it declares (`None`: one
     /// `output` column, text or an output of no fixed shape as JSON text, of this kind).
     Declared {
-        fields: Option<Vec<(String, Kind)>>,
-        single: Kind,
+        fields: Option<Vec<(String, ColumnType)>>,
+        single: ColumnType,
     },
     /// The outputs found in the journal: a column for each member of the objects (in the
     /// order the objects list them, [`KeyOrder`]) when every output is an object, one
@@ -97,10 +98,10 @@ const NO_LINE: u64 = u64::MAX;
 struct Survey {
     /// Where each row's last line starts; [`NO_LINE`]: none.
     lines: Vec<u64>,
-    input_columns: Vec<(String, Kind)>,
+    input_columns: Vec<(String, ColumnType)>,
     /// The output's members, one column each; `None`: one `output` column.
     output_fields: Option<Vec<String>>,
-    output_kinds: Vec<Kind>,
+    output_kinds: Vec<ColumnType>,
 }
 
 /// The output columns as the survey finds them.
@@ -108,15 +109,15 @@ enum OutputSurvey {
     /// [`OutputColumns::Declared`]: the kinds checked against the values.
     Declared {
         fields: Option<Vec<String>>,
-        kinds: Vec<Kind>,
+        kinds: Vec<ColumnType>,
     },
     /// [`OutputColumns::Found`]: the members seen and their kinds, whether every output is
     /// an object, and the kind of a single `output` column should some output not be one.
     Found {
         order: KeyOrder,
-        kinds: HashMap<String, Kind>,
+        kinds: HashMap<String, ColumnType>,
         all_objects: bool,
-        single: Kind,
+        single: ColumnType,
     },
 }
 
@@ -136,7 +137,7 @@ impl OutputSurvey {
                 order: KeyOrder::default(),
                 kinds: HashMap::new(),
                 all_objects: true,
-                single: Kind::Unknown,
+                single: ColumnType::Null,
             },
         }
     }
@@ -176,7 +177,7 @@ impl OutputSurvey {
                         .map(String::as_str),
                 );
                 for (name, value) in object {
-                    let kind = kinds.entry(name).or_insert(Kind::Unknown);
+                    let kind = kinds.entry(name).or_insert(ColumnType::Null);
                     *kind = kind.infer(&value);
                 }
             }
@@ -184,7 +185,7 @@ impl OutputSurvey {
     }
 
     /// The columns: for outputs found, one `output` column unless every output is an object.
-    fn finish(self) -> (Option<Vec<String>>, Vec<Kind>) {
+    fn finish(self) -> (Option<Vec<String>>, Vec<ColumnType>) {
         match self {
             Self::Declared { fields, kinds } => (fields, kinds),
             Self::Found {
@@ -199,7 +200,7 @@ impl OutputSurvey {
                 }
                 let kinds = names
                     .iter()
-                    .map(|n| kinds.get(n).copied().unwrap_or(Kind::Unknown))
+                    .map(|n| kinds.get(n).copied().unwrap_or(ColumnType::Null))
                     .collect();
                 (Some(names), kinds)
             }
@@ -249,7 +250,7 @@ impl WholeOutput<'_> {
         };
         // The input columns: in the input's order when known, else as the inputs list them.
         let mut input_order = KeyOrder::default();
-        let mut input_kinds: HashMap<String, Kind> = HashMap::new();
+        let mut input_kinds: HashMap<String, ColumnType> = HashMap::new();
         if let InputColumns::Journal { order: Some(order) } = self.input {
             input_order.add(order.iter().map(String::as_str));
         }
@@ -287,7 +288,7 @@ impl WholeOutput<'_> {
                 let input = input_object(line.input);
                 input_order.add(input.iter().map(|(key, _)| key.as_str()));
                 for (key, value) in input {
-                    let kind = input_kinds.entry(key).or_insert(Kind::Unknown);
+                    let kind = input_kinds.entry(key).or_insert(ColumnType::Null);
                     *kind = kind.infer(&value);
                 }
             }
@@ -308,7 +309,7 @@ impl WholeOutput<'_> {
             .into_names()
             .into_iter()
             .map(|name| {
-                let kind = input_kinds.get(&name).copied().unwrap_or(Kind::Unknown);
+                let kind = input_kinds.get(&name).copied().unwrap_or(ColumnType::Null);
                 (name, kind)
             })
             .collect();
@@ -409,7 +410,7 @@ impl<'a> WritePass<'a> {
             InputColumns::Journal { .. } => survey
                 .input_columns
                 .iter()
-                .map(|(_, k)| k.builder())
+                .map(|(_, k)| ColumnBuilder::new(*k))
                 .collect(),
         };
         Ok(Self {
@@ -424,7 +425,11 @@ impl<'a> WritePass<'a> {
                 .map(|(n, _)| n.clone())
                 .collect(),
             input_builders,
-            output_builders: survey.output_kinds.iter().map(|k| k.builder()).collect(),
+            output_builders: survey
+                .output_kinds
+                .iter()
+                .map(|k| ColumnBuilder::new(*k))
+                .collect(),
             next_row: 0,
             buf: Vec::new(),
         })
@@ -470,7 +475,7 @@ impl<'a> WritePass<'a> {
             if !self.input_builders.is_empty() {
                 let input: HashMap<String, Value> = input_object(line.input).into_iter().collect();
                 for (name, builder) in self.input_columns.iter().zip(&mut self.input_builders) {
-                    builder.append(input.get(name));
+                    append(builder, input.get(name));
                 }
             }
             let output = line
@@ -479,11 +484,14 @@ impl<'a> WritePass<'a> {
             match (&survey.output_fields, &output) {
                 (Some(fields), Some(Value::Object(object))) => {
                     for (name, builder) in fields.iter().zip(&mut self.output_builders) {
-                        builder.append(object.get(name));
+                        append(builder, object.get(name));
                     }
                 }
-                (Some(_), _) => self.output_builders.iter_mut().for_each(|b| b.append(None)),
-                (None, value) => self.output_builders[0].append(value.as_ref()),
+                (Some(_), _) => self
+                    .output_builders
+                    .iter_mut()
+                    .for_each(ColumnBuilder::append_null),
+                (None, value) => append(&mut self.output_builders[0], value.as_ref()),
             }
             run_ids.append_value(&line.run_id);
             statuses.append_value(&line.status);
@@ -520,6 +528,12 @@ impl<'a> WritePass<'a> {
         self.at = offset + n as u64;
         Ok(())
     }
+}
+
+/// Appends a value the survey has checked against its column's type: it fits (were it not
+/// to, it would be null rather than a panic).
+fn append(builder: &mut ColumnBuilder, value: Option<&Value>) {
+    let _ = builder.append(value);
 }
 
 fn to_index(row: u64) -> usize {

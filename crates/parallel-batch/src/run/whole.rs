@@ -65,7 +65,7 @@ pub(crate) fn write(job: &Job, scanned: &Scanned, state: &mut State) -> Result<(
 
 #[cfg(feature = "parquet")]
 fn write_parquet(job: &Job, scanned: &Scanned, state: &State) -> Result<FileStamp, Error> {
-    use crate::parquet::{InputColumns, Kind, OutputColumns, Rows, WholeOutput};
+    use crate::parquet::{ColumnType, InputColumns, OutputColumns, Rows, WholeOutput};
     let schema = &job.task.spec["output_schema"];
     let properties = schema.get("json_schema").and_then(|s| s.get("properties"));
     let fields = job.task.output_fields.as_ref().map(|names| {
@@ -73,14 +73,14 @@ fn write_parquet(job: &Job, scanned: &Scanned, state: &State) -> Result<FileStam
             .iter()
             .map(|name| {
                 let declared = properties.and_then(|p| p.get(name));
-                (name.clone(), Kind::declared(declared))
+                (name.clone(), ColumnType::from_schema(declared))
             })
             .collect()
     });
     let single_output = if schema["type"] == "text" {
-        Kind::String
+        ColumnType::String
     } else {
-        Kind::Json
+        ColumnType::Json
     };
     let input = if job.input_format == InputFormat::Parquet {
         InputColumns::Parquet {

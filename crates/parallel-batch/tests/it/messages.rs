@@ -325,3 +325,25 @@ fn a_request_the_server_does_not_answer_shows_as_waiting() {
         .unwrap();
     assert!(seconds >= 1, "{seen}");
 }
+
+#[test]
+fn help_never_prints_the_base_url_from_the_environment() {
+    let secret_url = "https://user:hunter2-do-not-print@proxy.example:8443";
+    for args in [&["--help"][..], &["run", "--help"], &["results", "--help"]] {
+        let out = batch()
+            .env("PARALLEL_BASE_URL", secret_url)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("PARALLEL_BASE_URL"),
+            "{args:?}: the variable is named\n{help}"
+        );
+        assert!(
+            !help.contains("hunter2") && !help.contains("proxy.example"),
+            "{args:?}\n{help}"
+        );
+    }
+}

@@ -145,6 +145,11 @@ fn column(batches: &[RecordBatch], name: &str) -> Vec<Value> {
                     DataType::Float64 => json!(array.as_primitive::<Float64Type>().value(i)),
                     DataType::Boolean => json!(array.as_boolean().value(i)),
                     DataType::Utf8 => json!(array.as_string::<i32>().value(i)),
+                    DataType::List(_) => {
+                        let items = array.as_list::<i32>().value(i);
+                        let items = items.as_string::<i32>();
+                        json!(items.iter().collect::<Vec<_>>())
+                    }
                     other => panic!("column {name}: unexpected type {other}"),
                 }
             });
@@ -286,7 +291,7 @@ fn csv_to_parquet_types_the_output_columns_from_the_schema() {
         ("founded_year", DataType::Int64),
         ("revenue", DataType::Float64),
         ("public", DataType::Boolean),
-        ("products", DataType::Utf8),
+        ("products", DataType::new_list(DataType::Utf8, true)),
         ("run_id", DataType::Utf8),
         ("status", DataType::Utf8),
         ("error", DataType::Utf8),
@@ -316,6 +321,8 @@ fn csv_to_parquet_types_the_output_columns_from_the_schema() {
     assert!(!dir.path().join("all.parquet.partial").exists());
     let read_back = read_parquet(&all);
     let mut found = expected.clone();
+    // Without the schema, a list is typed from its values: JSON text.
+    found[7].1 = DataType::Utf8;
     // The output columns in the order the emulator lists an output's members (by name).
     found[3..8].sort();
     assert_eq!(field_types(&read_back), found);
@@ -371,13 +378,16 @@ fn check_against_journal(batches: &[RecordBatch], output: &Path) -> usize {
                 "row {row}"
             );
             assert_eq!(get("public"), &out["public"], "row {row}");
-            let products = get("products")
-                .as_str()
-                .map(|t| serde_json::from_str(t).unwrap());
+            // A list column, or a list's JSON text when typed from the values.
+            let products = match get("products") {
+                Value::String(text) => Some(serde_json::from_str(text).unwrap()),
+                Value::Null => None,
+                list => Some(list.clone()),
+            };
             assert_eq!(
                 products.unwrap_or(Value::Null),
                 out["products"],
-                "row {row}: JSON text"
+                "row {row}"
             );
         } else {
             failed += 1;
@@ -675,4 +685,46 @@ fn links_at_the_names_of_a_parquet_jobs_files_are_not_written_through() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is a symbolic link"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+}
+
+#[test]
+fn typed_columns_become_typed_parquet_columns() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 20);
+    let output = dir.path().join("out.parquet");
+    run_ok(
+        run_command(&emu, &["--quiet"], &input, &output)
+            .arg("--columns")
+            .arg("ceo: CEO, founded (integer): year, listed (date): IPO date, sectors (list): industries"),
+    );
+    let batches = read_parquet(&output);
+    let types: Vec<(String, DataType)> = field_types(&batches)[3..7].to_vec();
+    assert_eq!(
+        types,
+        [
+            ("ceo".to_owned(), DataType::Utf8),
+            ("founded".to_owned(), DataType::Int64),
+            ("listed".to_owned(), DataType::Date32),
+            (
+                "sectors".to_owned(),
+                DataType::new_list(DataType::Utf8, true)
+            ),
+        ]
+    );
+    // The values are the journal's, typed.
+    let journal = read_jsonl_output(&journal_of(&output));
+    let listed = batches[0].column_by_name("listed").unwrap();
+    let listed = listed.as_primitive::<arrow_array::types::Date32Type>();
+    let founded = column(&batches, "founded");
+    let sectors = column(&batches, "sectors");
+    for (row, line) in &journal {
+        let at = usize::try_from(*row).unwrap();
+        assert_eq!(line["status"], "completed");
+        let out = &line["output"];
+        assert_eq!(founded[at], out["founded"], "row {row}");
+        assert_eq!(sectors[at], out["sectors"], "row {row}");
+        let date = listed.value_as_date(at).unwrap().to_string();
+        assert_eq!(json!(date), out["listed"], "row {row}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The loop that runs a batch: reads inputs, submits chunks, follows the group's events,
-//! sweeps results, fetches stragglers, and hands everything to the consumer.
+//! reads results as the [ledger](super::ledger) plans (sweeps of the runs stream, `/result`
+//! for stragglers), and hands everything to the consumer.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -13,12 +14,13 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::collect::{self, Sweep};
+use super::collect::{self, Swept};
 use super::items::{
     BatchInput, BatchItem, BatchOutput, BatchProgress, BatchRejection, BatchResult, run_error,
 };
+use super::ledger::Ledger;
 use super::options::Skip;
-use super::outage::{Patience, patiently};
+use super::outage::{Patience, Tolerance, patiently};
 use super::resume::Earlier;
 use super::submit::{Submitted, Submitter};
 use crate::add_runs::{CLIENT_TAG_KEY, tag_clash};
@@ -32,21 +34,17 @@ const CHUNK_LINGER: Duration = Duration::from_millis(200);
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 /// The pause before reopening the events stream after it ended with results still awaited.
 const EVENTS_REOPEN_PAUSE: Duration = Duration::from_millis(100);
-/// A sweep starts once this many completed runs wait for one...
-const SWEEP_MIN: usize = 1000;
-/// ...or once this long has passed since the last sweep.
-const SWEEP_EVERY: Duration = Duration::from_millis(200);
-/// At most this many runs are read per sweep (bounds the memory a sweep holds).
-const SWEEP_CAP: usize = 5000;
 
 /// An input read and not yet delivered.
 struct Awaited {
     input: Arc<RawValue>,
     /// Known once the add-runs answer (or an event) named it.
     run_id: Option<Box<str>>,
-    /// A sweep has read the run while it was still going: the sweeps are past it, so its
-    /// result is fetched on its own.
-    swept: bool,
+    /// Its place in the runs stream, once the add-runs answer (or a resume scan) gave it.
+    place: Option<u64>,
+    /// Reported completed before its place was known (events can beat the add-runs answer).
+    reported_early: bool,
+    submitted_at: Option<Instant>,
 }
 
 /// A completed run whose result is fetched with `/result`.
@@ -60,6 +58,14 @@ type Fetched = (u64, TaskRun, BatchOutput);
 
 /// Runs found by a recovery scan, with their positions.
 type Found = Vec<(u64, TaskRun)>;
+
+/// A sweep under way: its runs, where and when it started, and the furthest place it read.
+struct Sweep {
+    runs: BoxStream<'static, Result<Swept, Error>>,
+    start: u64,
+    started: Instant,
+    furthest: Option<u64>,
+}
 
 /// The consumer went away: stop quietly.
 pub(crate) struct Closed;
@@ -86,7 +92,10 @@ impl From<Closed> for Stop {
 #[derive(Default)]
 struct InFlight {
     submission: Option<BoxFuture<'static, Result<Submitted, Error>>>,
-    sweep: Option<BoxFuture<'static, Result<Sweep, Error>>>,
+    sweep: Option<Sweep>,
+    /// After a sweep failed: not before this.
+    sweep_retry_at: Option<Instant>,
+    sweep_patience: Patience,
     fetches: FuturesUnordered<BoxFuture<'static, Result<Fetched, Error>>>,
     events: Option<crate::GroupEvents>,
     events_reopen_at: Option<Instant>,
@@ -103,21 +112,16 @@ pub(crate) struct Driver {
     tx: mpsc::Sender<Result<BatchItem, Error>>,
     /// Runs of an earlier session whose input has not been read yet.
     earlier: HashMap<u64, Earlier>,
-    /// The runs stream cursor where the next sweep starts.
-    frontier: Option<String>,
     progress: BatchProgress,
     /// Inputs read and not yet delivered (their number is what `max_in_flight` bounds).
     awaited: HashMap<u64, Awaited>,
+    /// The position of each awaited run by its place in the runs stream.
+    positions: HashMap<u64, u64>,
+    ledger: Ledger,
     /// The next chunk, and when its first input was read.
     chunk: Vec<BatchInput>,
     chunk_since: Instant,
     inputs_done: bool,
-    /// Completed runs reported by events and not yet swept, with the number of sweeps that
-    /// had started when the event came.
-    ahead: HashMap<u64, u64>,
-    sweeps_started: u64,
-    sweep_generation: u64,
-    last_sweep: Instant,
     /// Completed runs whose result is read with `/result`.
     to_fetch: VecDeque<Fetch>,
     last_event_id: Option<String>,
@@ -134,8 +138,11 @@ impl Driver {
         options: &super::BatchOptions,
         tx: mpsc::Sender<Result<BatchItem, Error>>,
         earlier: HashMap<u64, Earlier>,
-        frontier: Option<String>,
+        after_earlier: Option<String>,
     ) -> Self {
+        let mut ledger = Ledger::new(options.reread);
+        let next = earlier.values().map(|e| e.place + 1).max().unwrap_or(0);
+        ledger.start_after(next, after_earlier);
         Self {
             submitter,
             chunk_size: options.chunk_size,
@@ -144,16 +151,13 @@ impl Driver {
             skip: options.skip.clone(),
             tx,
             earlier,
-            frontier,
             progress: BatchProgress::default(),
             awaited: HashMap::new(),
+            positions: HashMap::new(),
+            ledger,
             chunk: Vec::new(),
             chunk_since: Instant::now(),
             inputs_done: false,
-            ahead: HashMap::new(),
-            sweeps_started: 0,
-            sweep_generation: 0,
-            last_sweep: Instant::now(),
             to_fetch: VecDeque::new(),
             last_event_id: None,
             last_progress: Instant::now(),
@@ -165,28 +169,33 @@ impl Driver {
         &self.submitter.client
     }
 
-    fn tolerance(&self) -> Duration {
-        self.submitter.tolerance
+    fn tolerance(&self) -> &Tolerance {
+        &self.submitter.tolerance
     }
 
     /// Runs the batch over `inputs` to its end.
     pub(crate) async fn run(&mut self, inputs: BoxStream<'static, BatchInput>) -> Result<(), Stop> {
         let mut inputs = inputs.fuse();
+        // The events stream opens with the first submission (or run of an earlier session):
+        // opened on a group with no runs, it would end at once.
         let mut work = InFlight {
-            events: Some(self.open_events()),
+            events_reopen_at: Some(Instant::now()),
             ..InFlight::default()
         };
         loop {
             self.start_work(&mut work);
             if self.inputs_done && self.chunk.is_empty() && self.all_delivered(&work) {
                 self.emit_progress(true).await?;
+                self.report_costs();
                 return Ok(());
             }
             let can_read = !self.inputs_done
                 && self.chunk.len() < self.chunk_size
                 && self.awaited.len() < self.max_in_flight;
             let linger_at = self.chunk_since + CHUNK_LINGER;
-            let sweep_at = self.last_sweep + SWEEP_EVERY;
+            let plan_at = (work.sweep.is_none() && work.sweep_retry_at.is_none())
+                .then(|| self.ledger.next_check())
+                .flatten();
             tokio::select! {
                 Some(fetched) = work.fetches.next(), if !work.fetches.is_empty() => {
                     let (position, run, output) = fetched?;
@@ -196,10 +205,8 @@ impl Driver {
                     work.submission = None;
                     self.on_submitted(submitted?).await?;
                 }
-                Some(swept) = OptionFuture::from(work.sweep.as_mut()), if work.sweep.is_some() => {
-                    work.sweep = None;
-                    self.last_sweep = Instant::now();
-                    self.on_sweep(swept?).await?;
+                Some(swept) = OptionFuture::from(work.sweep.as_mut().map(|s| s.runs.next())), if work.sweep.is_some() => {
+                    self.on_swept(&mut work, swept).await?;
                 }
                 Some(found) = OptionFuture::from(work.recovery.as_mut()), if work.recovery.is_some() => {
                     work.recovery = None;
@@ -216,8 +223,11 @@ impl Driver {
                     None => self.inputs_done = true,
                 },
                 () = tokio::time::sleep_until(linger_at), if !self.chunk.is_empty() && work.submission.is_none() => {}
-                () = tokio::time::sleep_until(sweep_at), if work.sweep.is_none() && !self.ahead.is_empty() => {}
-                () = tokio::time::sleep_until(work.events_reopen_at.unwrap_or_else(Instant::now)), if work.events_reopen_at.is_some() => {
+                () = tokio::time::sleep_until(plan_at.unwrap_or_else(Instant::now)), if plan_at.is_some() => {}
+                () = tokio::time::sleep_until(work.sweep_retry_at.unwrap_or_else(Instant::now)), if work.sweep_retry_at.is_some() => {
+                    work.sweep_retry_at = None;
+                }
+                () = tokio::time::sleep_until(work.events_reopen_at.unwrap_or_else(Instant::now)), if work.events_reopen_at.is_some() && self.follows_events(&work) => {
                     work.events_reopen_at = None;
                     work.events = Some(self.open_events());
                 }
@@ -235,9 +245,12 @@ impl Driver {
             && self.to_fetch.is_empty()
     }
 
-    /// Starts what is due: fetches up to the limit, the next chunk, a sweep, reopening the
-    /// events stream.
+    /// Starts what is due: fetches up to the limit, the next chunk, the reads the ledger
+    /// plans, reopening the events stream.
     fn start_work(&mut self, work: &mut InFlight) {
+        if work.sweep.is_none() && work.sweep_retry_at.is_none() {
+            self.start_reads(work);
+        }
         while work.fetches.len() < self.result_concurrency {
             let Some(fetch) = self.to_fetch.pop_front() else {
                 break;
@@ -253,23 +266,63 @@ impl Driver {
             let submitter = self.submitter.clone();
             work.submission = Some(submitter.submit(chunk, self.inputs_done).boxed());
         }
-        if work.sweep.is_none()
-            && !self.ahead.is_empty()
-            && (self.ahead.len() >= SWEEP_MIN || self.last_sweep.elapsed() >= SWEEP_EVERY)
-        {
-            self.sweep_generation = self.sweeps_started;
-            self.sweeps_started += 1;
-            work.sweep = Some(self.sweep());
-        }
         if work.events.is_none()
             && work.events_reopen_at.is_none()
             && work.recovery.is_none()
-            && (!self.awaited.is_empty() || work.submission.is_some())
+            && self.follows_events(work)
         {
             // Ends with nothing new back off, so that an idle wait does not spin.
             let pause = EVENTS_REOPEN_PAUSE * (1 + self.idle_ends.min(50));
             work.events_reopen_at = Some(Instant::now() + pause);
         }
+    }
+
+    /// Whether the events stream is needed: while runs are going or being added, not for runs
+    /// already reported that wait to be read.
+    fn follows_events(&self, work: &InFlight) -> bool {
+        work.submission.is_some() || self.ledger.has_going()
+    }
+
+    /// Starts the sweep and the `/result` calls the ledger plans now, if any.
+    fn start_reads(&mut self, work: &mut InFlight) {
+        let Some(plan) = self.ledger.plan() else {
+            return;
+        };
+
+        self.ledger.requested(plan.fetch.len());
+        for place in plan.fetch {
+            self.fetch_place(place);
+        }
+        if let Some((start, cursor)) = plan.sweep {
+            self.ledger.requested(1);
+            tracing::debug!(start, "batch: sweeping completed runs");
+            work.sweep = Some(Sweep {
+                runs: collect::sweep(
+                    self.client(),
+                    &self.submitter.group_id,
+                    self.submitter.token.clone(),
+                    cursor,
+                ),
+                start,
+                started: Instant::now(),
+                furthest: None,
+            });
+        }
+    }
+
+    /// Queues `/result` for the run at `place`, read on its own from now on.
+    fn fetch_place(&mut self, place: u64) {
+        let Some(&position) = self.positions.get(&place) else {
+            return;
+        };
+        let Some(run_id) = self.awaited.get(&position).and_then(|a| a.run_id.clone()) else {
+            return;
+        };
+        self.ledger.fetching(place);
+        self.to_fetch.push_back(Fetch {
+            position,
+            run_id: run_id.into(),
+        });
     }
 
     /// An input read: set aside when the caller has its result, matched with a run of an
@@ -301,7 +354,9 @@ impl Driver {
             Awaited {
                 input: Arc::clone(&input.input),
                 run_id: None,
-                swept: false,
+                place: None,
+                reported_early: false,
+                submitted_at: None,
             },
         );
         self.chunk.push(input);
@@ -327,38 +382,49 @@ impl Driver {
         Ok(())
     }
 
-    /// An input whose run an earlier session created: deliver it if finished, else await it.
+    /// An input whose run an earlier session created: read with the others when finished,
+    /// delivered at once when it ended without an output, else awaited.
     async fn take_earlier(&mut self, input: BatchInput, earlier: Earlier) -> Result<(), Closed> {
         let position = input.position;
-        let run = earlier.run;
-        // The sweeps start past the runs of the earlier session: its results are fetched.
+        let Earlier { run, place, cursor } = earlier;
+        let completed = run.status == RunStatus::Completed;
+        self.ledger
+            .found(place, cursor, run.is_finished() && completed);
+        self.positions.insert(place, position);
         self.awaited.insert(
             position,
             Awaited {
                 input: input.input,
                 run_id: Some(run.run_id.clone().into_boxed_str()),
-                swept: true,
+                place: Some(place),
+                reported_early: false,
+                submitted_at: None,
             },
         );
-        if !run.is_finished() {
-            Ok(())
-        } else if run.status == RunStatus::Completed {
-            self.to_fetch.push_back(Fetch {
-                position,
-                run_id: run.run_id,
-            });
-            Ok(())
-        } else {
+        if run.is_finished() && !completed {
             let error = run_error(&run);
-            self.finish(position, run, Err(error)).await
+            return self.finish(position, run, Err(error)).await;
         }
+        Ok(())
     }
 
-    /// An add-runs request succeeded: note the run ids, report refused inputs.
+    /// An add-runs request succeeded: note the run ids and their places, report refused
+    /// inputs.
     async fn on_submitted(&mut self, submitted: Submitted) -> Result<(), Closed> {
-        for (position, run_id) in &submitted.runs {
+        let first = self.ledger.added(submitted.runs.len(), submitted.start);
+        let now = Instant::now();
+        for ((position, run_id), place) in submitted.runs.iter().zip(first..) {
             if let Some(awaited) = self.awaited.get_mut(position) {
                 awaited.run_id = Some(run_id.as_str().into());
+                awaited.place = Some(place);
+                awaited.submitted_at = Some(now);
+                self.positions.insert(place, *position);
+                if awaited.reported_early {
+                    self.ledger.reported(place, None);
+                }
+            } else {
+                // Delivered already (its failure was reported before this answer came).
+                self.ledger.delivered(place, false);
             }
         }
         self.progress.submitted += submitted.runs.len() as u64;
@@ -412,7 +478,7 @@ impl Driver {
                     && work.sweep.is_none()
                     && work.fetches.is_empty()
                     && self.to_fetch.is_empty()
-                    && self.ahead.is_empty()
+                    && !self.ledger.has_reported()
                     && !self.awaited.is_empty();
                 if idle {
                     self.idle_ends += 1;
@@ -425,7 +491,8 @@ impl Driver {
         Ok(())
     }
 
-    /// A run's new state from the events stream.
+    /// A run's new state from the events stream: a completed run waits to be read, any other
+    /// finished run is delivered with its error.
     async fn on_run_state(&mut self, run: TaskRun) -> Result<(), Closed> {
         if !run.is_finished() {
             return Ok(());
@@ -445,100 +512,119 @@ impl Driver {
             return self.finish(position, run, Err(error)).await;
         }
         awaited.run_id = Some(run.run_id.clone().into_boxed_str());
-        if awaited.swept {
-            self.to_fetch.push_back(Fetch {
-                position,
-                run_id: run.run_id,
-            });
-        } else {
-            self.ahead.entry(position).or_insert(self.sweeps_started);
+        match awaited.place {
+            Some(place) => self.ledger.reported(place, awaited.submitted_at),
+            None => awaited.reported_early = true,
         }
         Ok(())
     }
 
-    /// What a sweep read: deliver the finished runs, mark the others as passed.
-    async fn on_sweep(&mut self, sweep: Sweep) -> Result<(), Closed> {
-        self.frontier = sweep.cursor;
-        for (position, run, output) in sweep.runs {
-            let reported = self.ahead.remove(&position).is_some();
-            let Some(awaited) = self.awaited.get_mut(&position) else {
-                if let Some(earlier) = self.earlier.get_mut(&position) {
-                    earlier.run = run;
-                }
-                continue;
-            };
-            if !run.is_finished() {
-                // Read while still going. If its completion was already reported (the sweep
-                // read an older state), fetch it now; otherwise that event will.
-                awaited.swept = true;
-                if reported {
-                    self.to_fetch.push_back(Fetch {
-                        position,
-                        run_id: run.run_id,
-                    });
-                }
-                continue;
+    /// One item of a sweep: a completed run to deliver (or read again), the sweep's end, or
+    /// its failure.
+    async fn on_swept(
+        &mut self,
+        work: &mut InFlight,
+        item: Option<Result<Swept, Error>>,
+    ) -> Result<(), Stop> {
+        match item {
+            Some(Ok(swept)) => {
+                work.sweep_patience.succeeded();
+                self.on_swept_run(work, swept).await?;
             }
-            let outcome = match output {
-                _ if run.status != RunStatus::Completed => Err(run_error(&run)),
-                Some(output) => Ok(output),
-                None => {
-                    awaited.swept = true;
-                    self.to_fetch.push_back(Fetch {
-                        position,
-                        run_id: run.run_id,
-                    });
-                    continue;
-                }
-            };
-            self.finish(position, run, outcome).await?;
-        }
-        if !sweep.capped {
-            // The sweep read to the end of the group: a run reported completed before it
-            // started and not met is fetched on its own. Runs reported while it read are
-            // left to the next sweep.
-            let generation = self.sweep_generation;
-            let mut missed = Vec::new();
-            self.ahead.retain(|&position, seen_at| {
-                let keep = *seen_at > generation;
-                if !keep {
-                    missed.push(position);
-                }
-                keep
-            });
-            for position in missed {
-                if let Some(awaited) = self.awaited.get_mut(&position) {
-                    awaited.swept = true;
-                    if let Some(run_id) = &awaited.run_id {
-                        self.to_fetch.push_back(Fetch {
-                            position,
-                            run_id: run_id.to_string(),
-                        });
-                    }
+            Some(Err(error)) => {
+                // Planned again after a pause: the runs read so far moved the cursors on.
+                let Some(pause) = work.sweep_patience.failed(&error, self.tolerance()) else {
+                    return Err(Stop::Failed(error));
+                };
+                self.ledger.sweep_ended();
+                work.sweep = None;
+                work.sweep_retry_at = Some(Instant::now() + pause);
+            }
+            None => {
+                if let Some(sweep) = work.sweep.take() {
+                    self.on_sweep_end(&sweep);
                 }
             }
         }
-        self.emit_progress(false).await
+        Ok(())
     }
 
-    /// Runs found by a recovery scan: fetch or deliver the finished ones.
+    async fn on_swept_run(&mut self, work: &mut InFlight, swept: Swept) -> Result<(), Closed> {
+        let Some(position) = swept.position else {
+            return Ok(()); // another client's run
+        };
+        let Some(place) = self.awaited.get(&position).and_then(|a| a.place) else {
+            if let Some(earlier) = self.earlier.get_mut(&position) {
+                earlier.run = swept.run;
+            } else {
+                self.ledger.read_again();
+            }
+            return Ok(());
+        };
+        if let Some(sweep) = work.sweep.as_mut() {
+            sweep.furthest = sweep.furthest.max(Some(place));
+        }
+        self.ledger.read(place, swept.event_id);
+        let outcome = match swept.output {
+            Some(output) if swept.run.status == RunStatus::Completed => Ok(output),
+            // A completed run without its output (a server that left it out): on its own.
+            _ if swept.run.status == RunStatus::Completed => {
+                self.fetch_place(place);
+                return Ok(());
+            }
+            _ => Err(run_error(&swept.run)),
+        };
+        self.finish(position, swept.run, outcome).await
+    }
+
+    /// A sweep read to the end of the stream. A run reported completed before the sweep began,
+    /// and placed before a run it read, was not in it: the runs stream does not list runs in the order assumed (see
+    /// [`ledger`](super::ledger)), and that run is read on its own. Runs after the last one it
+    /// read wait for the next sweep (the stream may have been closed early).
+    fn on_sweep_end(&mut self, sweep: &Sweep) {
+        self.ledger.sweep_ended();
+        let Some(furthest) = sweep.furthest else {
+            return;
+        };
+        let missed: Vec<u64> = self
+            .ledger
+            .reported_from(sweep.start, sweep.started)
+            .into_iter()
+            .take_while(|place| *place < furthest)
+            .collect();
+        if !missed.is_empty() {
+            tracing::debug!(
+                missed = missed.len(),
+                "batch: a sweep did not list runs in add order; reading them on their own"
+            );
+            self.ledger.requested(missed.len());
+        }
+        for place in missed {
+            self.fetch_place(place);
+        }
+    }
+
+    /// Runs found by a recovery scan: finished ones are read or delivered.
     async fn on_recovered(&mut self, found: Found) -> Result<(), Closed> {
         for (position, run) in found {
-            if !run.is_finished() || !self.awaited.contains_key(&position) {
+            if !run.is_finished() {
                 continue;
             }
-            if let Some(awaited) = self.awaited.get_mut(&position) {
-                awaited.swept = true;
-                awaited.run_id = Some(run.run_id.clone().into_boxed_str());
-            }
-            if run.status == RunStatus::Completed {
-                self.to_fetch.push_back(Fetch {
-                    position,
-                    run_id: run.run_id,
-                });
-            } else {
+            let Some(awaited) = self.awaited.get_mut(&position) else {
+                continue;
+            };
+            awaited.run_id = Some(run.run_id.clone().into_boxed_str());
+            if run.status != RunStatus::Completed {
                 let error = run_error(&run);
                 self.finish(position, run, Err(error)).await?;
+                continue;
+            }
+            match awaited.place {
+                Some(place) => self.ledger.reported(place, None),
+                None => self.to_fetch.push_back(Fetch {
+                    position,
+                    run_id: run.run_id,
+                }),
             }
         }
         Ok(())
@@ -551,10 +637,13 @@ impl Driver {
         run: TaskRun,
         outcome: Result<BatchOutput, ErrorObject>,
     ) -> Result<(), Closed> {
-        self.ahead.remove(&position);
         let Some(awaited) = self.awaited.remove(&position) else {
             return Ok(());
         };
+        if let Some(place) = awaited.place {
+            self.positions.remove(&place);
+            self.ledger.delivered(place, outcome.is_ok());
+        }
         self.idle_ends = 0;
         self.progress.finished += 1;
         if outcome.is_ok() {
@@ -587,41 +676,23 @@ impl Driver {
         self.emit(BatchItem::Rejected(rejection)).await
     }
 
-    fn open_events(&self) -> crate::GroupEvents {
+    fn open_events(&mut self) -> crate::GroupEvents {
+        self.ledger.requested(1);
         let options = GroupEventsOptions {
             last_event_id: self.last_event_id.clone(),
-            timeout: None,
+            ..GroupEventsOptions::default()
         };
         self.client()
             .group(&self.submitter.group_id)
             .events(options)
     }
 
-    fn sweep(&self) -> BoxFuture<'static, Result<Sweep, Error>> {
-        let client = self.client().clone();
-        let (group_id, token) = (
-            self.submitter.group_id.clone(),
-            self.submitter.token.clone(),
-        );
-        let (cursor, tolerance) = (self.frontier.clone(), self.tolerance());
-        patiently(tolerance, move |_| {
-            collect::sweep(
-                client.clone(),
-                group_id.clone(),
-                token.clone(),
-                cursor.clone(),
-                SWEEP_CAP,
-            )
-        })
-        .boxed()
-    }
-
     fn fetch(&self, fetch: Fetch) -> BoxFuture<'static, Result<Fetched, Error>> {
         let client = self.client().clone();
-        let tolerance = self.tolerance();
+        let tolerance = self.tolerance().clone();
         async move {
             let (run, output) =
-                patiently(tolerance, |_| collect::fetch(&client, &fetch.run_id)).await?;
+                patiently(&tolerance, |_| collect::fetch(&client, &fetch.run_id)).await?;
             Ok((fetch.position, run, output))
         }
         .boxed()
@@ -634,12 +705,12 @@ impl Driver {
             self.submitter.group_id.clone(),
             self.submitter.token.clone(),
         );
-        let tolerance = self.tolerance();
+        let tolerance = self.tolerance().clone();
         let wanted: std::collections::HashSet<u64> = self.awaited.keys().copied().collect();
         async move {
-            patiently(tolerance, |_| async {
+            patiently(&tolerance, |_| async {
                 let mut found = Vec::new();
-                collect::scan(&client, &group_id, &token, |position, run| {
+                collect::scan(&client, &group_id, &token, |position, run, _, _| {
                     if wanted.contains(&position) {
                         found.push((position, run));
                     }
@@ -652,6 +723,17 @@ impl Driver {
         .boxed()
     }
 
+    /// Logs what reading the results cost, for whoever measures the engine.
+    fn report_costs(&self) {
+        let (requests, read_again) = self.ledger.costs();
+        tracing::debug!(
+            requests,
+            read_again,
+            rows = self.progress.finished,
+            "batch: results read"
+        );
+    }
+
     async fn emit(&self, item: BatchItem) -> Result<(), Closed> {
         self.tx.send(Ok(item)).await.map_err(|_| Closed)
     }
@@ -662,6 +744,10 @@ impl Driver {
         }
         self.last_progress = Instant::now();
         self.progress.in_flight = self.awaited.len() as u64;
+        self.progress.throttled = self
+            .submitter
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed);
         self.emit(BatchItem::Progress(self.progress)).await
     }
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use parallel_types::{ErrorObject, Metadata, RunOutput, RunOutputRef, RunStatus, TaskRun};
+use parallel_types::{
+    ErrorObject, Metadata, Processor, RunOutput, RunOutputRef, RunStatus, TaskRun,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -16,6 +18,7 @@ pub struct BatchInput {
     pub(crate) position: u64,
     pub(crate) input: Arc<RawValue>,
     pub(crate) metadata: Option<Metadata>,
+    pub(crate) processor: Option<Processor>,
 }
 
 impl BatchInput {
@@ -28,6 +31,7 @@ impl BatchInput {
             position,
             input: Arc::from(raw),
             metadata: None,
+            processor: None,
         }
     }
 
@@ -40,6 +44,7 @@ impl BatchInput {
             position,
             input: Arc::from(raw),
             metadata: None,
+            processor: None,
         })
     }
 
@@ -47,6 +52,14 @@ impl BatchInput {
     #[must_use]
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = Some(metadata);
+        self
+    }
+
+    /// Runs this input on `processor` instead of the batch's
+    /// ([`BatchOptions::new`](super::BatchOptions::new)).
+    #[must_use]
+    pub fn with_processor(mut self, processor: impl Into<Processor>) -> Self {
+        self.processor = Some(processor.into());
         self
     }
 
@@ -230,6 +243,9 @@ pub struct BatchProgress {
     pub rejected: u64,
     /// Inputs read whose result has not been delivered yet.
     pub in_flight: u64,
+    /// `429 Too Many Requests` answers the batch's submissions met and waited out: the
+    /// account's rate limit is slowing the batch down.
+    pub throttled: u64,
 }
 
 /// The error object of a run that finished without an output: the run's own, or one that

@@ -32,6 +32,7 @@ pub struct BatchOptions {
     pub(crate) max_in_flight: usize,
     pub(crate) result_concurrency: usize,
     pub(crate) outage_tolerance: Duration,
+    pub(crate) reread: f64,
     pub(crate) skip: Option<Skip>,
 }
 
@@ -45,6 +46,7 @@ impl fmt::Debug for BatchOptions {
             .field("max_in_flight", &self.max_in_flight)
             .field("result_concurrency", &self.result_concurrency)
             .field("outage_tolerance", &self.outage_tolerance)
+            .field("reread", &self.reread)
             .field("skip", &self.skip.as_ref().map(|_| "Fn(u64) -> bool"))
             .finish_non_exhaustive()
     }
@@ -53,6 +55,10 @@ impl fmt::Debug for BatchOptions {
 impl BatchOptions {
     /// The default [`BatchOptions::outage_tolerance`]: ten minutes.
     pub const DEFAULT_OUTAGE_TOLERANCE: Duration = Duration::from_secs(600);
+
+    /// The default [`BatchOptions::reread`]: half a runs stream, so that a batch reads at
+    /// most 1.5 times the bytes of its group's runs stream.
+    pub const DEFAULT_REREAD: f64 = 0.5;
 
     /// A batch running every input with `task_spec` (the group's default task spec) on
     /// `processor`.
@@ -67,6 +73,7 @@ impl BatchOptions {
             max_in_flight: 10_000,
             result_concurrency: 8,
             outage_tolerance: Self::DEFAULT_OUTAGE_TOLERANCE,
+            reread: Self::DEFAULT_REREAD,
             skip: None,
         }
     }
@@ -126,6 +133,18 @@ impl BatchOptions {
     #[must_use]
     pub fn outage_tolerance(mut self, tolerance: Duration) -> Self {
         self.outage_tolerance = tolerance;
+        self
+    }
+
+    /// How much the batch may read again, as a share of one full runs stream of its group
+    /// (default [`BatchOptions::DEFAULT_REREAD`], 0.5). Results are read in bulk by sweeps of
+    /// the runs stream, which also bring back results already delivered when runs finish out
+    /// of order; a sweep waits for more runs to finish while it would read too much again. At
+    /// real latencies with a wide spread (`core`, `pro` and up, a group that queues), a larger
+    /// share hands results over sooner for more bytes; `0` reads each result once, late.
+    #[must_use]
+    pub fn reread(mut self, share: f64) -> Self {
+        self.reread = share;
         self
     }
 

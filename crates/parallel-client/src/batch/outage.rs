@@ -6,7 +6,26 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::client::Client;
 use crate::error::Error;
+
+/// How long a batch rides out failures that may pass, and for which server: failures are
+/// ridden out only once that server has answered at least once. A wrong address or a server
+/// that is not up fails within the client's own retries, with its connection error, instead
+/// of after the whole tolerance.
+#[derive(Clone)]
+pub(crate) struct Tolerance {
+    pub(crate) window: Duration,
+    pub(crate) client: Client,
+}
+
+impl Tolerance {
+    fn rides_out(&self, error: &Error, since: Instant) -> bool {
+        is_transient(error)
+            && since.elapsed() < self.window
+            && self.client.inner.reachability.ever_answered()
+    }
+}
 
 /// The first pause after a failure; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -39,10 +58,11 @@ pub(crate) struct Patience {
 
 impl Patience {
     /// Records a failure: the pause before trying again, or `None` when `error` does not
-    /// pass by waiting or the failures have lasted longer than `tolerance`.
-    pub(crate) fn failed(&mut self, error: &Error, tolerance: Duration) -> Option<Duration> {
+    /// pass by waiting, the failures have lasted longer than the tolerance, or the server has
+    /// never answered.
+    pub(crate) fn failed(&mut self, error: &Error, tolerance: &Tolerance) -> Option<Duration> {
         let since = *self.since.get_or_insert_with(Instant::now);
-        if !is_transient(error) || since.elapsed() >= tolerance {
+        if !tolerance.rides_out(error, since) {
             return None;
         }
         let pause = crate::retry::exponential_backoff(FIRST_PAUSE, MAX_PAUSE, self.failures, 0.0);
@@ -60,7 +80,7 @@ impl Patience {
 
 /// Calls `attempt` until it succeeds, pausing after each failure that may pass, for as long
 /// as `tolerance` allows. `attempt` gets the error of the try before it, if any.
-pub(crate) async fn patiently<T, F, Fut>(tolerance: Duration, mut attempt: F) -> Result<T, Error>
+pub(crate) async fn patiently<T, F, Fut>(tolerance: &Tolerance, mut attempt: F) -> Result<T, Error>
 where
     F: FnMut(Option<Error>) -> Fut,
     Fut: Future<Output = Result<T, Error>>,

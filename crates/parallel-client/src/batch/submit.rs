@@ -2,12 +2,13 @@
 //! through passing failures without creating a run twice.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
 
 use parallel_types::{ErrorObject, Processor, RunInput, TaskSpec};
 
 use super::items::BatchInput;
-use super::outage::patiently;
+use super::ledger::RunsStart;
+use super::outage::{Tolerance, patiently};
 use crate::add_runs::{ChunkRequest, MAX_RUNS_PER_REQUEST};
 use crate::client::Client;
 use crate::error::Error;
@@ -18,6 +19,9 @@ pub(crate) struct Submitted {
     pub(crate) runs: Vec<(u64, String)>,
     /// `(position, error)` of each input the API refused.
     pub(crate) rejected: Vec<(u64, ErrorObject)>,
+    /// Where its runs start in the runs stream: the `run_cursor` of an answer for the whole
+    /// chunk, unknown when the runs were found by reconciling.
+    pub(crate) start: RunsStart,
 }
 
 /// Everything a chunk is sent with.
@@ -28,7 +32,9 @@ pub(crate) struct Submitter {
     pub(crate) token: String,
     pub(crate) spec: Arc<TaskSpec>,
     pub(crate) processor: Processor,
-    pub(crate) tolerance: Duration,
+    pub(crate) tolerance: Tolerance,
+    /// `429` answers met by the batch's submissions.
+    pub(crate) throttled: Arc<AtomicU64>,
 }
 
 impl Submitter {
@@ -46,12 +52,13 @@ impl Submitter {
             .map(|input| {
                 let value: serde_json::Value =
                     serde_json::from_str(input.input.get()).unwrap_or_default();
-                let mut run = RunInput::new(value, self.processor.clone());
+                let processor = input.processor.unwrap_or_else(|| self.processor.clone());
+                let mut run = RunInput::new(value, processor);
                 run.metadata = input.metadata;
                 (input.position, run)
             })
             .collect();
-        let outcome = patiently(self.tolerance, |previous: Option<Error>| {
+        let outcome = patiently(&self.tolerance, |previous: Option<Error>| {
             let request = ChunkRequest {
                 group_id: &self.group_id,
                 chunk: runs.clone(),
@@ -60,7 +67,8 @@ impl Submitter {
                 refresh_status: last,
                 reject_invalid: true,
                 reconcile_first: previous.is_some_and(|e| may_have_reached(&e)),
-                betas: &[],
+                per_call: None,
+                throttled: Some(&self.throttled),
             };
             self.client.submit_chunk(request)
         })
@@ -68,6 +76,11 @@ impl Submitter {
         let mut submitted = Submitted {
             runs: Vec::with_capacity(runs.len()),
             rejected: Vec::with_capacity(outcome.rejected.len()),
+            start: outcome
+                .cursors
+                .map_or(RunsStart::Unknown, |(run_cursor, _)| {
+                    RunsStart::After(run_cursor)
+                }),
         };
         for ((position, _), id) in runs.iter().zip(outcome.ids) {
             if let Some(id) = id {

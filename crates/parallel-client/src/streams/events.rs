@@ -4,11 +4,10 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::time::Duration;
 
-use bytes::Bytes;
 use parallel_types::{GroupEvent, RunEvent};
 
 use crate::error::{Error, Kind};
-use crate::streams::peek::{Peek, decode_event, skip_unknown, skip_untyped};
+use crate::streams::peek::{Peeked, decode_event, skip_unknown, skip_untyped};
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupEvents, RunEvents, drive};
 
@@ -17,7 +16,8 @@ use crate::streams::{GroupEvents, RunEvents, drive};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupEventsOptions {
     pub(crate) last_event_id: Option<String>,
-    pub(crate) timeout: Option<Duration>,
+    pub(crate) api_timeout: Option<Duration>,
+    pub(crate) request: crate::RequestOptions,
 }
 
 impl GroupEventsOptions {
@@ -30,12 +30,21 @@ impl GroupEventsOptions {
         self
     }
 
-    /// How long the server holds one connection (`timeout`; default the server's). The
-    /// stream reconnects by itself while the group is active, so this only bounds each
-    /// connection.
+    /// How long the server holds one connection (the API's `timeout` parameter, the
+    /// official SDKs' `api_timeout`; default the server's). The stream reconnects by itself
+    /// while the group is active, so this only bounds each connection.
     #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    pub fn api_timeout(mut self, timeout: Duration) -> Self {
+        self.api_timeout = Some(timeout);
+        self
+    }
+
+    /// Headers, query parameters and betas sent with every connection of the stream (see
+    /// [`RequestOptions`](crate::RequestOptions)); a stream takes no body fields and no
+    /// timeout, and fails with a configuration error if given one.
+    #[must_use]
+    pub fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.request = options;
         self
     }
 }
@@ -49,9 +58,9 @@ async fn next_data(
     finished: bool,
     still: &str,
     known: fn(&str) -> bool,
-) -> Result<Option<Bytes>, Error> {
+) -> Result<Option<Peeked>, Error> {
     loop {
-        let data = match session.next_frame().await? {
+        let event = match session.next_frame().await? {
             Frame::End if finished => return Ok(None),
             Frame::End => {
                 let error = Error::new(
@@ -61,19 +70,17 @@ async fn next_data(
                 session.reopen_after_clean_end(error).await?;
                 continue;
             }
-            Frame::Data(data) => data,
+            Frame::Event(event) => event,
         };
-        let Some(peek) = Peek::parse_typed(&data, session.what())? else {
+        let Some(kind) = event.kind() else {
             skip_untyped(session.what());
             continue;
         };
-        if peek.kind == "error" || known(&peek.kind) {
-            drop(peek);
-            return Ok(Some(data));
+        if kind == "error" || known(kind) {
+            return Ok(Some(event));
         }
-        skip_unknown(session.what(), &peek.kind);
-        let id = peek.event_id.as_deref().map(str::to_owned);
-        session.delivered(id.as_deref());
+        skip_unknown(session.what(), kind);
+        session.delivered(event.event_id());
     }
 }
 
@@ -107,10 +114,10 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
         let finished = state.inactive;
         let session = &mut state.session;
         let known = |kind: &str| matches!(kind, "task_group_status" | "task_run.state");
-        let Some(data) = next_data(session, finished, "the group was active", known).await? else {
+        let Some(event) = next_data(session, finished, "the group was active", known).await? else {
             return Ok(None);
         };
-        let event: GroupEvent = decode_event(&data, session.what())?;
+        let event: GroupEvent = decode_event(event.data(), session.what())?;
         if let GroupEvent::TaskGroupStatus(status) = &event {
             // Even a repeated status (the snapshot opening a resumed connection) is current.
             state.inactive = !status.status.is_active;
@@ -157,14 +164,14 @@ async fn next_run_event(state: &mut RunEventsState) -> Result<Option<RunEvent>, 
             matches!(kind, "task_run.state" | "task_run.progress_stats")
                 || kind.starts_with("task_run.progress_msg.")
         };
-        let Some(data) = next_data(session, finished, "the run was active", known).await? else {
+        let Some(event) = next_data(session, finished, "the run was active", known).await? else {
             return Ok(None);
         };
-        let hash = state.seen.hasher().hash_one(&data[..]);
+        let hash = state.seen.hasher().hash_one(event.data());
         if !state.seen.insert(hash) {
             continue;
         }
-        let event: RunEvent = decode_event(&data, session.what())?;
+        let event: RunEvent = decode_event(event.data(), session.what())?;
         session.delivered(None);
         if let RunEvent::TaskRunState(ev) = &event {
             // Not the end yet: a stream opened on a finished run starts with its state

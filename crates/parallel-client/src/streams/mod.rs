@@ -3,7 +3,8 @@
 //! One idea per file: [`session`] keeps one logical stream alive over as many HTTP responses
 //! as it takes; [`runs`] is the group runs stream and [`group_run`] its items; [`read_ahead`]
 //! reads a stream ahead of its caller on a task of its own; [`events`] holds the group and
-//! run events streams; [`peek`] reads an event's type and id without decoding it.
+//! run events streams; [`peek`] reads an event's type and id, once, without decoding it;
+//! [`watch`] is a connection's idle timer.
 
 use std::fmt;
 use std::pin::Pin;
@@ -26,7 +27,7 @@ pub(crate) mod watch;
 pub use events::GroupEventsOptions;
 pub(crate) use events::{group_events_stream, run_events_stream};
 pub use group_run::GroupRun;
-pub(crate) use peek::{Peek, decode};
+pub(crate) use peek::decode;
 pub(crate) use read_ahead::TaskStream;
 pub use runs::GroupRunsOptions;
 pub(crate) use runs::runs_stream;

@@ -1,7 +1,10 @@
-//! Reading an event's `type` and `event_id` without decoding the rest, and decoding events.
+//! An event's `type` and `event_id`, read once on its way from the socket to the caller
+//! without decoding the rest, and decoding events.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
+use bytes::Bytes;
 use parallel_types::{ErrorObject, EventHead, from_json_slice};
 use serde::Deserialize;
 
@@ -21,34 +24,87 @@ pub(crate) fn decode_event<'a, T: Deserialize<'a>>(
     from_json_slice(data).map_err(|e| Error::decode(&format!("an event of {stream}"), e))
 }
 
-/// The `type` and `event_id` of an event, read without decoding the rest
-/// ([`EventHead`]).
+/// An event's JSON with its `type` and `event_id` ([`EventHead`]), read once, when the
+/// session takes the event from the parser: the session, the stream and the caller's routing
+/// all ask these two of it, and none reads the JSON again for them.
 #[derive(Debug)]
-pub(crate) struct Peek<'a> {
-    pub(crate) kind: Cow<'a, str>,
-    pub(crate) event_id: Option<Cow<'a, str>>,
+pub(crate) struct Peeked {
+    data: Bytes,
+    kind: Option<Text>,
+    event_id: Option<Text>,
 }
 
-impl<'a> Peek<'a> {
-    /// Reads `type` and `event_id`; an event without a string `type` reads as type `""`,
-    /// which no stream knows.
-    pub(crate) fn parse(data: &'a [u8], what: &str) -> Result<Self, Error> {
-        let peek = Self::parse_typed(data, what)?;
-        Ok(peek.unwrap_or(Peek {
-            kind: Cow::Borrowed(""),
-            event_id: None,
-        }))
+/// A string read from the event: where it lies in the JSON, or decoded (when it had escapes).
+#[derive(Debug)]
+enum Text {
+    At(Range<usize>),
+    Decoded(Box<str>),
+}
+
+impl Peeked {
+    /// Reads the `type` and `event_id` of the event in `data`; `what` names the stream in the
+    /// error when `data` is not an event object.
+    pub(crate) fn read(data: Bytes, what: &str) -> Result<Self, Error> {
+        let head = EventHead::from_slice(&data)
+            .map_err(|e| Error::decode(&format!("an event of {what}"), e))?;
+        let kind = head.event_type.map(|text| Text::locate(&data, text));
+        let event_id = head.event_id.map(|text| Text::locate(&data, text));
+        Ok(Self {
+            data,
+            kind,
+            event_id,
+        })
     }
 
-    /// Like [`Peek::parse`], but `None` for an event without a `type` (which the streams skip
-    /// with a warning).
-    pub(crate) fn parse_typed(data: &'a [u8], what: &str) -> Result<Option<Self>, Error> {
-        let head = EventHead::from_slice(data)
-            .map_err(|e| Error::decode(&format!("an event of {what}"), e))?;
-        Ok(head.event_type.map(|kind| Peek {
-            kind,
-            event_id: head.event_id,
-        }))
+    /// The event's `type`; `None` when it has none, or one that is not a string (the streams
+    /// skip such events with a warning).
+    pub(crate) fn kind(&self) -> Option<&str> {
+        self.kind.as_ref().map(|text| text.get(&self.data))
+    }
+
+    /// The event's `event_id`, its resume cursor.
+    pub(crate) fn event_id(&self) -> Option<&str> {
+        self.event_id.as_ref().map(|text| text.get(&self.data))
+    }
+
+    /// The event's JSON.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The event's JSON, as received.
+    pub(crate) fn into_data(self) -> Bytes {
+        self.data
+    }
+}
+
+impl Text {
+    /// Where `text`, read from `data`, lies in it; decoded text is kept as it is.
+    fn locate(data: &[u8], text: Cow<'_, str>) -> Self {
+        match text {
+            Cow::Borrowed(text) => {
+                let start = text.as_ptr().addr().wrapping_sub(data.as_ptr().addr());
+                match data.get(start..start.wrapping_add(text.len())) {
+                    Some(within) if within.as_ptr() == text.as_ptr() => {
+                        Text::At(start..start + text.len())
+                    }
+                    _ => Text::Decoded(text.into()),
+                }
+            }
+            Cow::Owned(text) => Text::Decoded(text.into_boxed_str()),
+        }
+    }
+
+    fn get<'a>(&'a self, data: &'a [u8]) -> &'a str {
+        match self {
+            // The range held a `&str` when it was read, so it is UTF-8; the fallback only
+            // keeps the code free of panics.
+            Text::At(range) => data
+                .get(range.clone())
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .unwrap_or_default(),
+            Text::Decoded(text) => text,
+        }
     }
 }
 
@@ -78,22 +134,22 @@ pub(crate) fn error_event(data: &[u8], what: &str) -> Error {
 mod tests {
     use super::*;
 
-    fn peek(data: &str) -> (String, Option<String>) {
-        let p = Peek::parse(data.as_bytes(), "test").unwrap();
-        (p.kind.into_owned(), p.event_id.map(Cow::into_owned))
+    fn peek(data: &'static str) -> (Option<String>, Option<String>) {
+        let p = Peeked::read(Bytes::from_static(data.as_bytes()), "test").unwrap();
+        (p.kind().map(str::to_owned), p.event_id().map(str::to_owned))
     }
 
     #[test]
-    fn the_leading_fields_are_borrowed_from_the_front() {
+    fn the_leading_fields_are_found_in_place() {
         let fast = br#"{"type":"task_run.state","event_id":"17","run":{}}"#;
-        let p = Peek::parse(fast, "test").unwrap();
-        assert!(matches!(
-            (&p.kind, &p.event_id),
-            (Cow::Borrowed("task_run.state"), Some(Cow::Borrowed("17")))
-        ));
-        let spaced = b"{ \"type\" : \"error\" ,\n \"event_id\" : null }";
-        let p = Peek::parse(spaced, "test").unwrap();
-        assert_eq!((p.kind.as_ref(), p.event_id), ("error", None));
+        let p = Peeked::read(Bytes::from_static(fast), "test").unwrap();
+        assert!(matches!(p.kind, Some(Text::At(_))) && matches!(p.event_id, Some(Text::At(_))));
+        assert_eq!(
+            (p.kind(), p.event_id()),
+            (Some("task_run.state"), Some("17"))
+        );
+        let spaced = "{ \"type\" : \"error\" ,\n \"event_id\" : null }";
+        assert_eq!(peek(spaced), (Some("error".to_owned()), None));
     }
 
     #[test]
@@ -114,7 +170,7 @@ mod tests {
         ] {
             assert_eq!(
                 peek(data),
-                (kind.to_owned(), id.map(str::to_owned)),
+                (Some(kind.to_owned()), id.map(str::to_owned)),
                 "{data}"
             );
         }
@@ -122,8 +178,8 @@ mod tests {
 
     #[test]
     fn events_without_a_string_type_have_none() {
-        for data in [&br#"{"type":1}"#[..], br#"{"event_id":"1"}"#] {
-            assert!(Peek::parse_typed(data, "test").unwrap().is_none());
+        for data in [r#"{"type":1}"#, r#"{"event_id":"1"}"#] {
+            assert_eq!(peek(data).0, None, "{data}");
         }
     }
 
@@ -135,7 +191,11 @@ mod tests {
             b"not json",
             br#"{"type":"x","event_id":5}"#,
         ] {
-            assert!(Peek::parse(data, "test").unwrap_err().is_decode());
+            assert!(
+                Peeked::read(Bytes::from_static(data), "test")
+                    .unwrap_err()
+                    .is_decode()
+            );
         }
     }
 }

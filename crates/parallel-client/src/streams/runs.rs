@@ -3,7 +3,7 @@
 use parallel_types::RunStatus;
 
 use crate::error::Error;
-use crate::streams::peek::{Peek, error_event, skip_unknown, skip_untyped};
+use crate::streams::peek::{error_event, skip_unknown, skip_untyped};
 use crate::streams::read_ahead::read_ahead;
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupRun, RunsStream, drive};
@@ -25,6 +25,11 @@ pub struct GroupRunsOptions {
     pub(crate) status: Option<RunStatus>,
     pub(crate) last_event_id: Option<String>,
     pub(crate) read_ahead: usize,
+    pub(crate) request: crate::RequestOptions,
+    /// End with the first connection that ends cleanly, instead of reopening after the last
+    /// run to make sure the server did not close it early (the batch engine's sweeps, which
+    /// know what they expect, decide that themselves).
+    pub(crate) one_pass: bool,
 }
 
 impl Default for GroupRunsOptions {
@@ -35,6 +40,8 @@ impl Default for GroupRunsOptions {
             status: None,
             last_event_id: None,
             read_ahead: Self::DEFAULT_READ_AHEAD,
+            request: crate::RequestOptions::default(),
+            one_pass: false,
         }
     }
 }
@@ -92,11 +99,21 @@ impl GroupRunsOptions {
         self.read_ahead = runs;
         self
     }
+
+    /// Headers, query parameters and betas sent with every connection of the stream (see
+    /// [`RequestOptions`](crate::RequestOptions)); a stream takes no body fields and no
+    /// timeout (its idle timeout is the client's), and fails with a configuration error if
+    /// given one.
+    #[must_use]
+    pub fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.request = options;
+        self
+    }
 }
 
-pub(crate) fn runs_stream(session: Session, read_ahead: usize) -> RunsStream {
-    let inner = drive(Box::new(session), |mut session| async move {
-        let next = next_group_run(&mut session).await;
+pub(crate) fn runs_stream(session: Session, read_ahead: usize, one_pass: bool) -> RunsStream {
+    let inner = drive(Box::new(session), move |mut session| async move {
+        let next = next_group_run(&mut session, one_pass).await;
         (next, session)
     });
     RunsStream {
@@ -104,42 +121,40 @@ pub(crate) fn runs_stream(session: Session, read_ahead: usize) -> RunsStream {
     }
 }
 
-async fn next_group_run(session: &mut Session) -> Result<Option<GroupRun>, Error> {
+async fn next_group_run(session: &mut Session, one_pass: bool) -> Result<Option<GroupRun>, Error> {
     loop {
-        let data = match session.next_frame().await? {
+        let event = match session.next_frame().await? {
             // The stream has no end marker, and a server or proxy may close it early: after a
             // connection that moved the cursor, reopen after the last run; the stream is done
             // when a connection ends cleanly without a new one.
-            Frame::End if session.ended_after_moving() => continue,
+            Frame::End if session.ended_after_moving() && !one_pass => continue,
             Frame::End => return Ok(None),
-            Frame::Data(data) => data,
+            Frame::Event(event) => event,
         };
-        let Some(peek) = Peek::parse_typed(&data, session.what())? else {
+        let Some(kind) = event.kind() else {
             skip_untyped(session.what());
             continue;
         };
         // A server that ignores the cursor repeats every event up to it.
-        if session.is_replayed(peek.event_id.as_deref()) {
+        if session.is_replayed(event.event_id()) {
             continue;
         }
-        match peek.kind.as_ref() {
+        match kind {
             "task_run.state" => {
-                let id = peek.event_id.as_deref();
+                let id = event.event_id();
                 // A server resuming inclusively would repeat the last event.
                 if id.is_some() && id == session.last_event_id() {
                     continue;
                 }
                 session.delivered(id);
-                drop(peek);
-                return Ok(Some(GroupRun::new(data)));
+                return Ok(Some(GroupRun::new(event.into_data())));
             }
             // Surfaced as the stream's error, which ends it; open a new stream after the last
             // run taken to go on.
-            "error" => return Err(error_event(&data, session.what())),
+            "error" => return Err(error_event(event.data(), session.what())),
             other => {
                 skip_unknown(session.what(), other);
-                let id = peek.event_id.as_deref().map(str::to_owned);
-                session.delivered(id.as_deref());
+                session.delivered(event.event_id());
             }
         }
     }

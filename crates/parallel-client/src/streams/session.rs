@@ -1,27 +1,34 @@
 //! One logical server-sent-event stream over as many HTTP responses as it takes.
 //!
-//! A [`Session`] opens the stream, hands out the data of each non-empty frame, and when the
-//! connection fails (a connect error, a 408/429/5xx answer, a body that breaks or is cut
-//! inside an event, bytes silent past the idle timeout) it waits a backed-off moment and
-//! opens it again with `last_event_id` set to the last event the caller took, so that no
-//! event is lost or repeated. The [`ReconnectPolicy`](crate::ReconnectPolicy) bounds the
-//! consecutive failed attempts; a connection that brought a whole frame (an event or a
-//! keep-alive comment) resets the count, unless all it brought was an `error` event.
+//! A [`Session`] opens the stream, hands out each event (its `type` and `event_id` read once,
+//! [`Peeked`]), and when the connection fails (a connect error, a 408/429/5xx answer, a body
+//! that breaks or is cut inside an event, bytes silent past the idle timeout) it waits a
+//! backed-off moment and opens it again with `last_event_id` set to the last event the caller
+//! took, so that no event is lost or repeated. The [`ReconnectPolicy`](crate::ReconnectPolicy)
+//! bounds the consecutive failed attempts; a connection that brought a whole frame (an event
+//! or a keep-alive comment, as the SSE parser reports them) resets the count, unless all it
+//! brought was an `error` event. Until the server has ever answered the client, the first
+//! connection is a request like any other (see [`Reachability`](crate::reconnect::Reachability)).
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::StreamExt;
-use parallel_sse::{EventStream, StreamError};
-use parallel_transport::BodyStream;
+use parallel_sse::{EventStream, Frame as SseFrame, FrameStream, StreamError};
+use parallel_transport::{BodyStream, TransportError};
 
 use crate::beta::Beta;
 use crate::client::Inner;
 use crate::error::{Error, Kind};
+use crate::reconnect::{Reconnect, address};
 use crate::request::{Call, PathBuilder};
-use crate::streams::watch::{Seen, Watched};
+use crate::streams::peek::Peeked;
+use crate::streams::watch::{Watched, is_silence};
 
-type Events = EventStream<Watched<BodyStream>>;
+/// One open connection: its frames, and whether a whole frame arrived on it.
+struct Connection {
+    frames: FrameStream<Watched<BodyStream>>,
+    framed: bool,
+}
 
 pub(crate) struct Session {
     inner: Arc<Inner>,
@@ -33,8 +40,10 @@ pub(crate) struct Session {
     resumable: bool,
     /// Betas the endpoint needs (`parallel-beta`).
     betas: Vec<Beta>,
+    /// The caller's headers, query parameters and betas for every connect.
+    options: crate::RequestOptions,
     last_event_id: Option<String>,
-    open: Option<(Events, Arc<Seen>)>,
+    open: Option<Connection>,
     /// Consecutive failed attempts.
     failures: u32,
     /// Whether the latest event of the open connection was an `error` event.
@@ -54,14 +63,14 @@ pub(crate) struct Session {
 
 /// What [`Session::next_frame`] found.
 pub(crate) enum Frame {
-    /// The data of one non-empty event.
-    Data(Bytes),
-    /// The server ended the response cleanly, after a complete event.
+    /// One non-empty event.
+    Event(Peeked),
+    /// The server ended the response cleanly, between events.
     End,
 }
 
 enum Next {
-    Data(Bytes),
+    Event(Peeked),
     Skip,
     End,
     Failed(Error),
@@ -75,6 +84,7 @@ impl Session {
             path,
             resumable,
             betas: Vec::new(),
+            options: crate::RequestOptions::default(),
             last_event_id: None,
             open: None,
             failures: 0,
@@ -99,6 +109,12 @@ impl Session {
         self
     }
 
+    /// Sends the caller's headers, query parameters and betas with every connect.
+    pub(crate) fn request_options(mut self, options: crate::RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     pub(crate) fn what(&self) -> &str {
         &self.what
     }
@@ -113,51 +129,34 @@ impl Session {
         self.last_connection.1
     }
 
-    /// The data of the next non-empty frame, reconnecting through failures.
+    /// The next non-empty event, reconnecting through failures.
     pub(crate) async fn next_frame(&mut self) -> Result<Frame, Error> {
         loop {
-            let Some((events, seen)) = &mut self.open else {
+            let Some(connection) = &mut self.open else {
                 self.connect().await?;
                 continue;
             };
-            let next = match events.next().await {
-                Some(Ok(event)) => {
+            let next = match connection.frames.next().await {
+                Some(Ok(SseFrame::Event(event))) => {
+                    connection.framed = true;
                     let data = event.into_data();
                     // Keep-alive frames may carry empty or blank data; they are not events.
                     if data.iter().all(u8::is_ascii_whitespace) {
                         Next::Skip
                     } else {
-                        Next::Data(data)
+                        Next::Event(Peeked::read(data, &self.what)?)
                     }
                 }
-                None if seen.ends_on_a_boundary() => Next::End,
-                None => Next::Failed(Error::new(
+                Some(Ok(_comment)) => {
+                    connection.framed = true;
+                    Next::Skip
+                }
+                None if connection.frames.ended_inside_event() => Next::Failed(Error::new(
                     Kind::Connection,
                     format!("{} was cut inside an event", self.what),
                 )),
-                Some(Err(StreamError::Source(e))) if seen.went_silent() => {
-                    let idle = self.inner.stream_idle_timeout;
-                    Next::Failed(
-                        Error::new(
-                            Kind::Timeout,
-                            format!(
-                                "{} was silent (not even a keep-alive) for {idle:?}; raise \
-                                 ClientBuilder::stream_idle_timeout if the server is slow",
-                                self.what
-                            ),
-                        )
-                        .with_source(e),
-                    )
-                }
-                Some(Err(StreamError::Source(e))) => {
-                    let kind = if e.is_timeout() {
-                        Kind::Timeout
-                    } else {
-                        Kind::Connection
-                    };
-                    let text = format!("{} broke off; check the network", self.what);
-                    Next::Failed(Error::new(kind, text).with_source(e))
-                }
+                None => Next::End,
+                Some(Err(StreamError::Source(e))) => Next::Failed(self.broken(e)),
                 Some(Err(StreamError::Parse(e))) => {
                     self.close();
                     return Err(Error::new(
@@ -171,9 +170,9 @@ impl Session {
                 }
             };
             match next {
-                Next::Data(data) => {
-                    self.in_band_error = is_error_event(&data);
-                    return Ok(Frame::Data(data));
+                Next::Event(event) => {
+                    self.in_band_error = event.kind() == Some("error");
+                    return Ok(Frame::Event(event));
                 }
                 Next::Skip => {}
                 Next::End => {
@@ -183,6 +182,26 @@ impl Session {
                 Next::Failed(error) => self.interrupted(error).await?,
             }
         }
+    }
+
+    /// The error for a body that failed: silent past the idle timeout, or broken.
+    fn broken(&self, e: TransportError) -> Error {
+        if is_silence(&e) {
+            // How long is the cause's to say.
+            let text = format!(
+                "{} was silent (not even a keep-alive) past the idle timeout; raise \
+                 ClientBuilder::stream_idle_timeout if the server is slow",
+                self.what
+            );
+            return Error::new(Kind::Timeout, text).with_source(e);
+        }
+        let kind = if e.is_timeout() {
+            Kind::Timeout
+        } else {
+            Kind::Connection
+        };
+        let text = format!("{} broke off; check the network", self.what);
+        Error::new(kind, text).with_source(e)
     }
 
     /// Whether the event with this id, on the open connection, is one the caller already
@@ -235,10 +254,10 @@ impl Session {
 
     /// Drops the open connection; one that made progress resets the failure count.
     fn close(&mut self) {
-        if let Some((_, seen)) = self.open.take() {
+        if let Some(connection) = self.open.take() {
             // A connection that only repeated events already taken brought nothing.
             let replay_only = self.replayed_on_connection && !self.moved_on_connection;
-            let progress = seen.framed() && !self.in_band_error && !replay_only;
+            let progress = connection.framed && !self.in_band_error && !replay_only;
             if progress {
                 self.failures = 0;
             }
@@ -250,7 +269,8 @@ impl Session {
     }
 
     /// The connection failed or ended early: drop it and wait before the next connect, or
-    /// give up with `error` when the policy's consecutive attempts are spent.
+    /// give up with `error` when the policy's consecutive attempts are spent. Each reconnect
+    /// is reported ([`Reachability::report`](crate::reconnect::Reachability::report)).
     pub(crate) async fn interrupted(&mut self, error: Error) -> Result<(), Error> {
         self.close();
         let policy = &self.inner.reconnect;
@@ -263,12 +283,14 @@ impl Session {
         }
         let delay = policy.backoff(self.failures, fastrand::f64());
         self.failures += 1;
-        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        if self.failures > 2 {
-            tracing::warn!(what = %self.what, attempt = self.failures, delay_ms, error = %error, "reconnecting stream");
-        } else {
-            tracing::debug!(what = %self.what, attempt = self.failures, delay_ms, error = %error, "reconnecting stream");
-        }
+        self.inner.reachability.report(&Reconnect {
+            stream: &self.what,
+            address: &address(&self.inner.base_url),
+            attempt: self.failures,
+            max_attempts: policy.attempts(),
+            delay,
+            error: &error,
+        });
         tokio::time::sleep(delay).await;
         Ok(())
     }
@@ -296,28 +318,32 @@ impl Session {
         }
         let what = format!("opening {}", self.what);
         let mut call = Call::get(&self.inner, what, path.build()).stream();
-        // The reconnect policy is the one retry loop of a stream.
-        call.max_retries = Some(0);
+        // Once the server has answered, the reconnect policy is the one retry loop of a
+        // stream. Before, nothing says it is there at all (a wrong base URL, say): the first
+        // connection is a request like any other, with the normal retries, then the error.
+        let reachability = &self.inner.reachability;
+        if reachability.ever_answered() {
+            call.max_retries = Some(0);
+        }
         call.betas.clone_from(&self.betas);
+        self.options.apply_to_stream(&mut call)?;
         match self.inner.send(&call).await {
             Ok(response) => {
                 let body = response.into_body().into_stream();
-                let (body, seen) = Watched::new(body, self.inner.stream_idle_timeout);
-                let events = EventStream::with_limits(body, self.inner.sse_limits);
-                self.open = Some((events, seen));
+                let body = Watched::new(body, self.inner.stream_idle_timeout);
+                let frames = EventStream::with_limits(body, self.inner.sse_limits).frames();
+                self.open = Some(Connection {
+                    frames,
+                    framed: false,
+                });
                 self.in_band_error = false;
                 self.moved_on_connection = false;
                 Ok(())
             }
-            Err(error) if error.is_transient() => self.interrupted(error).await,
+            Err(error) if error.is_transient() && reachability.ever_answered() => {
+                self.interrupted(error).await
+            }
             Err(error) => Err(error),
         }
     }
-}
-
-/// Whether an event's `type` is `error` (read from the front of the event when written
-/// first, as servers do).
-fn is_error_event(data: &[u8]) -> bool {
-    parallel_types::EventHead::from_slice(data)
-        .is_ok_and(|head| head.event_type.as_deref() == Some("error"))
 }

@@ -408,3 +408,65 @@ async fn run_batch_on(
 ) {
     run_batch(&client, options, inputs).await
 }
+
+#[tokio::test]
+async fn a_batch_against_a_server_that_never_answered_fails_fast_with_the_connection_error() {
+    // A port nothing listens on: a mistyped address. The batch must not ride it out as an
+    // outage (ten minutes by default), since nothing ever answered.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Client::builder()
+        .api_key(crate::common::KEY)
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .retry_policy(crate::common::fast_retries(2))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut items = client
+        .batch(BatchOptions::new(spec(), "lite-fast"))
+        .run_iter(batch_inputs(10));
+    let error = match items.next().await {
+        Some(Err(error)) => error,
+        Some(Ok(item)) => panic!("nothing should start: {item:?}"),
+        None => panic!("the batch ended without an error"),
+    };
+    assert!(error.is_connection(), "{error}");
+    let mut chain = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    let chain = chain.join(": ");
+    assert!(
+        chain.contains(&format!("127.0.0.1:{port}")),
+        "the error or its causes name the address: {chain}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn throttling_met_by_the_submissions_is_reported_in_the_progress() {
+    let faults = Faults::none()
+        .rate_429(0.3)
+        .retry_after(std::time::Duration::from_millis(2));
+    let emu = emulator_with(faults, 0.0).await;
+    let client = crate::common::client_with(&emu, crate::common::fast_retries(20));
+    let options = BatchOptions::new(spec(), "lite-fast").chunk_size(10);
+    let (_, _, results, progress) = run_batch(&client, options, batch_inputs(200)).await;
+    assert_eq!(results.len(), 200);
+    assert!(progress.throttled > 0, "{progress:?}");
+    // Every 429 answer counted was one to a submission (the emulator counts them all).
+    assert!(
+        progress.throttled <= emu.stats().injected_429,
+        "{progress:?}"
+    );
+    emu.shutdown().await;
+}

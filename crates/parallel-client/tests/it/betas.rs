@@ -72,29 +72,33 @@ async fn beta_fields_bring_their_betas_and_per_call_betas_are_sent() {
     client.create_run(webhook).await.unwrap();
     // Per call, then what the input needs, each once.
     client
-        .create_run_with_betas(
-            input(&json!({"enable_events": true})),
-            &[
-                Beta::FieldBasis,
-                Beta::EventsSse,
-                Beta::from("brand-new-2027-01-01"),
-            ],
-        )
+        .create_run(input(&json!({"enable_events": true})))
+        .betas([
+            Beta::FieldBasis,
+            Beta::EventsSse,
+            Beta::from("brand-new-2027-01-01"),
+        ])
         .await
         .unwrap();
     // Add runs: an MCP server on one input of the chunk, and a per-call beta.
     let mcp = input(&json!({"mcp_servers": [{"name": "docs", "url": "https://mcp.example.com"}]}));
     client
         .group("tgrp_1")
-        .add_runs(AddRuns::new([input(&json!({})), mcp]).betas([Beta::FindAll]))
+        .add_runs(AddRuns::new([input(&json!({})), mcp]))
+        .betas([Beta::FindAll])
         .await
         .unwrap();
     // Result with a per-call beta; the run events stream with the events beta.
     client
-        .run_result_with_betas("trun_1", Duration::from_secs(5), &[Beta::FieldBasis])
+        .run_result("trun_1")
+        .timeout(Duration::from_secs(5))
+        .betas([Beta::FieldBasis])
         .await
         .unwrap();
-    let events: Vec<_> = client.run_events("trun_1").collect().await;
+    let events: Vec<_> = client
+        .run_events("trun_1", parallel_client::RequestOptions::default())
+        .collect()
+        .await;
     assert_eq!(events.len(), 1, "{events:?}");
     client.group("tgrp_1").get().await.unwrap_err();
 
@@ -119,7 +123,8 @@ async fn the_clients_own_beta_header_is_merged_with_each_calls() {
         b.header("parallel-beta", "team-beta-1, field-basis-2025-11-25")
     });
     client
-        .create_run_with_betas(input(&json!({})), &[Beta::FieldBasis, Beta::McpServer])
+        .create_run(input(&json!({})))
+        .betas([Beta::FieldBasis, Beta::McpServer])
         .await
         .unwrap();
     client.group("tgrp_1").get().await.unwrap_err();

@@ -29,11 +29,23 @@ pub(crate) async fn emulator(faults: Faults) -> EmulatorHandle {
 
 pub(crate) async fn emulator_with(faults: Faults, fail_rate: f64) -> EmulatorHandle {
     Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(0.0)
         .seed(7)
         .fail_rate(fail_rate)
         .faults(faults)
+        .start()
+        .await
+        .expect("the emulator starts")
+}
+
+/// An emulator whose runs take their processor's latency times `time_scale` (at 1.0 a `lite`
+/// run takes 10 s or more).
+pub(crate) async fn emulator_scaled(time_scale: f64) -> EmulatorHandle {
+    Emulator::builder()
+        .api_key(KEY)
+        .time_scale(time_scale)
+        .seed(7)
         .start()
         .await
         .expect("the emulator starts")

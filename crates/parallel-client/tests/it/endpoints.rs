@@ -97,12 +97,14 @@ async fn groups_runs_and_results_round_trip() {
     assert!(tag.ends_with(":1"), "{tag}");
 
     let result = client
-        .run_result(&run_ids[2], Duration::from_secs(10))
+        .run_result(&run_ids[2])
+        .timeout(Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!(result.run.run_id, run_ids[2]);
     let typed = client
-        .run_result_as::<Insight>(&run_ids[2], Duration::from_secs(10))
+        .run_result_as::<Insight>(&run_ids[2])
+        .timeout(Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!(typed.run.run_id, run_ids[2]);
@@ -139,7 +141,7 @@ async fn a_single_run_with_its_event_stream() {
         .unwrap();
     assert!(run.run_id.starts_with("trun_"));
     let events: Vec<RunEvent> = client
-        .run_events(&run.run_id)
+        .run_events(&run.run_id, parallel_client::RequestOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;
@@ -149,7 +151,8 @@ async fn a_single_run_with_its_event_stream() {
     assert_eq!(last.run.status, RunStatus::Completed);
     assert!(last.output.is_some());
     let result = client
-        .run_result_as::<Insight>(&run.run_id, Duration::from_secs(10))
+        .run_result_as::<Insight>(&run.run_id)
+        .timeout(Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!(result.run.run_id, run.run_id);
@@ -161,7 +164,7 @@ async fn run_result_waits_through_408_until_the_deadline() {
     // Real-time latencies: a `pro` run takes minutes, so /result answers 408 after each
     // one-second server wait until the caller's deadline.
     let emu = parallel_emulator::Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(1.0)
         .start()
         .await
@@ -172,7 +175,8 @@ async fn run_result_waits_through_408_until_the_deadline() {
         .await
         .unwrap();
     let err = client
-        .run_result(&run.run_id, Duration::from_secs(2))
+        .run_result(&run.run_id)
+        .timeout(Duration::from_secs(2))
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
@@ -301,7 +305,8 @@ async fn failed_runs_answer_404_on_result_and_carry_their_error() {
     assert_eq!(run.status, RunStatus::Failed);
     assert!(run.error.is_some());
     let err = client
-        .run_result(&ids[0], Duration::from_secs(5))
+        .run_result(&ids[0])
+        .timeout(Duration::from_secs(5))
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));

@@ -222,13 +222,24 @@ async fn a_stream_silent_past_the_idle_timeout_reconnects_then_fails() {
         .base_url(emu.base_url())
         .retry_policy(fast_retries(0))
         .stream_idle_timeout(Duration::from_millis(100))
-        .max_stream_reconnects(2)
+        .stream_reconnect(parallel_client::ReconnectPolicy::default().max_attempts(2))
         .build()
         .unwrap();
     let mut runs = client.group(&id).runs(GroupRunsOptions::default());
     let err = runs.next().await.unwrap().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.to_string().contains("stream_idle_timeout"), "{err}");
+    // Each link of the chain says its own part once: the silence's length only at its end.
+    let chain: Vec<String> =
+        std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .map(ToString::to_string)
+        .collect();
+    for pair in chain.windows(2) {
+        assert!(!pair[0].contains(&pair[1]), "{chain:?}");
+    }
+    assert_eq!(chain.join(": ").matches("100ms").count(), 1, "{chain:?}");
     // 1 connection + 2 reconnects.
     assert_eq!(emu.stats().requests(Endpoint::GroupRuns), 3);
     emu.shutdown().await;
@@ -283,8 +294,7 @@ async fn a_runs_stream_that_restarts_from_the_start_on_every_cut_fails_without_r
         .api_key(KEY)
         .base_url(emu.base_url())
         .retry_policy(fast_retries(0))
-        .stream_reconnect(crate::common::fast_reconnects())
-        .max_stream_reconnects(3)
+        .stream_reconnect(crate::common::fast_reconnects().max_attempts(3))
         .build()
         .unwrap();
     let mut runs = client

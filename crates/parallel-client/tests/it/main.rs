@@ -3,11 +3,15 @@
 
 mod batch;
 mod betas;
+mod budget;
 mod common;
 mod endpoints;
+mod errors;
 mod faults;
 mod outages;
 mod proxy;
+mod reach;
+mod reachability;
 mod requests;
 mod scripted;
 mod stream_events;

@@ -158,7 +158,8 @@ async fn run_result_waits_through_408_503_504_until_the_result() {
         .build()
         .unwrap();
     let result = client
-        .run_result("trun_1", Duration::from_secs(60))
+        .run_result("trun_1")
+        .timeout(Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(result.run.run_id, "trun_1");
@@ -186,7 +187,8 @@ async fn run_result_gives_up_at_the_deadline_with_a_time_out() {
         .unwrap();
     let started = Instant::now();
     let err = client
-        .run_result("trun_1", Duration::from_secs(1))
+        .run_result("trun_1")
+        .timeout(Duration::from_secs(1))
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");

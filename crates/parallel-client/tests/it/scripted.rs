@@ -14,6 +14,7 @@ pub(crate) struct Recorded {
     /// Path and query.
     pub(crate) target: String,
     pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Recorded {
@@ -23,6 +24,11 @@ impl Recorded {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`null` when empty or not JSON).
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
     }
 
     /// The path without the query.
@@ -143,11 +149,11 @@ async fn serve(
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).await?;
-    drop(body);
     let request = Recorded {
         method,
         target,
         headers,
+        body,
     };
     let reply = {
         let mut all = recorded.lock().unwrap();

@@ -14,11 +14,12 @@ fn client(server: &Scripted) -> Client {
     Client::builder()
         .api_key("k")
         .base_url(server.base_url())
-        .stream_reconnect(ReconnectPolicy::new(
-            3,
-            Duration::from_millis(1),
-            Duration::from_millis(2),
-        ))
+        .stream_reconnect(
+            ReconnectPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
         .build()
         .unwrap()
 }
@@ -166,7 +167,7 @@ async fn run_events_yield_error_events_and_skip_unknown_and_untyped_ones() {
     })
     .await;
     let events: Vec<RunEvent> = client(&server)
-        .run_events("trun_1")
+        .run_events("trun_1", parallel_client::RequestOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;
@@ -187,13 +188,24 @@ async fn run_events_yield_error_events_and_skip_unknown_and_untyped_ones() {
     );
 }
 
+/// The run ids of the group runs stream of `server`, to its end.
+async fn run_ids(server: &Scripted) -> Vec<String> {
+    client(server)
+        .group("tgrp_1")
+        .runs(GroupRunsOptions::default())
+        .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
+        .collect()
+        .await
+}
+
+/// The `last_event_id` a request asked to resume after.
+fn cursor(request: &Recorded) -> Option<&str> {
+    request.target.split("last_event_id=").nth(1)
+}
+
 /// Runs 1 to 5; each connection sends the next two after its cursor, then closes cleanly.
 fn two_runs_per_connection(request: &Recorded, _: usize) -> Reply {
-    let after: u32 = request
-        .target
-        .split("last_event_id=")
-        .nth(1)
-        .map_or(0, |id| id.parse().unwrap());
+    let after: u32 = cursor(request).map_or(0, |id| id.parse().unwrap());
     let body: String = (after + 1..=(after + 2).min(5))
         .map(|id| run(id, "completed", false))
         .collect();
@@ -203,12 +215,7 @@ fn two_runs_per_connection(request: &Recorded, _: usize) -> Reply {
 #[tokio::test]
 async fn a_runs_stream_closed_early_by_the_server_goes_on_until_nothing_follows() {
     let server = Scripted::start(two_runs_per_connection).await;
-    let ids: Vec<String> = client(&server)
-        .group("tgrp_1")
-        .runs(GroupRunsOptions::default())
-        .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
-        .collect()
-        .await;
+    let ids = run_ids(&server).await;
     assert_eq!(ids, ["trun_1", "trun_2", "trun_3", "trun_4", "trun_5"]);
     // 0 → 2 → 4 → 5, then a connection with nothing after 5 ends the stream.
     assert_eq!(server.requests().len(), 4);
@@ -216,11 +223,7 @@ async fn a_runs_stream_closed_early_by_the_server_goes_on_until_nothing_follows(
 
 /// Runs 1 to 3, resumed inclusively: each connection repeats the run of its cursor first.
 fn inclusive_resume(request: &Recorded, _: usize) -> Reply {
-    let after: u32 = request
-        .target
-        .split("last_event_id=")
-        .nth(1)
-        .map_or(0, |id| id.parse().unwrap());
+    let after: u32 = cursor(request).map_or(0, |id| id.parse().unwrap());
     let body: String = (after.max(1)..=(after + 1).min(3))
         .map(|id| run(id, "completed", false))
         .collect();
@@ -230,13 +233,88 @@ fn inclusive_resume(request: &Recorded, _: usize) -> Reply {
 #[tokio::test]
 async fn a_runs_stream_resumed_inclusively_delivers_each_run_once_and_ends() {
     let server = Scripted::start(inclusive_resume).await;
-    let ids: Vec<String> = client(&server)
-        .group("tgrp_1")
-        .runs(GroupRunsOptions::default())
-        .map(|run| run.unwrap().view().unwrap().run.run_id.into_owned())
-        .collect()
-        .await;
+    let ids = run_ids(&server).await;
     assert_eq!(ids, ["trun_1", "trun_2", "trun_3"]);
     // 0 → 1 → 2 → 3 (repeats 3 only): the repeat does not count as news.
     assert_eq!(server.requests().len(), 4);
+}
+
+/// Runs 1 to 3, over connections that close cleanly in the middle of an event: the first
+/// before the blank line that would close run 1, the second inside the `data:` line of run 2
+/// (after run 1); the third ends after run 2 and a complete comment, between events.
+fn cut_inside_events(_: &Recorded, n: usize) -> Reply {
+    let partial = |id: u32, len: usize| run(id, "completed", false)[..len].to_owned();
+    let run = |id: u32| run(id, "completed", false);
+    let body = match n {
+        0 => run(1).trim_end().to_owned() + "\n",
+        1 => run(1) + &partial(2, 40),
+        2 => run(2) + ": bye\n",
+        3 => run(3),
+        _ => String::new(),
+    };
+    Reply::sse(&body)
+}
+
+#[tokio::test]
+async fn a_body_that_ends_inside_an_event_is_a_cut_and_the_stream_resumes_before_it() {
+    let server = Scripted::start(cut_inside_events).await;
+    let ids = run_ids(&server).await;
+    // Taken for a clean end, the first connection would have ended the stream with nothing.
+    // Each run arrived whole, once.
+    assert_eq!(ids, ["trun_1", "trun_2", "trun_3"]);
+    let cursors: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .map(|r| cursor(r).map(str::to_owned))
+        .collect();
+    assert_eq!(
+        cursors,
+        [
+            None,
+            None,
+            Some("1".into()),
+            Some("2".into()),
+            Some("3".into())
+        ]
+    );
+}
+
+/// An events stream whose first six connections bring a keep-alive comment and end, and whose
+/// seventh brings the final status.
+fn keep_alives_then_done(_: &Recorded, n: usize) -> Reply {
+    if n < 6 {
+        Reply::sse(": keep-alive\n\n")
+    } else {
+        Reply::sse(&status(1, false))
+    }
+}
+
+#[tokio::test]
+async fn a_keep_alive_is_progress_and_spends_nothing_of_the_reconnect_budget() {
+    // The budget is 3 failed connections in a row; six connections that bring only a
+    // keep-alive are not failures, as connections that bring nothing are.
+    let server = Scripted::start(keep_alives_then_done).await;
+    let events: Vec<GroupEvent> = client(&server)
+        .group("tgrp_1")
+        .events(GroupEventsOptions::default())
+        .map(|event| event.unwrap())
+        .collect()
+        .await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(server.requests().len(), 7);
+
+    let silent = Scripted::start(|_, _| Reply::sse("")).await;
+    let error = client(&silent)
+        .group("tgrp_1")
+        .events(GroupEventsOptions::default())
+        .next()
+        .await
+        .expect("an item")
+        .expect_err("the budget is spent");
+    assert!(error.is_connection(), "{error:?}");
+    assert_eq!(
+        silent.requests().len(),
+        4,
+        "the first connection and 3 reconnects"
+    );
 }

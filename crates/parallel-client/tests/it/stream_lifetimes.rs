@@ -13,7 +13,7 @@ use crate::common::{KEY, company, fast_reconnects, fast_retries, new_group};
 
 async fn slow_emulator(time_scale: f64, keep_alive: Duration, limits: Limits) -> EmulatorHandle {
     Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(time_scale)
         .seed(7)
         .keep_alive_interval(keep_alive)
@@ -55,7 +55,9 @@ async fn a_quiet_stream_kept_alive_by_comments_stays_open_until_the_completion()
     let started = Instant::now();
     let (status, run_events) = tokio::join!(
         client.group(&group).wait(),
-        client.run_events(&run_id).collect::<Vec<_>>()
+        client
+            .run_events(&run_id, parallel_client::RequestOptions::default())
+            .collect::<Vec<_>>()
     );
     let elapsed = started.elapsed();
     let status = status.unwrap();
@@ -125,7 +127,9 @@ async fn streams_closed_by_the_server_every_two_seconds_deliver_every_event_once
         }
         completions
     };
-    let run_events = client.run_events(&ids[0]).collect::<Vec<_>>();
+    let run_events = client
+        .run_events(&ids[0], parallel_client::RequestOptions::default())
+        .collect::<Vec<_>>();
     let (completions, live) = tokio::join!(group_events, run_events);
 
     let unique: HashSet<&String> = completions.iter().collect();
@@ -149,7 +153,7 @@ async fn streams_closed_by_the_server_every_two_seconds_deliver_every_event_once
     // messages, in the same order, as one stream opened on the finished run.
     let live: Vec<RunEvent> = live.into_iter().map(Result::unwrap).collect();
     let replay: Vec<RunEvent> = client
-        .run_events(&ids[0])
+        .run_events(&ids[0], parallel_client::RequestOptions::default())
         .map(Result::unwrap)
         .collect()
         .await;

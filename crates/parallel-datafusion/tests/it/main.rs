@@ -1,6 +1,8 @@
 //! `parallel_enrich` in real `DataFusion` queries, against the emulator over loopback TCP with
 //! the real client.
 
+#[cfg(feature = "ballista")]
+mod distributed;
 mod support;
 
 use std::fmt::Write as _;
@@ -317,6 +319,23 @@ async fn bad_arguments_are_planning_errors_that_say_what_to_write() {
             "SELECT parallel_enrich(employees, 'ceo: CEO name') FROM t",
             "a string, or a struct",
         ),
+        (
+            "SELECT parallel_enrich(named_struct('n', name, 'gap', INTERVAL '1 day'), \
+             'ceo: CEO name') FROM t",
+            "cannot be sent as a run input: values of type Interval",
+        ),
+        (
+            "SELECT parallel_enrich(name, 'ceo (person): CEO name') FROM t",
+            "`person` is not a type",
+        ),
+        (
+            "SELECT parallel_enrich(name, 'ceo: CEO name', 'sources') FROM t",
+            "the options are 'basis'",
+        ),
+        (
+            "SELECT parallel_enrich(name, 'ceo: CEO name', name) FROM t",
+            "must be a string literal such as 'basis'",
+        ),
     ];
     for (query, says) in cases {
         let error = match ctx.sql(query).await {
@@ -373,4 +392,203 @@ async fn rows_without_a_result_in_time_come_back_timed_out() {
         assert!(row.text("error").unwrap().contains("time limit"), "{row:?}");
     }
     assert_eq!(found[2].text("status"), Some("skipped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_columns_and_their_sources_hold_the_runs_output() {
+    use datafusion::arrow::array::{AsArray, Date32Array};
+    let emu = Emu::start(0.0).await;
+    let ctx = context(ParallelEnrich::new(emu.client()));
+    typed_table(&ctx);
+    let batches = ctx
+        .sql(
+            "SELECT id, parallel_enrich(name, 'employees (integer): head count, \
+             founded (date): founding date, sectors (list): industries, public (bool): listed', \
+             'basis') AS found FROM t WHERE id = 1",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let found = support::struct_column(&batches[0], "found");
+    let field = |name: &str| found.column_by_name(name).unwrap();
+    assert_eq!(field("employees").data_type(), &DataType::Int64);
+    assert_eq!(field("founded").data_type(), &DataType::Date32);
+    assert_eq!(field("public").data_type(), &DataType::Boolean);
+    let list = DataType::new_list(DataType::Utf8, true);
+    assert_eq!(field("sectors").data_type(), &list);
+    assert_eq!(field("sectors_citations").data_type(), &list);
+    assert_eq!(field("sectors_confidence").data_type(), &DataType::Utf8);
+
+    // Each value is the run's own output, and each source its basis.
+    let run_id = field("run_id").as_string::<i32>().value(0).to_owned();
+    let result = emu
+        .client()
+        .run_result(&run_id)
+        .timeout(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let parallel_types::RunOutput::Json(output) = result.output else {
+        panic!("a JSON output: {:?}", result.output);
+    };
+    let content = &output.content;
+    assert_eq!(
+        field("employees")
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .value(0),
+        content["employees"].as_i64().unwrap()
+    );
+    let founded = field("founded")
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
+    assert_eq!(
+        founded.value_as_date(0).unwrap().to_string(),
+        content["founded"].as_str().unwrap()
+    );
+    let sectors = field("sectors").as_list::<i32>().value(0);
+    let sectors: Vec<&str> = sectors.as_string::<i32>().iter().flatten().collect();
+    assert_eq!(json!(sectors), content["sectors"]);
+    assert_eq!(
+        field("public").as_boolean().value(0),
+        content["public"].as_bool().unwrap()
+    );
+    for name in ["employees", "founded", "sectors", "public"] {
+        let sources = parallel_types::FieldSources::of(&output.basis, name);
+        assert!(!sources.citations.is_empty(), "{name}: the emulator cites");
+        let citations = field(&format!("{name}_citations"))
+            .as_list::<i32>()
+            .value(0);
+        let citations: Vec<&str> = citations.as_string::<i32>().iter().flatten().collect();
+        assert_eq!(citations, sources.citations, "{name}");
+        let text = |suffix: &str| {
+            let column = field(&format!("{name}{suffix}")).as_string::<i32>();
+            column.is_valid(0).then(|| column.value(0).to_owned())
+        };
+        assert_eq!(text("_confidence"), sources.confidence, "{name}");
+        assert_eq!(text("_reasoning"), sources.reasoning, "{name}");
+    }
+    assert!(found.column_by_name("error").unwrap().is_null(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_run_again_in_the_querys_group_pay_for_no_row_twice() {
+    let emu = Emu::start(0.0).await;
+    let enrich = ParallelEnrich::new(emu.client()).rows_per_call(250);
+    let group = enrich.create_group().await.unwrap();
+    let ctx = context(enrich);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("companies.csv");
+    // Ten names over 1,000 rows: identical rows are still distinct runs.
+    let mut csv = String::from("id,name\n");
+    for i in 0..1_000 {
+        writeln!(csv, "{i},Company {}", i % 10).unwrap();
+    }
+    std::fs::write(&path, csv).unwrap();
+    ctx.register_csv("companies", path.to_str().unwrap(), CsvReadOptions::new())
+        .await
+        .unwrap();
+    // Every call of 250 rows sends the same ten names in the same order: the key (the id)
+    // keeps the calls apart.
+    let sql = format!(
+        "SELECT id, parallel_enrich(name, 'summary: a one-line summary', 'group={group}', id) \
+         AS found FROM companies ORDER BY id"
+    );
+    let first = rows(&ctx, &sql).await;
+    assert_eq!(first.len(), 1_000);
+    let run_ids: std::collections::HashSet<&str> =
+        first.iter().map(|r| r.text("run_id").unwrap()).collect();
+    assert_eq!(
+        run_ids.len(),
+        1_000,
+        "one run per row, identical rows included"
+    );
+    assert_eq!(emu.handle.run_count(), 1_000);
+
+    // Every task evaluated again, as an engine does after losing an executor: the calls
+    // find their runs in the group and add none; each row gets its own run's result.
+    let again = rows(&ctx, &sql).await;
+    assert_eq!(emu.handle.run_count(), 1_000);
+    for (row, earlier) in again.iter().zip(&first) {
+        assert_eq!(row.id, earlier.id);
+        assert_eq!(row.text("status"), Some("completed"), "{row:?}");
+        assert_eq!(row.text("run_id"), earlier.text("run_id"), "row {}", row.id);
+        assert_eq!(
+            row.text("summary"),
+            earlier.text("summary"),
+            "row {}",
+            row.id
+        );
+        let name = format!("Company {}", row.id % 10);
+        assert!(row.text("summary").unwrap().contains(&name), "{row:?}");
+    }
+    let group_runs = emu
+        .client()
+        .group(&group)
+        .get()
+        .await
+        .unwrap()
+        .status
+        .num_task_runs;
+    assert_eq!(group_runs, 1_000, "every run is in the query's group");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_parallel_enrich_round_trips_through_datafusion_proto() {
+    use datafusion::physical_plan::{collect, displayable};
+    use datafusion_proto::bytes::{physical_plan_from_bytes, physical_plan_to_bytes};
+
+    let emu = Emu::start(0.0).await;
+    let enrich = ParallelEnrich::new(emu.client());
+    let group = enrich.create_group().await.unwrap();
+    let coordinator = context(enrich);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("companies.csv");
+    std::fs::write(&path, "id,name\n1,Acme Corp\n2,Globex\n").unwrap();
+    coordinator
+        .register_csv("companies", path.to_str().unwrap(), CsvReadOptions::new())
+        .await
+        .unwrap();
+    let sql = format!(
+        "SELECT id, parallel_enrich(name, 'ceo: CEO name, founded (integer): year', \
+         'basis, group={group}') AS found FROM companies ORDER BY id"
+    );
+    let plan = coordinator
+        .sql(&sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let bytes = physical_plan_to_bytes(Arc::clone(&plan)).unwrap();
+
+    // An executor shares nothing with the coordinator but the bytes: its own session, with
+    // its own registration of the function, resolves it by name.
+    let executor = context(ParallelEnrich::new(emu.client()));
+    let decoded = physical_plan_from_bytes(&bytes, &executor.task_ctx()).unwrap();
+    let shown = |plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>| {
+        displayable(plan.as_ref()).indent(true).to_string()
+    };
+    assert_eq!(shown(&decoded), shown(&plan));
+    assert!(
+        shown(&decoded).contains("AsyncFuncExec"),
+        "{}",
+        shown(&decoded)
+    );
+    assert!(
+        shown(&decoded).contains(&group),
+        "the group travels in the plan"
+    );
+
+    let batches = collect(decoded, executor.task_ctx()).await.unwrap();
+    let found = support::struct_column(&batches[0], "found");
+    assert_eq!(found.len(), 2);
+    assert!(found.column_by_name("founded_citations").is_some());
+    assert_eq!(emu.handle.run_count(), 2);
+    let group_runs = emu.client().group(&group).get().await.unwrap();
+    assert_eq!(
+        group_runs.status.num_task_runs, 2,
+        "the rows ran in the plan's group"
+    );
 }

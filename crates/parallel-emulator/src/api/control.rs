@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{App, json};
 use crate::body::ResponseBody;
+use crate::bounds;
 use crate::config::Faults;
 use crate::outage::OutageMode;
 use crate::request::ApiError;
@@ -34,6 +35,10 @@ struct FaultSettings {
     error_event_after: Option<u32>,
     hang_rate: f64,
     ignore_last_event_id: bool,
+    cancel_rate: f64,
+    action_required_rate: f64,
+    runs_in_change_order: bool,
+    require_betas: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,10 +120,15 @@ impl App {
             .iter()
             .map(|e| (e.as_str().to_owned(), json!(s.requests(*e))))
             .collect();
+        let bytes: serde_json::Map<String, Value> = Endpoint::ALL
+            .iter()
+            .map(|e| (e.as_str().to_owned(), json!(s.bytes(*e))))
+            .collect();
         json!({
             "groups_created": s.groups_created,
             "runs_created": s.runs_created,
             "requests": requests,
+            "bytes": bytes,
             "injected_429": s.injected_429,
             "injected_5xx": s.injected_5xx,
             "responses_lost": s.responses_lost,
@@ -142,17 +152,20 @@ impl App {
 
     fn put_faults(&self, body: &[u8]) -> Result<Value, ApiError> {
         let s: FaultSettings = parse(body)?;
+        let max = self.limits.max_duration;
         let seconds = |field: &str, v: f64| {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                ApiError::validation(field, format!("{v} is not a number of seconds >= 0"))
-            })
+            bounds::seconds(field, v, max).map_err(|problem| ApiError::validation(field, problem))
         };
         let mut faults = Faults::none()
             .rate_429(s.rate_429)
             .rate_5xx(s.rate_5xx)
             .lost_response_rate(s.lost_response_rate)
             .hang_rate(s.hang_rate)
-            .ignore_last_event_id(s.ignore_last_event_id);
+            .ignore_last_event_id(s.ignore_last_event_id)
+            .cancel_rate(s.cancel_rate)
+            .action_required_rate(s.action_required_rate)
+            .runs_in_change_order(s.runs_in_change_order)
+            .require_betas(s.require_betas);
         faults.retry_after = s
             .retry_after_ms
             .map_or(faults.retry_after, Duration::from_millis);
@@ -167,6 +180,7 @@ impl App {
         }
         faults
             .validate()
+            .and_then(|()| faults.check_durations(max))
             .map_err(|problem| ApiError::validation("body", problem))?;
         *self
             .faults
@@ -181,10 +195,9 @@ impl App {
             .mode
             .parse()
             .map_err(|problem: String| ApiError::validation("mode", problem))?;
+        let max = self.limits.max_duration;
         let secs = |field: &str, v: f64| {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                ApiError::validation(field, format!("{v} is not a number of seconds >= 0"))
-            })
+            bounds::seconds(field, v, max).map_err(|problem| ApiError::validation(field, problem))
         };
         let duration = secs("secs", s.secs)?;
         let after = secs("start_after_secs", s.start_after_secs.unwrap_or(0.1))?;
@@ -217,5 +230,9 @@ fn faults_json(f: &Faults) -> Value {
         "error_event_after": f.error_event_after,
         "hang_rate": f.hang_rate,
         "ignore_last_event_id": f.ignore_last_event_id,
+        "cancel_rate": f.cancel_rate,
+        "action_required_rate": f.action_required_rate,
+        "runs_in_change_order": f.runs_in_change_order,
+        "require_betas": f.require_betas,
     })
 }

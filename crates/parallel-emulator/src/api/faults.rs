@@ -130,16 +130,14 @@ impl App {
             cut_offset: f.sse_cut_offset,
             drip: f.drip,
             rng: DetRng::new(seed),
-            close_at: f
-                .close_streams_after
-                .map(|d| tokio::time::Instant::now() + d),
+            close_at: f.close_streams_after.map(crate::bounds::deadline),
             error_after: error_message.and(f.error_event_after),
             error_message: error_message.unwrap_or(""),
         }
     }
 }
 
-fn with_retry_after(
+pub(super) fn with_retry_after(
     mut response: Response<ResponseBody>,
     wait: Duration,
 ) -> Response<ResponseBody> {

@@ -18,7 +18,7 @@ impl App {
     pub(super) fn create_group(&self, body: &[u8]) -> Reply {
         let obj = request::parse_object(body, true)?;
         let metadata = request::metadata(obj.get("metadata"), "metadata", self.lenient)?;
-        let (_, id) = self.next_id();
+        let id = self.random.ids(1)?[0];
         let group =
             self.store
                 .create_group(GroupId(id), self.clock.now(), metadata.map(Bytes::from));
@@ -69,9 +69,10 @@ impl App {
                 self.check_input(v, &format!("inputs[{i}]"), default_spec.as_ref(), betas)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let ids = self.random.ids(parsed.len())?;
         self.reserve_credit(parsed.len())?;
         let now = self.clock.now();
-        let (runs, plans, hooks) = self.make_runs(parsed, now);
+        let (runs, plans, hooks) = self.make_runs(parsed, &ids, now);
         let ids: Vec<RunId> = runs.iter().map(|r| r.id).collect();
         let outcome = self.store.add_runs(group, runs, now);
         if !plans.is_empty() {
@@ -89,7 +90,14 @@ impl App {
             out.extend_from_slice(format!("\"{id}\"").as_bytes());
         }
         out.extend_from_slice(b"],\"run_cursor\":");
-        push_cursor(&mut out, outcome.first);
+        if self.faults().runs_in_change_order {
+            push_cursor(
+                &mut out,
+                usize::try_from(outcome.changes_before).unwrap_or(usize::MAX),
+            );
+        } else {
+            push_cursor(&mut out, outcome.first);
+        }
         out.extend_from_slice(b",\"event_cursor\":");
         push_cursor(&mut out, outcome.events_before);
         out.push(b'}');

@@ -13,7 +13,7 @@ mod runs;
 mod streams;
 mod webhooks;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -29,8 +29,9 @@ use crate::config::{EmulatorBuilder, Faults, Limits};
 use crate::ids::{GroupId, RunId};
 use crate::outage::Outages;
 use crate::quota::{Credits, RateLimit};
+use crate::random::OsRandom;
 use crate::request::ApiError;
-use crate::rng::{DetRng, combine, mix};
+use crate::rng::{DetRng, combine};
 use crate::sim::Scheduler;
 use crate::state::{Group, Store};
 use crate::stats::{Counters, Endpoint};
@@ -52,13 +53,16 @@ pub(crate) struct App {
     api_key: Option<Vec<u8>>,
     pub(crate) faults: RwLock<Faults>,
     fault_rng: Mutex<DetRng>,
-    ids: AtomicU64,
-    /// Mixed into every id, different for every emulator started: see [`instance_salt`].
-    id_salt: u64,
+    /// Runs created so far: a run's number seeds its simulation (its id does not).
+    run_numbers: AtomicU64,
+    /// Ids and `ref_id`s: random, so that none tells anything about another.
+    random: OsRandom,
+    /// Event streams open now, under `limits.max_event_streams`.
+    open_streams: Arc<AtomicUsize>,
     pub(crate) clock: Clock,
     store: Store,
     pub(crate) scheduler: Arc<Scheduler>,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) lose_next: Mutex<Vec<String>>,
     shutdown: watch::Receiver<bool>,
     /// Lenient payload mode, and how many runs it has shaped so far.
@@ -84,7 +88,11 @@ impl std::fmt::Debug for App {
 type Reply = Result<Response<ResponseBody>, ApiError>;
 
 impl App {
-    pub(crate) fn new(cfg: &EmulatorBuilder, shutdown: watch::Receiver<bool>) -> App {
+    pub(crate) fn new(
+        cfg: &EmulatorBuilder,
+        webhook_secret: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> App {
         let clock = Clock::new();
         App {
             seed: cfg.seed,
@@ -95,12 +103,13 @@ impl App {
             api_key: cfg.api_key.as_ref().map(|k| k.as_bytes().to_vec()),
             faults: RwLock::new(cfg.faults.clone()),
             fault_rng: Mutex::new(DetRng::new(combine(cfg.seed, 0x6661_756c_7473))),
-            ids: AtomicU64::new(0),
-            id_salt: instance_salt(),
+            run_numbers: AtomicU64::new(0),
+            random: OsRandom::new(),
+            open_streams: Arc::new(AtomicUsize::new(0)),
             clock,
             store: Store::new(clock.now()),
-            scheduler: Arc::new(Scheduler::new(clock)),
-            counters: Counters::default(),
+            scheduler: Arc::new(Scheduler::new(clock, cfg.capacity)),
+            counters: Arc::default(),
             lose_next: Mutex::new(Vec::new()),
             shutdown,
             lenient: cfg.lenient_payloads,
@@ -109,7 +118,7 @@ impl App {
             body_read_timeout: cfg.body_read_timeout,
             credits: Credits::new(cfg.credits),
             rate_limit: RateLimit::new(cfg.rate_limit),
-            webhooks: Webhooks::new(cfg),
+            webhooks: Webhooks::new(cfg, webhook_secret),
         }
     }
 
@@ -120,6 +129,16 @@ impl App {
             .clone()
     }
 
+    /// How the runs created now end.
+    fn endings(&self) -> crate::sim::Endings {
+        let faults = self.faults();
+        crate::sim::Endings {
+            failed: self.fail_rate,
+            cancelled: faults.cancel_rate,
+            action_required: faults.action_required_rate,
+        }
+    }
+
     fn fault_roll(&self) -> f64 {
         self.fault_rng
             .lock()
@@ -127,16 +146,15 @@ impl App {
             .unit()
     }
 
-    /// The next id: unique to this emulator (its salt) and the order of creation.
-    fn next_id(&self) -> (u64, u128) {
-        let n = self.ids.fetch_add(1, Ordering::Relaxed);
-        let hi = mix(combine(self.seed ^ self.id_salt, n));
-        let lo = mix(combine(self.seed ^ self.id_salt ^ 0x1d5, n));
-        (n, (u128::from(hi) << 64) | u128::from(lo))
+    /// The numbers of `n` new runs, in creation order.
+    fn run_numbers(&self, n: usize) -> std::ops::Range<u64> {
+        let first = self.run_numbers.fetch_add(n as u64, Ordering::Relaxed);
+        first..first + n as u64
     }
 
+    /// A `ref_id` for an error: random, so that it reveals nothing of the ids.
     fn ref_id(&self) -> String {
-        DetRng::new(self.next_id().0 ^ 0x7265_665f).uuid()
+        self.random.uuid()
     }
 
     /// Handles one request. `Err` drops the connection without an answer.
@@ -149,6 +167,12 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
+        if self.api_key.is_none() {
+            // Without a key to check, who a request is addressed to is the only guard.
+            if let Err(e) = crate::host::check_loopback(&parts) {
+                return Ok(self.error_response(&e));
+            }
+        }
         if parts.uri.path().starts_with(control::PREFIX) {
             // The control API answers even while the server hangs, so a test can drive it.
             if let Err(e) = self.authorize(&parts.headers) {
@@ -171,6 +195,23 @@ impl App {
             Err(e) => return Ok(self.error_response(&e)),
         };
         self.counters.request(route.endpoint);
+        let endpoint = route.endpoint;
+        let response = self.answer(route, parts, body).await?;
+        let counters = Arc::clone(&self.counters);
+        Ok(response.map(|body| body.counted(counters, endpoint)))
+    }
+
+    /// Answers a routed request: authentication, faults, the rate limit, then the endpoint.
+    async fn answer<B>(
+        self: &Arc<Self>,
+        route: Route,
+        parts: http::request::Parts,
+        body: B,
+    ) -> Result<Response<ResponseBody>, DropConnection>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         if let Err(e) = self.authorize(&parts.headers) {
             return Ok(self.error_response(&e));
         }
@@ -190,7 +231,7 @@ impl App {
             return Err(self.hang().await);
         }
         let query = parts.uri.query().unwrap_or("");
-        let betas = Betas::from_headers(&parts.headers);
+        let betas = Betas::from_headers(&parts.headers, faults.require_betas);
         let reply = self.dispatch(&route, &betas, query, &body).await;
         if lose {
             Counters::bump(&self.counters.responses_lost, 1);
@@ -387,23 +428,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     }
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
-}
-
-/// A value that differs between emulators, so that ids never repeat across restarts (as on
-/// the real service, where a stale id names nothing): the start time, the process id, and a
-/// count of the emulators this process started.
-fn instance_salt() -> u64 {
-    static STARTED: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos());
-    #[allow(clippy::cast_possible_truncation)] // the low bits vary; truncation is intended
-    let nanos = nanos as u64;
-    let started = STARTED.fetch_add(1, Ordering::Relaxed);
-    mix(combine(
-        nanos ^ u64::from(std::process::id()).rotate_left(32),
-        started,
-    ))
 }
 
 #[cfg(test)]

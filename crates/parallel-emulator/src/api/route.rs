@@ -108,17 +108,18 @@ impl Query {
         }
     }
 
-    pub(super) fn seconds(&self, key: &str) -> Result<Option<Duration>, ApiError> {
+    /// A number of seconds, at most `max`.
+    pub(super) fn seconds(&self, key: &str, max: Duration) -> Result<Option<Duration>, ApiError> {
         match self.get(key) {
             None | Some("" | "null") => Ok(None),
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .map(Some)
-                .ok_or_else(|| {
+            Some(v) => {
+                let secs = v.parse::<f64>().map_err(|_| {
                     ApiError::validation(key, format!("`{v}` is not a number of seconds >= 0"))
-                }),
+                })?;
+                crate::bounds::seconds(key, secs, max)
+                    .map(Some)
+                    .map_err(|problem| ApiError::validation(key, problem))
+            }
         }
     }
 }
@@ -200,9 +201,17 @@ mod tests {
         assert!(Query::parse("a=%zz").is_err());
         let q = Query::parse("last_event_id=abc&timeout=1.5").unwrap();
         assert!(q.cursor("last_event_id").is_err());
+        let day = Duration::from_secs(86_400);
         assert_eq!(
-            q.seconds("timeout").unwrap(),
+            q.seconds("timeout", day).unwrap(),
             Some(Duration::from_millis(1500))
         );
+        for bad in ["timeout=1e19", "timeout=-1", "timeout=x", "timeout=inf"] {
+            let e = Query::parse(bad)
+                .unwrap()
+                .seconds("timeout", day)
+                .unwrap_err();
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
     }
 }

@@ -23,19 +23,22 @@ use crate::wire;
 /// New runs, their plans (none when they finish at once), and their webhooks by offset.
 pub(super) type NewRuns = (
     Vec<Run>,
-    Vec<(sim::Plan, Status)>,
+    Vec<sim::Plan>,
     Vec<(usize, crate::webhook::Target)>,
 );
 
 impl App {
-    /// Turns checked inputs into runs, in their initial status, with their plans and the
-    /// webhooks they asked for (by offset among the inputs).
-    pub(super) fn make_runs(&self, inputs: Vec<NewInput>, now: Micros) -> NewRuns {
+    /// Turns checked inputs into runs with the given `ids` (one each), in their initial
+    /// status, with their plans and the webhooks they asked for (by offset among the inputs).
+    pub(super) fn make_runs(&self, inputs: Vec<NewInput>, ids: &[u128], now: Micros) -> NewRuns {
         let mut runs = Vec::with_capacity(inputs.len());
         let mut plans = Vec::with_capacity(inputs.len());
         let mut hooks = Vec::new();
         let instant = self.time_scale == 0.0;
-        for (offset, input) in inputs.into_iter().enumerate() {
+        let endings = self.endings();
+        let numbers = self.run_numbers(inputs.len());
+        for (offset, ((input, &id), number)) in inputs.into_iter().zip(ids).zip(numbers).enumerate()
+        {
             if let Some(target) = input.webhook {
                 hooks.push((offset, target));
             }
@@ -45,27 +48,21 @@ impl App {
                 canonical.truncate(canonical.len() - crate::state::NULL_TAIL.len());
             }
             canonical.shrink_to_fit();
-            let (number, id) = self.next_id();
             let plan = sim::plan(
                 self.seed,
                 input.input_hash,
                 number,
                 input.processor,
                 self.time_scale,
-                self.fail_rate,
+                endings,
                 now,
             );
-            let end = if plan.fails {
-                Status::Failed
-            } else {
-                Status::Completed
-            };
             runs.push(Run {
                 id: RunId(id),
-                status: if instant { end } else { Status::Queued },
+                status: if instant { plan.end } else { Status::Queued },
                 processor: input.processor,
                 events_enabled: input.events_enabled,
-                fails: plan.fails,
+                end: plan.end,
                 created_at: now,
                 modified_at: now,
                 running_at: plan.running_at,
@@ -76,8 +73,9 @@ impl App {
                 metadata_range: input.metadata_range,
                 spec: input.spec,
                 lenient: input.lenient,
+                change: 0,
             });
-            plans.push((plan, end));
+            plans.push(plan);
         }
         Counters::bump(&self.counters.runs_created, runs.len() as u64);
         (runs, if instant { Vec::new() } else { plans }, hooks)
@@ -118,9 +116,10 @@ impl App {
     pub(super) fn create_run(self: &Arc<Self>, betas: &Betas, body: &[u8]) -> Reply {
         let obj = request::parse_object(body, false)?;
         let parsed = self.check_input(&Value::Object(obj), "", None, betas)?;
+        let ids = self.random.ids(1)?;
         self.reserve_credit(1)?;
         let now = self.clock.now();
-        let (runs, plans, hooks) = self.make_runs(vec![parsed], now);
+        let (runs, plans, hooks) = self.make_runs(vec![parsed], &ids, now);
         let group = self.store.standalone();
         let outcome = self.store.add_runs(group, runs, now);
         if !plans.is_empty() {
@@ -135,9 +134,9 @@ impl App {
     pub(super) async fn run_result(&self, group: &Arc<Group>, index: usize, query: &str) -> Reply {
         let params = Query::parse(query)?;
         let timeout = params
-            .seconds("timeout")?
+            .seconds("timeout", self.limits.max_duration)?
             .unwrap_or(self.limits.default_result_timeout);
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::bounds::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         loop {
             let notified = group.changed.notified();

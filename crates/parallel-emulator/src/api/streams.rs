@@ -5,28 +5,82 @@ use std::time::Duration;
 
 use http::{Response, StatusCode, header};
 
+use super::faults::with_retry_after;
 use super::route::Query;
 use super::{App, Reply};
 use crate::body::ResponseBody;
+use crate::connections::Slot;
 use crate::request::ApiError;
 use crate::sse::{Incident, SseSink, Stop};
 use crate::state::{Group, LoggedEvent, Run, Status};
 use crate::stats::Counters;
 use crate::wire;
 
+/// Which runs a runs stream lists, in order, with their event ids.
+enum RunsOrder {
+    /// Positions in add order; a run's event id is its position plus one.
+    Added(std::ops::Range<usize>),
+    /// `(change number, position)` in the order runs last changed; the change number is the
+    /// event id.
+    Changes(Vec<(u64, usize)>),
+}
+
+impl RunsOrder {
+    fn len(&self) -> usize {
+        match self {
+            RunsOrder::Added(range) => range.len(),
+            RunsOrder::Changes(changes) => changes.len(),
+        }
+    }
+
+    /// The `k`th run: its event id and position.
+    fn get(&self, k: usize) -> (u64, usize) {
+        match self {
+            RunsOrder::Added(range) => {
+                let i = range.start + k;
+                (i as u64 + 1, i)
+            }
+            RunsOrder::Changes(changes) => changes[k],
+        }
+    }
+}
+
+/// What a runs stream writes of each run.
+struct RunsShape {
+    status: Option<Status>,
+    include_input: bool,
+    output_seed: Option<u64>,
+}
+
 /// The message of an `error` event on a group events stream (as in the API's sample).
 const GROUP_STREAM_ERROR: &str = "TaskGroup event stream interrupted; reconnect with last_event_id";
 /// The message of an `error` event on a run events stream.
 const RUN_STREAM_ERROR: &str =
     "Task run event stream interrupted; reconnect to receive the current state";
+/// The wait advertised when every event stream place is taken.
+const STREAMS_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl App {
-    /// A new event stream and the response that carries it. `error_message` is the message
-    /// of the `error` event an events stream gets under `error_event_after`.
+    /// The answer when `max_event_streams` are open: `503` with `retry-after`.
+    fn streams_busy(&self) -> Response<ResponseBody> {
+        let max = self.limits.max_event_streams;
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Service unavailable: {max} event streams are open, the most served at once; close one or retry later"
+            ),
+        );
+        with_retry_after(self.error_response(&busy), STREAMS_RETRY_AFTER)
+    }
+
+    /// A new event stream and the response that carries it; `None` when
+    /// `max_event_streams` are open. `error_message` is the message of the `error` event an
+    /// events stream gets under `error_event_after`.
     pub(super) fn open_stream(
         self: &Arc<Self>,
         error_message: Option<&'static str>,
-    ) -> (SseSink, Response<ResponseBody>) {
+    ) -> Option<(SseSink, Response<ResponseBody>)> {
+        let slot = Slot::take(&self.open_streams, self.limits.max_event_streams)?;
         let app = Arc::clone(self);
         let (sink, rx) = SseSink::new(
             self.stream_faults(error_message),
@@ -46,14 +100,16 @@ impl App {
             .header(header::CACHE_CONTROL, "no-cache")
             .body(ResponseBody::Stream(rx))
             .unwrap_or_else(|_| Response::new(ResponseBody::Full(None)));
-        (sink, response)
+        Some((sink.holding(slot), response))
     }
 
-    /// G4: one `task_run.state` per run in add order, from a snapshot of the run count.
+    /// G4: one `task_run.state` per run in add order (or, with the `runs_in_change_order`
+    /// fault, in the order runs last changed), from a snapshot taken when the stream opens.
     pub(super) fn group_runs(self: &Arc<Self>, group: Arc<Group>, query: &str) -> Reply {
         let params = Query::parse(query)?;
+        let faults = self.faults();
         let mut after = params.cursor("last_event_id")?;
-        if self.faults().ignore_last_event_id {
+        if faults.ignore_last_event_id {
             after = 0;
         }
         let status = match params.get("status") {
@@ -67,50 +123,75 @@ impl App {
         };
         let include_input = params.bool("include_input")?.unwrap_or(false);
         let include_output = params.bool("include_output")?.unwrap_or(false);
-        let (mut sink, response) = self.open_stream(None);
-        let app = Arc::clone(self);
-        tokio::spawn(async move {
-            const CHUNK: usize = 256;
+        let order = if faults.runs_in_change_order {
+            RunsOrder::Changes(group.lock().changed_after(after))
+        } else {
             let total = group.lock().runs.len();
-            let mut pos = usize::try_from(after).unwrap_or(usize::MAX).min(total);
-            let mut shutdown = app.shutdown.clone();
-            let output_seed = include_output.then_some(app.seed);
-            while pos < total {
-                if *shutdown.borrow_and_update() || sink.is_closed() {
-                    return;
-                }
-                let end = (pos + CHUNK).min(total);
-                let batch: Vec<(usize, Run)> = {
-                    let inner = group.lock();
-                    (pos..end)
-                        .filter(|i| status.is_none_or(|s| inner.runs[*i].status == s))
-                        .map(|i| (i, inner.runs[i].clone()))
-                        .collect()
-                };
-                pos = end;
-                for (i, run) in &batch {
-                    if sink.expired() {
-                        let _ = sink.flush().await;
-                        return;
-                    }
-                    let flush = sink.event("task_run.state", true, |out| {
-                        wire::write_run_event(
-                            out,
-                            Some(*i as u64 + 1),
-                            run,
-                            group.id,
-                            include_input,
-                            output_seed,
-                        );
-                    });
-                    if flush && sink.flush().await.is_err() {
-                        return;
-                    }
-                }
-            }
-            let _ = sink.flush().await;
+            let from = usize::try_from(after).unwrap_or(usize::MAX).min(total);
+            RunsOrder::Added(from..total)
+        };
+        let Some((sink, response)) = self.open_stream(None) else {
+            return Ok(self.streams_busy());
+        };
+        let app = Arc::clone(self);
+        let output_seed = include_output.then_some(app.seed);
+        tokio::spawn(async move {
+            let shape = RunsShape {
+                status,
+                include_input,
+                output_seed,
+            };
+            app.pump_runs(&group, sink, order, shape).await;
         });
         Ok(response)
+    }
+
+    /// Writes the runs of `order` that match `shape.status`, a few hundred per lock.
+    async fn pump_runs(
+        &self,
+        group: &Arc<Group>,
+        mut sink: SseSink,
+        order: RunsOrder,
+        shape: RunsShape,
+    ) {
+        const CHUNK: usize = 256;
+        let mut shutdown = self.shutdown.clone();
+        let mut next = 0;
+        while next < order.len() {
+            if *shutdown.borrow_and_update() || sink.is_closed() {
+                return;
+            }
+            let end = (next + CHUNK).min(order.len());
+            let batch: Vec<(u64, Run)> = {
+                let inner = group.lock();
+                (next..end)
+                    .map(|k| order.get(k))
+                    .filter(|(_, i)| shape.status.is_none_or(|s| inner.runs[*i].status == s))
+                    .map(|(id, i)| (id, inner.runs[i].clone()))
+                    .collect()
+            };
+            next = end;
+            for (id, run) in &batch {
+                if sink.expired() {
+                    let _ = sink.flush().await;
+                    return;
+                }
+                let flush = sink.event("task_run.state", true, |out| {
+                    wire::write_run_event(
+                        out,
+                        Some(*id),
+                        run,
+                        group.id,
+                        shape.include_input,
+                        shape.output_seed,
+                    );
+                });
+                if flush && sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = sink.flush().await;
     }
 
     /// G5: the log after the cursor (or, when there is none, a current status), then live
@@ -119,8 +200,12 @@ impl App {
         let params = Query::parse(query)?;
         let after = params.cursor("last_event_id")?;
         let limit = self.limits.group_events_max;
-        let timeout = params.seconds("timeout")?.map_or(limit, |t| t.min(limit));
-        let (mut sink, response) = self.open_stream(Some(GROUP_STREAM_ERROR));
+        let timeout = params
+            .seconds("timeout", self.limits.max_duration)?
+            .map_or(limit, |t| t.min(limit));
+        let Some((mut sink, response)) = self.open_stream(Some(GROUP_STREAM_ERROR)) else {
+            return Ok(self.streams_busy());
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app
@@ -137,7 +222,7 @@ impl App {
         after: u64,
         timeout: Duration,
     ) -> Result<(), Stop> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::bounds::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         let mut cursor = usize::try_from(after).unwrap_or(usize::MAX);
         // A client that has caught up with the log first gets the current status as a
@@ -215,7 +300,9 @@ impl App {
         group: Arc<Group>,
         index: usize,
     ) -> Response<ResponseBody> {
-        let (mut sink, response) = self.open_stream(Some(RUN_STREAM_ERROR));
+        let Some((mut sink, response)) = self.open_stream(Some(RUN_STREAM_ERROR)) else {
+            return self.streams_busy();
+        };
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let _ = app.pump_run_events(&group, index, &mut sink).await;
@@ -229,7 +316,7 @@ impl App {
         index: usize,
         sink: &mut SseSink,
     ) -> Result<(), Stop> {
-        let deadline = tokio::time::Instant::now() + self.limits.run_events_max;
+        let deadline = crate::bounds::deadline(self.limits.run_events_max);
         let mut shutdown = self.shutdown.clone();
         let first = group.lock().runs[index].clone();
         sink.event("task_run.state", true, |out| {

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use super::App;
 use crate::clock::Timestamp;
 use crate::config::EmulatorBuilder;
-use crate::rng::{DetRng, combine, mix};
 use crate::state::Group;
 use crate::stats::Counters;
 use crate::webhook::{self, Secret, Signed, Target, WebhookDelivery};
@@ -31,9 +30,10 @@ pub(crate) struct Webhooks {
 }
 
 impl Webhooks {
-    pub(crate) fn new(cfg: &EmulatorBuilder) -> Webhooks {
+    /// `secret` is the account's: the one set, or a random one made at start.
+    pub(crate) fn new(cfg: &EmulatorBuilder, secret: String) -> Webhooks {
         Webhooks {
-            secret: Secret(cfg.webhook_secret.clone().unwrap_or_else(random_secret)),
+            secret: Secret(secret),
             attempts: cfg.webhook_attempts,
             timeout: cfg.webhook_timeout,
             deliveries: Mutex::new(Vec::new()),
@@ -66,16 +66,6 @@ impl Webhooks {
         }
         list.push(delivery.clone());
     }
-}
-
-/// A secret for this emulator only: not derived from the seed, since a seed is often shared.
-fn random_secret() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    #[allow(clippy::cast_possible_truncation)] // the low bits vary; truncation is intended
-    let mut rng = DetRng::new(mix(combine(nanos as u64, u64::from(std::process::id()))));
-    format!("whsec_{:016x}{:016x}", rng.next_u64(), rng.next_u64())
 }
 
 impl App {

@@ -68,6 +68,23 @@ fn the_binary_refuses_non_loopback_addresses() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
 }
 
+#[test]
+fn an_empty_api_key_is_refused_not_taken_for_none() {
+    for (args, env) in [(&["--api-key", ""][..], None), (&[][..], Some(""))] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_parallel-emulator"));
+        command.args(["--listen", "127.0.0.1:0"]).args(args);
+        command.env_remove("PARALLEL_EMULATOR_API_KEY");
+        if let Some(value) = env {
+            command.env("PARALLEL_EMULATOR_API_KEY", value);
+        }
+        let output = command.output().expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {env:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "not listening");
+        assert!(stderr.contains("API key is empty"), "{stderr}");
+    }
+}
+
 #[tokio::test]
 async fn the_binary_takes_the_rough_edge_flags() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_parallel-emulator"))

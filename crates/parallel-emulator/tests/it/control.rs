@@ -11,7 +11,7 @@ use crate::{create_group, start};
 
 #[tokio::test]
 async fn the_control_api_takes_the_api_key() {
-    let (emu, anonymous) = start(Emulator::builder().api_key(Some("ctl-key"))).await;
+    let (emu, anonymous) = start(Emulator::builder().api_key("ctl-key")).await;
     anonymous
         .get("/_emulator/stats")
         .await

@@ -271,7 +271,7 @@ async fn oversize_bodies_get_413() {
 
 #[tokio::test]
 async fn a_configured_key_is_required_everywhere() {
-    let (emu, anonymous) = start(Emulator::builder().time_scale(0.0).api_key(Some("s3cret"))).await;
+    let (emu, anonymous) = start(Emulator::builder().time_scale(0.0).api_key("s3cret")).await;
     let wrong = anonymous.clone().with_key("s3cres");
     let right = anonymous.clone().with_key("s3cret");
     for client in [&anonymous, &wrong] {

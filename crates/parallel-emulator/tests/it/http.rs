@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::{BodyExt as _, Empty, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
@@ -202,6 +202,20 @@ impl Client {
             pieces,
         }
     }
+}
+
+/// An HTTP/2 connection (prior knowledge) to `addr`, served by a task of its own; requests
+/// on it name their authority in their URI.
+pub async fn http2(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .expect("connect to the emulator");
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    sender
 }
 
 /// One SSE frame as the tests read it: the `event:` name and the single `data:` line.

@@ -1,17 +1,21 @@
 //! Integration tests: the emulator over real loopback TCP.
 #![allow(missing_docs, unreachable_pub)]
 
+mod access;
 mod betas;
 mod binary;
 mod control;
+mod durations;
 mod faults;
 mod groups;
 mod hardening;
 mod http;
+mod ids;
 mod lenient;
 mod outages;
 mod outputs;
 mod quotas;
+mod real_time;
 mod runs;
 mod stream_closes;
 mod streams;

@@ -66,7 +66,7 @@ async fn hung_requests_are_read_and_never_answered() {
     let body = "{}";
     let mut tcp = raw_request(
         emu.local_addr(),
-        &format!("POST /v1/tasks/groups HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()),
+        &format!("POST /v1/tasks/groups HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()),
     )
     .await;
     let (data, closed) = read_until_closed(&mut tcp, Duration::from_millis(800)).await;
@@ -162,7 +162,7 @@ async fn watch_stream(addr: SocketAddr, path: String, arrivals: mpsc::UnboundedS
         .unwrap();
     tokio::spawn(conn);
     let request = http::Request::get(path)
-        .header("host", "emulator")
+        .header("host", "127.0.0.1")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
     let mut body = sender.send_request(request).await.unwrap().into_body();
@@ -190,7 +190,11 @@ async fn a_hanging_outage_silences_streams_and_holds_new_connections() {
 
     let started = Instant::now();
     emu.outage(OutageMode::Hang, Duration::from_millis(1500));
-    let mut held = raw_request(addr, "GET /v1/tasks/groups HTTP/1.1\r\nhost: a\r\n\r\n").await;
+    let mut held = raw_request(
+        addr,
+        "GET /v1/tasks/groups HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+    )
+    .await;
     let (data, closed) = read_until_closed(&mut held, Duration::from_secs(10)).await;
     let held_for = started.elapsed();
     assert!(

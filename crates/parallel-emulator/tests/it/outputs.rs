@@ -107,9 +107,26 @@ async fn json_outputs_conform_to_their_schema_and_carry_a_basis() {
             .map(String::as_str)
             .collect();
         keys.sort_unstable();
-        let mut sorted = fields.clone();
+        let mut sorted: Vec<&str> = fields
+            .iter()
+            .copied()
+            .filter(|f| !f.contains('.'))
+            .collect();
         sorted.sort_unstable();
         assert_eq!(sorted, keys, "one basis entry per top-level field");
+        // ... and one per element of each list field, named `field.N`.
+        for (key, value) in content.as_object().unwrap() {
+            let elements: Vec<String> = fields
+                .iter()
+                .filter_map(|f| f.strip_prefix(&format!("{key}.")))
+                .map(str::to_owned)
+                .collect();
+            let expected: Vec<String> = match value.as_array() {
+                Some(list) => (0..list.len()).map(|i| i.to_string()).collect(),
+                None => Vec::new(),
+            };
+            assert_eq!(elements, expected, "element basis of {key}");
+        }
         for b in basis {
             assert!(!b["reasoning"].as_str().unwrap().is_empty());
             assert!(["low", "medium", "high"].contains(&b["confidence"].as_str().unwrap()));

@@ -31,6 +31,14 @@ struct Received {
 /// `204` after that. Returns its URL and the requests it gets.
 async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_on(listener, failures)
+}
+
+/// [`receiver`] on a listener of the caller's.
+fn receiver_on(
+    listener: TcpListener,
+    failures: usize,
+) -> (String, mpsc::UnboundedReceiver<Received>) {
     let url = format!("http://{}/hooks/parallel", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     let seen = Arc::new(AtomicUsize::new(0));
@@ -336,5 +344,48 @@ async fn a_receiver_that_never_answers_times_out_and_is_retried() {
         2,
         "one connection per attempt"
     );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_ports_are_refused_not_taken_for_80() {
+    let (emu, client) = emulator(Emulator::builder().time_scale(0.0)).await;
+    for url in ["http://127.0.0.1:99999/hook", "http://localhost:0/hook"] {
+        let message = client
+            .post("/v1/tasks/runs", with_webhook(url, None))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            message.contains("webhook.url") && message.contains("is not a port"),
+            "{message}"
+        );
+    }
+    assert_eq!(emu.run_count(), 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn deliveries_to_ipv6_loopback_carry_a_well_formed_host() {
+    let listener = match TcpListener::bind("[::1]:0").await {
+        Ok(listener) => listener,
+        Err(e) => {
+            // The unit tests of the Host value still run; this machine has no IPv6 loopback.
+            eprintln!("skipped: cannot listen on [::1]: {e}");
+            return;
+        }
+    };
+    let port = listener.local_addr().unwrap().port();
+    let (url, mut received) = receiver_on(listener, 0);
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let (emu, client) = emulator(Emulator::builder().time_scale(0.0)).await;
+    let created = client
+        .post("/v1/tasks/runs", with_webhook(&url, None))
+        .await;
+    assert_eq!(created.status, StatusCode::ACCEPTED, "{}", created.text());
+    let delivery = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .expect("a delivery")
+        .expect("the receiver runs");
+    assert_eq!(delivery.headers["host"], format!("[::1]:{port}").as_str());
     emu.shutdown().await;
 }

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 
-use super::{Parser, parse_retry};
+use super::Parser;
+use super::block::parse_retry;
 use crate::Limits;
 
 const EIGHT_MIB: usize = 8 << 20;

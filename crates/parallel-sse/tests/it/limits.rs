@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use parallel_sse::{Limits, Parser};
 
-use crate::harness::{messages, run};
+use crate::harness::{Run, messages, run};
 
 #[test]
 fn defaults_fit_16_mib_run_outputs() {
@@ -12,7 +12,9 @@ fn defaults_fit_16_mib_run_outputs() {
     assert!(limits.max_event_bytes >= 32 << 20);
     let payload = vec![b'x'; 16 << 20];
     let input = [b"data: ".as_slice(), &payload, b"\n\n"].concat();
-    let (out, error) = run(input.chunks(1 << 16), limits);
+    let Run {
+        output: out, error, ..
+    } = run(input.chunks(1 << 16), limits);
     assert!(error.is_none());
     assert_eq!(out.events.len(), 1);
     assert_eq!(out.events[0].data.len(), 16 << 20);
@@ -21,7 +23,9 @@ fn defaults_fit_16_mib_run_outputs() {
 #[test]
 fn long_line_is_reported_with_limit_and_size() {
     let limits = Limits::default().max_line_bytes(10);
-    let (out, error) = run(
+    let Run {
+        output: out, error, ..
+    } = run(
         [b"data:a\n\ndata:0123456789\n\ndata:b\n\n".as_slice()],
         limits,
     );
@@ -57,7 +61,9 @@ fn line_limit_applies_while_the_line_is_still_arriving() {
 fn event_limit_counts_data_across_lines() {
     let limits = Limits::default().max_event_bytes(16);
     // Data "aaaa\n" + "bbbb\n" is 10 bytes; with the 7-byte third line that is 17.
-    let (out, error) = run([b"data:aaaa\ndata:bbbb\ndata:cc\n\n".as_slice()], limits);
+    let Run {
+        output: out, error, ..
+    } = run([b"data:aaaa\ndata:bbbb\ndata:cc\n\n".as_slice()], limits);
     assert!(out.events.is_empty());
     let error = error.expect("event limit");
     assert!(error.is_event_too_large());
@@ -68,7 +74,9 @@ fn event_limit_counts_data_across_lines() {
 #[test]
 fn data_line_limit() {
     let limits = Limits::default().max_data_lines(2);
-    let (out, error) = run(
+    let Run {
+        output: out, error, ..
+    } = run(
         [b"data:a\ndata:b\n\ndata:a\ndata:b\ndata:c\n\n".as_slice()],
         limits,
     );
@@ -85,7 +93,9 @@ fn events_within_limits_pass() {
         .max_line_bytes(6)
         .max_event_bytes(8)
         .max_data_lines(2);
-    let (out, error) = run([b"data:a\ndata:b\n\n".as_slice()], limits);
+    let Run {
+        output: out, error, ..
+    } = run([b"data:a\ndata:b\n\n".as_slice()], limits);
     assert!(error.is_none());
     assert_eq!(out.events, messages(&["a\nb"]).events);
 }

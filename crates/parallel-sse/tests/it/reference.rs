@@ -14,6 +14,14 @@ pub(crate) struct RefEvent {
     pub(crate) last_event_id: String,
 }
 
+/// What a stream says about its framing: each comment line (its text after the colon) with the
+/// number of events dispatched before it, and whether the stream ended inside an event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct RefFraming {
+    pub(crate) comments: Vec<(usize, String)>,
+    pub(crate) ended_inside_event: bool,
+}
+
 /// Everything a stream produces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RefOutput {
@@ -22,12 +30,11 @@ pub(crate) struct RefOutput {
     pub(crate) retry: Option<u64>,
 }
 
-pub(crate) fn parse(input: &[u8]) -> RefOutput {
-    // Rules 1-5: one UTF-8 BOM stripped at offset 0, then UTF-8 decode with replacement.
+/// Rules 1-8: one UTF-8 BOM stripped at offset 0, UTF-8 decoding with replacement, lines ended
+/// by CRLF, LF or CR. The complete lines, and the unterminated last line if any.
+fn lines(input: &[u8]) -> (Vec<String>, String) {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = String::from_utf8_lossy(input);
-
-    // Rules 6-8: CRLF, LF or CR end a line; a final unterminated line is dropped (rule 26).
     let mut lines = Vec::new();
     let mut current = String::new();
     let mut chars = text.chars().peekable();
@@ -43,6 +50,37 @@ pub(crate) fn parse(input: &[u8]) -> RefOutput {
             c => current.push(c),
         }
     }
+    (lines, current)
+}
+
+/// The comments, and whether the stream ended inside an event: with a line cut short, or
+/// with field lines (anything but comments) after the last blank line.
+pub(crate) fn framing(input: &[u8]) -> RefFraming {
+    let (lines, unterminated) = lines(input);
+    let mut framing = RefFraming::default();
+    let mut events = 0;
+    let mut data = false;
+    let mut open = false;
+    for line in lines {
+        if line.is_empty() {
+            events += usize::from(data);
+            data = false;
+            open = false;
+        } else if let Some(text) = line.strip_prefix(':') {
+            framing.comments.push((events, text.to_owned()));
+        } else {
+            open = true;
+            let name = line.split(':').next().unwrap_or_default();
+            data |= name == "data";
+        }
+    }
+    framing.ended_inside_event = open || !unterminated.is_empty();
+    framing
+}
+
+pub(crate) fn parse(input: &[u8]) -> RefOutput {
+    // Rule 26: a final unterminated line is dropped.
+    let (lines, _) = lines(input);
 
     let mut events = Vec::new();
     let mut data = String::new();

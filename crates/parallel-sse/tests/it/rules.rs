@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use parallel_sse::Parser;
 
-use crate::harness::{check, ev, messages, out, output};
+use crate::harness::{check, check_framing, ev, messages, out, output};
 
 #[test]
 fn rule_01_body_is_always_utf8() {
@@ -124,6 +124,22 @@ fn rule_09_empty_line_dispatches() {
 fn rule_10_comments_are_ignored() {
     check(b":comment\ndata:a\n: data:b\n:\n\n", &messages(&["a"]));
     check(b": only a keep-alive\n\n", &messages(&[]));
+}
+
+#[test]
+fn rule_10_comments_are_reported_in_stream_order_with_their_text() {
+    // The text after the colon, as sent: a leading space is kept (rule 11 is about fields).
+    check_framing(b": keep-alive\n\n", &[(0, " keep-alive")], false);
+    check_framing(
+        b":a\ndata:x\n:\n\n: b\r\n\r\n:c\r",
+        &[(0, "a"), (0, ""), (1, " b"), (1, "c")],
+        false,
+    );
+    // A comment is not a field: a block of comments only is not an event, and a stream that
+    // stops after one stopped between events.
+    check_framing(b"data:x\n\n: bye\n", &[(1, " bye")], false);
+    // Bytes that only look like comments are not.
+    check_framing(b" :x\n\xEF\xBB\xBF:y\n\n", &[], false);
 }
 
 #[test]
@@ -298,6 +314,59 @@ fn rule_26_unterminated_block_is_discarded_at_eof() {
     check(b"data:a\n\ndata:b\nid:9\n", &messages(&["a"]));
     check(b"data:a\n\ndata:b", &messages(&["a"]));
     check(b"data:a\n\nid:9", &messages(&["a"]));
+}
+
+#[test]
+fn rule_26_the_parser_says_whether_the_stream_ended_inside_an_event() {
+    let no_comment: &[(usize, &str)] = &[];
+    // Ended between events: nothing, a blank line, a complete comment, a final CR (rule 8).
+    for (between, comments) in [
+        (&b""[..], no_comment),
+        (b"data:a\n\n", no_comment),
+        (b"data:a\r\n\r\n", no_comment),
+        (b"data:a\n\n:ping\n", &[(1, "ping")]),
+        (b"data:x\n\r", no_comment),
+        (b"\xEF\xBB\xBF", no_comment),
+        (b"\n\n\n", no_comment),
+    ] {
+        check_framing(between, comments, false);
+    }
+    // Inside one: a line without its end, or field lines no blank line closed (data, type,
+    // id, retry or an unknown field: the block would have been discarded).
+    for (inside, comments) in [
+        (&b"data:a\n\ndata:b"[..], no_comment),
+        (b"data:a\n\ndata:b\n", no_comment),
+        (b"data:b\r", no_comment),
+        (b"event:x\n", no_comment),
+        (b"id:9\n", no_comment),
+        (b"retry:5\n", no_comment),
+        (b"foo\n", no_comment),
+        (b":c\nd", &[(0, "c")]),
+        (b"data:a\n:c\n", &[(0, "c")]),
+        (b"\xEF\xBB", no_comment),
+        (b"\xEF", no_comment),
+    ] {
+        check_framing(inside, comments, true);
+    }
+}
+
+#[test]
+fn rule_26_before_the_end_no_stream_ended_inside_an_event() {
+    let mut parser = Parser::new();
+    parser.push(Bytes::from_static(b"data:a\n\ndata:b"));
+    assert!(parser.next_event().is_some());
+    assert!(parser.next_event().is_none());
+    assert!(!parser.ended_inside_event(), "the stream is not over");
+    parser.finish();
+    assert!(
+        !parser.ended_inside_event(),
+        "not before the last chunk is read"
+    );
+    assert!(parser.next_event().is_none());
+    assert!(parser.ended_inside_event());
+    // It stays said.
+    assert!(parser.next_event().is_none());
+    assert!(parser.ended_inside_event());
 }
 
 #[test]

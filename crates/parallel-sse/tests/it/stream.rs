@@ -5,7 +5,7 @@ use std::io;
 use bytes::Bytes;
 use futures::executor::block_on;
 use futures::{StreamExt, stream};
-use parallel_sse::{EventStream, Limits, StreamError};
+use parallel_sse::{EventStream, Frame, Limits, StreamError};
 
 fn chunks(parts: &[&'static [u8]]) -> Vec<Result<Bytes, io::Error>> {
     parts.iter().map(|p| Ok(Bytes::from_static(p))).collect()
@@ -54,8 +54,10 @@ fn source_errors_pass_through_and_parsing_continues() {
         Err(e @ StreamError::Source(inner)) => {
             assert!(e.is_source() && !e.is_parse());
             assert_eq!(inner.to_string(), "connection reset");
-            assert!(e.to_string().contains("connection reset"));
-            assert!(std::error::Error::source(e).is_some());
+            // The cause is `source()`, and only there: a report prints each once.
+            assert_eq!(e.to_string(), "reading the event stream failed");
+            let source = std::error::Error::source(e).expect("the cause");
+            assert_eq!(source.to_string(), "connection reset");
         }
         other => panic!("expected a source error, got {other:?}"),
     }
@@ -80,9 +82,40 @@ fn limit_error_ends_the_stream() {
     match &items[1] {
         Err(e @ StreamError::Parse(inner)) => {
             assert!(e.is_parse() && inner.is_line_too_long());
+            // The parser's error is the whole story: shown as it is, not repeated below.
+            assert_eq!(e.to_string(), inner.to_string());
+            assert!(std::error::Error::source(e).is_none());
         }
         other => panic!("expected a parse error, got {other:?}"),
     }
+}
+
+#[test]
+fn frames_bring_comments_and_the_end_says_whether_an_event_was_cut() {
+    let source = stream::iter(chunks(&[
+        b": hello\n\nevent: x\ndata: a",
+        b"\n\n:",
+        b"ping\n\ndata: cut",
+    ]));
+    let mut frames = EventStream::new(source).frames();
+    let all: Vec<Frame> = block_on((&mut frames).collect::<Vec<_>>())
+        .into_iter()
+        .map(|frame| frame.expect("no error"))
+        .collect();
+    let shown: Vec<String> = all
+        .iter()
+        .map(|frame| match frame {
+            Frame::Comment(text) => format!("comment {}", String::from_utf8_lossy(text)),
+            Frame::Event(event) => format!("event {} {}", event.event_type(), event.data_str()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shown, ["comment  hello", "event x a", "comment ping"]);
+    assert!(frames.ended_inside_event());
+
+    let mut events = EventStream::new(stream::iter(chunks(&[b"data: a\n\n: bye\n"])));
+    assert_eq!(block_on((&mut events).collect::<Vec<_>>()).len(), 1);
+    assert!(!events.ended_inside_event());
 }
 
 #[test]

@@ -66,14 +66,21 @@ impl Service<http::Uri> for Connector {
 #[derive(Debug)]
 pub(crate) struct ConnectTimeout(Duration);
 
-impl fmt::Display for ConnectTimeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+impl ConnectTimeout {
+    /// What happened and what to do, for the transport error that has this one in its
+    /// `source()` chain (which prints this one's own, shorter, text).
+    pub(crate) fn explain(&self) -> String {
+        format!(
             "connecting to the server (TCP, proxy and TLS handshake) took longer than the \
-             connect timeout of {:?}; check the network, or raise the connect timeout",
+             connect timeout ({:?}); check the network, or raise the connect timeout",
             self.0
         )
+    }
+}
+
+impl fmt::Display for ConnectTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no connection within {:?}", self.0)
     }
 }
 
@@ -164,14 +171,16 @@ impl Service<http::Uri> for ProxyConnector {
 #[derive(Debug)]
 pub(crate) struct TunnelFailed(BoxError);
 
+impl TunnelFailed {
+    /// What to do, for the transport error that has this one in its `source()` chain.
+    pub(crate) const ADVICE: &'static str = "the proxy tunnel could not be opened; check the \
+        proxy settings (HTTPS_PROXY, NO_PROXY) and the proxy's credentials";
+}
+
+// The cause is `source()`, not repeated here.
 impl fmt::Display for TunnelFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the proxy tunnel could not be opened ({}); check the proxy settings \
-             (HTTPS_PROXY, NO_PROXY) and the proxy's credentials",
-            self.0
-        )
+        f.write_str("the proxy refused or failed the CONNECT request")
     }
 }
 

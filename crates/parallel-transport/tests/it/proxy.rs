@@ -118,5 +118,6 @@ async fn a_proxy_refusing_the_tunnel_is_a_connect_error() {
         "{error:?}"
     );
     assert!(error.to_string().contains("proxy"), "{error}");
+    crate::assert_each_cause_said_once(&error);
     proxy_task.await.expect("proxy task");
 }

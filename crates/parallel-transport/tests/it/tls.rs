@@ -69,6 +69,7 @@ async fn an_untrusted_certificate_is_rejected_before_sending() {
     assert!(!error.is_timeout(), "{error:?}");
     assert!(error.to_string().contains("certificate"), "{error}");
     assert!(error.source().is_some(), "the cause is kept");
+    crate::assert_each_cause_said_once(&error);
 }
 
 #[tokio::test]
@@ -110,6 +111,8 @@ async fn the_connect_timeout_covers_a_tls_handshake_that_never_completes() {
     assert!(error.is_connect(), "{error:?}");
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_request_not_sent(), "{error:?}");
+    assert!(error.to_string().contains("300ms"), "{error}");
+    crate::assert_each_cause_said_once(&error);
     holder.abort();
 }
 

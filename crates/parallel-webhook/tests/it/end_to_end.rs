@@ -98,7 +98,7 @@ impl Receiver {
 
 fn emulator() -> EmulatorBuilder {
     Emulator::builder()
-        .api_key(Some(KEY))
+        .api_key(KEY)
         .time_scale(0.0)
         .seed(11)
         .webhook_secret(ACCOUNT_SECRET)
@@ -163,7 +163,7 @@ async fn every_finished_run_gets_one_verified_delivery_with_its_id_and_status() 
         .unwrap()
         .run_ids;
 
-    let verifier = Verifier::new(ACCOUNT_SECRET);
+    let verifier = Verifier::new(ACCOUNT_SECRET).expect("a secret");
     let mut delivered: HashMap<String, RunStatus> = HashMap::new();
     let mut webhook_ids = Vec::new();
     while delivered.len() < RUNS {
@@ -227,8 +227,8 @@ async fn a_run_with_its_own_secret_is_signed_with_it_and_not_with_the_accounts()
         .unwrap()
         .run_id;
 
-    let by_run_secret = Verifier::new(RUN_SECRET);
-    let by_account_secret = Verifier::new(ACCOUNT_SECRET);
+    let by_run_secret = Verifier::new(RUN_SECRET).expect("a secret");
+    let by_account_secret = Verifier::new(ACCOUNT_SECRET).expect("a secret");
     let mut signed_with = HashMap::new();
     for _ in 0..2 {
         let delivery = receiver.next().await;
@@ -263,7 +263,7 @@ async fn a_delivery_answered_500_is_sent_again_and_the_control_api_counts_both_a
         .await
         .unwrap()
         .run_id;
-    let verifier = Verifier::new(ACCOUNT_SECRET);
+    let verifier = Verifier::new(ACCOUNT_SECRET).expect("a secret");
 
     let first = receiver.next().await;
     let event = verifier.verify_request(&first.request).unwrap();

@@ -16,11 +16,18 @@ fn headers(id: &str, timestamp: u64, signature: &str) -> HeaderMap {
     map
 }
 
+/// A usable secret: not empty, and not only zero bytes (HMAC pads those into the empty key).
+fn secret() -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), 1..80).prop_filter("a secret with a non-zero byte", |s| {
+        s.iter().any(|&b| b != 0)
+    })
+}
+
 proptest! {
     #[test]
     fn what_is_signed_verifies_and_any_change_does_not(
-        secret in vec(any::<u8>(), 1..80),
-        other_secret in vec(any::<u8>(), 1..80),
+        secret in secret(),
+        other_secret in secret(),
         id in "[!-~]{1,48}",
         timestamp in 0..4_000_000_000_u64,
         skew in -300_i64..=300,
@@ -29,7 +36,7 @@ proptest! {
     ) {
         let signature = sign(&secret, &id, timestamp, &body);
         let now = UNIX_EPOCH + Duration::from_secs(timestamp.saturating_add_signed(skew));
-        let verifier = Verifier::new(&secret);
+        let verifier = Verifier::new(&secret).expect("a secret");
         let map = headers(&id, timestamp, &signature);
         prop_assert!(verifier.verify_signature_at(&map, &body, now).is_ok());
 
@@ -46,10 +53,22 @@ proptest! {
         // HMAC pads a short key with zero bytes, so `k` and `k\0` are the same key.
         let key = |secret: &[u8]| secret.iter().rposition(|&b| b != 0).map_or(0, |end| end + 1);
         if other_secret[..key(&other_secret)] != secret[..key(&secret)] {
-            let error = Verifier::new(&other_secret).verify_signature_at(&map, &body, now).unwrap_err();
+            let other = Verifier::new(&other_secret).expect("a secret");
+            let error = other.verify_signature_at(&map, &body, now).unwrap_err();
             prop_assert!(error.is_signature_mismatch());
         }
-        let moved = headers(&id, timestamp + 1, &signature);
+        // Another time, one second off, still within the tolerance of `now`.
+        let now_secs = timestamp.saturating_add_signed(skew);
+        let other_time = if now_secs > timestamp || timestamp == 0 { timestamp + 1 } else { timestamp - 1 };
+        let moved = headers(&id, other_time, &signature);
         prop_assert!(verifier.verify_signature_at(&moved, &body, now).unwrap_err().is_signature_mismatch());
+    }
+}
+
+proptest! {
+    #[test]
+    fn secrets_of_zero_bytes_only_are_refused_like_the_empty_one(zeros in 0..64_usize) {
+        let error = Verifier::new(vec![0_u8; zeros]).unwrap_err();
+        prop_assert!(error.is_empty_secret());
     }
 }

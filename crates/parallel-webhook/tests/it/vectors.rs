@@ -24,7 +24,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderMap, Request};
 use parallel_types::{RunStatus, WebhookEventType};
-use parallel_webhook::{Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WebhookError};
+use parallel_webhook::{
+    ReplayGuard, Verifier, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WebhookError,
+};
 
 const SECRET: &str = "whsec_parallel_test_secret";
 const ID: &str = "whevent_abc123def456";
@@ -64,7 +66,11 @@ fn delivery1(signature: &str) -> HeaderMap {
 }
 
 fn verify1(signature: &str, body: &str) -> Result<parallel_types::WebhookEvent, WebhookError> {
-    Verifier::new(SECRET).verify_at(&delivery1(signature), body.as_bytes(), at(TS + 10))
+    Verifier::new(SECRET).expect("a secret").verify_at(
+        &delivery1(signature),
+        body.as_bytes(),
+        at(TS + 10),
+    )
 }
 
 #[test]
@@ -76,6 +82,7 @@ fn deliveries_signed_as_documented_are_accepted() {
     assert_eq!(event.timestamp, "2026-03-02T14:07:31.004211Z");
 
     let failed = Verifier::new(SECRET2)
+        .expect("a secret")
         .verify_at(
             &headers(ID2, &TS2.to_string(), &format!("v1,{SIG2}")),
             BODY2.as_bytes(),
@@ -108,7 +115,7 @@ fn one_valid_signature_among_several_is_enough() {
     ] {
         verify1(&header, BODY1).unwrap_or_else(|e| panic!("{header}: {e}"));
     }
-    let old = Verifier::new("old-secret-before-rotation");
+    let old = Verifier::new("old-secret-before-rotation").expect("a secret");
     let both = delivery1(&format!("v1,{SIG_OLD_SECRET} v1,{SIG_V1}"));
     old.verify_at(&both, BODY1.as_bytes(), at(TS))
         .expect("the old secret's receiver too");
@@ -136,7 +143,7 @@ fn a_tampered_body_is_rejected() {
 #[test]
 fn tampered_headers_are_rejected() {
     let body = BODY1.as_bytes();
-    let verifier = Verifier::new(SECRET);
+    let verifier = Verifier::new(SECRET).expect("a secret");
     let signature = format!("v1,{SIG_V1}");
     let cases = [
         headers("whevent_abc123def457", &TS.to_string(), &signature),
@@ -151,7 +158,7 @@ fn tampered_headers_are_rejected() {
             .expect_err("tampered");
         assert!(error.is_signature_mismatch(), "{tampered:?}: {error}");
     }
-    let other_secret = Verifier::new("whsec_parallel_test_secreT");
+    let other_secret = Verifier::new("whsec_parallel_test_secreT").expect("a secret");
     let error = other_secret
         .verify_at(&delivery1(&signature), body, at(TS))
         .expect_err("secret");
@@ -162,7 +169,7 @@ fn tampered_headers_are_rejected() {
 fn timestamps_out_of_tolerance_either_way_are_rejected() {
     let signed = delivery1(&format!("v1,{SIG_V1}"));
     let body = BODY1.as_bytes();
-    let verifier = Verifier::new(SECRET);
+    let verifier = Verifier::new(SECRET).expect("a secret");
     // Default tolerance: 5 minutes each way, bounds included.
     verifier
         .verify_at(&signed, body, at(TS + 300))
@@ -190,7 +197,9 @@ fn timestamps_out_of_tolerance_either_way_are_rejected() {
             .expect_err("replay")
             .is_stale()
     );
-    let strict = Verifier::new(SECRET).tolerance(Duration::from_secs(10));
+    let strict = Verifier::new(SECRET)
+        .expect("a secret")
+        .tolerance(Duration::from_secs(10));
     strict
         .verify_at(&signed, body, at(TS + 10))
         .expect("within 10 s");
@@ -216,7 +225,7 @@ fn timestamps_out_of_tolerance_either_way_are_rejected() {
 fn missing_and_malformed_headers_are_rejected_by_name() {
     let signature = format!("v1,{SIG_V1}");
     let body = BODY1.as_bytes();
-    let verifier = Verifier::new(SECRET);
+    let verifier = Verifier::new(SECRET).expect("a secret");
     for name in [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE] {
         let mut map = delivery1(&signature);
         map.remove(name);
@@ -263,7 +272,7 @@ fn an_authentic_body_that_is_not_an_event_is_a_body_error() {
         &format!("v1,{SIG_NOT_AN_EVENT}"),
     );
     let body = br#"{"hello":"world"}"#;
-    let verifier = Verifier::new(SECRET);
+    let verifier = Verifier::new(SECRET).expect("a secret");
     verifier
         .verify_signature_at(&map, body, at(TS))
         .expect("the signature is good");
@@ -288,7 +297,7 @@ fn the_request_helper_reads_headers_and_body() {
         .header("content-type", "application/json")
         .body(Bytes::from_static(BODY1.as_bytes()))
         .expect("request");
-    let verifier = Verifier::new(SECRET);
+    let verifier = Verifier::new(SECRET).expect("a secret");
     let event = verifier
         .verify_request_at(&request, at(TS + 1))
         .expect("authentic");
@@ -302,7 +311,9 @@ fn the_request_helper_reads_headers_and_body() {
 
 #[test]
 fn the_secret_never_shows() {
-    let verifier = Verifier::new(SECRET).tolerance(Duration::from_secs(60));
+    let verifier = Verifier::new(SECRET)
+        .expect("a secret")
+        .tolerance(Duration::from_secs(60));
     let shown = format!("{verifier:?}");
     assert!(
         !shown.contains("parallel_test") && shown.contains("(hidden)"),
@@ -312,4 +323,109 @@ fn the_secret_never_shows() {
     for text in [error.to_string(), format!("{error:?}")] {
         assert!(!text.contains("parallel_test"), "{text}");
     }
+}
+
+#[test]
+fn an_empty_secret_is_refused() {
+    // With the empty key, anyone can sign: sig("", ID, TS, BODY1) made by anybody.
+    let forged = parallel_webhook::sign(b"", ID, TS, BODY1.as_bytes());
+    assert!(forged.starts_with("v1,"));
+    for empty in [&b""[..], b"\0", b"\0\0\0\0"] {
+        let error = Verifier::new(empty).expect_err("no verifier for an empty secret");
+        assert!(error.is_empty_secret(), "{error}");
+        assert!(!error.is_signature_mismatch() && error.header().is_none());
+        assert!(error.to_string().contains("empty"), "{error}");
+    }
+    let unset = std::env::var("PARALLEL_WEBHOOK_TEST_UNSET_SECRET").unwrap_or_default();
+    assert!(Verifier::new(unset).unwrap_err().is_empty_secret());
+    Verifier::new("\0x").expect("a non-zero byte makes a key");
+}
+
+#[test]
+fn the_timestamp_is_checked_before_the_signature() {
+    // Neither delivery is signed at all: the time rejects it first, without an HMAC.
+    let bogus = format!("v1,{SIG2} v1,{SIG_OLD_SECRET}");
+    let verifier = Verifier::new(SECRET).expect("a secret");
+    let stale = verifier
+        .verify_at(&delivery1(&bogus), BODY1.as_bytes(), at(TS + 301))
+        .expect_err("stale");
+    assert!(
+        stale.is_stale() && !stale.is_signature_mismatch(),
+        "{stale}"
+    );
+    let future = verifier
+        .verify_at(&delivery1(&bogus), BODY1.as_bytes(), at(TS - 301))
+        .expect_err("future");
+    assert!(
+        future.is_future() && !future.is_signature_mismatch(),
+        "{future}"
+    );
+    let fresh = verifier
+        .verify_at(&delivery1(&bogus), BODY1.as_bytes(), at(TS))
+        .expect_err("forged");
+    assert!(fresh.is_signature_mismatch(), "{fresh}");
+}
+
+#[test]
+fn a_replay_guard_accepts_each_delivery_once() {
+    let signature = format!("v1,{SIG_V1}");
+    let verifier = Verifier::new(SECRET)
+        .expect("a secret")
+        .replay_guard(ReplayGuard::new(16));
+    let body = BODY1.as_bytes();
+    // A forgery with the same id is rejected on its signature and leaves no trace.
+    let forged = verifier
+        .verify_at(&delivery1(&format!("v1,{SIG2}")), body, at(TS))
+        .expect_err("forged");
+    assert!(forged.is_signature_mismatch(), "{forged}");
+    verifier
+        .verify_at(&delivery1(&signature), body, at(TS + 1))
+        .expect("first delivery");
+    // The same delivery again, through a clone (which shares the guard): a replay.
+    let shared = verifier.clone();
+    let replay = shared
+        .verify_at(&delivery1(&signature), body, at(TS + 2))
+        .expect_err("replay");
+    assert!(replay.is_replay() && !replay.is_stale(), "{replay}");
+    assert!(replay.to_string().contains("already accepted"), "{replay}");
+    // Without a guard, the same delivery verifies again within the tolerance.
+    Verifier::new(SECRET)
+        .expect("a secret")
+        .verify_at(&delivery1(&signature), body, at(TS + 2))
+        .expect("no guard, no memory");
+}
+
+#[test]
+fn a_guard_that_forgets_lets_the_retry_through() {
+    let guard = ReplayGuard::new(16);
+    let verifier = Verifier::new(SECRET)
+        .expect("a secret")
+        .replay_guard(guard.clone());
+    let delivery = delivery1(&format!("v1,{SIG_V1}"));
+    verifier
+        .verify_at(&delivery, BODY1.as_bytes(), at(TS))
+        .expect("first");
+    assert_eq!(guard.len(), 1);
+    // The handler failed after verifying: it forgets the id and answers 5xx.
+    assert!(guard.forget(ID));
+    verifier
+        .verify_at(&delivery, BODY1.as_bytes(), at(TS + 5))
+        .expect("the retry");
+    // An id older than the tolerance is dropped: the verifier rejects its delivery as stale.
+    let later = format!("v1,{SIG2}");
+    let other = Verifier::new(SECRET2)
+        .expect("a secret")
+        .replay_guard(guard.clone());
+    other
+        .verify_at(
+            &headers(ID2, &TS2.to_string(), &later),
+            BODY2.as_bytes(),
+            at(TS2),
+        )
+        .expect("signed with the second secret");
+    assert_eq!(
+        guard.len(),
+        1,
+        "{guard:?}: the first id was out of tolerance"
+    );
 }
