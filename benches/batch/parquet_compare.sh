@@ -33,7 +33,7 @@ for round in $(seq "$rounds"); do
         emu=$!
         until grep -q listening "$dir/emu.out"; do sleep 0.05; done
         url=$(sed 's/listening on //' "$dir/emu.out")
-        rm -f "$dir"/out.*
+        rm -rf "$dir"/out.* "$dir"/.out.*
         /usr/bin/time -f "%e %M" -o "$dir/time" "$tool" --base-url "$url" --quiet \
             run "$dir/in.$ext" -o "$dir/out.$ext" --columns "$columns" >/dev/null
         kill "$emu"; wait "$emu" 2>/dev/null || true

@@ -30,7 +30,8 @@ for round in $(seq "$rounds"); do
         emu=$!
         until grep -q listening "$dir/emu.out"; do sleep 0.05; done
         url=$(sed 's/listening on //' "$dir/emu.out")
-        rm -f "$dir/out.csv" "$dir/out.csv.state.json"
+        # The output and the job's files (an earlier release kept its state beside the output).
+        rm -rf "$dir/out.csv" "$dir/out.csv.state.json" "$dir/.out.csv.parallel-batch"
         /usr/bin/time -f "%e %M %U %S" -o "$dir/time" "$tool" --base-url "$url" --quiet \
             run "$dir/in.csv" -o "$dir/out.csv" --columns "$columns" >/dev/null
         kill "$emu"; wait "$emu" 2>/dev/null || true

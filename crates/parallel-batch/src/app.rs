@@ -5,16 +5,16 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use futures::StreamExt;
-use parallel_client::{Client, ClientBuilder, GroupEventsOptions};
-use parallel_types::{GroupEvent, TaskGroup};
+use parallel_client::{Client, ClientBuilder};
+use parallel_types::TaskSpec;
 
-use crate::cli::{Cli, Command, EmulatorArgs};
-use crate::progress::{Counts, Progress, ProgressMode};
-use crate::run::{Backend, Summary};
-use crate::{Error, OutputFormat};
-
-const EMBEDDED: &str = "embedded-emulator";
+use crate::cli::{Cli, Command, EmulatorArgs, RunArgs};
+use crate::error::Error;
+use crate::input::{ColumnMap, InputFormat};
+use crate::output::OutputFormat;
+use crate::progress::ProgressMode;
+use crate::run::{Backend, EMBEDDED, Job};
+use crate::spec::{Task, TaskSource};
 
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> ExitCode
@@ -136,144 +136,74 @@ fn remote_client(cli: &Cli) -> Result<Client, Error> {
 }
 
 async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
-    let interval = Duration::from_secs_f64(cli.progress_interval.max(0.1));
-    let mode = ProgressMode::detect(cli.json, cli.quiet, interval);
+    let interval = seconds("--progress-interval", cli.progress_interval)?;
+    let mode = ProgressMode::detect(
+        cli.json,
+        cli.quiet,
+        interval.max(Duration::from_millis(100)),
+    );
     match &cli.command {
         Command::Run(args) => run_command(&cli, args, mode, resume_command).await,
         Command::Status { group } => {
-            let client = remote_client(&cli)?;
-            let group = client
-                .group(group)
-                .get()
-                .await
-                .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
-            print_group(&group, cli.json);
-            Ok(())
+            crate::inspect::status(&remote_client(&cli)?, group, cli.json).await
         }
         Command::Wait { group } => {
-            let client = remote_client(&cli)?;
-            wait(&client, group, mode, cli.json).await
+            crate::inspect::wait(&remote_client(&cli)?, group, mode, cli.json).await
         }
         Command::Results {
             group,
             output,
             output_format,
+            order,
             force,
-        } => results_command(&cli, group, output, *output_format, *force).await,
+        } => {
+            let format = OutputFormat::resolve(output, *output_format);
+            crate::files::check_output(output, *force)?;
+            let client = remote_client(&cli)?;
+            let export = crate::results::Export {
+                group,
+                output,
+                format,
+                order: *order,
+                force: *force,
+            };
+            export.run(&client, cli.json).await
+        }
         Command::Events {
             group,
             last_event_id,
-        } => {
-            let client = remote_client(&cli)?;
-            events(&client, group, last_event_id.clone()).await
-        }
+        } => crate::inspect::events(&remote_client(&cli)?, group, last_event_id.clone()).await,
         Command::Emulator(args) => serve_emulator(args).await,
     }
 }
 
-/// `results`: every run of a group to a file (or standard output), and what was written.
-async fn results_command(
-    cli: &Cli,
-    group: &str,
-    output: &Path,
-    output_format: Option<OutputFormat>,
-    force: bool,
-) -> Result<(), Error> {
-    let format = OutputFormat::resolve(output, output_format);
-    #[cfg(not(feature = "parquet"))]
-    if format == OutputFormat::Parquet {
-        return Err(Error::parquet_not_built());
-    }
-    let to_stdout = crate::run::is_dash(output);
-    crate::run::check_output(output)?;
-    let client = remote_client(cli)?;
-    let counts = if to_stdout {
-        crate::results::write_stdout(&client, group, format).await?
-    } else {
-        crate::results::check_target(output, force)?;
-        crate::results::write(&client, group, output, format).await?
-    };
-    let output = if to_stdout {
-        Path::new("standard output")
-    } else {
-        output
-    };
-    if cli.json {
-        let summary = serde_json::json!({"group_id": group, "output": output,
-            "rows": counts.runs(), "completed": counts.completed, "failed": counts.failed,
-            "unfinished": counts.unfinished});
-        // Standard output holds the runs when they go there.
-        if to_stdout {
-            eprintln!("{summary}");
-        } else {
-            println!("{summary}");
-        }
-    } else {
-        let unfinished = if counts.unfinished > 0 {
-            format!(", {} not finished yet", counts.unfinished)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "Wrote {} runs of {group} to {} ({} completed, {} not completed{unfinished}).",
-            counts.runs(),
-            output.display(),
-            counts.completed,
-            counts.failed
-        );
-    }
-    if counts.unfinished > 0 {
-        crate::progress::notice(
-            "unfinished",
-            &format!(
-                "{} of these runs were not finished yet (queued or running): the group is \
-                 still running. `parallel-batch wait {group}` waits until it is done; run \
-                 `results` again then to have every result.",
-                counts.unfinished
-            ),
-        );
-    }
-    Ok(())
+/// A number of seconds from the command line: finite, not negative.
+fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        Error::usage(format!(
+            "{flag} {value}: expected a number of seconds, 0 or more"
+        ))
+    })
 }
 
-/// `run`: picks the backend (embedded emulator, a given URL, or the API) and runs the batch.
+/// `run`: the job, checked before anything else happens; then the backend (embedded
+/// emulator, a given URL, or the API) and the batch.
 async fn run_command(
     cli: &Cli,
-    args: &crate::cli::RunArgs,
+    args: &RunArgs,
     mode: ProgressMode,
     resume_command: &str,
 ) -> Result<(), Error> {
     if let Some(url) = &cli.base_url {
         crate::base_url::check(url)?;
     }
-    crate::run::check_input(args)?;
-    crate::run::check_output(&args.output)?;
+    crate::input::check_input(&args.input)?;
+    crate::files::check_output(&args.output, args.force)?;
+    let job = job(args)?;
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
     let emulator = if embedded {
-        let emulator = parallel_emulator::Emulator::builder()
-            .time_scale(args.emulator_time_scale)
-            .fail_rate(args.emulator_fail_rate)
-            .start()
-            .await
-            .map_err(|e| {
-                Error::state(format!("cannot start the embedded emulator: {e}")).with_source(e)
-            })?;
-        if !cli.quiet {
-            let why = if cli.emulator {
-                "--emulator"
-            } else {
-                "PARALLEL_API_KEY is not set"
-            };
-            crate::progress::notice(
-                "message",
-                &format!(
-                    "Using the embedded emulator ({why}): results are simulated. Set \
-                     PARALLEL_API_KEY to run on the Parallel API."
-                ),
-            );
-        }
-        Some(emulator)
+        Some(start_embedded(cli, args).await?)
     } else {
         None
     };
@@ -294,195 +224,111 @@ async fn run_command(
             embedded: false,
         }
     };
-    let result = crate::run::run(args, &backend, mode, resume_command).await;
+    let result = crate::run::run(job, &backend, mode, resume_command).await;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
-    print_summary(&result?, cli.json);
+    result?.print(cli.json);
     Ok(())
 }
 
-fn print_summary(summary: &Summary, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(summary).unwrap_or_else(|_| "{}".to_owned())
-        );
-        return;
+/// The job `run` asks for, resolved and checked once: what the rest of the tool reads.
+fn job(args: &RunArgs) -> Result<Job, Error> {
+    if crate::run::same_file(&args.input, &args.output) {
+        return Err(Error::usage(format!(
+            "the output {} is the input file itself; writing it would destroy the input \
+             (--force never does); choose another output file",
+            args.output.display()
+        )));
     }
-    if summary.written_now == 0 && summary.complete && summary.resumed {
-        eprintln!(
-            "Nothing to do: all {} rows are already in {} (group {}). Delete {} and its \
-             .state.json file to run again.",
-            summary.total,
-            summary.output.display(),
-            summary.group_id,
-            summary.output.display()
-        );
-        return;
+    let input_format = InputFormat::resolve(&args.input, args.format)?;
+    let output_format = OutputFormat::resolve(&args.output, args.output_format);
+    #[cfg(not(feature = "parquet"))]
+    if input_format == InputFormat::Parquet || output_format == OutputFormat::Parquet {
+        return Err(Error::parquet_not_built());
     }
-    let rejected = if summary.rejected > 0 {
-        format!(", {} rejected by the API", summary.rejected)
+    let map = args
+        .input_columns
+        .as_deref()
+        .map(ColumnMap::parse)
+        .transpose()?;
+    let task = Task::build(&task_source(args))?;
+    let spec: TaskSpec = serde_json::from_value(task.spec.clone())
+        .map_err(|e| Error::usage(format!("the task spec is not valid: {e}")))?;
+    crate::run::output_schema(&task.spec)?;
+    let processor = crate::run::processor(&args.processor, args.allow_processor)?;
+    let chunk_size = usize::from(args.chunk_size);
+    Ok(Job {
+        input: args.input.clone(),
+        input_format,
+        map,
+        max_row_lines: args.max_row_lines,
+        max_input_chars: args.max_input_chars,
+        output: args.output.clone(),
+        output_format,
+        order: args.order,
+        force: args.force,
+        task_hash: crate::run::task_hash(
+            &task,
+            &processor,
+            args.input_columns.as_deref(),
+            output_format,
+        ),
+        spec_chars: task.spec.to_string().chars().count(),
+        task,
+        spec,
+        processor,
+        metadata: crate::run::parse_metadata(&args.metadata)?,
+        group: args.group.clone(),
+        new_group: args.new_group,
+        retry_failed: args.retry_failed,
+        chunk_size,
+        max_in_flight: args.max_in_flight.max(chunk_size),
+        fetch_concurrency: args.fetch_concurrency,
+        waiting_notice: seconds("--waiting-notice", args.waiting_notice)?,
+    })
+}
+
+fn task_source(args: &RunArgs) -> TaskSource {
+    if let Some(path) = &args.spec {
+        TaskSource::SpecFile(path.clone())
+    } else if let Some(path) = &args.output_schema {
+        TaskSource::OutputSchemaFile(path.clone())
+    } else if let Some(columns) = &args.columns {
+        TaskSource::Columns(columns.clone())
+    } else if let Some(text) = &args.text {
+        TaskSource::Text(text.clone())
     } else {
-        String::new()
-    };
-    let mut again = Vec::new();
-    if summary.fixed > 0 {
-        again.push(format!("{} fixed rows sent again", summary.fixed));
-    }
-    if summary.retried > 0 {
-        again.push(format!("{} failed rows retried", summary.retried));
-    }
-    let again = if again.is_empty() {
-        String::new()
-    } else {
-        format!("; {}", again.join(", "))
-    };
-    eprintln!(
-        "Done: {} rows in {} ({} completed, {} failed{rejected}{again}) in {:.1} s ({:.0} rows/s). Group: {}",
-        summary.total,
-        summary.output.display(),
-        summary.completed,
-        summary.failed,
-        summary.seconds,
-        summary.rows_per_second,
-        summary.group_id
-    );
-    if summary.throttled > 0 {
-        eprintln!(
-            "The API throttled the batch {} times (429 Too Many Requests): it slowed down and \
-             retried; nothing was lost.",
-            summary.throttled
-        );
-    }
-    if summary.duplicate_runs > 0 {
-        eprintln!(
-            "warning: the group holds {} duplicate runs for rows already submitted; each row \
-             is written once",
-            summary.duplicate_runs
-        );
+        TaskSource::Auto
     }
 }
 
-fn print_group(group: &TaskGroup, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(group).unwrap_or_else(|_| "{}".to_owned())
-        );
-        return;
-    }
-    let status = &group.status;
-    let counts: Vec<String> = status
-        .task_run_status_counts
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    println!(
-        "{}: {} · {} runs ({})",
-        group.taskgroup_id,
-        if status.is_active { "active" } else { "idle" },
-        status.num_task_runs,
-        if counts.is_empty() {
-            "none".to_owned()
-        } else {
-            counts.join(", ")
-        }
-    );
-    if let Some(message) = status.status_message.as_deref().filter(|m| !m.is_empty()) {
-        println!("  {message}");
-    }
-}
-
-async fn wait(client: &Client, group: &str, mode: ProgressMode, json: bool) -> Result<(), Error> {
-    let first = client
-        .group(group)
-        .get()
+/// The embedded emulator, started and announced.
+async fn start_embedded(
+    cli: &Cli,
+    args: &RunArgs,
+) -> Result<parallel_emulator::EmulatorHandle, Error> {
+    let emulator = parallel_emulator::Emulator::builder()
+        .time_scale(args.emulator_time_scale)
+        .fail_rate(args.emulator_fail_rate)
+        .start()
         .await
-        .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
-    let to_counts = |status: &parallel_types::TaskGroupStatus| {
-        let mut c = Counts {
-            total: status.num_task_runs,
-            submitted: status.num_task_runs,
-            completed: 0,
-            failed: 0,
-            rejected: 0,
+        .map_err(|e| Error::state("cannot start the embedded emulator").with_source(e))?;
+    if !cli.quiet {
+        let why = if cli.emulator {
+            "--emulator"
+        } else {
+            "PARALLEL_API_KEY is not set"
         };
-        for (k, v) in &status.task_run_status_counts {
-            match k.to_string().as_str() {
-                "completed" => c.completed += v,
-                "failed" | "cancelled" => c.failed += v,
-                _ => {}
-            }
-        }
-        c
-    };
-    let mut counts = to_counts(&first.status);
-    let mut progress = Progress::new(mode, counts, client);
-    let mut last_event_id: Option<String> = None;
-    let mut errors = 0;
-    loop {
-        let mut options = GroupEventsOptions::default();
-        if let Some(id) = &last_event_id {
-            options = options.last_event_id(id);
-        }
-        let mut stream = client.group(group).events(options);
-        let mut inactive = false;
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(GroupEvent::TaskGroupStatus(event)) => {
-                    counts = to_counts(&event.status);
-                    progress.update(&counts);
-                    inactive = !event.status.is_active;
-                    last_event_id = Some(event.event_id);
-                }
-                Ok(GroupEvent::TaskRunState(event)) => {
-                    if event.event_id.is_some() {
-                        last_event_id = event.event_id;
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    errors += 1;
-                    if errors > 5 {
-                        return Err(Error::api(format!("cannot follow group {group}"), e));
-                    }
-                    break;
-                }
-            }
-        }
-        let group_now = client
-            .group(group)
-            .get()
-            .await
-            .map_err(|e| Error::api(format!("cannot get group {group}"), e))?;
-        if inactive || !group_now.status.is_active {
-            counts = to_counts(&group_now.status);
-            progress.finish(&counts);
-            print_group(&group_now, json);
-            return Ok(());
-        }
+        crate::progress::notice(
+            "message",
+            &format!(
+                "Using the embedded emulator ({why}): results are simulated. Set \
+                 PARALLEL_API_KEY to run on the Parallel API."
+            ),
+        );
     }
-}
-
-async fn events(client: &Client, group: &str, last_event_id: Option<String>) -> Result<(), Error> {
-    use std::io::Write;
-    let mut options = GroupEventsOptions::default();
-    if let Some(id) = last_event_id {
-        options = options.last_event_id(id);
-    }
-    let mut stream = client.group(group).events(options);
-    let stdout = std::io::stdout();
-    while let Some(event) = stream.next().await {
-        let event = event.map_err(|e| Error::api(format!("cannot follow group {group}"), e))?;
-        let line = serde_json::to_string(&event).unwrap_or_default();
-        let mut out = stdout.lock();
-        // A closed stdout (e.g. `| head`) ends the command quietly.
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            return Ok(());
-        }
-    }
-    Ok(())
+    Ok(emulator)
 }
 
 async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
@@ -502,7 +348,7 @@ async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
     let emulator = emulator
         .start()
         .await
-        .map_err(|e| Error::state(format!("cannot start the emulator: {e}")).with_source(e))?;
+        .map_err(|e| Error::state("cannot start the emulator").with_source(e))?;
     // Listen for Ctrl-C before saying "listening": a SIGINT sent as soon as that line is read
     // must stop the server cleanly, not kill the process.
     #[cfg(unix)]
@@ -527,6 +373,7 @@ async fn serve_emulator(args: &EmulatorArgs) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn resume_command_is_quoted_for_the_shell() {
@@ -544,5 +391,38 @@ mod tests {
             shell_command(&args),
             r"parallel-batch run in.csv --columns 'ceo: the CEO'\''s name'"
         );
+    }
+
+    fn job_of(args: &[&str]) -> Job {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not a run command")
+        };
+        job(&args).unwrap()
+    }
+
+    #[test]
+    fn fetch_concurrency_reaches_the_engine() {
+        let job = job_of(&[
+            "parallel-batch",
+            "run",
+            "in.csv",
+            "-o",
+            "out.csv",
+            "--fetch-concurrency",
+            "3",
+        ]);
+        let options = crate::run::batch_options(&job, "token", None);
+        let options = format!("{options:?}");
+        assert!(options.contains("result_concurrency: 3"), "{options}");
+    }
+
+    #[test]
+    fn durations_that_are_not_numbers_of_seconds_are_usage_errors() {
+        assert_eq!(seconds("--x", 1.5).unwrap(), Duration::from_millis(1500));
+        for bad in [f64::INFINITY, f64::NAN, -1.0] {
+            let err = seconds("--waiting-notice", bad).unwrap_err();
+            assert!(err.is_usage() && err.to_string().contains("--waiting-notice"));
+        }
     }
 }

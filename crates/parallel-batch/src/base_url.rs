@@ -2,7 +2,7 @@
 //! credentials in it are refused without being repeated, and plain http to another machine is
 //! refused with what to do on the command line.
 
-use crate::Error;
+use crate::error::Error;
 
 /// Checks `url`: no `user:password@`, and `http://` only to this machine.
 pub(crate) fn check(url: &str) -> Result<(), Error> {

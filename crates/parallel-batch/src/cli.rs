@@ -4,7 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{InputFormat, OutputFormat};
+use crate::finish::Order;
+use crate::input::InputFormat;
+use crate::output::OutputFormat;
+
+/// The emulator's latency scale unless told otherwise: the emulator's own default, so that
+/// `parallel-batch emulator`, the embedded emulator and `parallel-emulator` run alike.
+pub(crate) const EMULATOR_TIME_SCALE: f64 = 0.01;
 
 /// Run a CSV, JSONL or Parquet file through the Parallel Task Group API, one task per row,
 /// resumably.
@@ -72,6 +78,10 @@ pub(crate) enum Command {
         /// `.parquet`).
         #[arg(long, value_enum)]
         output_format: Option<OutputFormat>,
+        /// The order of the runs in the file: by input row (`row`, from each run's client
+        /// tag), or as the group's runs stream gives them.
+        #[arg(long, value_enum, default_value = "input")]
+        order: Order,
         /// Replace an existing file (never the output of a `run` job).
         #[arg(long)]
         force: bool,
@@ -96,17 +106,23 @@ pub(crate) struct RunArgs {
     /// resumed).
     pub(crate) input: PathBuf,
 
-    /// The output file (`.csv`, `.jsonl` or `.parquet`); its state is kept beside it in
-    /// `<OUTPUT>.state.json`. A Parquet output is written when the job completes, in input
-    /// order; until then its rows are kept in `<OUTPUT>.journal` (JSON Lines) (`-`: standard
-    /// output, JSONL unless --output-format, written when the job completes; such a job cannot
-    /// be resumed).
+    /// The output file (`.csv`, `.jsonl` or `.parquet`); the job's state is kept beside it in
+    /// the hidden directory `.<OUTPUT>.parallel-batch`. A Parquet output is written when the
+    /// job completes, in input order; until then its rows are kept in that directory (`-`:
+    /// standard output, JSONL unless --output-format, written when the job completes; such a
+    /// job cannot be resumed).
     #[arg(short, long)]
     pub(crate) output: PathBuf,
 
     /// The input format (default: from the extension).
     #[arg(long, value_enum)]
     pub(crate) format: Option<InputFormat>,
+
+    /// The order of the rows once the job is done: `input` (the input's order), or
+    /// `completion` (the order they finished in, as the output grew while the job ran). A
+    /// Parquet output is always in input order.
+    #[arg(long, value_enum, default_value = "input")]
+    pub(crate) order: Order,
 
     /// The output format (default: from the extension; JSONL unless `.csv` or `.parquet`).
     #[arg(long, value_enum)]
@@ -184,12 +200,12 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) waiting_notice: f64,
 
-    /// Replace an existing output that has no state file (otherwise an error).
+    /// Replace an existing output that is not this job's (otherwise an error).
     #[arg(long)]
     pub(crate) force: bool,
 
     /// Embedded emulator only: latency scale (0 = instant, 1 = real-world latencies).
-    #[arg(long, default_value_t = 0.2, value_name = "SCALE")]
+    #[arg(long, default_value_t = EMULATOR_TIME_SCALE, value_name = "SCALE")]
     pub(crate) emulator_time_scale: f64,
 
     /// Embedded emulator only: fraction of runs that fail.
@@ -204,7 +220,7 @@ pub(crate) struct EmulatorArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) listen: std::net::SocketAddr,
     /// Latency scale (0 = instant, 1 = real-world latencies).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = EMULATOR_TIME_SCALE)]
     pub(crate) time_scale: f64,
     /// Fraction of runs that fail.
     #[arg(long, default_value_t = 0.0)]
@@ -215,4 +231,18 @@ pub(crate) struct EmulatorArgs {
     /// Require this API key (`x-api-key`); default: accept any request.
     #[arg(long, env = "PARALLEL_EMULATOR_API_KEY", hide_env_values = true)]
     pub(crate) api_key: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulator_time_scale_is_the_emulators_own_default() {
+        let builder = format!("{:?}", parallel_emulator::Emulator::builder());
+        assert!(
+            builder.contains(&format!("time_scale: {EMULATOR_TIME_SCALE:?},")),
+            "{builder}"
+        );
+    }
 }

@@ -38,8 +38,12 @@ enum Kind {
     State(String),
     /// No API key and nothing else to talk to.
     MissingKey,
-    /// The API (or the network) refused.
-    Api { what: String, message: String },
+    /// The API (or the network) refused: the client's error is the source; `advice` is what
+    /// its message does not say (the API's detail, what to check), told after it.
+    Api {
+        what: String,
+        advice: Option<String>,
+    },
     /// The user pressed Ctrl-C (SIGINT, exit 130) or the process got SIGTERM (exit 143).
     Interrupted { exit_code: u8 },
 }
@@ -106,18 +110,18 @@ impl Error {
     }
 
     pub(crate) fn api(what: impl Into<String>, source: ClientError) -> Self {
-        let message = api_message(&source);
         Self::new(Kind::Api {
             what: what.into(),
-            message,
+            advice: api_advice(&source),
         })
         .with_source(source)
     }
 
+    /// An API error known by its message only (no client error to keep as the source).
     pub(crate) fn api_message_only(what: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(Kind::Api {
-            what: what.into(),
-            message: message.into(),
+            what: format!("{}: {}", what.into(), message.into()),
+            advice: None,
         })
     }
 
@@ -169,19 +173,23 @@ impl Error {
         matches!(self.kind, Kind::MissingKey)
     }
 
-    /// The message with its causes, each once: what the tool prints. (`Display` is the
-    /// message alone, as error reporters that walk [`source`](std::error::Error::source)
-    /// expect.)
+    /// The message, each of its causes, then what to check: what the tool prints.
+    /// (`Display` is the message alone, never a cause's text, as error reporters that walk
+    /// [`source`](std::error::Error::source) expect.)
     pub fn report(&self) -> String {
         let mut text = self.to_string();
         let mut cause = std::error::Error::source(self);
         while let Some(error) = cause {
-            let line = error.to_string();
-            if !text.contains(&line) {
-                text.push_str(": ");
-                text.push_str(&line);
-            }
+            text.push_str(": ");
+            text.push_str(&error.to_string());
             cause = error.source();
+        }
+        if let Kind::Api {
+            advice: Some(advice),
+            ..
+        } = &self.kind
+        {
+            text.push_str(advice);
         }
         text
     }
@@ -224,27 +232,23 @@ impl Error {
     }
 }
 
-/// The API's own words when there are some, so validation errors reach the user verbatim.
-fn api_message(error: &ClientError) -> String {
-    let mut message = error.to_string();
-    if let Some(api) = error.api_error() {
-        if !api.message.is_empty() && !message.contains(&api.message) {
-            message = format!("{message}: {}", api.message);
-        }
-        if let Some(detail) = &api.detail {
-            let detail = detail.to_string();
-            if detail != "null" && !message.contains(&detail) {
-                message = format!("{message} ({detail})");
-            }
+/// What the client's message leaves out: the detail of the API's error (validation errors
+/// reach the user verbatim), and for a refused key, what to check.
+fn api_advice(error: &ClientError) -> Option<String> {
+    let mut advice = String::new();
+    if let Some(detail) = error.api_error().and_then(|api| api.detail.as_ref()) {
+        let detail = detail.to_string();
+        if detail != "null" {
+            advice = format!(" ({detail})");
         }
     }
     if error.status().is_some_and(|s| s.as_u16() == 401) {
-        message.push_str(
+        advice.push_str(
             "; check PARALLEL_API_KEY (create a key at https://platform.parallel.ai), \
              or run on the local emulator with --emulator",
         );
     }
-    message
+    (!advice.is_empty()).then_some(advice)
 }
 
 impl fmt::Display for Error {
@@ -266,14 +270,13 @@ impl fmt::Display for Error {
             }
             Kind::InputFile { path, message } => write!(f, "{}: {message}", path.display()),
             // The cause is the `source()`, so that error reporters print it once; the tool's
-            // own report ([`Error::report`]) appends it.
-            Kind::Io { what } => f.write_str(what),
+            // own report ([`Error::report`]) appends it (and an API error's advice after it).
+            Kind::Io { what } | Kind::Api { what, .. } => f.write_str(what),
             Kind::MissingKey => f.write_str(
                 "no API key: set PARALLEL_API_KEY (for example `export PARALLEL_API_KEY=...`, \
                  keys are created at https://platform.parallel.ai), or pass --base-url to \
                  talk to a running emulator (`parallel-batch emulator`)",
             ),
-            Kind::Api { what, message } => write!(f, "{what}: {message}"),
             Kind::Interrupted { .. } => f.write_str("interrupted"),
         }
     }
@@ -301,10 +304,60 @@ mod tests {
         assert_eq!(error.report(), "cannot open in.csv: no such file");
     }
 
+    /// A client error from a server that answers 401 with an API error body.
+    fn refused_key() -> parallel_client::Error {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request);
+            let body = r#"{"type":"error","error":{"ref_id":"r1","message":"Invalid API key","detail":{"hint":"rotate"}}}"#;
+            let answer = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).unwrap();
+        });
+        let client = parallel_client::Client::builder()
+            .base_url(&url)
+            .api_key("wrong")
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(std::future::IntoFuture::into_future(
+                client.group("tgrp_1").get(),
+            ))
+            .unwrap_err()
+    }
+
     #[test]
-    fn a_report_does_not_repeat_a_cause_the_message_already_gives() {
-        let cause = std::io::Error::other("disk full");
-        let error = Error::usage("cannot write out.csv: disk full").with_source(cause);
-        assert_eq!(error.report(), "cannot write out.csv: disk full");
+    fn an_api_error_leaves_its_cause_to_source_and_reports_it_once() {
+        let cause = refused_key();
+        let cause_text = cause.to_string();
+        assert!(cause_text.contains("Invalid API key"), "{cause_text}");
+        let error = Error::api("cannot get group tgrp_1", cause);
+        assert_eq!(error.to_string(), "cannot get group tgrp_1");
+        let source = std::error::Error::source(&error).expect("the cause is the source");
+        assert_eq!(source.to_string(), cause_text);
+        let report = error.report();
+        assert_eq!(report.matches("Invalid API key").count(), 1, "{report}");
+        assert!(
+            report.starts_with(&format!("cannot get group tgrp_1: {cause_text}")),
+            "{report}"
+        );
+        assert!(
+            report.ends_with(
+                " ({\"hint\":\"rotate\"}); check PARALLEL_API_KEY (create a key at \
+                 https://platform.parallel.ai), or run on the local emulator with --emulator"
+            ),
+            "{report}"
+        );
     }
 }

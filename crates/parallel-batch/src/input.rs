@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::value::RawValue;
 
-use crate::Error;
-use crate::state::{Fingerprint, Fnv64};
+use crate::error::Error;
+use crate::files::{FileStamp, Hashing};
 
 /// The input file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InputFormat {
+pub(crate) enum InputFormat {
     /// Comma-separated values with a header line.
     Csv,
     /// One JSON object (or string) per line.
@@ -38,9 +38,14 @@ impl InputFormat {
     }
 
     /// The format named by `explicit`, else guessed from the file extension.
-    pub fn resolve(path: &Path, explicit: Option<Self>) -> Result<Self, Error> {
+    pub(crate) fn resolve(path: &Path, explicit: Option<Self>) -> Result<Self, Error> {
         if let Some(format) = explicit {
             return Ok(format);
+        }
+        if path.as_os_str() == "-" {
+            return Err(Error::usage(
+                "reading standard input (`-`) needs --format csv, jsonl or parquet",
+            ));
         }
         let ext = path
             .extension()
@@ -63,13 +68,13 @@ impl InputFormat {
 ///
 /// Syntax: a comma-separated list of `source` or `source=target`, e.g. `name=company,website`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ColumnMap {
+pub(crate) struct ColumnMap {
     picks: Vec<(String, String)>,
 }
 
 impl ColumnMap {
     /// Parses the `--input-columns` syntax.
-    pub fn parse(spec: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(spec: &str) -> Result<Self, Error> {
         let mut picks: Vec<(String, String)> = Vec::new();
         for item in spec.split(',') {
             let item = item.trim();
@@ -105,44 +110,28 @@ impl ColumnMap {
     }
 
     /// The names the columns get in the run input, in order.
-    pub fn targets(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn targets(&self) -> impl Iterator<Item = &str> {
         self.picks.iter().map(|(_, t)| t.as_str())
     }
 }
 
 /// One input row, ready to submit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// 0-based position among the data rows (the header is not a row).
-    pub index: u64,
+    pub(crate) index: u64,
     /// 1-based line in the file where the row starts; for Parquet, the row's 0-based
     /// position (`index`), which messages call its row.
-    pub line: u64,
+    pub(crate) line: u64,
     /// The run input as compact JSON: an object, or a string.
-    pub input: String,
-}
-
-/// Counts and hashes every byte read, so the validation pass also fingerprints the file.
-struct Hashing<R> {
-    inner: R,
-    hash: Fnv64,
-    len: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
+    pub(crate) input: String,
 }
 
 enum Source {
     Csv(CsvRows),
     Jsonl(JsonlRows),
     #[cfg(feature = "parquet")]
-    Parquet(Box<crate::parquet::ParquetRows>, Fingerprint),
+    Parquet(Box<crate::parquet::ParquetRows>),
 }
 
 /// Default for [`InputReader::set_max_row_lines`].
@@ -288,7 +277,7 @@ impl JsonlRows {
 }
 
 /// A lazy reader over an input file.
-pub struct InputReader {
+pub(crate) struct InputReader {
     path: PathBuf,
     source: Source,
     next_index: u64,
@@ -307,7 +296,11 @@ impl std::fmt::Debug for InputReader {
 
 impl InputReader {
     /// Opens `path`; for CSV, reads and checks the header line.
-    pub fn open(path: &Path, format: InputFormat, map: Option<&ColumnMap>) -> Result<Self, Error> {
+    pub(crate) fn open(
+        path: &Path,
+        format: InputFormat,
+        map: Option<&ColumnMap>,
+    ) -> Result<Self, Error> {
         if format == InputFormat::Parquet {
             return Self::open_parquet(path, map);
         }
@@ -318,11 +311,7 @@ impl InputReader {
             .ok()
             .filter(std::fs::Metadata::is_file)
             .map(|m| m.len());
-        let hashing = Hashing {
-            inner: file,
-            hash: Fnv64::default(),
-            len: 0,
-        };
+        let hashing = Hashing::new(file);
         let (source, columns) = match format {
             InputFormat::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
@@ -391,12 +380,10 @@ impl InputReader {
     #[cfg(feature = "parquet")]
     fn open_parquet(path: &Path, map: Option<&ColumnMap>) -> Result<Self, Error> {
         let rows = crate::parquet::ParquetRows::open(path, map)?;
-        let fingerprint = fingerprint_file(path)
-            .map_err(|e| Error::io(format!("cannot read input {}", path.display()), e))?;
         Ok(Self {
             path: path.to_owned(),
             columns: Some(rows.columns()),
-            source: Source::Parquet(Box::new(rows), fingerprint),
+            source: Source::Parquet(Box::new(rows)),
             next_index: 0,
             max_row_lines: MAX_ROW_LINES,
         })
@@ -408,18 +395,18 @@ impl InputReader {
     }
 
     /// The input column names, when known up front (CSV, or JSONL with `--input-columns`).
-    pub fn columns(&self) -> Option<&[String]> {
+    pub(crate) fn columns(&self) -> Option<&[String]> {
         self.columns.as_deref()
     }
 
     /// The next row, or `None` at the end of the file.
-    pub fn next_row(&mut self) -> Result<Option<Row>, Error> {
+    pub(crate) fn next_row(&mut self) -> Result<Option<Row>, Error> {
         let index = self.next_index;
         let row = match &mut self.source {
             Source::Csv(csv) => csv.next(&self.path, index, self.max_row_lines)?,
             Source::Jsonl(jsonl) => jsonl.next(&self.path, index)?,
             #[cfg(feature = "parquet")]
-            Source::Parquet(rows, _) => rows.next_input(&self.path)?.map(|input| Row {
+            Source::Parquet(rows) => rows.next_input(&self.path)?.map(|input| Row {
                 index,
                 line: index,
                 input,
@@ -433,43 +420,49 @@ impl InputReader {
 
     /// Sets the most lines one CSV row may span (a quoted field with line breaks); a row
     /// longer than that is an error at its first line, most likely a quote never closed.
-    pub fn set_max_row_lines(&mut self, lines: u64) {
+    pub(crate) fn set_max_row_lines(&mut self, lines: u64) {
         self.max_row_lines = lines.max(1);
     }
 
-    /// Length and hash of everything read so far (the whole file once `next_row` returned
-    /// `None`).
-    pub fn fingerprint(&self) -> Fingerprint {
+    /// Length and hash of everything read so far: the whole file once `next_row` returned
+    /// `None`. (A Parquet file is not read in order: it is read once more for its stamp.)
+    #[cfg_attr(not(feature = "parquet"), allow(clippy::unnecessary_wraps))]
+    pub(crate) fn fingerprint(&self) -> Result<FileStamp, Error> {
         let hashing = match &self.source {
             Source::Csv(csv) => csv.reader.get_ref(),
             Source::Jsonl(jsonl) => jsonl.reader.get_ref(),
             #[cfg(feature = "parquet")]
-            Source::Parquet(_, fingerprint) => return fingerprint.clone(),
+            Source::Parquet(_) => {
+                return crate::files::stamp_of(&self.path).map_err(|e| {
+                    Error::io(format!("cannot read input {}", self.path.display()), e)
+                });
+            }
         };
-        Fingerprint {
-            len: hashing.len,
-            hash: hashing.hash.hex(),
-        }
+        Ok(hashing.stamp())
     }
 }
 
-/// Length and FNV-1a 64 of a whole file (what a CSV or JSONL reader computes as it reads).
-pub(crate) fn fingerprint_file(path: &Path) -> std::io::Result<Fingerprint> {
-    let mut file = File::open(path)?;
-    let mut hash = Fnv64::default();
-    let mut len = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(Fingerprint {
-                len,
-                hash: hash.hex(),
-            });
-        }
-        hash.update(&buf[..n]);
-        len += n as u64;
+/// Refuses an input that cannot be read (a wrong path, a directory) before anything else
+/// happens: before a backend is picked or started, and before the output is locked (which
+/// leaves its `.lock` file).
+pub(crate) fn check_input(path: &Path) -> Result<(), Error> {
+    if path.as_os_str() == "-" {
+        return Ok(());
     }
+    let cannot = |e: std::io::Error| Error::input_file(path, format!("cannot be opened: {e}"));
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if metadata.is_dir() {
+        return Err(Error::input_file(
+            path,
+            "is a directory; give the CSV, JSONL or Parquet file to read",
+        ));
+    }
+    // A regular file is opened to see that it can be read; a pipe is not (it is read once,
+    // by the job).
+    if metadata.is_file() {
+        std::fs::File::open(path).map_err(cannot)?;
+    }
+    Ok(())
 }
 
 /// The header names every column, each once. Linear in the number of columns.
@@ -666,7 +659,7 @@ mod tests {
         assert_eq!(second["company"], "Multi\nLine");
         assert_eq!((rows[1].index, rows[1].line), (1, 3));
         assert_eq!(
-            reader.fingerprint().len,
+            reader.fingerprint().unwrap().len,
             std::fs::metadata(&path).unwrap().len()
         );
     }

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::Error;
-use crate::state::Fnv64;
+use crate::error::Error;
+use crate::files::{Fnv64, hash_prefix};
 
 /// The output file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// Comma-separated values with a header line.
     Csv,
     /// One JSON object per line.
@@ -41,7 +41,7 @@ impl OutputFormat {
 
     /// The format named by `explicit`, else guessed from the extension (JSONL unless `.csv`
     /// or `.parquet`).
-    pub fn resolve(path: &Path, explicit: Option<Self>) -> Self {
+    pub(crate) fn resolve(path: &Path, explicit: Option<Self>) -> Self {
         explicit.unwrap_or_else(|| {
             match path
                 .extension()
@@ -59,24 +59,24 @@ impl OutputFormat {
 
 /// One finished row.
 #[derive(Debug, Clone, Copy)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// The input row number (0-based, header excluded).
-    pub row: u64,
+    pub(crate) row: u64,
     /// The run input as JSON (object or string).
-    pub input: &'a RawValue,
+    pub(crate) input: &'a RawValue,
     /// The output content as JSON (object for JSON output, string for text), if completed.
-    pub output: Option<&'a RawValue>,
+    pub(crate) output: Option<&'a RawValue>,
     /// The run id.
-    pub run_id: &'a str,
+    pub(crate) run_id: &'a str,
     /// The run's final status (`completed`, `failed`, `cancelled`).
-    pub status: &'a str,
+    pub(crate) status: &'a str,
     /// The error message for a run that did not complete.
-    pub error: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
 }
 
 /// Which CSV columns exist and where their values come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvLayout {
+pub(crate) struct CsvLayout {
     /// (header name, input key)
     input: Vec<(String, String)>,
     /// (header name, output key); a single `("output", "")` entry means the whole output.
@@ -87,7 +87,7 @@ const RESERVED: [&str; 4] = ["row", "run_id", "status", "error"];
 
 impl CsvLayout {
     /// A layout for these input columns and output fields (`None`: one `output` column).
-    pub fn new(input: &[String], output: Option<&[String]>) -> Self {
+    pub(crate) fn new(input: &[String], output: Option<&[String]>) -> Self {
         let output_keys: Vec<String> = output.map_or_else(Vec::new, <[String]>::to_vec);
         let input = input
             .iter()
@@ -120,7 +120,7 @@ impl CsvLayout {
     }
 
     /// The header line's names.
-    pub fn header(&self) -> Vec<&str> {
+    pub(crate) fn header(&self) -> Vec<&str> {
         let mut names = vec!["row"];
         names.extend(self.input.iter().map(|(n, _)| n.as_str()));
         names.extend(self.output.iter().map(|(n, _)| n.as_str()));
@@ -129,9 +129,48 @@ impl CsvLayout {
     }
 }
 
+/// Where a resumed output's good part ends, as the job's state recorded it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checkpoint<'a> {
+    /// The file's first `len` bytes are complete records.
+    pub(crate) len: u64,
+    /// Their hash (hex), when the state has one.
+    pub(crate) hash: Option<&'a str>,
+    /// The job's files beside the output, named in messages.
+    pub(crate) files: &'a Path,
+}
+
+/// Which bytes of an existing file a writer keeps.
+enum Start<'a> {
+    /// The first bytes, not hashed.
+    Kept(u64),
+    /// A checkpoint's, hashed and checked.
+    Checkpoint(&'a Checkpoint<'a>),
+}
+
+impl Start<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Kept(len) => *len,
+            Self::Checkpoint(checkpoint) => checkpoint.len,
+        }
+    }
+
+    /// How to start the job over.
+    fn start_over(&self) -> String {
+        match self {
+            Self::Kept(_) => "delete the output to start over".to_owned(),
+            Self::Checkpoint(checkpoint) => format!(
+                "delete both the output and {} to start over",
+                checkpoint.files.display()
+            ),
+        }
+    }
+}
+
 /// Appends records to the output file and tracks how many bytes are valid.
 #[derive(Debug)]
-pub struct OutputWriter {
+pub(crate) struct OutputWriter {
     path: PathBuf,
     file: BufWriter<File>,
     format: OutputFormat,
@@ -152,92 +191,132 @@ impl OutputWriter {
     /// file. For CSV, `input_columns` fixes the input columns; when `None` they are taken
     /// from the existing header or from the first record's input. The file is not hashed:
     /// it is written once, not resumed.
-    pub fn open(
+    pub(crate) fn open(
         path: &Path,
         format: OutputFormat,
         keep: u64,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        Self::open_with(path, format, keep, None, input_columns, output_fields)
+        let start = Start::Kept(keep);
+        Self::open_with(path, format, &start, input_columns, output_fields)
     }
 
-    /// Like [`OutputWriter::open`], and first proves that the file's first `keep` bytes are
-    /// the ones written: their hash must be `expected_hash` (from [`OutputWriter::hash`] at
-    /// the checkpoint). A file edited, sorted or replaced since is refused untouched.
-    pub fn open_at_checkpoint(
+    /// Like [`OutputWriter::open`] after the checkpoint's bytes, and first proves that they
+    /// are the ones written: their hash must be the checkpoint's (from
+    /// [`OutputWriter::hash`]). A file edited, sorted or replaced since is refused untouched.
+    pub(crate) fn open_at_checkpoint(
         path: &Path,
         format: OutputFormat,
-        keep: u64,
-        expected_hash: Option<&str>,
+        checkpoint: &Checkpoint<'_>,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        Self::open_with(
+        let start = Start::Checkpoint(checkpoint);
+        Self::open_with(path, format, &start, input_columns, output_fields)
+    }
+
+    fn open_with(
+        path: &Path,
+        format: OutputFormat,
+        start: &Start<'_>,
+        input_columns: Option<&[String]>,
+        output_fields: Option<&[String]>,
+    ) -> Result<Self, Error> {
+        let io = |e| Error::io(format!("cannot write output {}", path.display()), e);
+        let keep = start.len();
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        let mut file = crate::files::no_follow::open(path, &mut options).map_err(io)?;
+        let existing = file.metadata().map_err(io)?.len();
+        if existing < keep {
+            return Err(Error::state(format!(
+                "the output {} is shorter ({existing} bytes) than its state records ({keep} \
+                 bytes): it was changed since the last run; {}",
+                path.display(),
+                start.start_over()
+            )));
+        }
+        let hash = match start {
+            Start::Kept(_) => None,
+            Start::Checkpoint(checkpoint) => {
+                let hash = hash_prefix(&mut file, keep).map_err(io)?.hash();
+                if checkpoint
+                    .hash
+                    .is_some_and(|expected| hash.hex() != expected)
+                {
+                    return Err(Error::state(format!(
+                        "{} is not the file this job wrote: its first {keep} bytes changed \
+                         since the last checkpoint (sorted, edited or replaced?), so resuming \
+                         would duplicate and lose rows. Restore the file, or move it away and \
+                         delete {} to start over (`parallel-batch results GROUP -o FILE` \
+                         writes every finished run of the group to a new file)",
+                        path.display(),
+                        checkpoint.files.display()
+                    )));
+                }
+                Some(hash)
+            }
+        };
+        let mut layout = None;
+        if format == OutputFormat::Csv && keep > 0 {
+            layout = Some(read_layout(path, output_fields, start)?);
+        }
+        file.set_len(keep).map_err(io)?;
+        file.seek(std::io::SeekFrom::Start(keep)).map_err(io)?;
+        Self::start(
+            file,
             path,
             format,
             keep,
-            Some(expected_hash),
+            hash,
+            layout,
             input_columns,
             output_fields,
         )
     }
 
-    /// Opens the file; `checkpoint` is `Some` to hash it (`Some(Some(hash))`: the first
-    /// `keep` bytes must have that hash).
-    #[allow(clippy::option_option)] // not hashed, hashed, hashed and checked
-    fn open_with(
+    /// Writes a new file of `format` to `file`, freshly created and empty (`path` names it
+    /// in messages). For CSV, `input_columns` fixes the input columns; when `None` they are
+    /// taken from the first record's input.
+    pub(crate) fn create(
+        file: File,
         path: &Path,
         format: OutputFormat,
-        keep: u64,
-        checkpoint: Option<Option<&str>>,
         input_columns: Option<&[String]>,
         output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        let io = |e| Error::io(format!("cannot write output {}", path.display()), e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
-        let existing = file.metadata().map_err(io)?.len();
-        if existing < keep {
-            return Err(Error::state(format!(
-                "the output {} is shorter ({existing} bytes) than its state file records \
-                 ({keep} bytes): it was changed since the last run; delete both the output and \
-                 its .state.json file to start over",
-                path.display()
-            )));
-        }
-        let hash = match checkpoint {
-            Some(_) => Some(prefix_hash(&mut file, keep).map_err(io)?),
-            None => None,
-        };
-        if let (Some(Some(expected)), Some(hash)) = (checkpoint, hash)
-            && hash.hex() != expected
+        Self::start(
+            file,
+            path,
+            format,
+            0,
+            None,
+            None,
+            input_columns,
+            output_fields,
+        )
+    }
+
+    /// The writer of `file`, whose first `keep` bytes (hashing to `hash`, if hashed) are
+    /// kept, with the CSV `layout` of those bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        file: File,
+        path: &Path,
+        format: OutputFormat,
+        keep: u64,
+        hash: Option<Fnv64>,
+        mut layout: Option<CsvLayout>,
+        input_columns: Option<&[String]>,
+        output_fields: Option<&[String]>,
+    ) -> Result<Self, Error> {
+        if format == OutputFormat::Csv
+            && layout.is_none()
+            && let Some(columns) = input_columns
         {
-            return Err(Error::state(format!(
-                "{} is not the file this job wrote: its first {keep} bytes changed since the \
-                 last checkpoint (sorted, edited or replaced?), so resuming would duplicate and \
-                 lose rows. Restore the file, or move it away and delete {} to start over \
-                 (`parallel-batch results GROUP -o FILE` writes every finished run of the \
-                 group to a new file)",
-                path.display(),
-                crate::state::state_path(path).display()
-            )));
+            layout = Some(CsvLayout::new(columns, output_fields));
         }
-        let mut layout = None;
-        if format == OutputFormat::Csv {
-            if keep > 0 {
-                layout = Some(read_layout(path, output_fields)?);
-            } else if let Some(columns) = input_columns {
-                layout = Some(CsvLayout::new(columns, output_fields));
-            }
-        }
-        file.set_len(keep).map_err(io)?;
-        file.seek(std::io::SeekFrom::Start(keep)).map_err(io)?;
         let mut writer = Self {
             path: path.to_owned(),
             file: BufWriter::with_capacity(256 * 1024, file),
@@ -256,19 +335,14 @@ impl OutputWriter {
     }
 
     /// Bytes of the file that are complete records (including buffered ones).
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing has been written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// FNV-1a 64 (hex) of the file's first [`OutputWriter::len`] bytes, for the checkpoint;
     /// `None` for a file opened with [`OutputWriter::open`] (not hashed).
-    pub fn hash(&self) -> Option<String> {
-        self.hash.map(|hash| hash.hex())
+    pub(crate) fn hash(&self) -> Option<String> {
+        self.hash.map(Fnv64::hex)
     }
 
     fn write_header(&mut self) -> Result<(), Error> {
@@ -282,7 +356,7 @@ impl OutputWriter {
     }
 
     /// Appends one record (buffered; call [`OutputWriter::flush`] to hand it to the OS).
-    pub fn write(&mut self, record: &Record<'_>) -> Result<(), Error> {
+    pub(crate) fn write(&mut self, record: &Record<'_>) -> Result<(), Error> {
         self.line.clear();
         match self.format {
             // A Parquet output's rows go to its JSON Lines journal.
@@ -364,14 +438,14 @@ impl OutputWriter {
     }
 
     /// Hands buffered records to the OS: they survive a crash of this process.
-    pub fn flush(&mut self) -> Result<(), Error> {
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
         self.file
             .flush()
             .map_err(|e| Error::io(format!("cannot write output {}", self.path.display()), e))
     }
 
     /// Flushes and syncs to disk: they survive a crash of the machine. Returns the length.
-    pub fn sync(&mut self) -> Result<u64, Error> {
+    pub(crate) fn sync(&mut self) -> Result<u64, Error> {
         self.flush()?;
         self.file
             .get_ref()
@@ -502,25 +576,6 @@ pub(crate) fn jsonl_line(line: &mut Vec<u8>, record: &Record<'_>) -> Result<(), 
     Ok(())
 }
 
-/// The hash of the first `len` bytes of `file` (read from its start).
-fn prefix_hash(file: &mut File, len: u64) -> std::io::Result<Fnv64> {
-    use std::io::Read;
-    let mut hash = Fnv64::default();
-    if len == 0 {
-        return Ok(hash);
-    }
-    file.seek(std::io::SeekFrom::Start(0))?;
-    let mut prefix = std::io::Read::take(&mut *file, len);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = prefix.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hash);
-        }
-        hash.update(&buf[..n]);
-    }
-}
-
 /// A CSV cell for a JSON value: strings as they are, null/absent empty, others as JSON.
 fn cell(value: Option<&Value>) -> String {
     match value {
@@ -571,7 +626,11 @@ fn csv_line(out: &mut Vec<u8>, fields: &[String]) {
 }
 
 /// Rebuilds the CSV layout from the header of an existing output file.
-fn read_layout(path: &Path, output_fields: Option<&[String]>) -> Result<CsvLayout, Error> {
+fn read_layout(
+    path: &Path,
+    output_fields: Option<&[String]>,
+    start: &Start<'_>,
+) -> Result<CsvLayout, Error> {
     let file =
         File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -595,9 +654,10 @@ fn read_layout(path: &Path, output_fields: Option<&[String]>) -> Result<CsvLayou
         && header[header.len() - 3 - n_out..header.len() - 3] == output_names[..];
     if !ok {
         return Err(Error::state(format!(
-            "the header of {} does not match this task's columns; delete the output and its \
-             .state.json file to start over, or write to another file",
-            path.display()
+            "the header of {} does not match this task's columns; {}, or write to another \
+             file",
+            path.display(),
+            start.start_over()
         )));
     }
     let input = header[1..header.len() - 3 - n_out]

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::counts::Counts;
+
 /// `--json`: every line on stderr is a JSON object.
 static JSON_MESSAGES: AtomicBool = AtomicBool::new(false);
 
@@ -54,28 +56,6 @@ impl ProgressMode {
     }
 }
 
-/// Counters of one batch, as shown and as summarised.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
-    /// Rows in the input.
-    pub(crate) total: u64,
-    /// Rows the API has accepted.
-    pub(crate) submitted: u64,
-    /// Rows written with a completed run.
-    pub(crate) completed: u64,
-    /// Rows written with a failed or cancelled run.
-    pub(crate) failed: u64,
-    /// Rows written as refused by the API (no run).
-    pub(crate) rejected: u64,
-}
-
-impl Counts {
-    /// Rows written.
-    pub(crate) fn done(&self) -> u64 {
-        self.completed + self.failed + self.rejected
-    }
-}
-
 /// The live display.
 #[derive(Debug)]
 pub(crate) struct Progress {
@@ -84,8 +64,11 @@ pub(crate) struct Progress {
     client: parallel_client::Client,
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
     started: Instant,
-    /// Rows already done when this process started (excluded from the rate).
-    done_at_start: u64,
+    /// Rows in the job (runs in the group).
+    total: u64,
+    /// Rows already done when the display started (excluded from the rate); `None` until
+    /// the first update.
+    done_at_start: Option<u64>,
     last_line: Instant,
     /// `429` answers already told about, and when last.
     throttled_told: u64,
@@ -96,13 +79,10 @@ pub(crate) struct Progress {
 const THROTTLE_NOTICE_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
-    /// Starts the display for `counts` (already done rows are shown, not counted in the rate);
-    /// the `429` answers `client` gets show as throttling.
-    pub(crate) fn new(
-        mode: ProgressMode,
-        counts: Counts,
-        client: &parallel_client::Client,
-    ) -> Self {
+    /// Starts the display of a job of `total` rows; the first [`Progress::update`] says how
+    /// many were done already (shown, not counted in the rate). The `429` answers `client`
+    /// gets show as throttling.
+    pub(crate) fn new(mode: ProgressMode, total: u64, client: &parallel_client::Client) -> Self {
         let bars = (mode == ProgressMode::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let style = |template: &str| {
@@ -110,40 +90,54 @@ impl Progress {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> ")
             };
-            let submitted = multi.add(ProgressBar::new(counts.total));
+            let submitted = multi.add(ProgressBar::new(total));
             submitted.set_style(style(
                 "submitted [{bar:40.cyan/blue}] {pos:>8}/{len:8} {per_sec:>12}",
             ));
-            let done = multi.add(ProgressBar::new(counts.total));
+            let done = multi.add(ProgressBar::new(total));
             done.set_style(style(
                 "finished  [{bar:40.green/blue}] {pos:>8}/{len:8} {per_sec:>12} ETA {eta:<5} {msg}",
             ));
-            submitted.set_position(counts.submitted);
-            done.set_position(counts.done());
-            submitted.reset_elapsed();
-            done.reset_eta();
             (multi, submitted, done)
         });
-        let mut progress = Self {
+        Self {
             mode,
             client: client.clone(),
             bars,
             started: Instant::now(),
-            done_at_start: counts.done(),
+            total,
+            done_at_start: None,
             last_line: Instant::now(),
             throttled_told: 0,
             throttle_notice: None,
-        };
-        progress.update(&counts);
-        progress
+        }
     }
 
-    /// Shows new counts (lines are printed at most once per interval).
-    pub(crate) fn update(&mut self, counts: &Counts) {
+    /// A new total (the runs of a group grow while it is watched).
+    pub(crate) fn set_total(&mut self, total: u64) {
+        self.total = total;
+        if let Some((_, submitted, done)) = &self.bars {
+            submitted.set_length(total);
+            done.set_length(total);
+        }
+    }
+
+    /// Shows new counts: `submitted` rows accepted by the API, and how the written rows
+    /// stand (lines are printed at most once per interval).
+    pub(crate) fn update(&mut self, submitted: u64, counts: &Counts) {
+        if self.done_at_start.is_none() {
+            self.done_at_start = Some(counts.done());
+            if let Some((_, submitted_bar, done)) = &self.bars {
+                submitted_bar.set_position(submitted);
+                done.set_position(counts.done());
+                submitted_bar.reset_elapsed();
+                done.reset_eta();
+            }
+        }
         match self.mode {
             ProgressMode::Bars => {
-                if let Some((_, submitted, done)) = &self.bars {
-                    submitted.set_position(counts.submitted);
+                if let Some((_, submitted_bar, done)) = &self.bars {
+                    submitted_bar.set_position(submitted);
                     done.set_position(counts.done());
                     let throttled = self.client.rate_limited_answers();
                     let note = if throttled > 0 {
@@ -160,23 +154,25 @@ impl Progress {
             ProgressMode::Lines(interval) | ProgressMode::Json(interval) => {
                 if self.last_line.elapsed() >= interval {
                     self.last_line = Instant::now();
-                    self.print_line(counts);
+                    self.print_line(submitted, counts);
                 }
             }
             ProgressMode::Quiet => {}
         }
     }
 
-    fn print_line(&self, counts: &Counts) {
+    fn print_line(&self, submitted: u64, counts: &Counts) {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let fresh = counts.done().saturating_sub(self.done_at_start);
+        let fresh = counts
+            .done()
+            .saturating_sub(self.done_at_start.unwrap_or_default());
         #[allow(clippy::cast_precision_loss)]
         let rate = if elapsed > 0.0 {
             fresh as f64 / elapsed
         } else {
             0.0
         };
-        let remaining = counts.total.saturating_sub(counts.done());
+        let remaining = self.total.saturating_sub(counts.done());
         #[allow(clippy::cast_precision_loss)]
         let eta = (rate > 0.0).then(|| remaining as f64 / rate);
         let throttled = self.client.rate_limited_answers();
@@ -184,8 +180,8 @@ impl Progress {
         if let ProgressMode::Json(_) = self.mode {
             let line = serde_json::json!({
                 "event": "progress",
-                "total": counts.total,
-                "submitted": counts.submitted,
+                "total": self.total,
+                "submitted": submitted,
                 "completed": counts.completed,
                 "failed": counts.failed,
                 "rejected": counts.rejected,
@@ -204,7 +200,7 @@ impl Progress {
             let _ = writeln!(
                 err,
                 "progress: submitted {}/{}, completed {}, failed {}, rejected {}, {rate:.0} rows/s, ETA {eta}{throttled}",
-                counts.submitted, counts.total, counts.completed, counts.failed, counts.rejected
+                submitted, self.total, counts.completed, counts.failed, counts.rejected
             );
         }
     }
@@ -254,15 +250,15 @@ impl Progress {
     }
 
     /// Stops the display, leaving the final state on screen (or printing a last line).
-    pub(crate) fn finish(&mut self, counts: &Counts) {
+    pub(crate) fn finish(&mut self, submitted: u64, counts: &Counts) {
         if self.bars.is_some() {
-            self.update(counts);
+            self.update(submitted, counts);
             if let Some((_, submitted, done)) = &self.bars {
                 submitted.abandon();
                 done.abandon();
             }
         } else if matches!(self.mode, ProgressMode::Lines(_) | ProgressMode::Json(_)) {
-            self.print_line(counts);
+            self.print_line(submitted, counts);
         }
     }
 }
@@ -290,17 +286,5 @@ mod tests {
         assert_eq!(format_duration(185.0), "3m05s");
         assert_eq!(format_duration(3720.0), "1h02m");
         assert_eq!(format_duration(-1.0), "0s");
-    }
-
-    #[test]
-    fn done_adds_completed_failed_and_rejected() {
-        let c = Counts {
-            total: 10,
-            submitted: 8,
-            completed: 5,
-            failed: 2,
-            rejected: 1,
-        };
-        assert_eq!(c.done(), 8);
     }
 }

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::Error;
+use crate::error::Error;
 
 /// How the user described the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskSource {
+pub(crate) enum TaskSource {
     /// A whole task spec (`{"output_schema": ..., "input_schema": ...}`) in a JSON file.
     SpecFile(std::path::PathBuf),
     /// A JSON schema for the output, in a file.
@@ -23,17 +23,17 @@ pub enum TaskSource {
 
 /// The task spec as sent to the API, and the output fields it promises.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Task {
+pub(crate) struct Task {
     /// The `default_task_spec` of every add-runs request.
-    pub spec: Value,
+    pub(crate) spec: Value,
     /// Top-level output field names, in schema order, when the output is a JSON object with
     /// known properties; `None` for text or auto output (written as one `output` column).
-    pub output_fields: Option<Vec<String>>,
+    pub(crate) output_fields: Option<Vec<String>>,
 }
 
 impl Task {
     /// Builds the task from the user's description.
-    pub fn build(source: &TaskSource) -> Result<Self, Error> {
+    pub(crate) fn build(source: &TaskSource) -> Result<Self, Error> {
         match source {
             TaskSource::SpecFile(path) => {
                 let text = read(path)?;
@@ -104,7 +104,7 @@ impl Task {
 /// Parses `--columns`: `name: description, other: "a description, with commas"` (see
 /// [`parallel_types::parse_columns`] for the grammar), or a usage error that says which
 /// item, why, and what was read before it.
-pub fn parse_columns(text: &str) -> Result<Vec<parallel_types::OutputColumn>, Error> {
+pub(crate) fn parse_columns(text: &str) -> Result<Vec<parallel_types::OutputColumn>, Error> {
     parallel_types::parse_columns(text).map_err(|e| Error::usage(format!("--columns: {e}")))
 }
 

@@ -7,4 +7,4 @@ mod write;
 
 pub(crate) use parallel_arrow::ColumnType;
 pub(crate) use read::ParquetRows;
-pub(crate) use write::{InputColumns, OutputColumns, Rows, WholeOutput, tmp_path};
+pub(crate) use write::{InputColumns, OutputColumns, Rows, WholeOutput};

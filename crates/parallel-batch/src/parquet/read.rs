@@ -13,7 +13,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
 
-use crate::Error;
+use crate::error::Error;
 use crate::input::ColumnMap;
 
 /// Rows decoded at once: enough to amortise the decoding, few enough to stay small.

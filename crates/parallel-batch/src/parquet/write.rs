@@ -12,13 +12,13 @@
 //!    file. For a Parquet input, the input columns are copied from the input file as they are
 //!    (every Arrow type kept); otherwise they are typed from their values.
 //!
-//! The file is made beside the output (`OUTPUT.tmp`), synced, and renamed over it: the output
-//! is never a partial file.
+//! The file is made beside the output (a fresh temporary file), synced, and renamed over it:
+//! the output is never a partial file.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{StringBuilder, UInt64Builder};
@@ -33,9 +33,11 @@ use serde_json::value::RawValue;
 use parallel_arrow::{ColumnBuilder, ColumnType};
 
 use super::read::{BATCH_ROWS, ParquetBatches};
+use crate::error::Error;
+use crate::files::{FileStamp, Fresh, Hashing};
+use crate::input::ColumnMap;
+use crate::output::CsvLayout;
 use crate::output::{JournalLine, KeyOrder};
-use crate::state::{FileStamp, Fnv64};
-use crate::{ColumnMap, CsvLayout, Error};
 
 /// Rows in one row group, at most.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
@@ -87,11 +89,6 @@ pub(crate) struct WholeOutput<'a> {
     pub(crate) rows: Rows,
     pub(crate) input: InputColumns<'a>,
     pub(crate) outputs: OutputColumns,
-}
-
-/// Where the output is made before it is renamed into place.
-pub(crate) fn tmp_path(output: &Path) -> PathBuf {
-    crate::state::with_suffix(output, ".tmp")
 }
 
 /// A row without a line in the journal.
@@ -215,14 +212,9 @@ impl WholeOutput<'_> {
     /// Writes the output; returns its length and hash, as renamed into place.
     pub(crate) fn write(&self) -> Result<FileStamp, Error> {
         let survey = self.survey()?;
-        let tmp = tmp_path(self.output);
-        let io = |e| Error::io(format!("cannot write {}", tmp.display()), e);
-        let file = File::create(&tmp).map_err(io)?;
-        let sink = HashingFile {
-            file: BufWriter::with_capacity(256 * 1024, file),
-            hash: Fnv64::default(),
-            len: 0,
-        };
+        let io = |e| Error::io(format!("cannot write {}", self.output.display()), e);
+        let tmp = Fresh::beside(self.output).map_err(io)?;
+        let sink = Hashing::new(BufWriter::with_capacity(256 * 1024, tmp.file()));
         let mut pass = WritePass::new(self, &survey)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -231,7 +223,7 @@ impl WholeOutput<'_> {
             .build();
         let parquet_error = |e: parquet::errors::ParquetError| {
             Error::io(
-                format!("cannot write {}", tmp.display()),
+                format!("cannot write {}", self.output.display()),
                 std::io::Error::other(e),
             )
         };
@@ -240,11 +232,11 @@ impl WholeOutput<'_> {
         while let Some(batch) = pass.next_batch(self, &survey)? {
             writer.write(&batch).map_err(parquet_error)?;
         }
-        let sink = writer.into_inner().map_err(parquet_error)?;
-        let stamp = sink.finish().map_err(io)?;
-        std::fs::rename(&tmp, self.output)
-            .map_err(|e| Error::io(format!("cannot write {}", self.output.display()), e))?;
-        crate::run::sync_dir(self.output);
+        let mut sink = writer.into_inner().map_err(parquet_error)?;
+        sink.flush().map_err(io)?;
+        let stamp = sink.stamp();
+        drop(sink);
+        tmp.persist(self.output).map_err(io)?;
         Ok(stamp)
     }
 
@@ -554,39 +546,4 @@ fn input_changed(whole: &WholeOutput<'_>, total_rows: u64) -> Error {
          restore it and run the same command to write {}",
         whole.output.display()
     ))
-}
-
-/// The output file, counted and hashed as it is written.
-struct HashingFile {
-    file: BufWriter<File>,
-    hash: Fnv64,
-    len: u64,
-}
-
-impl Write for HashingFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl HashingFile {
-    /// Flushes and syncs the file; its length and hash.
-    fn finish(self) -> std::io::Result<FileStamp> {
-        let file = self
-            .file
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        Ok(FileStamp {
-            len: self.len,
-            hash: self.hash.hex(),
-        })
-    }
 }

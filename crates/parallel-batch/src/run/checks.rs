@@ -5,7 +5,7 @@
 use parallel_types::Processor;
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The API's limit on a task spec and one input together, in characters.
 pub(crate) const MAX_INPUT_CHARS: usize = 25_000;

@@ -2,7 +2,7 @@
 //! fingerprints the file; the second streams the rows not yet written, lazily, from a thread
 //! of its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::Stream;
@@ -13,9 +13,12 @@ use tokio::sync::{mpsc, oneshot};
 use super::checks;
 use super::job::Job;
 use super::line_map::LineMap;
+use crate::error::Error;
+use crate::files::{FileStamp, Fnv64};
+use crate::input::{ColumnMap, InputFormat, InputReader};
 use crate::output::KeyOrder;
-use crate::state::{Fingerprint, Fnv64, RowSet};
-use crate::{ColumnMap, Error, InputFormat, InputReader, OutputFormat};
+use crate::output::OutputFormat;
+use crate::row_set::RowSet;
 
 /// Rows sent to the engine ahead of its reading them.
 const FEED_BUFFER: usize = 1024;
@@ -24,7 +27,7 @@ const FEED_BUFFER: usize = 1024;
 pub(crate) struct Scanned {
     /// Data rows in the file.
     pub(crate) total: u64,
-    pub(crate) fingerprint: Fingerprint,
+    pub(crate) fingerprint: FileStamp,
     /// The input columns: the CSV header, a column map's, or for a CSV or Parquet output
     /// every member of every row's input.
     pub(crate) columns: Option<Vec<String>>,
@@ -36,8 +39,8 @@ pub(crate) struct Scanned {
 }
 
 /// Reads the whole input once: a bad row stops the job before anything is submitted.
-pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
-    let (format, map) = (job.input_format, job.map.clone());
+pub(crate) async fn scan(job: &Job) -> Result<Scanned, Error> {
+    let (path, format, map) = (job.input.clone(), job.input_format, job.map.clone());
     let (spec_chars, limit, max_lines) = (job.spec_chars, job.max_input_chars, job.max_row_lines);
     let columned = job.output_format != OutputFormat::Jsonl;
     tokio::task::spawn_blocking(move || {
@@ -69,7 +72,7 @@ pub(crate) async fn scan(path: PathBuf, job: &Job) -> Result<Scanned, Error> {
         }
         Ok(Scanned {
             total,
-            fingerprint: reader.fingerprint(),
+            fingerprint: reader.fingerprint()?,
             columns,
             row_hashes,
             lines,
@@ -86,49 +89,26 @@ pub(crate) fn row_hash(input: &str) -> u64 {
     hash.value()
 }
 
-/// The input lines where `rows` start (for messages about a few rows).
-pub(crate) fn lines_of(path: &std::path::Path, job: &Job, rows: &[u64]) -> Vec<(u64, u64)> {
-    let Ok(mut reader) = InputReader::open(path, job.input_format, job.map.as_ref()) else {
-        return Vec::new();
-    };
-    reader.set_max_row_lines(job.max_row_lines);
-    let mut found = Vec::new();
-    while let Ok(Some(row)) = reader.next_row() {
-        if rows.contains(&row.index) {
-            found.push((row.index, row.line));
-            if found.len() == rows.len() {
-                break;
-            }
-        }
-    }
-    found
-}
-
-/// The rows of `path` not in `written`, as batch inputs at their row index, each with
-/// `metadata`. A read error ends the stream and is sent on the returned channel.
+/// The rows of the job's input not in `written`, as batch inputs at their row index, each
+/// with the job's metadata. A read error ends the stream and is sent on the returned channel.
 pub(crate) fn rows(
-    path: PathBuf,
-    format: InputFormat,
-    map: Option<ColumnMap>,
+    job: &Job,
     written: Arc<RowSet>,
-    metadata: Option<Metadata>,
-    max_row_lines: u64,
 ) -> (
     impl Stream<Item = BatchInput> + Send + 'static,
     oneshot::Receiver<Error>,
 ) {
     let (tx, rx) = mpsc::channel(FEED_BUFFER);
     let (error_tx, error_rx) = oneshot::channel();
+    let send = SendPass {
+        path: job.input.clone(),
+        format: job.input_format,
+        map: job.map.clone(),
+        metadata: (!job.metadata.is_empty()).then(|| job.metadata.clone()),
+        max_row_lines: job.max_row_lines,
+    };
     std::thread::spawn(move || {
-        if let Err(error) = read(
-            &path,
-            format,
-            map.as_ref(),
-            &written,
-            metadata.as_ref(),
-            max_row_lines,
-            &tx,
-        ) {
+        if let Err(error) = send.read(&written, &tx) {
             let _ = error_tx.send(error);
         }
     });
@@ -139,30 +119,35 @@ pub(crate) fn rows(
     (stream, error_rx)
 }
 
-fn read(
-    path: &std::path::Path,
+/// What the send pass reads.
+struct SendPass {
+    path: PathBuf,
     format: InputFormat,
-    map: Option<&ColumnMap>,
-    written: &RowSet,
-    metadata: Option<&Metadata>,
+    map: Option<ColumnMap>,
+    metadata: Option<Metadata>,
     max_row_lines: u64,
-    tx: &mpsc::Sender<BatchInput>,
-) -> Result<(), Error> {
-    let mut reader = InputReader::open(path, format, map)?;
-    reader.set_max_row_lines(max_row_lines);
-    while let Some(row) = reader.next_row()? {
-        if written.contains(row.index) {
-            continue;
+}
+
+impl SendPass {
+    fn read(&self, written: &RowSet, tx: &mpsc::Sender<BatchInput>) -> Result<(), Error> {
+        let path: &Path = &self.path;
+        let mut reader = InputReader::open(path, self.format, self.map.as_ref())?;
+        reader.set_max_row_lines(self.max_row_lines);
+        while let Some(row) = reader.next_row()? {
+            if written.contains(row.index) {
+                continue;
+            }
+            let input = BatchInput::from_json(row.index, row.input).map_err(|e| {
+                Error::input_at(path, self.format.unit(), row.line, None, e.to_string())
+            })?;
+            let input = match &self.metadata {
+                Some(metadata) => input.with_metadata(metadata.clone()),
+                None => input,
+            };
+            if tx.blocking_send(input).is_err() {
+                return Ok(()); // the batch stopped
+            }
         }
-        let input = BatchInput::from_json(row.index, row.input)
-            .map_err(|e| Error::input_at(path, format.unit(), row.line, None, e.to_string()))?;
-        let input = match metadata {
-            Some(metadata) => input.with_metadata(metadata.clone()),
-            None => input,
-        };
-        if tx.blocking_send(input).is_err() {
-            return Ok(()); // the batch stopped
-        }
+        Ok(())
     }
-    Ok(())
 }

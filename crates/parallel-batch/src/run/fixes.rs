@@ -12,36 +12,30 @@
 //! Either way the rows' old lines are marked superseded; the output is rewritten with each
 //! row's last line when the job completes.
 
-use std::path::Path;
-
-use super::feed::{Scanned, lines_of};
+use super::feed::Scanned;
 use super::job::Job;
 use super::row_hashes;
-use crate::Error;
-use crate::cli::RunArgs;
-use crate::state::{RowSet, State};
+use crate::error::Error;
+use crate::row_set::RowSet;
+use crate::state::State;
 
 /// At most this many lines are named in a refusal.
 const NAMED_LINES: usize = 5;
 
 /// The input changed since the job's last run: accepts fixes of rejected rows (and returns
 /// how many), or refuses. Saves the state, then the new row hashes.
-pub(crate) fn accept(
-    args: &RunArgs,
-    job: &Job,
-    state: &mut State,
-    scanned: &Scanned,
-    state_file: &Path,
-) -> Result<u64, Error> {
+pub(crate) fn accept(job: &Job, state: &mut State, scanned: &Scanned) -> Result<u64, Error> {
+    let files = job.files();
+    let state_file = files.state();
     let changed_since = || {
         Error::state(format!(
             "{} changed since this job started (its state is in {}); restore the original \
              input, or write to another output file",
-            args.input.display(),
+            job.input.display(),
             state_file.display()
         ))
     };
-    let Some(before) = row_hashes::load(&args.output, &state.input.hash) else {
+    let Some(before) = row_hashes::load(&files, &state.input.hash) else {
         return Err(changed_since());
     };
     if before.len() != scanned.row_hashes.len() {
@@ -49,7 +43,7 @@ pub(crate) fn accept(
             "{} changed since this job started: it has {} rows, the job started with {} \
              (its state is in {}); restore the original rows (fix rejected rows in place, \
              without adding or removing rows), or write to another output file",
-            args.input.display(),
+            job.input.display(),
             scanned.row_hashes.len(),
             before.len(),
             state_file.display()
@@ -67,7 +61,7 @@ pub(crate) fn accept(
         .filter(|row| !rejected.contains(*row))
         .collect();
     if !not_fixable.is_empty() {
-        return Err(refuse_edits(args, job, &not_fixable));
+        return Err(refuse_edits(job, scanned, &not_fixable));
     }
     let mut written = RowSet::from_ranges(&state.written);
     let mut superseded = RowSet::from_ranges(&state.superseded);
@@ -80,24 +74,24 @@ pub(crate) fn accept(
     state.written = written.ranges();
     state.rejected_rows = rejected.ranges();
     state.superseded = superseded.ranges();
-    state.rejected = state.rejected.saturating_sub(fixed);
+    state.counts.rejected = state.counts.rejected.saturating_sub(fixed);
     state.input = scanned.fingerprint.clone();
     if fixed > 0 {
         state.complete = false;
     }
-    state.save(state_file)?;
-    row_hashes::save(&args.output, &state.input.hash, &scanned.row_hashes)?;
+    state.save(&state_file)?;
+    row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
     Ok(fixed)
 }
 
 /// The refusal of edits to rows that have runs (or are still to be written), by line.
-fn refuse_edits(args: &RunArgs, job: &Job, rows: &[u64]) -> Error {
+fn refuse_edits(job: &Job, scanned: &Scanned, rows: &[u64]) -> Error {
     let named = &rows[..rows.len().min(NAMED_LINES)];
-    let lines: Vec<String> = lines_of(&args.input, job, named)
-        .into_iter()
-        .map(|(row, line)| match job.input_format {
-            crate::InputFormat::Parquet => format!("row {row}"),
-            _ => format!("line {line} (row {row})"),
+    let lines: Vec<String> = named
+        .iter()
+        .map(|&row| match (job.input_format, scanned.lines.line(row)) {
+            (crate::input::InputFormat::Parquet, _) | (_, None) => format!("row {row}"),
+            (_, Some(line)) => format!("line {line} (row {row})"),
         })
         .collect();
     let more = if rows.len() > named.len() {
@@ -109,7 +103,7 @@ fn refuse_edits(args: &RunArgs, job: &Job, rows: &[u64]) -> Error {
         "{}: {}{more} changed since this job started, but only rows written as rejected may be \
          fixed and sent again (the others were already submitted). Restore those rows, or \
          write to another output file",
-        args.input.display(),
+        job.input.display(),
         lines.join(", ")
     ))
 }
@@ -133,7 +127,7 @@ pub(crate) fn start_retry(state: &mut State, token: String) -> u64 {
     state.written = written.ranges();
     state.superseded = superseded.ranges();
     state.failed_rows.clear();
-    state.failed = state.failed.saturating_sub(count);
+    state.counts.failed = state.counts.failed.saturating_sub(count);
     state.token = token;
     state.retrying = count;
     state.complete = false;

@@ -1,45 +1,35 @@
-//! `<OUTPUT>.rows`: the hash of every input row when the job's input was last accepted, so a
-//! later run can tell which rows a user changed. A cache of the input the state names: it is
-//! rebuilt whenever the input still matches the state's fingerprint, so a crash between
-//! saving the state and this file loses nothing.
+//! The row hashes kept beside the output: the hash of every input row when the job's input
+//! was last accepted, so a later run can tell which rows a user changed. A cache of the
+//! input the state names: it is rebuilt whenever the input still matches the state's
+//! fingerprint, so a crash between saving the state and this file loses nothing.
 //!
 //! Format: the input fingerprint's hash (16 hex digits) and a newline, then one
 //! little-endian `u64` per row.
 
-use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use crate::Error;
-use crate::state::with_suffix;
-
-/// Where the row hashes of the job writing `output` live.
-pub(crate) fn path_for(output: &Path) -> PathBuf {
-    with_suffix(output, ".rows")
-}
+use crate::error::Error;
+use crate::files::Companion;
 
 /// Saves `hashes` for the input whose fingerprint hash is `input_hash`, atomically.
-pub(crate) fn save(output: &Path, input_hash: &str, hashes: &[u64]) -> Result<(), Error> {
-    let path = path_for(output);
-    let tmp = with_suffix(&path, ".tmp");
-    let write = || -> std::io::Result<()> {
-        let mut bytes = Vec::with_capacity(17 + hashes.len() * 8);
-        bytes.extend_from_slice(input_hash.as_bytes());
-        bytes.push(b'\n');
+pub(crate) fn save(files: &Companion, input_hash: &str, hashes: &[u64]) -> Result<(), Error> {
+    let path = files.row_hashes();
+    crate::files::replace(&path, |file| {
+        file.write_all(input_hash.as_bytes())?;
+        file.write_all(b"\n")?;
         for hash in hashes {
-            bytes.extend_from_slice(&hash.to_le_bytes());
+            file.write_all(&hash.to_le_bytes())?;
         }
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+        Ok(())
+    })
+    .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 /// The hashes saved for the input whose fingerprint hash is `input_hash`, if any.
-pub(crate) fn load(output: &Path, input_hash: &str) -> Option<Vec<u64>> {
-    let bytes = fs::read(path_for(output)).ok()?;
+pub(crate) fn load(files: &Companion, input_hash: &str) -> Option<Vec<u64>> {
+    let mut bytes = Vec::new();
+    let mut file = crate::files::no_follow::open_to_read(&files.row_hashes()).ok()?;
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
     let newline = bytes.iter().position(|&b| b == b'\n')?;
     if &bytes[..newline] != input_hash.as_bytes() {
         return None;
@@ -62,11 +52,12 @@ mod tests {
     #[test]
     fn hashes_round_trip_for_their_input_only() {
         let dir = tempfile::tempdir().unwrap();
-        let output = dir.path().join("out.csv");
-        save(&output, "00ff", &[1, u64::MAX, 7]).unwrap();
-        assert_eq!(load(&output, "00ff"), Some(vec![1, u64::MAX, 7]));
+        let files = Companion::of(&dir.path().join("out.csv"));
+        files.make_dir().unwrap();
+        save(&files, "00ff", &[1, u64::MAX, 7]).unwrap();
+        assert_eq!(load(&files, "00ff"), Some(vec![1, u64::MAX, 7]));
         assert_eq!(
-            load(&output, "00fe"),
+            load(&files, "00fe"),
             None,
             "another input's hashes are not used"
         );

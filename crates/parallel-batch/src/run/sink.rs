@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use parallel_client::batch::{BatchRejection, BatchResult};
 use serde_json::value::RawValue;
 
+use super::job::Job;
 use super::line_map::LineMap;
-use crate::progress::Counts;
-use crate::state::{RowSet, State, state_path};
-use crate::{Error, OutputFormat, OutputWriter, Record};
+use crate::counts::Counts;
+use crate::error::Error;
+use crate::finish::Order;
+use crate::output::{Checkpoint, OutputFormat, OutputWriter, Record};
+use crate::row_set::RowSet;
+use crate::state::State;
 
 /// The status written for an input the API refused.
 const REJECTED: &str = "rejected";
@@ -33,47 +37,44 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    /// Opens the file the rows go to (`rows_file`: the output, or a Parquet output's
-    /// journal) after the part the state vouches for; the state is kept beside `output`.
+    /// Opens the file the job's rows go to (the output, or a Parquet output's journal) after
+    /// the part the state vouches for.
     pub(crate) fn open(
-        output: &std::path::Path,
-        rows_file: &std::path::Path,
-        format: OutputFormat,
+        job: &Job,
         mut state: State,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
     ) -> Result<Self, Error> {
-        let state_file = state_path(output);
-        super::compact::settle(rows_file, &mut state, &state_file)?;
+        let state_file = job.files().state();
+        let rows_file = job.rows_file();
+        let format = job.output_format;
+        let output_fields = job.task.output_fields.as_deref();
+        super::rewrite::settle(&rows_file, &mut state, &state_file)?;
+        let files = job.files();
+        let checkpoint = Checkpoint {
+            len: state.output_len,
+            hash: state.output_hash.as_deref(),
+            files: files.dir(),
+        };
         let writer = OutputWriter::open_at_checkpoint(
-            rows_file,
-            format,
-            state.output_len,
-            state.output_hash.as_deref(),
+            &rows_file,
+            format.appended(),
+            &checkpoint,
             input_columns,
             output_fields,
         )?;
-        let submitted = RowSet::from_ranges(&state.submitted);
-        let counts = Counts {
-            total: state.total_rows,
-            submitted: submitted.len(),
-            completed: state.completed,
-            failed: state.failed,
-            rejected: state.rejected,
-        };
         Ok(Self {
-            output: rows_file.to_owned(),
-            format,
+            output: rows_file,
+            format: format.appended(),
             writer,
             written: RowSet::from_ranges(&state.written),
-            submitted,
+            submitted: RowSet::from_ranges(&state.submitted),
             rejected_rows: RowSet::from_ranges(&state.rejected_rows),
             failed_rows: RowSet::from_ranges(&state.failed_rows),
             lines: LineMap::default(),
             unit: "line",
             state_file,
+            counts: state.counts,
             state,
-            counts,
         })
     }
 
@@ -104,7 +105,6 @@ impl Sink {
         for row in rows {
             self.submitted.insert(row);
         }
-        self.counts.submitted = self.submitted.len();
     }
 
     /// Writes a finished run's row.
@@ -184,9 +184,7 @@ impl Sink {
         self.state.output_hash = self.writer.hash();
         self.state.written = self.written.ranges();
         self.state.submitted = self.submitted.ranges();
-        self.state.completed = self.counts.completed;
-        self.state.failed = self.counts.failed;
-        self.state.rejected = self.counts.rejected;
+        self.state.counts = self.counts;
         self.state.rejected_rows = self.rejected_rows.ranges();
         self.state.failed_rows = self.failed_rows.ranges();
         self.state.complete = complete;
@@ -196,16 +194,17 @@ impl Sink {
         self.state.save(&self.state_file)
     }
 
-    /// The last checkpoint of a finished job: when rows were sent again, the output is
-    /// rewritten so that each row has only its last line.
-    pub(crate) fn finish(&mut self) -> Result<(), Error> {
+    /// The last checkpoint of a finished job, and the rows file put in its final shape:
+    /// each row's last line (rows sent again have several), in `order`.
+    pub(crate) fn finish(&mut self, order: Order) -> Result<(), Error> {
         // A whole-file output made from an earlier round no longer holds every row's last
         // line: it is written again once the journal is complete.
         self.state.finished_output = None;
-        if self.state.superseded.is_empty() {
+        if order == Order::Completion && self.state.superseded.is_empty() {
             return self.checkpoint(true);
         }
         self.checkpoint(false)?;
-        super::compact::rewrite(&self.output, self.format, &mut self.state, &self.state_file)
+        let (file, format) = (&self.output, self.format);
+        super::rewrite::finish(file, format, &mut self.state, &self.state_file, order)
     }
 }

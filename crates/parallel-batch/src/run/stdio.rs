@@ -4,13 +4,13 @@
 //! standard output once complete. Such a job cannot be resumed: the temporary files go
 //! with the process, and the tool says so.
 
-use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::RunArgs;
+use super::job::Job;
+use crate::error::Error;
+use crate::output::OutputFormat;
 use crate::progress::notice;
-use crate::{Error, OutputFormat};
 
 /// The temporary files of a job on standard input or output.
 pub(crate) struct Stdio {
@@ -24,20 +24,15 @@ pub(crate) fn is_dash(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// The arguments with files in place of `-`, and the temporary files, if any.
-pub(crate) fn redirect(args: &RunArgs) -> Result<(Cow<'_, RunArgs>, Option<Stdio>), Error> {
-    if !is_dash(&args.input) && !is_dash(&args.output) {
-        return Ok((Cow::Borrowed(args), None));
+/// Puts files in place of `-` in the job (standard input saved to a temporary file, the
+/// output written to one); the temporary files, if any.
+pub(crate) fn redirect(job: &mut Job) -> Result<Option<Stdio>, Error> {
+    if !is_dash(&job.input) && !is_dash(&job.output) {
+        return Ok(None);
     }
     let dir =
         tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory", e))?;
-    let mut args = args.clone();
-    if is_dash(&args.input) {
-        let Some(format) = args.format else {
-            return Err(Error::usage(
-                "reading standard input (`-`) needs --format csv, jsonl or parquet",
-            ));
-        };
+    if is_dash(&job.input) {
         let path = dir.path().join("stdin");
         let mut file =
             std::fs::File::create(&path).map_err(|e| Error::io("cannot save standard input", e))?;
@@ -48,28 +43,22 @@ pub(crate) fn redirect(args: &RunArgs) -> Result<(Cow<'_, RunArgs>, Option<Stdio
             "Reading standard input: a job on standard input cannot be resumed if it is \
              interrupted; give the input as a file to be able to resume.",
         );
-        args.input = path;
-        args.format = Some(format);
+        job.input = path;
     }
     let mut to_stdout = None;
-    if is_dash(&args.output) {
-        let format = args.output_format.unwrap_or(OutputFormat::Jsonl);
-        let name = match format {
+    if is_dash(&job.output) {
+        let name = match job.output_format {
             OutputFormat::Csv => "out.csv",
             OutputFormat::Jsonl => "out.jsonl",
             OutputFormat::Parquet => "out.parquet",
         };
-        args.output = dir.path().join(name);
-        args.output_format = Some(format);
-        to_stdout = Some(args.output.clone());
+        job.output = dir.path().join(name);
+        to_stdout = Some(job.output.clone());
     }
-    Ok((
-        Cow::Owned(args),
-        Some(Stdio {
-            _dir: dir,
-            to_stdout,
-        }),
-    ))
+    Ok(Some(Stdio {
+        _dir: dir,
+        to_stdout,
+    }))
 }
 
 impl Stdio {

@@ -135,7 +135,7 @@ fn an_input_that_shrinks_while_the_batch_runs_is_an_error_not_a_short_success() 
         let input = input.clone();
         // Written once the first pass is over: the tool saves the job's state after it has
         // read the input to its end and closed it, and before it opens it again.
-        let state = dir.path().join("out.csv.state.json");
+        let state = crate::support::state_path(&output);
         std::thread::spawn(move || {
             let rows = |n: usize| {
                 let mut text = String::from("name,website\n");

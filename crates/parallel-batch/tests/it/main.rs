@@ -1,9 +1,13 @@
 //! End-to-end tests: the real `parallel-batch` binary against an emulator over loopback TCP.
 
+mod companion;
 mod errors;
 mod fixes;
+#[cfg(unix)]
+mod links;
 mod messages;
 mod mistakes;
+mod order;
 mod outage;
 #[cfg(feature = "parquet")]
 mod parquet;

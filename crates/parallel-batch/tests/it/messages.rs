@@ -7,18 +7,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::{
-    COLUMNS, Emu, batch, read_csv_output, read_jsonl_output, run_command, run_ok,
+    COLUMNS, Emu, SLOW, batch, read_csv_output, read_jsonl_output, run_command, run_ok,
     signal_after_lines, write_csv,
 };
-
-const SLOW: [&str; 6] = [
-    "--columns",
-    COLUMNS,
-    "--chunk-size",
-    "100",
-    "--max-in-flight",
-    "300",
-];
 
 fn all_json(stderr: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stderr)
@@ -251,7 +242,7 @@ fn base_url_credentials_and_remote_plain_http_are_refused_before_anything_is_sen
     );
     assert!(stderr.contains("PARALLEL_API_KEY"), "{stderr}");
     assert!(
-        !dir.path().join("out.csv.state.json").exists(),
+        !crate::support::companion(&dir.path().join("out.csv")).exists(),
         "no state was written"
     );
 

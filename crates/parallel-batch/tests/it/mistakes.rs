@@ -7,23 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, batch, files_in, lines_in, read_csv_output, results_command, run_command, run_ok,
-    signal_after_lines, state_of, write_csv,
+    COLUMNS, Emu, SLOW, batch, files_in, lines_in, read_csv_output, results_command, run_command,
+    run_ok, signal_after_lines, state_of, stderr_of, write_csv,
 };
-
-/// A slow enough batch to stop part-way: (emulator, input, output, the run's flags).
-const SLOW: [&str; 6] = [
-    "--columns",
-    COLUMNS,
-    "--chunk-size",
-    "100",
-    "--max-in-flight",
-    "300",
-];
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Runs `ROWS` rows until about 100 are written, then Ctrl-C: a checkpointed partial job.
 fn interrupted_job(emu: &Emu, dir: &Path, rows: u64) -> (std::path::PathBuf, std::path::PathBuf) {

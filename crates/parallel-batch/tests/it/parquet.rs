@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::resume::{kill_at_four_points, kill_when, spawn};
 use crate::support::{
     COLUMNS, Emu, input_name, read_csv_output, read_jsonl_output, results_command, run_command,
-    run_ok, state_of, write_csv,
+    run_ok, state_of, temporary_files, write_csv,
 };
 
 /// A Parquet file of `rows` rows with typed, nested and null values; see [`expected_input`].
@@ -168,9 +168,7 @@ fn field_types(batches: &[RecordBatch]) -> Vec<(String, DataType)> {
 }
 
 fn journal_of(output: &Path) -> PathBuf {
-    let mut name = output.file_name().unwrap().to_os_string();
-    name.push(".journal");
-    output.with_file_name(name)
+    crate::support::companion(output).join("journal")
 }
 
 #[test]
@@ -489,15 +487,16 @@ fn sigkill_at_several_points_then_resume_parquet() {
     let input = write_csv(dir.path(), ROWS);
     let output = dir.path().join("out.parquet");
     let journal = journal_of(&output);
-    let state = dir.path().join("out.parquet.state.json");
-    let tmp = dir.path().join("out.parquet.tmp");
+    let state = crate::support::state_path(&output);
 
     kill_at_four_points(&emu, &input, &output, &state, &journal, ROWS, || {
         assert!(!output.exists(), "no Parquet file before the job completes");
     });
     // While the Parquet file is being written, if the kill gets there in time.
     let mut child = spawn(&emu, &input, &output);
-    kill_when(&mut child, || tmp.exists() || output.exists());
+    kill_when(&mut child, || {
+        !temporary_files(dir.path()).is_empty() || output.exists()
+    });
     let mut child = spawn(&emu, &input, &output);
     assert!(
         child.wait().unwrap().success(),
@@ -518,7 +517,7 @@ fn sigkill_at_several_points_then_resume_parquet() {
             .all(|(i, n)| n == &json!(input_name(i as u64)))
     );
     assert_eq!(emu.runs_created(), ROWS, "no row submitted twice");
-    assert!(!tmp.exists());
+    assert_eq!(temporary_files(dir.path()), Vec::<PathBuf>::new());
     assert_eq!(
         state_of(&output)["finished_output"]["len"],
         std::fs::metadata(&output).unwrap().len()
@@ -527,7 +526,7 @@ fn sigkill_at_several_points_then_resume_parquet() {
 
 /// Sets the state's record of the finished output to `value`.
 fn set_finished(output: &Path, value: &Value) {
-    let path = output.with_file_name("out.parquet.state.json");
+    let path = crate::support::state_path(output);
     let mut state = state_of(output);
     state["finished_output"] = value.clone();
     std::fs::write(path, state.to_string()).unwrap();
@@ -539,7 +538,8 @@ fn a_crash_in_the_finishing_step_is_repaired_and_a_finished_job_is_left_alone() 
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), 100);
     let output = dir.path().join("out.parquet");
-    let tmp = dir.path().join("out.parquet.tmp");
+    // A temporary file as a run killed while writing the output leaves it.
+    let tmp = dir.path().join(".out.parquet.x7Yz0q.tmp");
     let run = || {
         run_command(&emu, &["--quiet"], &input, &output)
             .args(["--columns", COLUMNS])
@@ -654,6 +654,37 @@ fn a_file_that_is_not_parquet_is_refused_with_its_path() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("companies.csv"), "{stderr}");
     assert_eq!(emu.runs_created(), 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_at_the_names_of_a_parquet_jobs_files_are_not_written_through() {
+    use std::os::unix::fs::symlink;
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("precious.txt");
+    std::fs::write(&target, "precious").unwrap();
+    let input = write_csv(dir.path(), 20);
+    let output = dir.path().join("out.parquet");
+    // The names an earlier release wrote: its journal and its temporary Parquet file.
+    for name in ["out.parquet.journal", "out.parquet.tmp"] {
+        symlink(&target, dir.path().join(name)).unwrap();
+    }
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
+    assert_eq!(column(&read_parquet(&output), "row").len(), 20);
+    // The journal of this release's layout, a link: refused.
+    let other = dir.path().join("other.parquet");
+    let journal = journal_of(&other);
+    std::fs::create_dir(journal.parent().unwrap()).unwrap();
+    symlink(&target, &journal).unwrap();
+    let out = run_command(&emu, &["--quiet"], &input, &other)
+        .args(["--columns", COLUMNS])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is a symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
 }
 
 #[test]

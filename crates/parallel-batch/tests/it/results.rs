@@ -105,9 +105,13 @@ fn every_run_of_a_group_comes_back_in_order_as_the_run_wrote_it() {
 
 /// A `task_run.state` event of a completed run at `position`.
 fn event(position: u64) -> String {
+    event_numbered(position, position + 1)
+}
+
+/// A `task_run.state` event of a completed run at `position`, the stream's `n`th.
+fn event_numbered(position: u64, n: u64) -> String {
     format!(
-        r#"{{"type":"task_run.state","event_id":"{n}","input":{{"input":{{"n":{position}}},"processor":"base"}},"run":{{"run_id":"trun_{position}","status":"completed","is_active":false,"processor":"base","metadata":{{"client_tag":"0123456789abcdef:{position}"}}}},"output":{{"type":"json","content":{{"v":{position}}},"basis":[]}}}}"#,
-        n = position + 1
+        r#"{{"type":"task_run.state","event_id":"{n}","input":{{"input":{{"n":{position}}},"processor":"base"}},"run":{{"run_id":"trun_{n}","status":"completed","is_active":false,"processor":"base","metadata":{{"client_tag":"0123456789abcdef:{position}"}}}},"output":{{"type":"json","content":{{"v":{position}}},"basis":[]}}}}"#
     )
 }
 
@@ -230,29 +234,9 @@ fn results_to_standard_output_writes_the_whole_group_there_and_no_file() {
 
 #[test]
 fn a_group_still_running_is_written_as_it_stands_and_said_to_be_unfinished() {
-    use parallel_client::{AddRuns, Client};
-    use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
-
     // Runs that take hours: the group is read while every run is queued or running.
     let emu = Emu::start(0.0, 10_000.0);
-    let group = emu.block_on(async {
-        let client = Client::builder()
-            .api_key("test")
-            .base_url(emu.url())
-            .build()
-            .unwrap();
-        let group = client
-            .create_group(CreateTaskGroupRequest::default())
-            .await
-            .unwrap();
-        let inputs = (0..40).map(|n| RunInput::new(serde_json::json!({ "n": n }), "base"));
-        client
-            .group(&group.taskgroup_id)
-            .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("a summary")))
-            .await
-            .unwrap();
-        group.taskgroup_id
-    });
+    let group = crate::support::group_with_runs(&emu, 40, "base");
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("now.jsonl");
     let out = results_command(&emu.url(), &group, &output)
@@ -369,4 +353,56 @@ fn csv_results_have_a_column_for_every_member_of_every_input_and_output() {
     let (header, rows) = read_csv_output(&csv);
     assert_eq!(header, ["row", "q", "output", "run_id", "status", "error"]);
     assert_eq!(rows[&2]["output"], "answer 2");
+}
+
+#[test]
+fn results_are_in_input_order_unless_completion_order_is_asked_for() {
+    // A group whose runs stream gives rows out of order (a retry's runs come last, say),
+    // row 5 twice (the failed run and its retry).
+    let positions = [3, 0, 4, 1, 5, 2, 5];
+    let mut body = String::new();
+    for (n, position) in (1..).zip(positions) {
+        let data = event_numbered(position, n);
+        writeln!(body, "event: task_run.state\ndata: {data}\n").unwrap();
+    }
+    let url = serve_stream(body);
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["runs.jsonl", "runs.csv"] {
+        let output = dir.path().join(name);
+        let out = results(&url, "tgrp_shuffled", &output);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<u64> = if output.extension().is_some_and(|e| e == "csv") {
+            let mut reader = csv::Reader::from_path(&output).unwrap();
+            reader
+                .records()
+                .map(|r| r.unwrap()[0].parse().unwrap())
+                .collect()
+        } else {
+            rows_of(&std::fs::read_to_string(&output).unwrap())
+        };
+        assert_eq!(rows, [0, 1, 2, 3, 4, 5, 5], "{name}");
+    }
+    let output = dir.path().join("as-streamed.jsonl");
+    let out = results_command(&url, "tgrp_shuffled", &output)
+        .args(["--order", "completion"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        rows_of(&std::fs::read_to_string(&output).unwrap()),
+        positions
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        ["as-streamed.jsonl", "runs.csv", "runs.jsonl"],
+        "no partial or temporary file is left"
+    );
 }

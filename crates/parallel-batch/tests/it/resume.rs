@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{
     COLUMNS, Emu, batch, lines_in, read_csv_output, read_jsonl_output, run_command, run_ok,
-    write_csv, write_jsonl,
+    temporary_files, write_csv, write_jsonl,
 };
 
 /// The resumable job the kill tests run: small chunks, so kills land mid-submission.
@@ -84,11 +84,7 @@ fn kill_and_resume(jsonl: bool) {
     } else {
         (write_csv(dir.path(), ROWS), dir.path().join("out.csv"))
     };
-    let state = dir.path().join(if jsonl {
-        "out.jsonl.state.json"
-    } else {
-        "out.csv.state.json"
-    });
+    let state = crate::support::state_path(&output);
 
     kill_at_four_points(&emu, &input, &output, &state, &output, ROWS, || {});
     // Finally let it finish.
@@ -107,6 +103,10 @@ fn kill_and_resume(jsonl: bool) {
         "every row exactly once"
     );
     assert_eq!(emu.runs_created(), ROWS, "no row submitted twice");
+    assert_eq!(
+        temporary_files(dir.path()),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 #[test]

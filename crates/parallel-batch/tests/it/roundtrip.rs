@@ -298,3 +298,35 @@ fn jsonl_rows_with_different_members_get_every_column_in_a_csv_output() {
     assert_eq!(rows[&250]["input"], "just a question");
     assert_eq!(rows[&250]["name"], "");
 }
+
+#[test]
+fn wait_follows_a_running_group_to_its_end_and_shows_its_progress() {
+    // `lite` runs take 10 to 60 s: at this scale, 0.5 to 3 s.
+    let emu = Emu::start(0.0, 0.05);
+    let group = crate::support::group_with_runs(&emu, 30, "lite");
+    let out = run_ok(batch().args([
+        "--base-url",
+        &emu.url(),
+        "--json",
+        "--progress-interval",
+        "0.2",
+        "wait",
+        &group,
+    ]));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["status"]["is_active"], false, "{status}");
+    assert_eq!(
+        status["status"]["task_run_status_counts"]["completed"], 30,
+        "{status}"
+    );
+    let progress: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|line: &serde_json::Value| line["event"] == "progress")
+        .collect();
+    let last = progress.last().expect("progress lines");
+    assert_eq!(
+        (last["total"].as_u64(), last["completed"].as_u64()),
+        (Some(30), Some(30))
+    );
+}

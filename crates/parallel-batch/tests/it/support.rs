@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use parallel_emulator::{Emulator, EmulatorHandle};
 
@@ -102,6 +102,21 @@ pub(crate) fn run_ok(cmd: &mut Command) -> Output {
 pub(crate) const COLUMNS: &str =
     "ceo_name: Full name of the current CEO, founded_year: Year founded";
 
+/// Small chunks and a small window: on a slow-enough emulator, a job that can be stopped
+/// part-way.
+pub(crate) const SLOW: [&str; 6] = [
+    "--columns",
+    COLUMNS,
+    "--chunk-size",
+    "100",
+    "--max-in-flight",
+    "300",
+];
+
+pub(crate) fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 pub(crate) fn write_csv(dir: &Path, rows: u64) -> PathBuf {
     let path = dir.join("companies.csv");
     let mut text = String::from("name,website\n");
@@ -177,10 +192,21 @@ pub(crate) fn read_jsonl_output(path: &Path) -> BTreeMap<u64, serde_json::Value>
     rows
 }
 
+/// The directory where the tool keeps the files of the job writing `output`.
+pub(crate) fn companion(output: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(output.file_name().unwrap());
+    name.push(".parallel-batch");
+    output.with_file_name(name)
+}
+
+/// The state file of the job writing `output`.
+pub(crate) fn state_path(output: &Path) -> PathBuf {
+    companion(output).join("state.json")
+}
+
 pub(crate) fn state_of(output: &Path) -> serde_json::Value {
-    let mut name = output.file_name().unwrap().to_os_string();
-    name.push(".state.json");
-    let text = std::fs::read_to_string(output.with_file_name(name)).unwrap();
+    let text = std::fs::read_to_string(state_path(output)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -202,18 +228,52 @@ pub(crate) fn signal_after_lines(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    wait_until(&mut child, "output", || lines_in(output) >= lines);
+    send_signal(&child, signal);
+    child.wait_with_output().unwrap()
+}
+
+/// Waits (at most a minute) until `ready()`, while `child` runs: it must not end first.
+pub(crate) fn wait_until(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while lines_in(output) < lines {
+    while !ready() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(std::time::Instant::now() < deadline, "no output after 60 s");
+        assert!(std::time::Instant::now() < deadline, "no {what} after 60 s");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child`.
+pub(crate) fn send_signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    child.wait_with_output().unwrap()
+}
+
+/// A group on `emu` with `runs` runs on `processor` (`{"n": i}` inputs, text outputs).
+pub(crate) fn group_with_runs(emu: &Emu, runs: u64, processor: &str) -> String {
+    use parallel_client::{AddRuns, Client};
+    use parallel_types::{CreateTaskGroupRequest, RunInput, TaskSpec};
+    emu.block_on(async {
+        let client = Client::builder()
+            .api_key("test")
+            .base_url(emu.url())
+            .build()
+            .unwrap();
+        let group = client
+            .create_group(CreateTaskGroupRequest::default())
+            .await
+            .unwrap();
+        let inputs = (0..runs).map(|n| RunInput::new(serde_json::json!({ "n": n }), processor));
+        client
+            .group(&group.taskgroup_id)
+            .add_runs(AddRuns::new(inputs).default_task_spec(TaskSpec::text("a summary")))
+            .await
+            .unwrap();
+        group.taskgroup_id
+    })
 }
 
 /// The names of the files in `dir`, sorted.
@@ -224,4 +284,18 @@ pub(crate) fn files_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The temporary files (`*.tmp`) in `dir` and in the directories in it.
+pub(crate) fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(temporary_files(&path));
+        } else if path.extension().is_some_and(|e| e == "tmp") {
+            found.push(path);
+        }
+    }
+    found
 }

@@ -1,0 +1,133 @@
+//! The runs of a group as rows of the file: each read on demand from the stream's bytes
+//! ([`RunResultRef`]), the run, its input and its output content (not the research basis
+//! after them), the input and the content kept as the JSON they came as.
+
+use std::borrow::Cow;
+
+use parallel_client::GroupRun;
+use parallel_client::add_runs::ClientTag;
+use parallel_client::batch::run_error;
+use parallel_types::{RunResultRef, RunStatus};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::counts::Counts;
+use crate::error::Error;
+use crate::output::{Record, jsonl_line};
+
+/// A batch of runs read into JSON Lines records, up to the first failure.
+#[derive(Default)]
+pub(super) struct Decoded {
+    pub(super) lines: Vec<u8>,
+    pub(super) counts: Counts,
+    pub(super) error: Option<Failure>,
+}
+
+pub(super) enum Failure {
+    /// The stream failed.
+    Stream(parallel_client::Error),
+    /// A run could not be read.
+    Run(Error),
+}
+
+impl Decoded {
+    /// Reads `runs`, the first of which is the stream's run number `first`.
+    pub(super) fn of(runs: Vec<Result<GroupRun, parallel_client::Error>>, first: u64) -> Self {
+        let mut decoded = Self::default();
+        for (index, run) in (first..).zip(runs) {
+            let added = match run {
+                Ok(run) => decoded.add(&run, index).map_err(Failure::Run),
+                Err(e) => Err(Failure::Stream(e)),
+            };
+            if let Err(failure) = added {
+                decoded.error = Some(failure);
+                break;
+            }
+        }
+        decoded
+    }
+
+    fn add(&mut self, run: &GroupRun, index: u64) -> Result<(), Error> {
+        let line = RunLine::read(run, index)?;
+        self.counts.add_outcome(line.completed, line.finished, 1);
+        jsonl_line(&mut self.lines, &line.record())
+    }
+}
+
+/// One run as a row of the file, borrowed from the stream's bytes.
+struct RunLine<'a> {
+    row: u64,
+    input: &'a RawValue,
+    output: Option<&'a RawValue>,
+    run_id: Cow<'a, str>,
+    status: RunStatus,
+    completed: bool,
+    /// Whether the run will not move on by itself (by the rule of
+    /// [`TaskRunRef::is_finished`](parallel_types::TaskRunRef::is_finished)); a group read
+    /// before it is done has runs that are still queued or running.
+    finished: bool,
+    error: Option<String>,
+}
+
+impl<'a> RunLine<'a> {
+    /// Reads `run` as far as its result (the run, its own input and its output content; the
+    /// research basis after them is not read); a run without a client tag takes the row
+    /// `index` (its place in the stream).
+    fn read(run: &'a GroupRun, index: u64) -> Result<Self, Error> {
+        let event = RunResultRef::from_slice(run.json()).map_err(|e| {
+            Error::api(
+                format!(
+                    "cannot read run {} of the group (in stream order)",
+                    index + 1
+                ),
+                e.into(),
+            )
+        })?;
+        let row = event
+            .run
+            .metadata_as::<Tag<'_>>()
+            .ok()
+            .flatten()
+            .and_then(|tag| ClientTag::parse(tag.client_tag?.as_ref()).map(|t| t.position()))
+            .unwrap_or(index);
+        let completed = event.run.status == RunStatus::Completed;
+        let finished = event.run.is_finished();
+        // A run still queued or running has no error: it has not ended yet.
+        let error = if completed || !finished {
+            None
+        } else {
+            let run = event.run.clone().into_owned().map_err(|e| {
+                Error::api_message_only("cannot read a run of the group", e.to_string())
+            })?;
+            Some(run_error(&run).message)
+        };
+        Ok(Self {
+            row,
+            input: event.input.unwrap_or(RawValue::NULL),
+            output: event.content,
+            run_id: event.run.run_id,
+            status: event.run.status,
+            completed,
+            finished,
+            error,
+        })
+    }
+
+    fn record(&self) -> Record<'_> {
+        Record {
+            row: self.row,
+            input: self.input,
+            output: self.output,
+            run_id: &self.run_id,
+            status: self.status.as_str(),
+            error: self.error.as_deref(),
+        }
+    }
+}
+
+/// The client tag in a run's metadata, borrowed.
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(borrow, default)]
+    client_tag: Option<Cow<'a, str>>,
+}

@@ -1,0 +1,179 @@
+//! The job's state: the one an earlier run left beside the output (taken up again, after
+//! fixes, or for a retry of the failed rows), or a new one.
+
+use super::feed::Scanned;
+use super::fixes;
+use super::job::{Backend, EMBEDDED, Job};
+use super::row_hashes;
+use crate::counts::Counts;
+use crate::error::Error;
+use crate::state::{STATE_VERSION, State};
+
+/// The job's state, as found or made.
+pub(crate) enum Opened {
+    /// An earlier run finished the job.
+    Complete(State),
+    /// Work to do; `resumed` when an earlier run's state was taken up.
+    Ready {
+        state: State,
+        resumed: bool,
+        changes: Changes,
+    },
+}
+
+/// Rows sent again in this run.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Changes {
+    /// Rejected rows the user fixed in the input.
+    pub(crate) fixed: u64,
+    /// Failed rows (`--retry-failed`).
+    pub(crate) retried: u64,
+}
+
+/// Loads the state beside the output (resume) or creates it, refusing an output that
+/// belongs to another job.
+pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, Error> {
+    let files = job.files();
+    // A job that never got a row accepted (say the API refused the processor) holds nothing
+    // worth keeping: a rerun with corrected options starts over instead of refusing.
+    let loaded = State::load(&files.state())?.filter(|s| {
+        let fresh_start = s.submitted.is_empty() && s.written.is_empty();
+        !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != job.task_hash))
+    });
+    let Some(mut state) = loaded else {
+        return new_state(job, backend, scanned);
+    };
+    check_resumable(job, &state, scanned)?;
+    let fixed = if state.input == scanned.fingerprint {
+        if row_hashes::load(&files, &state.input.hash).is_none() {
+            row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
+        }
+        0
+    } else {
+        fixes::accept(job, &mut state, scanned)?
+    };
+    let retried = if job.retry_failed && state.complete {
+        fixes::start_retry(&mut state, new_token())
+    } else {
+        0
+    };
+    if state.complete {
+        return Ok(Opened::Complete(state));
+    }
+    if state.backend != backend.label && !(state.backend == EMBEDDED && backend.embedded) {
+        return Err(Error::state(format!(
+            "{} was started against {}, not {}; rerun with the same backend",
+            job.output.display(),
+            state.backend,
+            backend.label
+        )));
+    }
+    if state.backend == EMBEDDED || job.new_group {
+        // The embedded emulator died with the previous process (or the user says the group
+        // is gone): its runs are gone. Keep what was written and send the other rows to a
+        // new group.
+        state.group_id = None;
+        state.submitted.clear();
+        state.token = new_token();
+    }
+    // Saved before anything is submitted: a retry round's token above all.
+    state.save(&files.state())?;
+    Ok(Opened::Ready {
+        state,
+        resumed: true,
+        changes: Changes { fixed, retried },
+    })
+}
+
+/// A new job's state, saved with the input's row hashes before anything is sent.
+fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, Error> {
+    let files = job.files();
+    // An output with a state that held nothing worth keeping (see above) is this tool's.
+    let exists =
+        std::fs::metadata(&job.output).is_ok_and(|m| m.len() > 0) && !files.state().exists();
+    if exists && !job.force {
+        return Err(Error::usage(format!(
+            "{} already exists and is not the output of a job (there is no {}); pass \
+             --force to replace it, or choose another output file",
+            job.output.display(),
+            files.state().display()
+        )));
+    }
+    if crate::files::no_follow::is_link(&job.output) {
+        // Allowed with --force only (checked up front): the link goes, the output takes its
+        // place.
+        std::fs::remove_file(&job.output)
+            .map_err(|e| Error::io(format!("cannot replace {}", job.output.display()), e))?;
+    }
+    let state = State {
+        version: STATE_VERSION,
+        token: new_token(),
+        group_id: job.group.clone(),
+        backend: backend.label.clone(),
+        input: scanned.fingerprint.clone(),
+        input_path: canonical(&job.input),
+        task_hash: job.task_hash.clone(),
+        total_rows: scanned.total,
+        output_len: 0,
+        output_hash: None,
+        written: Vec::new(),
+        submitted: Vec::new(),
+        counts: Counts::default(),
+        complete: false,
+        rejected_rows: Vec::new(),
+        failed_rows: Vec::new(),
+        superseded: Vec::new(),
+        retrying: 0,
+        pending_rewrite: None,
+        finished_output: None,
+    };
+    state.save(&files.state())?;
+    row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
+    Ok(Opened::Ready {
+        state,
+        resumed: false,
+        changes: Changes::default(),
+    })
+}
+
+fn check_resumable(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Error> {
+    let input_path = canonical(&job.input);
+    if state.input != scanned.fingerprint
+        && let (Some(was), Some(now)) = (&state.input_path, &input_path)
+        && was != now
+    {
+        return Err(Error::state(format!(
+            "{} belongs to another input, {was}, not {}; write this input to another output \
+             file (or run the original input to resume that job)",
+            job.output.display(),
+            job.input.display()
+        )));
+    }
+    if state.task_hash != job.task_hash {
+        return Err(Error::state(format!(
+            "the task (spec, processor, columns or output format) differs from the one \
+             that started {}; rerun with the same options, or write to another output file",
+            job.output.display()
+        )));
+    }
+    if let (Some(wanted), Some(have)) = (&job.group, &state.group_id)
+        && wanted != have
+    {
+        return Err(Error::state(format!(
+            "{} belongs to group {have}, not {wanted}",
+            job.output.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The input's absolute path, as the state records it.
+fn canonical(path: &std::path::Path) -> Option<String> {
+    path.canonicalize()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+fn new_token() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
