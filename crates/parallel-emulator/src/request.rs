@@ -217,7 +217,8 @@ pub(crate) fn run_input_varied(
             ("secret", Kind::String),
         ],
     )?;
-    let webhook = crate::webhook::target(obj.get("webhook"), &at(loc, "webhook"))?;
+    let webhook = crate::webhook::target(obj.get("webhook"))
+        .map_err(|problem| ApiError::validation(&at(&at(loc, "webhook"), "url"), problem))?;
     let mcp_servers = check_mcp_servers(obj.get("mcp_servers"), &at(loc, "mcp_servers"))?;
     for field in ["previous_interaction_id", "memory_scope_key"] {
         if !matches!(obj.get(field), None | Some(Value::Null | Value::String(_))) {
