@@ -41,10 +41,10 @@ fn sigkill_at_several_points_of_a_queueing_group_then_resume() {
     assert!(temporary_files(dir.path()).is_empty());
     // Five sessions of 1,500 rows read their results in bulk: a run read on its own is a
     // straggler, not the rule.
-    let stats = emu.handle.stats();
+    let served = emu.handle.stats();
     assert!(
-        stats.requests(Endpoint::RunResult) < 100,
+        served.requests(Endpoint::RunResult) < 100,
         "{} runs read one by one",
-        stats.requests(Endpoint::RunResult)
+        served.requests(Endpoint::RunResult)
     );
 }
