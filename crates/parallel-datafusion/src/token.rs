@@ -99,7 +99,7 @@ mod tests {
             call_token(lite, &columns, &inputs(&["Acme"]), None),
             call_token("base", &columns, &inputs(&["Acme", "Globex"]), None),
             call_token(
-                &lite,
+                lite,
                 &Columns::parse("ceo: CEO", false).unwrap(),
                 &inputs(&["Acme", "Globex"]),
                 None,
