@@ -201,20 +201,31 @@ impl<'a> GroupHandle<'a> {
     /// together; a progress display that wants one line per change in what it shows keeps
     /// the last counts it printed and skips events that bring the same ones.
     pub fn events(self, options: GroupEventsOptions) -> GroupEvents {
+        group_events_stream(self.events_session(options))
+    }
+
+    /// The events stream as raw events (type, id and JSON), for the batch engine.
+    pub(crate) fn event_frames(
+        self,
+        options: GroupEventsOptions,
+    ) -> futures::stream::BoxStream<'static, Result<crate::streams::peek::Peeked, Error>> {
+        crate::streams::events::group_event_frames(self.events_session(options))
+    }
+
+    fn events_session(&self, options: GroupEventsOptions) -> Session {
         let (inner, group_id) = (&self.client.inner, self.group_id);
         let mut path = inner.group_path(Some(group_id)).segment("events");
         if let Some(timeout) = options.api_timeout {
             path = path.query("timeout", &format!("{}", timeout.as_secs_f64()));
         }
-        let session = Session::new(
+        Session::new(
             Arc::clone(inner),
             format!("the events stream of task group {group_id}"),
             path.build(),
             true,
         )
         .resume_after(options.last_event_id)
-        .request_options(options.request);
-        group_events_stream(session)
+        .request_options(options.request)
     }
 
     /// Waits until no run of the group is active and returns the final status.

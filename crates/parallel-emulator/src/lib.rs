@@ -8,9 +8,13 @@
 //! lines) follow the API reference.
 //!
 //! Processors are simulated: each run is queued, runs and then completes or fails after a
-//! latency drawn from its processor's range and multiplied by a time scale. Outputs conform to
-//! the run's output schema, are derived from its input, and carry a research basis; the same
-//! seed and input always give the same output. [`Faults`] switch on rate limiting, server
+//! latency drawn from its processor's range and multiplied by a time scale, at most a
+//! [capacity](EmulatorBuilder::capacity) of runs running at once, so a large group queues and
+//! finishes over time and out of order; on demand runs end `cancelled` or stop at
+//! `action_required`. Outputs conform to the run's output schema, are derived from its input,
+//! and carry a research basis (an entry per field, and per element of a list field), and
+//! `mcp_tool_calls` when the run was given MCP servers; the same seed and input always give
+//! the same output. [`Stats`] count requests and response bytes per endpoint. [`Faults`] switch on rate limiting, server
 //! errors, cut, dripping or closed event streams, `error` events, lost responses and requests
 //! never answered, all reproducible from the seed; outage windows ([`OutageMode`]) refuse or
 //! hang every connection for a while; a lenient mode answers with the wire shapes the

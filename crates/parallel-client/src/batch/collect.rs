@@ -116,6 +116,11 @@ pub(crate) fn position(run: &TaskRun, token: &str) -> Option<u64> {
     ClientTag::of(run.metadata.as_ref())?.position_under(token)
 }
 
+/// `json` decoded as `T`; `what` names it in the error.
+pub(crate) fn decode_as<'a, T: Deserialize<'a>>(json: &'a [u8], what: &str) -> Result<T, Error> {
+    parallel_types::from_json_slice(json).map_err(|e| Error::decode(what, e))
+}
+
 fn decode(json: &[u8]) -> Result<RunEvent<'_>, Error> {
     parallel_types::from_json_slice(json).map_err(|e| Error::decode("a run of the group", e))
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures::future::{BoxFuture, OptionFuture};
 use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
-use parallel_types::{ErrorObject, GroupEvent, RunStatus, TaskRun};
+use std::borrow::Cow;
+
+use parallel_types::{ErrorObject, RunStatus, TaskRun, TaskRunEvent};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -23,10 +25,11 @@ use super::options::Skip;
 use super::outage::{Patience, Tolerance, patiently};
 use super::resume::Earlier;
 use super::submit::{Submitted, Submitter};
-use crate::add_runs::{CLIENT_TAG_KEY, tag_clash};
+use crate::add_runs::{CLIENT_TAG_KEY, tag_clash, tag_position};
 use crate::client::Client;
 use crate::error::Error;
 use crate::streams::GroupEventsOptions;
+use crate::streams::peek::Peeked;
 
 /// How long a partly filled chunk waits for more inputs before it is sent anyway.
 const CHUNK_LINGER: Duration = Duration::from_millis(200);
@@ -45,6 +48,30 @@ struct Awaited {
     /// Reported completed before its place was known (events can beat the add-runs answer).
     reported_early: bool,
     submitted_at: Option<Instant>,
+}
+
+/// What the engine reads of a `task_run.state` event at first: the run's head.
+#[derive(serde::Deserialize)]
+struct StateHead<'a> {
+    #[serde(borrow)]
+    run: RunHead<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct RunHead<'a> {
+    #[serde(borrow)]
+    run_id: Cow<'a, str>,
+    status: RunStatus,
+    is_active: bool,
+    #[serde(default, borrow)]
+    metadata: Option<&'a RawValue>,
+}
+
+/// The client tag of a run's metadata, the other keys skipped.
+#[derive(serde::Deserialize)]
+struct TagOnly<'a> {
+    #[serde(default, borrow, rename = "client_tag")]
+    client_tag: Option<Cow<'a, str>>,
 }
 
 /// A completed run whose result is fetched with `/result`.
@@ -97,7 +124,7 @@ struct InFlight {
     sweep_retry_at: Option<Instant>,
     sweep_patience: Patience,
     fetches: FuturesUnordered<BoxFuture<'static, Result<Fetched, Error>>>,
-    events: Option<crate::GroupEvents>,
+    events: Option<BoxStream<'static, Result<Peeked, Error>>>,
     events_reopen_at: Option<Instant>,
     events_patience: Patience,
     recovery: Option<BoxFuture<'static, Result<Found, Error>>>,
@@ -446,7 +473,7 @@ impl Driver {
     async fn on_events_item(
         &mut self,
         work: &mut InFlight,
-        item: Option<Result<GroupEvent, Error>>,
+        item: Option<Result<Peeked, Error>>,
     ) -> Result<(), Stop> {
         match item {
             Some(Ok(event)) => {
@@ -454,8 +481,8 @@ impl Driver {
                 if let Some(id) = event.event_id() {
                     self.last_event_id = Some(id.to_owned());
                 }
-                if let GroupEvent::TaskRunState(event) = event {
-                    self.on_run_state(event.run).await?;
+                if event.kind() == Some("task_run.state") {
+                    self.on_run_state(event.data()).await?;
                 }
                 self.emit_progress(false).await?;
             }
@@ -491,9 +518,46 @@ impl Driver {
         Ok(())
     }
 
-    /// A run's new state from the events stream: a completed run waits to be read, any other
-    /// finished run is delivered with its error.
-    async fn on_run_state(&mut self, run: TaskRun) -> Result<(), Closed> {
+    /// A run's new state from the events stream (a `task_run.state` event's JSON): a completed
+    /// run waits to be read, any other finished run is delivered with its error. Only the
+    /// head of the run is read for a completed one (the common case, once per row); the whole
+    /// run is decoded for the others, whose result carries it.
+    async fn on_run_state(&mut self, data: &[u8]) -> Result<(), Stop> {
+        let Ok(head) = parallel_types::from_json_slice::<StateHead<'_>>(data) else {
+            // A shape the head does not read: the whole event says it, or why it is broken.
+            let event: TaskRunEvent = collect::decode_as(data, "a run's new state")?;
+            return Ok(self.on_finished_run(event.run).await?);
+        };
+        let run = head.run;
+        if run.is_active || !run.status.is_finished() {
+            return Ok(());
+        }
+        let Some(position) = run
+            .metadata
+            .and_then(|m| serde_json::from_str::<TagOnly<'_>>(m.get()).ok())
+            .and_then(|m| tag_position(m.client_tag?.as_ref(), &self.submitter.token))
+        else {
+            return Ok(()); // another client's run
+        };
+        let completed_and_awaited =
+            run.status == RunStatus::Completed && self.awaited.contains_key(&position);
+        if !completed_and_awaited {
+            let event: TaskRunEvent = collect::decode_as(data, "a run's new state")?;
+            return Ok(self.on_finished_run(event.run).await?);
+        }
+        if let Some(awaited) = self.awaited.get_mut(&position) {
+            awaited.run_id = Some(run.run_id.as_ref().into());
+            match awaited.place {
+                Some(place) => self.ledger.reported(place, awaited.submitted_at),
+                None => awaited.reported_early = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// A finished run from the events stream, decoded: a completed run waits to be read,
+    /// any other is delivered with its error.
+    async fn on_finished_run(&mut self, run: TaskRun) -> Result<(), Closed> {
         if !run.is_finished() {
             return Ok(());
         }
@@ -676,7 +740,7 @@ impl Driver {
         self.emit(BatchItem::Rejected(rejection)).await
     }
 
-    fn open_events(&mut self) -> crate::GroupEvents {
+    fn open_events(&mut self) -> BoxStream<'static, Result<Peeked, Error>> {
         self.ledger.requested(1);
         let options = GroupEventsOptions {
             last_event_id: self.last_event_id.clone(),
@@ -684,7 +748,7 @@ impl Driver {
         };
         self.client()
             .group(&self.submitter.group_id)
-            .events(options)
+            .event_frames(options)
     }
 
     fn fetch(&self, fetch: Fetch) -> BoxFuture<'static, Result<Fetched, Error>> {

@@ -11,6 +11,8 @@ use crate::streams::peek::{Peeked, decode_event, skip_unknown, skip_untyped};
 use crate::streams::session::{Frame, Session};
 use crate::streams::{GroupEvents, RunEvents, drive};
 
+use futures::stream::BoxStream;
+
 /// Options of [`GroupHandle::events`](crate::GroupHandle::events): by default every event,
 /// from the first.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,7 +109,38 @@ pub(crate) fn group_events_stream(session: Session) -> GroupEvents {
     }
 }
 
+/// The group events stream as each event's JSON with its type and id, decoded no further
+/// (the batch engine reads only what it needs of each); it resumes and ends as
+/// [`GroupEvents`] does.
+pub(crate) fn group_event_frames(session: Session) -> BoxStream<'static, Result<Peeked, Error>> {
+    let state = GroupEventsState {
+        session,
+        inactive: false,
+    };
+    drive(state, |mut state| async move {
+        let next = next_group_frame(&mut state).await;
+        (next, state)
+    })
+}
+
 async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEvent>, Error> {
+    let Some(event) = next_group_frame(state).await? else {
+        return Ok(None);
+    };
+    decode_event(event.data(), state.session.what()).map(Some)
+}
+
+/// The next event of the group events stream, noting whether a status said inactive.
+async fn next_group_frame(state: &mut GroupEventsState) -> Result<Option<Peeked>, Error> {
+    /// What the stream itself reads of a status event.
+    #[derive(serde::Deserialize)]
+    struct Status {
+        status: Active,
+    }
+    #[derive(serde::Deserialize)]
+    struct Active {
+        is_active: bool,
+    }
     loop {
         // The server also closes a connection after its `timeout` or an hour; until a status
         // said inactive, the group is still active as far as this stream knows.
@@ -117,9 +150,9 @@ async fn next_group_event(state: &mut GroupEventsState) -> Result<Option<GroupEv
         let Some(event) = next_data(session, finished, "the group was active", known).await? else {
             return Ok(None);
         };
-        let event: GroupEvent = decode_event(event.data(), session.what())?;
-        if let GroupEvent::TaskGroupStatus(status) = &event {
+        if event.kind() == Some("task_group_status") {
             // Even a repeated status (the snapshot opening a resumed connection) is current.
+            let status: Status = decode_event(event.data(), session.what())?;
             state.inactive = !status.status.is_active;
         }
         let id = event.event_id();
