@@ -202,6 +202,17 @@ async fn run_command(
     let job = job(args)?;
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
+    if args.dry_run {
+        let label = if embedded {
+            EMBEDDED.to_owned()
+        } else {
+            api_url(cli)
+        };
+        crate::run::dry_run(job, &label, embedded)
+            .await?
+            .print(cli.json);
+        return Ok(());
+    }
     let emulator = if embedded {
         Some(start_embedded(cli, args).await?)
     } else {
@@ -214,10 +225,7 @@ async fn run_command(
             embedded: true,
         }
     } else {
-        let url = cli
-            .base_url
-            .clone()
-            .unwrap_or_else(|| "https://api.parallel.ai".to_owned());
+        let url = api_url(cli);
         Backend {
             client: client_for(&url, key.as_deref())?,
             label: url,
@@ -230,6 +238,13 @@ async fn run_command(
     }
     result?.print(cli.json);
     Ok(())
+}
+
+/// The API's base URL: `--base-url`, or the Parallel API's.
+fn api_url(cli: &Cli) -> String {
+    cli.base_url
+        .clone()
+        .unwrap_or_else(|| "https://api.parallel.ai".to_owned())
 }
 
 /// The job `run` asks for, resolved and checked once: what the rest of the tool reads.
@@ -286,6 +301,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         max_in_flight: args.max_in_flight.max(chunk_size),
         fetch_concurrency: args.fetch_concurrency,
         waiting_notice: seconds("--waiting-notice", args.waiting_notice)?,
+        pricing: crate::cost::Pricing::new(args.prices.as_deref(), args.max_cost)?,
     })
 }
 

@@ -156,6 +156,21 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) allow_processor: bool,
 
+    /// Check everything and say how many runs would be sent and what they would cost, then
+    /// stop: no group is created and no file written.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Refuse a job (or the rest of a resumed one) whose estimated cost is over this many
+    /// US dollars, before anything is sent.
+    #[arg(long, value_name = "USD")]
+    pub(crate) max_cost: Option<f64>,
+
+    /// Prices in USD per 1,000 runs for an account whose prices differ from the list
+    /// prices, as "processor=USD,...", e.g. "core=20,pro=80" (over `PARALLEL_PRICES`).
+    #[arg(long, value_name = "PRICES")]
+    pub(crate) prices: Option<String>,
+
     /// The API's limit on one row's input and the task spec together, in characters; a
     /// longer row stops the job before anything is sent.
     #[arg(long, default_value_t = crate::run::MAX_INPUT_CHARS, value_name = "CHARS")]

@@ -20,6 +20,7 @@
 mod app;
 mod base_url;
 mod cli;
+mod cost;
 mod counts;
 mod error;
 mod files;

@@ -60,6 +60,8 @@ pub(crate) struct Job {
     pub(crate) fetch_concurrency: usize,
     /// Silence from the server after which the tool says it is waiting (zero: never).
     pub(crate) waiting_notice: Duration,
+    /// The prices the job is estimated with, and `--max-cost`.
+    pub(crate) pricing: crate::cost::Pricing,
 }
 
 impl Job {
