@@ -156,6 +156,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             output_format,
             order,
             force,
+            basis,
         } => {
             let format = OutputFormat::resolve(output, *output_format);
             crate::files::check_output(output, *force)?;
@@ -166,6 +167,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
                 format,
                 order: *order,
                 force: *force,
+                basis: *basis,
             };
             export.run(&client, cli.json).await
         }
@@ -268,6 +270,10 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         .map(ColumnMap::parse)
         .transpose()?;
     let task = Task::build(&task_source(args))?;
+    let basis = args
+        .basis
+        .then(|| crate::basis::fields_of(&task))
+        .transpose()?;
     let spec: TaskSpec = serde_json::from_value(task.spec.clone())
         .map_err(|e| Error::usage(format!("the task spec is not valid: {e}")))?;
     crate::run::output_schema(&task.spec)?;
@@ -288,6 +294,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
             &processor,
             args.input_columns.as_deref(),
             output_format,
+            args.basis,
         ),
         spec_chars: task.spec.to_string().chars().count(),
         task,
@@ -302,6 +309,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         fetch_concurrency: args.fetch_concurrency,
         waiting_notice: seconds("--waiting-notice", args.waiting_notice)?,
         pricing: crate::cost::Pricing::new(args.prices.as_deref(), args.max_cost)?,
+        basis,
     })
 }
 

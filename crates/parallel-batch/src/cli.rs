@@ -85,6 +85,10 @@ pub(crate) enum Command {
         /// Replace an existing file (never the output of a `run` job).
         #[arg(long)]
         force: bool,
+        /// Add each output field's sources: columns `X_citations` (the URLs),
+        /// `X_confidence` and `X_reasoning` for every output field `X`.
+        #[arg(long)]
+        basis: bool,
     },
     /// Print a task group's events as they happen, one JSON object per line.
     Events {
@@ -136,7 +140,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE", group = "task")]
     pub(crate) output_schema: Option<PathBuf>,
 
-    /// Output fields as "name: description, ..." (string fields).
+    /// Output fields as "name: description, ...", strings unless a type follows the name:
+    /// "employees (integer): head count, tags (list): industries" (string, integer, number,
+    /// boolean, date, list).
     #[arg(long, value_name = "FIELDS", group = "task")]
     pub(crate) columns: Option<String>,
 
@@ -170,6 +176,11 @@ pub(crate) struct RunArgs {
     /// prices, as "processor=USD,...", e.g. "core=20,pro=80" (over `PARALLEL_PRICES`).
     #[arg(long, value_name = "PRICES")]
     pub(crate) prices: Option<String>,
+
+    /// Add each output field's sources: columns `X_citations` (the URLs), `X_confidence`
+    /// and `X_reasoning` for every output field `X`.
+    #[arg(long)]
+    pub(crate) basis: bool,
 
     /// The API's limit on one row's input and the task spec together, in characters; a
     /// longer row stops the job before anything is sent.

@@ -19,6 +19,7 @@
 
 mod app;
 mod base_url;
+mod basis;
 mod cli;
 mod cost;
 mod counts;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `parallel-batch` binary against an emulator over loopback TCP.
 
+mod basis;
 mod companion;
 mod cost;
 mod errors;
@@ -17,3 +18,4 @@ mod results;
 mod resume;
 mod roundtrip;
 mod support;
+mod typed;
