@@ -176,6 +176,8 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             last_event_id,
         } => crate::inspect::events(&remote_client(&cli)?, group, last_event_id.clone()).await,
         Command::Emulator(args) => serve_emulator(args).await,
+        Command::Completions { shell } => crate::generate::print_completions(*shell),
+        Command::ManPages { dir } => crate::generate::write_man_pages(dir),
     }
 }
 

@@ -26,6 +26,7 @@ mod counts;
 mod error;
 mod files;
 mod finish;
+mod generate;
 mod input;
 mod inspect;
 mod output;

@@ -6,6 +6,8 @@ mod cost;
 mod errors;
 mod fixes;
 #[cfg(unix)]
+mod generate;
+#[cfg(unix)]
 mod links;
 mod messages;
 mod mistakes;
