@@ -24,6 +24,17 @@ pub(crate) struct DryRun {
 /// Checks `job` as a run would before sending anything, on the backend `label`
 /// (`embedded`: the embedded emulator, not started), and says what the run would send.
 pub(crate) async fn dry_run(mut job: Job, label: &str, embedded: bool) -> Result<DryRun, Error> {
+    if crate::files::earlier::not_taken_over(&job.files()) {
+        // Its state is read where a run moves it, which a dry run does not do.
+        return Err(Error::state(format!(
+            "{} is the output of a job an earlier parallel-batch started, whose files are \
+             still beside it; a dry run does not move them. Run the command without \
+             --dry-run (with --max-cost to bound what it sends): it moves them into {} and \
+             says what the rest will cost before it sends anything",
+            job.output.display(),
+            job.files().dir().display()
+        )));
+    }
     let (input, output) = (job.input.clone(), job.output.clone());
     // Standard input is read into a temporary file, removed with `_stdio`.
     let _stdio = stdio::redirect(&mut job)?;
