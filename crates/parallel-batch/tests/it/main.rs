@@ -16,6 +16,7 @@ mod outage;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod quota;
+mod real_time;
 mod results;
 mod resume;
 mod roundtrip;

@@ -21,21 +21,22 @@ impl Emu {
     /// An emulator on `addr` (say the address of one that was stopped: a server restarted
     /// empty).
     pub(crate) fn start_at(fail_rate: f64, time_scale: f64, addr: std::net::SocketAddr) -> Self {
+        Self::start_with(
+            Emulator::builder()
+                .listen(addr)
+                .time_scale(time_scale)
+                .fail_rate(fail_rate),
+        )
+    }
+
+    /// An emulator with these settings (seed 11 unless they set another).
+    pub(crate) fn start_with(builder: parallel_emulator::EmulatorBuilder) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let handle = runtime
-            .block_on(
-                Emulator::builder()
-                    .listen(addr)
-                    .time_scale(time_scale)
-                    .fail_rate(fail_rate)
-                    .seed(11)
-                    .start(),
-            )
-            .unwrap();
+        let handle = runtime.block_on(builder.seed(11).start()).unwrap();
         Self { handle, runtime }
     }
 
