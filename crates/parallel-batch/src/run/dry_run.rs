@@ -70,18 +70,9 @@ impl DryRun {
                 job.output.display()
             )
         } else {
-            let mut again = Vec::new();
-            if plan.fixed > 0 {
-                again.push(format!("{} fixed rows sent again", plan.fixed));
-            }
-            if plan.retried > 0 {
-                again.push(format!("{} failed rows retried", plan.retried));
-            }
-            let again = if again.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", again.join(", "))
-            };
+            let again = super::report::sent_again(plan.fixed, plan.retried)
+                .map(|again| format!(" ({again})"))
+                .unwrap_or_default();
             format!(
                 "Dry run: {} of the {} rows of {} would be sent{again}.\n{}",
                 plan.runs,

@@ -1,6 +1,7 @@
 //! Issue 26: what a job will cost, said before it sends anything: `--dry-run`, the estimate
 //! every run prints, `--max-cost`, and prices from `--prices` or `PARALLEL_PRICES`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Output;
 
@@ -328,4 +329,68 @@ fn a_dry_run_checks_what_a_run_checks() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("line 3"), "{}", stderr_of(&out));
     assert_eq!(emu.handle.stats().total_requests(), 0);
+}
+
+#[test]
+fn a_dry_run_counts_fixed_rows_and_refuses_edits_a_run_would_refuse() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let output = dir.path().join("out.csv");
+    // Rows 5 and 9 are over the API's size limit (the tool's own check raised, so that the
+    // API refuses them), then fixed.
+    let write = |long: &[u64], edited: Option<u64>| {
+        let mut text = String::from("name,website\n");
+        for i in 0..20u64 {
+            let name = match i {
+                i if long.contains(&i) => "x".repeat(30_000),
+                i if edited == Some(i) => format!("Company {i} (edited)"),
+                i => format!("Company {i}"),
+            };
+            writeln!(text, "{name},https://c{i}.example").unwrap();
+        }
+        std::fs::write(&input, text).unwrap();
+    };
+    let args = ["--columns", COLUMNS, "--max-input-chars", "100000"];
+    write(&[5, 9], None);
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(args));
+    assert_eq!(emu.runs_created(), 18);
+
+    write(&[], None);
+    let out = run_ok(
+        run_command(&emu, &["--json"], &input, &output)
+            .args(args)
+            .arg("--dry-run"),
+    );
+    let plan = stdout_json(&out);
+    assert_eq!(
+        (&plan["runs"], &plan["fixed"]),
+        (&2.into(), &2.into()),
+        "{plan}"
+    );
+    let out = run_ok(
+        run_command(&emu, &[], &input, &output)
+            .args(args)
+            .arg("--dry-run"),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 of the 20 rows of") && text.contains("(2 fixed rows sent again)"),
+        "{text}"
+    );
+
+    // A row that has a run may not change: the dry run refuses as the run would.
+    write(&[], Some(3));
+    let out = run_command(&emu, &[], &input, &output)
+        .args(args)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("line 5 (row 3)"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(emu.runs_created(), 18, "nothing sent");
 }
