@@ -16,6 +16,8 @@
 //! - `fuzz [SECONDS]`: the SSE parser fuzz target under `cargo fuzz` (default 600 s; works on
 //!   stable through `RUSTC_BOOTSTRAP=1`).
 //! - `emulator [ARGS]`: serve the emulator (`parallel-emulator --listen 127.0.0.1:8080`).
+//! - `man`: parallel-batch's man pages, generated from its command line (`clap_mangen`), in
+//!   `target/man` (`man -l target/man/parallel-batch-run.1`).
 //!
 //! It depends on nothing but `std`, so it builds in seconds.
 
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         "datafusion" => datafusion(),
         "package" => package(),
         "sdk-compat" => sdk_compat(),
+        "man" => man(),
         "bench" => cargo(
             &[
                 &["bench", "-p", "parallel-benches", "--"],
@@ -57,7 +60,7 @@ fn main() -> ExitCode {
         }
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <ci | features | fresh-deps | msrv | datafusion | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS]>"
+                "usage: cargo xtask <ci | features | fresh-deps | msrv | datafusion | package | sdk-compat | bench [ARGS] | fuzz [SECONDS] | emulator [ARGS] | man>"
             );
             Ok(())
         }
@@ -664,6 +667,34 @@ fn fuzz(seconds: &str) -> Result<(), String> {
     ]))
 }
 
+/// parallel-batch's man pages, written by the tool itself (its hidden `man-pages` command
+/// renders them from its clap definition) into `target/man`.
+fn man() -> Result<(), String> {
+    let dir = man_dir(env::var_os("CARGO_TARGET_DIR").map(PathBuf::from));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    run(Command::new(cargo_bin())
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "parallel-batch",
+            "--",
+            "man-pages",
+        ])
+        .arg(&dir)
+        .current_dir(workspace_root()))?;
+    eprintln!("man pages in {}", dir.display());
+    Ok(())
+}
+
+/// Where `man` writes: `man` in the target directory (`CARGO_TARGET_DIR`, relative to the
+/// workspace when relative, as cargo reads it; else `target`).
+fn man_dir(target_dir: Option<PathBuf>) -> PathBuf {
+    let target = target_dir.unwrap_or_else(|| PathBuf::from("target"));
+    workspace_root().join(target).join("man")
+}
+
 fn cargo(args: &[&str]) -> Result<(), String> {
     run(Command::new(cargo_bin())
         .args(args)
@@ -700,6 +731,15 @@ fn workspace_root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn man_pages_go_to_the_target_directory() {
+        assert_eq!(man_dir(None), workspace_root().join("target/man"));
+        assert_eq!(
+            man_dir(Some(PathBuf::from("/elsewhere"))),
+            Path::new("/elsewhere/man")
+        );
+    }
 
     #[test]
     fn a_string_array_is_read_across_lines_and_comments() {

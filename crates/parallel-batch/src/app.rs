@@ -156,6 +156,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             output_format,
             order,
             force,
+            basis,
         } => {
             let format = OutputFormat::resolve(output, *output_format);
             crate::files::check_output(output, *force)?;
@@ -166,6 +167,7 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
                 format,
                 order: *order,
                 force: *force,
+                basis: *basis,
             };
             export.run(&client, cli.json).await
         }
@@ -174,6 +176,8 @@ async fn dispatch(cli: Cli, resume_command: &str) -> Result<(), Error> {
             last_event_id,
         } => crate::inspect::events(&remote_client(&cli)?, group, last_event_id.clone()).await,
         Command::Emulator(args) => serve_emulator(args).await,
+        Command::Completions { shell } => crate::generate::print_completions(*shell),
+        Command::ManPages { dir } => crate::generate::write_man_pages(dir),
     }
 }
 
@@ -202,6 +206,17 @@ async fn run_command(
     let job = job(args)?;
     let key = api_key();
     let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
+    if args.dry_run {
+        let label = if embedded {
+            EMBEDDED.to_owned()
+        } else {
+            api_url(cli)
+        };
+        crate::run::dry_run(job, &label, embedded)
+            .await?
+            .print(cli.json);
+        return Ok(());
+    }
     let emulator = if embedded {
         Some(start_embedded(cli, args).await?)
     } else {
@@ -214,10 +229,7 @@ async fn run_command(
             embedded: true,
         }
     } else {
-        let url = cli
-            .base_url
-            .clone()
-            .unwrap_or_else(|| "https://api.parallel.ai".to_owned());
+        let url = api_url(cli);
         Backend {
             client: client_for(&url, key.as_deref())?,
             label: url,
@@ -230,6 +242,13 @@ async fn run_command(
     }
     result?.print(cli.json);
     Ok(())
+}
+
+/// The API's base URL: `--base-url`, or the Parallel API's.
+fn api_url(cli: &Cli) -> String {
+    cli.base_url
+        .clone()
+        .unwrap_or_else(|| "https://api.parallel.ai".to_owned())
 }
 
 /// The job `run` asks for, resolved and checked once: what the rest of the tool reads.
@@ -253,6 +272,10 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         .map(ColumnMap::parse)
         .transpose()?;
     let task = Task::build(&task_source(args))?;
+    let basis = args
+        .basis
+        .then(|| crate::basis::fields_of(&task))
+        .transpose()?;
     let spec: TaskSpec = serde_json::from_value(task.spec.clone())
         .map_err(|e| Error::usage(format!("the task spec is not valid: {e}")))?;
     crate::run::output_schema(&task.spec)?;
@@ -273,6 +296,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
             &processor,
             args.input_columns.as_deref(),
             output_format,
+            args.basis,
         ),
         spec_chars: task.spec.to_string().chars().count(),
         task,
@@ -286,6 +310,8 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         max_in_flight: args.max_in_flight.max(chunk_size),
         fetch_concurrency: args.fetch_concurrency,
         waiting_notice: seconds("--waiting-notice", args.waiting_notice)?,
+        pricing: crate::cost::Pricing::new(args.prices.as_deref(), args.max_cost)?,
+        basis,
     })
 }
 

@@ -52,10 +52,35 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// Examples at the end of `run --help`.
+const RUN_EXAMPLES: &str = "Examples:
+  Typed output columns (string unless a type is given):
+    parallel-batch run companies.csv -o out.csv \\
+      --columns \"ceo: CEO name, employees (integer): head count, tags (list): industries\"
+  How many runs, and what they would cost, without sending anything:
+    parallel-batch run companies.csv -o out.csv --columns \"ceo: CEO name\" --processor core --dry-run
+  Refuse to start above USD 50, with the account's own price for core:
+    parallel-batch run companies.csv -o out.csv --columns \"ceo: CEO name\" --processor core \\
+      --max-cost 50 --prices core=20
+  Each field's sources (ceo_citations, ceo_confidence, ceo_reasoning):
+    parallel-batch run companies.csv -o out.csv --columns \"ceo: CEO name\" --basis";
+
+/// Examples at the end of `results --help`.
+const RESULTS_EXAMPLES: &str = "Examples:
+  parallel-batch results tgrp_123 -o runs.csv
+  parallel-batch results tgrp_123 -o runs.jsonl --basis   # with each field's sources";
+
+/// Examples at the end of `completions --help`.
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  parallel-batch completions bash > ~/.local/share/bash-completion/completions/parallel-batch
+  parallel-batch completions zsh > ~/.zfunc/_parallel-batch
+  parallel-batch completions fish > ~/.config/fish/completions/parallel-batch.fish";
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run one task per input row and write the results as they complete.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// Show a task group's status.
     Status {
@@ -68,6 +93,7 @@ pub(crate) enum Command {
         group: String,
     },
     /// Write every run of a task group, with its input and output, to a file.
+    #[command(after_help = RESULTS_EXAMPLES)]
     Results {
         /// The task group id (`tgrp_...`).
         group: String,
@@ -85,6 +111,10 @@ pub(crate) enum Command {
         /// Replace an existing file (never the output of a `run` job).
         #[arg(long)]
         force: bool,
+        /// Add each output field's sources: columns `X_citations` (the URLs),
+        /// `X_confidence` and `X_reasoning` for every output field `X`.
+        #[arg(long)]
+        basis: bool,
     },
     /// Print a task group's events as they happen, one JSON object per line.
     Events {
@@ -96,6 +126,20 @@ pub(crate) enum Command {
     },
     /// Serve the emulator on this machine until Ctrl-C.
     Emulator(EmulatorArgs),
+    /// Print a completion script for a shell.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (`parallel-batch.1`, one per command) into a directory; what
+    /// `cargo xtask man` runs.
+    #[command(hide = true)]
+    ManPages {
+        /// The directory to write them in (it must exist).
+        dir: PathBuf,
+    },
 }
 
 /// `run` options.
@@ -136,7 +180,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE", group = "task")]
     pub(crate) output_schema: Option<PathBuf>,
 
-    /// Output fields as "name: description, ..." (string fields).
+    /// Output fields as "name: description, ...", strings unless a type follows the name:
+    /// "employees (integer): head count, tags (list): industries" (string, integer, number,
+    /// boolean, date, list).
     #[arg(long, value_name = "FIELDS", group = "task")]
     pub(crate) columns: Option<String>,
 
@@ -155,6 +201,26 @@ pub(crate) struct RunArgs {
     /// Send a --processor name this tool does not know (a processor newer than the tool).
     #[arg(long)]
     pub(crate) allow_processor: bool,
+
+    /// Check everything and say how many runs would be sent and what they would cost, then
+    /// stop: no group is created and no file written.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Refuse a job (or the rest of a resumed one) whose estimated cost is over this many
+    /// US dollars, before anything is sent.
+    #[arg(long, value_name = "USD")]
+    pub(crate) max_cost: Option<f64>,
+
+    /// Prices in USD per 1,000 runs for an account whose prices differ from the list
+    /// prices, as "processor=USD,...", e.g. "core=20,pro=80" (over `PARALLEL_PRICES`).
+    #[arg(long, value_name = "PRICES")]
+    pub(crate) prices: Option<String>,
+
+    /// Add each output field's sources: columns `X_citations` (the URLs), `X_confidence`
+    /// and `X_reasoning` for every output field `X`.
+    #[arg(long)]
+    pub(crate) basis: bool,
 
     /// The API's limit on one row's input and the task spec together, in characters; a
     /// longer row stops the job before anything is sent.
@@ -236,6 +302,45 @@ pub(crate) struct EmulatorArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The command lines of an examples text, continuation lines joined, split into words
+    /// as a shell would (double quotes only, which is all the examples use).
+    fn example_commands(text: &str) -> Vec<Vec<String>> {
+        let joined = text.replace("\\\n", " ");
+        joined
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("parallel-batch "))
+            .map(|line| {
+                let line = line.split("  #").next().unwrap_or(line);
+                let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+                for c in line.chars() {
+                    match c {
+                        '"' => quoted = !quoted,
+                        ' ' if !quoted => {
+                            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+                        }
+                        '>' if !quoted => break,
+                        c => word.push(c),
+                    }
+                }
+                words.extend((!word.is_empty()).then_some(word));
+                words
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_help_examples_are_command_lines_the_tool_takes() {
+        let mut count = 0;
+        for text in [RUN_EXAMPLES, RESULTS_EXAMPLES, COMPLETIONS_EXAMPLES] {
+            for words in example_commands(text) {
+                Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{words:?}: {e}"));
+                count += 1;
+            }
+        }
+        assert_eq!(count, 9);
+    }
 
     #[test]
     fn the_emulator_time_scale_is_the_emulators_own_default() {

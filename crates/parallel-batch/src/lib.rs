@@ -19,11 +19,14 @@
 
 mod app;
 mod base_url;
+mod basis;
 mod cli;
+mod cost;
 mod counts;
 mod error;
 mod files;
 mod finish;
+mod generate;
 mod input;
 mod inspect;
 mod output;

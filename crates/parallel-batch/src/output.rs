@@ -1,9 +1,11 @@
 //! Output writers: one line per input row, JSONL or CSV, appended as results arrive.
 //!
 //! A JSONL line is `{"row", "input", "output", "run_id", "status", "error"}` with the input and
-//! output kept as the JSON they were. A CSV row has `row`, the input columns, the output fields
-//! flattened into their own columns (nested values as compact JSON), then `run_id`, `status`
-//! and `error`. A column name used twice gets an `input.` or `output.` prefix.
+//! output kept as the JSON they were (and with `--basis`, `sources` after `output`). A CSV row
+//! has `row`, the input columns, the output fields flattened into their own columns (nested
+//! values, lists among them, as compact JSON: `["a","b"]`), the source columns with
+//! `--basis`, then `run_id`, `status` and `error`. A column name used twice gets an `input.`,
+//! `output.` or `sources.` prefix.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -72,6 +74,29 @@ pub(crate) struct Record<'a> {
     pub(crate) status: &'a str,
     /// The error message for a run that did not complete.
     pub(crate) error: Option<&'a str>,
+    /// `--basis`: the output fields' sources, a JSON object of the source columns (`null`
+    /// for a row without an output); `None` without `--basis`.
+    pub(crate) sources: Option<&'a RawValue>,
+}
+
+/// The output side of a CSV file's columns.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Outputs<'a> {
+    /// The output fields, a column each; `None`: one `output` column.
+    pub(crate) fields: Option<&'a [String]>,
+    /// `--basis`: the source columns (`X_citations`, ...), after the output's.
+    pub(crate) sources: &'a [String],
+}
+
+#[cfg(test)]
+impl<'a> Outputs<'a> {
+    /// These output fields, without sources.
+    pub(crate) fn fields(fields: Option<&'a [String]>) -> Self {
+        Self {
+            fields,
+            sources: &[],
+        }
+    }
 }
 
 /// Which CSV columns exist and where their values come from.
@@ -81,18 +106,38 @@ pub(crate) struct CsvLayout {
     input: Vec<(String, String)>,
     /// (header name, output key); a single `("output", "")` entry means the whole output.
     output: Vec<(String, String)>,
+    /// (header name, key in the record's sources).
+    sources: Vec<(String, String)>,
 }
 
 const RESERVED: [&str; 4] = ["row", "run_id", "status", "error"];
 
 impl CsvLayout {
-    /// A layout for these input columns and output fields (`None`: one `output` column).
-    pub(crate) fn new(input: &[String], output: Option<&[String]>) -> Self {
+    /// A layout for these input columns and outputs.
+    pub(crate) fn new(input: &[String], outputs: Outputs<'_>) -> Self {
+        let output = outputs.fields;
         let output_keys: Vec<String> = output.map_or_else(Vec::new, <[String]>::to_vec);
+        let sources = outputs
+            .sources
+            .iter()
+            .map(|key| {
+                let clash = output_keys.contains(key)
+                    || (output.is_none() && key == "output")
+                    || RESERVED.contains(&key.as_str());
+                let name = if clash {
+                    format!("sources.{key}")
+                } else {
+                    key.clone()
+                };
+                (name, key.clone())
+            })
+            .collect();
         let input = input
             .iter()
             .map(|key| {
-                let clash = RESERVED.contains(&key.as_str()) || output_keys.contains(key);
+                let clash = RESERVED.contains(&key.as_str())
+                    || output_keys.contains(key)
+                    || outputs.sources.contains(key);
                 let name = if clash {
                     format!("input.{key}")
                 } else {
@@ -116,7 +161,11 @@ impl CsvLayout {
                 .collect(),
             None => vec![("output".to_owned(), String::new())],
         };
-        Self { input, output }
+        Self {
+            input,
+            output,
+            sources,
+        }
     }
 
     /// The header line's names.
@@ -124,6 +173,7 @@ impl CsvLayout {
         let mut names = vec!["row"];
         names.extend(self.input.iter().map(|(n, _)| n.as_str()));
         names.extend(self.output.iter().map(|(n, _)| n.as_str()));
+        names.extend(self.sources.iter().map(|(n, _)| n.as_str()));
         names.extend(["run_id", "status", "error"]);
         names
     }
@@ -177,6 +227,8 @@ pub(crate) struct OutputWriter {
     layout: Option<CsvLayout>,
     /// Output fields to use when the layout is decided by the first record.
     output_fields: Option<Vec<String>>,
+    /// Source columns, likewise.
+    sources: Vec<String>,
     len: u64,
     /// FNV-1a 64 of every byte in the file up to `len`, for a file that is resumed (opened
     /// with [`OutputWriter::open_at_checkpoint`]).
@@ -196,10 +248,10 @@ impl OutputWriter {
         format: OutputFormat,
         keep: u64,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
+        outputs: Outputs<'_>,
     ) -> Result<Self, Error> {
         let start = Start::Kept(keep);
-        Self::open_with(path, format, &start, input_columns, output_fields)
+        Self::open_with(path, format, &start, input_columns, outputs)
     }
 
     /// Like [`OutputWriter::open`] after the checkpoint's bytes, and first proves that they
@@ -210,10 +262,10 @@ impl OutputWriter {
         format: OutputFormat,
         checkpoint: &Checkpoint<'_>,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
+        outputs: Outputs<'_>,
     ) -> Result<Self, Error> {
         let start = Start::Checkpoint(checkpoint);
-        Self::open_with(path, format, &start, input_columns, output_fields)
+        Self::open_with(path, format, &start, input_columns, outputs)
     }
 
     fn open_with(
@@ -221,7 +273,7 @@ impl OutputWriter {
         format: OutputFormat,
         start: &Start<'_>,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
+        outputs: Outputs<'_>,
     ) -> Result<Self, Error> {
         let io = |e| Error::io(format!("cannot write output {}", path.display()), e);
         let keep = start.len();
@@ -260,7 +312,7 @@ impl OutputWriter {
         };
         let mut layout = None;
         if format == OutputFormat::Csv && keep > 0 {
-            layout = Some(read_layout(path, output_fields, start)?);
+            layout = Some(read_layout(path, outputs, start)?);
         }
         file.set_len(keep).map_err(io)?;
         file.seek(std::io::SeekFrom::Start(keep)).map_err(io)?;
@@ -272,7 +324,7 @@ impl OutputWriter {
             hash,
             layout,
             input_columns,
-            output_fields,
+            outputs,
         )
     }
 
@@ -284,18 +336,9 @@ impl OutputWriter {
         path: &Path,
         format: OutputFormat,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
+        outputs: Outputs<'_>,
     ) -> Result<Self, Error> {
-        Self::start(
-            file,
-            path,
-            format,
-            0,
-            None,
-            None,
-            input_columns,
-            output_fields,
-        )
+        Self::start(file, path, format, 0, None, None, input_columns, outputs)
     }
 
     /// The writer of `file`, whose first `keep` bytes (hashing to `hash`, if hashed) are
@@ -309,20 +352,21 @@ impl OutputWriter {
         hash: Option<Fnv64>,
         mut layout: Option<CsvLayout>,
         input_columns: Option<&[String]>,
-        output_fields: Option<&[String]>,
+        outputs: Outputs<'_>,
     ) -> Result<Self, Error> {
         if format == OutputFormat::Csv
             && layout.is_none()
             && let Some(columns) = input_columns
         {
-            layout = Some(CsvLayout::new(columns, output_fields));
+            layout = Some(CsvLayout::new(columns, outputs));
         }
         let mut writer = Self {
             path: path.to_owned(),
             file: BufWriter::with_capacity(256 * 1024, file),
             format,
             layout,
-            output_fields: output_fields.map(<[String]>::to_vec),
+            output_fields: outputs.fields.map(<[String]>::to_vec),
+            sources: outputs.sources.to_vec(),
             len: keep,
             hash,
             line: Vec::with_capacity(1024),
@@ -375,7 +419,11 @@ impl OutputWriter {
                     // Columns in the order the first row lists them.
                     let columns: Vec<String> = crate::spec::object_keys(record.input.get())
                         .unwrap_or_else(|| input.keys().cloned().collect());
-                    self.layout = Some(CsvLayout::new(&columns, self.output_fields.as_deref()));
+                    let outputs = Outputs {
+                        fields: self.output_fields.as_deref(),
+                        sources: &self.sources,
+                    };
+                    self.layout = Some(CsvLayout::new(&columns, outputs));
                     self.write_header()?;
                     self.line.clear();
                 }
@@ -398,6 +446,15 @@ impl OutputWriter {
                         _ => None,
                     };
                     fields.push(cell(value));
+                }
+                if !layout.sources.is_empty() {
+                    let sources: Option<BTreeMap<String, Value>> = record
+                        .sources
+                        .and_then(|s| serde_json::from_str(s.get()).ok());
+                    for (_, key) in &layout.sources {
+                        let value = sources.as_ref().and_then(|s| s.get(key));
+                        fields.push(crate::basis::csv_cell(key, value));
+                    }
                 }
                 fields.push(record.run_id.to_owned());
                 fields.push(record.status.to_owned());
@@ -540,6 +597,9 @@ pub(crate) struct JournalLine<'a> {
     pub(crate) status: String,
     #[serde(default)]
     pub(crate) error: Option<String>,
+    /// `--basis`: the sources object (`None` without, or for a row without an output).
+    #[serde(borrow, default)]
+    pub(crate) sources: Option<&'a RawValue>,
 }
 
 impl JournalLine<'_> {
@@ -552,6 +612,7 @@ impl JournalLine<'_> {
             run_id: &self.run_id,
             status: &self.status,
             error: self.error.as_deref(),
+            sources: self.sources,
         }
     }
 }
@@ -566,6 +627,10 @@ pub(crate) fn jsonl_line(line: &mut Vec<u8>, record: &Record<'_>) -> Result<(), 
     line.extend_from_slice(record.input.get().as_bytes());
     line.extend_from_slice(b",\"output\":");
     line.extend_from_slice(record.output.map_or("null", RawValue::get).as_bytes());
+    if let Some(sources) = record.sources {
+        line.extend_from_slice(b",\"sources\":");
+        line.extend_from_slice(sources.get().as_bytes());
+    }
     line.extend_from_slice(b",\"run_id\":");
     serde_json::to_writer(&mut *line, record.run_id).map_err(encode)?;
     line.extend_from_slice(b",\"status\":");
@@ -626,11 +691,7 @@ fn csv_line(out: &mut Vec<u8>, fields: &[String]) {
 }
 
 /// Rebuilds the CSV layout from the header of an existing output file.
-fn read_layout(
-    path: &Path,
-    output_fields: Option<&[String]>,
-    start: &Start<'_>,
-) -> Result<CsvLayout, Error> {
+fn read_layout(path: &Path, outputs: Outputs<'_>, start: &Start<'_>) -> Result<CsvLayout, Error> {
     let file =
         File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -642,10 +703,12 @@ fn read_layout(
         .iter()
         .map(str::to_owned)
         .collect();
-    let output_names: Vec<String> = CsvLayout::new(&[], output_fields)
+    let expected = CsvLayout::new(&[], outputs);
+    let output_names: Vec<&str> = expected
         .output
-        .into_iter()
-        .map(|(n, _)| n)
+        .iter()
+        .chain(&expected.sources)
+        .map(|(n, _)| n.as_str())
         .collect();
     let n_out = output_names.len();
     let ok = header.len() >= 4 + n_out
@@ -667,8 +730,11 @@ fn read_layout(
             (name.clone(), key)
         })
         .collect();
-    let output = CsvLayout::new(&[], output_fields).output;
-    Ok(CsvLayout { input, output })
+    Ok(CsvLayout {
+        input,
+        output: expected.output,
+        sources: expected.sources,
+    })
 }
 
 #[cfg(test)]
@@ -728,7 +794,8 @@ mod tests {
     fn jsonl_lines_keep_input_and_output_json() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.jsonl");
-        let mut w = OutputWriter::open(&path, OutputFormat::Jsonl, 0, None, None).unwrap();
+        let mut w =
+            OutputWriter::open(&path, OutputFormat::Jsonl, 0, None, Outputs::default()).unwrap();
         let input = raw(r#"{"name":"Acme"}"#);
         let output = raw(r#"{"ceo":"J"}"#);
         w.write(&Record {
@@ -738,6 +805,7 @@ mod tests {
             run_id: "trun_1",
             status: "completed",
             error: None,
+            sources: None,
         })
         .unwrap();
         w.write(&Record {
@@ -747,6 +815,7 @@ mod tests {
             run_id: "trun_2",
             status: "failed",
             error: Some("boom \"x\""),
+            sources: None,
         })
         .unwrap();
         let len = w.sync().unwrap();
@@ -771,8 +840,14 @@ mod tests {
         let path = dir.path().join("o.csv");
         let inputs = vec!["name".to_owned(), "status".to_owned()];
         let outputs = vec!["ceo".to_owned(), "tags".to_owned(), "error".to_owned()];
-        let mut w =
-            OutputWriter::open(&path, OutputFormat::Csv, 0, Some(&inputs), Some(&outputs)).unwrap();
+        let mut w = OutputWriter::open(
+            &path,
+            OutputFormat::Csv,
+            0,
+            Some(&inputs),
+            Outputs::fields(Some(&outputs)),
+        )
+        .unwrap();
         let input = raw(r#"{"name":"Acme, Inc.","status":"active"}"#);
         let output = raw(r#"{"ceo":"Jane \"J\" Doe","tags":["a","b"],"error":null}"#);
         w.write(&Record {
@@ -782,6 +857,7 @@ mod tests {
             run_id: "trun_1",
             status: "completed",
             error: None,
+            sources: None,
         })
         .unwrap();
         w.sync().unwrap();
@@ -820,7 +896,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.csv");
         let inputs = vec!["name".to_owned()];
-        let mut w = OutputWriter::open(&path, OutputFormat::Csv, 0, Some(&inputs), None).unwrap();
+        let mut w = OutputWriter::open(
+            &path,
+            OutputFormat::Csv,
+            0,
+            Some(&inputs),
+            Outputs::default(),
+        )
+        .unwrap();
         let input = raw(r#"{"name":"A"}"#);
         let output = raw(r#""some text""#);
         let rec = Record {
@@ -830,6 +913,7 @@ mod tests {
             run_id: "r",
             status: "completed",
             error: None,
+            sources: None,
         };
         w.write(&rec).unwrap();
         let keep = w.sync().unwrap();
@@ -841,7 +925,8 @@ mod tests {
         f.write_all(b"2,\"partial").unwrap();
         drop(f);
 
-        let mut w = OutputWriter::open(&path, OutputFormat::Csv, keep, None, None).unwrap();
+        let mut w =
+            OutputWriter::open(&path, OutputFormat::Csv, keep, None, Outputs::default()).unwrap();
         w.write(&Record { row: 5, ..rec }).unwrap();
         w.sync().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -851,14 +936,15 @@ mod tests {
              5,A,some text,r,completed,\n"
         );
 
-        let err = OutputWriter::open(&path, OutputFormat::Csv, 10_000, None, None).unwrap_err();
+        let err = OutputWriter::open(&path, OutputFormat::Csv, 10_000, None, Outputs::default())
+            .unwrap_err();
         assert!(err.is_state());
         let err = OutputWriter::open(
             &path,
             OutputFormat::Csv,
             keep,
             None,
-            Some(&["other".to_owned()]),
+            Outputs::fields(Some(&["other".to_owned()])),
         )
         .unwrap_err();
         assert!(err.is_state(), "{err}");
@@ -868,7 +954,8 @@ mod tests {
     fn csv_layout_from_first_record_when_columns_unknown() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.csv");
-        let mut w = OutputWriter::open(&path, OutputFormat::Csv, 0, None, None).unwrap();
+        let mut w =
+            OutputWriter::open(&path, OutputFormat::Csv, 0, None, Outputs::default()).unwrap();
         let input = raw(r#"{"b":1,"a":"x"}"#);
         w.write(&Record {
             row: 0,
@@ -877,6 +964,7 @@ mod tests {
             run_id: "r",
             status: "failed",
             error: Some("e"),
+            sources: None,
         })
         .unwrap();
         w.sync().unwrap();

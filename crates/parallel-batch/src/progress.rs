@@ -28,6 +28,21 @@ pub(crate) fn notice(event: &str, message: &str) {
     }
 }
 
+/// Like [`notice`], with more members in the JSON object (`--json`) than the message.
+pub(crate) fn notice_with(
+    event: &str,
+    message: &str,
+    mut members: serde_json::Map<String, serde_json::Value>,
+) {
+    if JSON_MESSAGES.load(Ordering::Relaxed) {
+        members.insert("event".into(), event.into());
+        members.insert("message".into(), message.into());
+        eprintln!("{}", serde_json::Value::Object(members));
+    } else {
+        eprintln!("{message}");
+    }
+}
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ProgressMode {

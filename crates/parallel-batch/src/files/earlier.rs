@@ -19,6 +19,12 @@ pub(crate) fn in_use(files: &Companion) -> bool {
         || OutputLock::is_held(&earlier.lock)
 }
 
+/// Whether the job writing the output was started by an earlier release whose files are
+/// still beside the output (a run moves them into the job's directory).
+pub(crate) fn not_taken_over(files: &Companion) -> bool {
+    Earlier::of(files.output()).state.symlink_metadata().is_ok() && !files.state().exists()
+}
+
 /// Takes up a job an earlier release started: moves its files into the directory and
 /// removes its lock and temporary files. The caller holds this job's lock. Returns the
 /// names of the files moved (none if there was no such job).

@@ -36,8 +36,7 @@ use super::read::{BATCH_ROWS, ParquetBatches};
 use crate::error::Error;
 use crate::files::{FileStamp, Fresh, Hashing};
 use crate::input::ColumnMap;
-use crate::output::CsvLayout;
-use crate::output::{JournalLine, KeyOrder};
+use crate::output::{CsvLayout, JournalLine, KeyOrder, Outputs};
 
 /// Rows in one row group, at most.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
@@ -89,6 +88,9 @@ pub(crate) struct WholeOutput<'a> {
     pub(crate) rows: Rows,
     pub(crate) input: InputColumns<'a>,
     pub(crate) outputs: OutputColumns,
+    /// `--basis`: the source columns in this order (those found in the journal follow).
+    /// Citations are lists of strings, the others strings.
+    pub(crate) sources: Option<&'a [String]>,
 }
 
 /// A row without a line in the journal.
@@ -102,6 +104,8 @@ struct Survey {
     /// The output's members, one column each; `None`: one `output` column.
     output_fields: Option<Vec<String>>,
     output_kinds: Vec<ColumnType>,
+    /// The source columns (`--basis`), from the journal's `sources` objects.
+    source_columns: Vec<String>,
 }
 
 /// The output columns as the survey finds them.
@@ -256,6 +260,10 @@ impl WholeOutput<'_> {
         }
         let infer_inputs = matches!(self.input, InputColumns::Journal { .. });
         let mut outputs = OutputSurvey::new(&self.outputs);
+        let mut sources = KeyOrder::default();
+        if let Some(order) = self.sources {
+            sources.add(order.iter().map(String::as_str));
+        }
         let mut buf = Vec::new();
         let mut offset = 0u64;
         loop {
@@ -297,6 +305,9 @@ impl WholeOutput<'_> {
             {
                 outputs.see(raw, output);
             }
+            if let Some(keys) = line.sources.and_then(|s| crate::spec::object_keys(s.get())) {
+                sources.add(keys.iter().map(String::as_str));
+            }
         }
         if let Some(row) = lines.iter().position(|offset| *offset == NO_LINE) {
             return Err(Error::state(format!(
@@ -319,6 +330,7 @@ impl WholeOutput<'_> {
             input_columns,
             output_fields,
             output_kinds,
+            source_columns: sources.into_names(),
         })
     }
 
@@ -357,6 +369,7 @@ struct WritePass<'a> {
     input_columns: Vec<String>,
     input_builders: Vec<ColumnBuilder>,
     output_builders: Vec<ColumnBuilder>,
+    source_builders: Vec<ColumnBuilder>,
     next_row: u64,
     buf: Vec<u8>,
 }
@@ -392,14 +405,23 @@ impl<'a> WritePass<'a> {
             None => vec!["output".to_owned()],
         };
         // The CSV output's column names: a name used twice gets `input.`/`output.`.
-        let layout = CsvLayout::new(&input_names, Some(&output_keys));
+        let outputs = Outputs {
+            fields: Some(&output_keys),
+            sources: &survey.source_columns,
+        };
+        let layout = CsvLayout::new(&input_names, outputs);
         let header = layout.header();
         let mut fields = vec![Field::new("row", DataType::UInt64, false)];
         for (field, name) in input_fields.iter().zip(&header[1..]) {
             fields.push(field.clone().with_name(*name).with_nullable(true));
         }
         let names_out = &header[1 + input_fields.len()..header.len() - 3];
-        for (kind, name) in survey.output_kinds.iter().zip(names_out) {
+        let kinds_out = survey
+            .output_kinds
+            .iter()
+            .copied()
+            .chain(survey.source_columns.iter().map(|c| source_kind(c)));
+        for (kind, name) in kinds_out.zip(names_out) {
             fields.push(Field::new(*name, kind.data_type(), true));
         }
         fields.push(Field::new("run_id", DataType::Utf8, false));
@@ -429,6 +451,11 @@ impl<'a> WritePass<'a> {
                 .output_kinds
                 .iter()
                 .map(|k| ColumnBuilder::new(*k))
+                .collect(),
+            source_builders: survey
+                .source_columns
+                .iter()
+                .map(|c| ColumnBuilder::new(source_kind(c)))
                 .collect(),
             next_row: 0,
             buf: Vec::new(),
@@ -493,6 +520,15 @@ impl<'a> WritePass<'a> {
                     .for_each(ColumnBuilder::append_null),
                 (None, value) => append(&mut self.output_builders[0], value.as_ref()),
             }
+            if !self.source_builders.is_empty() {
+                let sources: Option<HashMap<String, Value>> = line
+                    .sources
+                    .and_then(|s| serde_json::from_str(s.get()).ok());
+                let columns = survey.source_columns.iter();
+                for (name, builder) in columns.zip(&mut self.source_builders) {
+                    append(builder, sources.as_ref().and_then(|s| s.get(name)));
+                }
+            }
             run_ids.append_value(&line.run_id);
             statuses.append_value(&line.status);
             errors.append_option(line.error.as_deref());
@@ -502,6 +538,7 @@ impl<'a> WritePass<'a> {
         columns.extend(input_arrays);
         columns.extend(self.input_builders.iter_mut().map(ColumnBuilder::finish));
         columns.extend(self.output_builders.iter_mut().map(ColumnBuilder::finish));
+        columns.extend(self.source_builders.iter_mut().map(ColumnBuilder::finish));
         columns.push(Arc::new(run_ids.finish()));
         columns.push(Arc::new(statuses.finish()));
         columns.push(Arc::new(errors.finish()));
@@ -527,6 +564,15 @@ impl<'a> WritePass<'a> {
         let n = self.journal.read_until(b'\n', &mut self.buf).map_err(io)?;
         self.at = offset + n as u64;
         Ok(())
+    }
+}
+
+/// The type of a source column: the URLs a list of strings, the rest text.
+fn source_kind(column: &str) -> ColumnType {
+    if crate::basis::is_citations(column) {
+        ColumnType::List
+    } else {
+        ColumnType::String
     }
 }
 

@@ -8,7 +8,7 @@ use super::KeepPartial;
 use crate::error::Error;
 use crate::files::{Fresh, with_suffix};
 use crate::finish::{Order, RecordFormat, Records};
-use crate::output::{JournalLine, KeyOrder, OutputFormat, OutputWriter};
+use crate::output::{JournalLine, KeyOrder, OutputFormat, OutputWriter, Outputs};
 
 /// Where the runs are written until all of them are: `FILE.partial` beside `FILE`.
 fn partial_path(output: &Path) -> PathBuf {
@@ -26,7 +26,8 @@ pub(super) struct ResultsFile<'p> {
 impl<'p> ResultsFile<'p> {
     pub(super) fn create(output: &'p Path, format: OutputFormat) -> Result<Self, Error> {
         let partial = partial_path(output);
-        let writer = OutputWriter::open(&partial, OutputFormat::Jsonl, 0, None, None)?;
+        let writer =
+            OutputWriter::open(&partial, OutputFormat::Jsonl, 0, None, Outputs::default())?;
         Ok(Self {
             output,
             partial,
@@ -94,11 +95,12 @@ impl<'p> ResultsFile<'p> {
 
     /// Writes the CSV file, made beside it and renamed into place, from the JSON Lines
     /// records of `runs` (its first `len` bytes). The columns are every input's and every
-    /// output's members ([`KeyOrder`]); an output that is not an object makes one `output`
-    /// column.
+    /// output's members ([`KeyOrder`]), then with `--basis` every source column; an output
+    /// that is not an object makes one `output` column.
     fn write_csv(&self, runs: &Path, len: u64) -> Result<(), Error> {
         let (mut inputs, mut outputs, mut objects) =
             (KeyOrder::default(), KeyOrder::default(), true);
+        let mut sources = KeyOrder::default();
         each_line(runs, len, |line| {
             match crate::spec::object_keys(line.input.get()) {
                 Some(keys) => inputs.add(keys.iter().map(String::as_str)),
@@ -109,11 +111,18 @@ impl<'p> ResultsFile<'p> {
                 Some((o, None)) if o.get() != "null" => objects = false,
                 _ => {}
             }
+            if let Some(keys) = line.sources.and_then(|s| crate::spec::object_keys(s.get())) {
+                sources.add(keys.iter().map(String::as_str));
+            }
             Ok(())
         })?;
         let inputs = inputs.into_names();
         let outputs = outputs.into_names();
-        let fields = (objects && !outputs.is_empty()).then_some(outputs.as_slice());
+        let sources = sources.into_names();
+        let fields = Outputs {
+            fields: (objects && !outputs.is_empty()).then_some(outputs.as_slice()),
+            sources: &sources,
+        };
         let io = |e| Error::io(format!("cannot write {}", self.output.display()), e);
         // Removed when dropped on a failure below.
         let tmp = Fresh::beside(self.output).map_err(io)?;
@@ -138,6 +147,7 @@ impl<'p> ResultsFile<'p> {
             rows: Rows::AsWritten,
             input: InputColumns::Journal { order: None },
             outputs: OutputColumns::Found,
+            sources: None,
         }
         .write()?;
         Ok(())

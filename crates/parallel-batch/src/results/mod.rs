@@ -38,6 +38,8 @@ pub(crate) struct Export<'a> {
     pub(crate) order: Order,
     /// Replace an existing file (never a `run` job's output).
     pub(crate) force: bool,
+    /// Add each output field's sources (`--basis`).
+    pub(crate) basis: bool,
 }
 
 impl Export<'_> {
@@ -82,6 +84,7 @@ impl Export<'_> {
             format: self.format,
             order: self.order,
             keep,
+            basis: self.basis,
         }
     }
 }
@@ -160,6 +163,8 @@ struct Target {
     format: OutputFormat,
     order: Order,
     keep: KeepPartial,
+    /// Add each output's sources.
+    basis: bool,
 }
 
 /// Whether the runs read before a failure are kept (in `FILE.partial`, and the user told).
@@ -211,12 +216,13 @@ async fn write_here(client: Client, group: String, target: Target) -> Result<Cou
         .group(group)
         .runs(GroupRunsOptions::with_input_and_output());
     let mut next_index = 0u64;
+    let basis = target.basis;
     let mut batches = stream
         .ready_chunks(DECODE_BATCH)
         .map(move |runs| {
             let first = next_index;
             next_index += runs.len() as u64;
-            tokio::spawn(async move { Decoded::of(runs, first) })
+            tokio::spawn(async move { Decoded::of(runs, first, basis) })
         })
         .buffered(DECODE_AHEAD);
     let mut file = ResultsFile::create(&target.output, target.format)?;

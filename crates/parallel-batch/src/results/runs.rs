@@ -31,12 +31,17 @@ pub(super) enum Failure {
 }
 
 impl Decoded {
-    /// Reads `runs`, the first of which is the stream's run number `first`.
-    pub(super) fn of(runs: Vec<Result<GroupRun, parallel_client::Error>>, first: u64) -> Self {
+    /// Reads `runs`, the first of which is the stream's run number `first`; with `basis`,
+    /// each output's sources too.
+    pub(super) fn of(
+        runs: Vec<Result<GroupRun, parallel_client::Error>>,
+        first: u64,
+        basis: bool,
+    ) -> Self {
         let mut decoded = Self::default();
         for (index, run) in (first..).zip(runs) {
             let added = match run {
-                Ok(run) => decoded.add(&run, index).map_err(Failure::Run),
+                Ok(run) => decoded.add(&run, index, basis).map_err(Failure::Run),
                 Err(e) => Err(Failure::Stream(e)),
             };
             if let Err(failure) = added {
@@ -47,8 +52,11 @@ impl Decoded {
         decoded
     }
 
-    fn add(&mut self, run: &GroupRun, index: u64) -> Result<(), Error> {
-        let line = RunLine::read(run, index)?;
+    fn add(&mut self, run: &GroupRun, index: u64, basis: bool) -> Result<(), Error> {
+        let mut line = RunLine::read(run, index)?;
+        if basis {
+            line.sources = Some(line.sources_of(run)?);
+        }
         self.counts.add_outcome(line.completed, line.finished, 1);
         jsonl_line(&mut self.lines, &line.record())
     }
@@ -67,6 +75,8 @@ struct RunLine<'a> {
     /// before it is done has runs that are still queued or running.
     finished: bool,
     error: Option<String>,
+    /// `--basis`: the sources of the output's fields (`null` without an output).
+    sources: Option<Box<RawValue>>,
 }
 
 impl<'a> RunLine<'a> {
@@ -110,7 +120,31 @@ impl<'a> RunLine<'a> {
             completed,
             finished,
             error,
+            sources: None,
         })
+    }
+
+    /// The sources of the output's fields (its members, or `output` for a text output),
+    /// read from the basis of `run`, the event this line was read from; `null` without an
+    /// output.
+    fn sources_of(&self, run: &GroupRun) -> Result<Box<RawValue>, Error> {
+        #[derive(Deserialize)]
+        struct Event<'a> {
+            #[serde(borrow, default)]
+            output: Option<Output<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Output<'a> {
+            #[serde(borrow, default)]
+            basis: Option<&'a RawValue>,
+        }
+        let Some(content) = self.output else {
+            return Ok(RawValue::NULL.to_owned());
+        };
+        let event: Event<'_> = serde_json::from_slice(run.json())
+            .map_err(|e| Error::state(format!("cannot read the basis of row {}: {e}", self.row)))?;
+        let basis = event.output.and_then(|o| o.basis);
+        crate::basis::sources(basis, &crate::basis::fields_in(content), self.row)
     }
 
     fn record(&self) -> Record<'_> {
@@ -121,6 +155,7 @@ impl<'a> RunLine<'a> {
             run_id: &self.run_id,
             status: self.status.as_str(),
             error: self.error.as_deref(),
+            sources: self.sources.as_deref(),
         }
     }
 }

@@ -25,6 +25,33 @@ const NAMED_LINES: usize = 5;
 /// The input changed since the job's last run: accepts fixes of rejected rows (and returns
 /// how many), or refuses. Saves the state, then the new row hashes.
 pub(crate) fn accept(job: &Job, state: &mut State, scanned: &Scanned) -> Result<u64, Error> {
+    let changed = fixed_rows(job, state, scanned)?;
+    let files = job.files();
+    let mut rejected = RowSet::from_ranges(&state.rejected_rows);
+    let mut written = RowSet::from_ranges(&state.written);
+    let mut superseded = RowSet::from_ranges(&state.superseded);
+    for &row in &changed {
+        rejected.remove(row);
+        written.remove(row);
+        superseded.insert(row);
+    }
+    let fixed = changed.len() as u64;
+    state.written = written.ranges();
+    state.rejected_rows = rejected.ranges();
+    state.superseded = superseded.ranges();
+    state.counts.rejected = state.counts.rejected.saturating_sub(fixed);
+    state.input = scanned.fingerprint.clone();
+    if fixed > 0 {
+        state.complete = false;
+    }
+    state.save(&files.state())?;
+    row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
+    Ok(fixed)
+}
+
+/// The input changed since the job's last run: the rows fixed (rejected rows whose input
+/// changed), or the refusal of any other change. Reads the job's files, writes nothing.
+pub(crate) fn fixed_rows(job: &Job, state: &State, scanned: &Scanned) -> Result<Vec<u64>, Error> {
     let files = job.files();
     let state_file = files.state();
     let changed_since = || {
@@ -54,7 +81,7 @@ pub(crate) fn accept(job: &Job, state: &mut State, scanned: &Scanned) -> Result<
         .filter(|(_, (a, b))| a != b)
         .map(|(row, _)| row)
         .collect();
-    let mut rejected = RowSet::from_ranges(&state.rejected_rows);
+    let rejected = RowSet::from_ranges(&state.rejected_rows);
     let not_fixable: Vec<u64> = changed
         .iter()
         .copied()
@@ -63,25 +90,7 @@ pub(crate) fn accept(job: &Job, state: &mut State, scanned: &Scanned) -> Result<
     if !not_fixable.is_empty() {
         return Err(refuse_edits(job, scanned, &not_fixable));
     }
-    let mut written = RowSet::from_ranges(&state.written);
-    let mut superseded = RowSet::from_ranges(&state.superseded);
-    for &row in &changed {
-        rejected.remove(row);
-        written.remove(row);
-        superseded.insert(row);
-    }
-    let fixed = changed.len() as u64;
-    state.written = written.ranges();
-    state.rejected_rows = rejected.ranges();
-    state.superseded = superseded.ranges();
-    state.counts.rejected = state.counts.rejected.saturating_sub(fixed);
-    state.input = scanned.fingerprint.clone();
-    if fixed > 0 {
-        state.complete = false;
-    }
-    state.save(&state_file)?;
-    row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
-    Ok(fixed)
+    Ok(changed)
 }
 
 /// The refusal of edits to rows that have runs (or are still to be written), by line.

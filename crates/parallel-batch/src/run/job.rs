@@ -60,6 +60,10 @@ pub(crate) struct Job {
     pub(crate) fetch_concurrency: usize,
     /// Silence from the server after which the tool says it is waiting (zero: never).
     pub(crate) waiting_notice: Duration,
+    /// The prices the job is estimated with, and `--max-cost`.
+    pub(crate) pricing: crate::cost::Pricing,
+    /// `--basis`: the output fields whose sources get columns (`None`: no sources).
+    pub(crate) basis: Option<Vec<String>>,
 }
 
 impl Job {
@@ -121,12 +125,14 @@ pub(crate) struct Backend {
 pub(crate) const EMBEDDED: &str = "embedded-emulator";
 
 /// The hash of everything that shapes the runs and the output: the task spec, the processor,
-/// the `--input-columns` as given, and the output format.
+/// the `--input-columns` as given, the output format, and `--basis` (hashed only when set, so
+/// that a job started before the option existed resumes).
 pub(crate) fn task_hash(
     task: &Task,
     processor: &Processor,
     input_columns: Option<&str>,
     output_format: OutputFormat,
+    basis: bool,
 ) -> String {
     let mut h = Fnv64::default();
     h.update(task.spec.to_string().as_bytes());
@@ -136,6 +142,9 @@ pub(crate) fn task_hash(
     h.update(input_columns.unwrap_or("").as_bytes());
     h.update(b"\0");
     h.update(format!("{output_format:?}").as_bytes());
+    if basis {
+        h.update(b"\0basis");
+    }
     h.hex()
 }
 
@@ -201,7 +210,8 @@ mod tests {
                 &task,
                 &Processor::from("lite-fast"),
                 None,
-                OutputFormat::Csv
+                OutputFormat::Csv,
+                false,
             ),
             "5ac5e8020970d6c3"
         );

@@ -5,12 +5,14 @@
 //! the runs an earlier session created by their tags.
 
 mod checks;
+mod dry_run;
 mod feed;
 mod fixes;
 mod follow;
 mod job;
 mod line_map;
 mod open;
+mod plan;
 mod report;
 mod rewrite;
 mod row_hashes;
@@ -31,6 +33,7 @@ use crate::files::{OutputLock, earlier};
 use crate::progress::{Progress, ProgressMode};
 use crate::state::State;
 pub(crate) use checks::{MAX_INPUT_CHARS, output_schema, processor};
+pub(crate) use dry_run::dry_run;
 use feed::Scanned;
 use follow::Ending;
 pub(crate) use job::{Backend, EMBEDDED, Job, parse_metadata, same_file, task_hash};
@@ -79,7 +82,7 @@ async fn run_job(
     files.remove_stale();
     let (scanned, state, resumed, changes) = tokio::select! {
         stop = signals.recv() => return Err(report::stopped_early(stop, resume_command)),
-        prepared = prepare(job, backend) => match prepared? {
+        prepared = prepare(job, backend, mode == ProgressMode::Quiet) => match prepared? {
             Prepared::Complete(summary) => return Ok(summary),
             Prepared::Ready { scanned, state, resumed, changes } => {
                 (scanned, state, resumed, changes)
@@ -161,8 +164,11 @@ enum Prepared {
     },
 }
 
-async fn prepare(job: &Job, backend: &Backend) -> Result<Prepared, Error> {
+async fn prepare(job: &Job, backend: &Backend, quiet: bool) -> Result<Prepared, Error> {
     let scanned = feed::scan(job).await?;
+    // What the job is about to cost, refused over --max-cost before the state is written.
+    let plan = plan::plan(job, &backend.label, backend.embedded, &scanned)?;
+    plan::announce(job, &plan, quiet)?;
     Ok(match open::open_state(job, backend, &scanned)? {
         Opened::Complete(mut state) => {
             whole::ensure(job, &scanned, &mut state)?;

@@ -34,13 +34,7 @@ pub(crate) struct Changes {
 /// belongs to another job.
 pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, Error> {
     let files = job.files();
-    // A job that never got a row accepted (say the API refused the processor) holds nothing
-    // worth keeping: a rerun with corrected options starts over instead of refusing.
-    let loaded = State::load(&files.state())?.filter(|s| {
-        let fresh_start = s.submitted.is_empty() && s.written.is_empty();
-        !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != job.task_hash))
-    });
-    let Some(mut state) = loaded else {
+    let Some(mut state) = earlier_state(job, scanned)? else {
         return new_state(job, backend, scanned);
     };
     check_resumable(job, &state, scanned)?;
@@ -60,15 +54,8 @@ pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Res
     if state.complete {
         return Ok(Opened::Complete(state));
     }
-    if state.backend != backend.label && !(state.backend == EMBEDDED && backend.embedded) {
-        return Err(Error::state(format!(
-            "{} was started against {}, not {}; rerun with the same backend",
-            job.output.display(),
-            state.backend,
-            backend.label
-        )));
-    }
-    if state.backend == EMBEDDED || job.new_group {
+    check_backend(job, &state, &backend.label, backend.embedded)?;
+    if keeps_no_group(job, &state) {
         // The embedded emulator died with the previous process (or the user says the group
         // is gone): its runs are gone. Keep what was written and send the other rows to a
         // new group.
@@ -85,8 +72,42 @@ pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Res
     })
 }
 
-/// A new job's state, saved with the input's row hashes before anything is sent.
-fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, Error> {
+/// The state an earlier run of the job left, if it is worth taking up. Reads, writes
+/// nothing.
+pub(crate) fn earlier_state(job: &Job, scanned: &Scanned) -> Result<Option<State>, Error> {
+    // A job that never got a row accepted (say the API refused the processor) holds nothing
+    // worth keeping: a rerun with corrected options starts over instead of refusing.
+    Ok(State::load(&job.files().state())?.filter(|s| {
+        let fresh_start = s.submitted.is_empty() && s.written.is_empty();
+        !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != job.task_hash))
+    }))
+}
+
+/// Refuses to resume a job on another backend than the one it started on.
+pub(crate) fn check_backend(
+    job: &Job,
+    state: &State,
+    label: &str,
+    embedded: bool,
+) -> Result<(), Error> {
+    if state.backend != label && !(state.backend == EMBEDDED && embedded) {
+        return Err(Error::state(format!(
+            "{} was started against {}, not {label}; rerun with the same backend",
+            job.output.display(),
+            state.backend,
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a resumed job's group is left behind (its rows not yet written go to a new
+/// one): the embedded emulator's died with the process that ran it, or `--new-group`.
+pub(crate) fn keeps_no_group(job: &Job, state: &State) -> bool {
+    state.backend == EMBEDDED || job.new_group
+}
+
+/// Refuses, for a new job, an output that exists and is not a job's, unless `--force`.
+pub(crate) fn check_new_output(job: &Job) -> Result<(), Error> {
     let files = job.files();
     // An output with a state that held nothing worth keeping (see above) is this tool's.
     let exists =
@@ -99,6 +120,13 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
             files.state().display()
         )));
     }
+    Ok(())
+}
+
+/// A new job's state, saved with the input's row hashes before anything is sent.
+fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, Error> {
+    let files = job.files();
+    check_new_output(job)?;
     if crate::files::no_follow::is_link(&job.output) {
         // Allowed with --force only (checked up front): the link goes, the output takes its
         // place.
@@ -136,7 +164,7 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
     })
 }
 
-fn check_resumable(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Error> {
+pub(crate) fn check_resumable(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Error> {
     let input_path = canonical(&job.input);
     if state.input != scanned.fingerprint
         && let (Some(was), Some(now)) = (&state.input_path, &input_path)

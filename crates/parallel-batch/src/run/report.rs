@@ -180,6 +180,18 @@ pub(crate) fn already_complete(job: &Job, state: &State, total: u64) -> Summary 
     }
 }
 
+/// The rows sent again, `3 fixed rows sent again, 2 failed rows retried`, if any.
+pub(crate) fn sent_again(fixed: u64, retried: u64) -> Option<String> {
+    let mut again = Vec::new();
+    if fixed > 0 {
+        again.push(format!("{fixed} fixed rows sent again"));
+    }
+    if retried > 0 {
+        again.push(format!("{retried} failed rows retried"));
+    }
+    (!again.is_empty()).then(|| again.join(", "))
+}
+
 impl Summary {
     /// Prints the summary: JSON on standard output with `json`, else a few lines on standard
     /// error.
@@ -209,18 +221,9 @@ impl Summary {
         } else {
             String::new()
         };
-        let mut again = Vec::new();
-        if summary.fixed > 0 {
-            again.push(format!("{} fixed rows sent again", summary.fixed));
-        }
-        if summary.retried > 0 {
-            again.push(format!("{} failed rows retried", summary.retried));
-        }
-        let again = if again.is_empty() {
-            String::new()
-        } else {
-            format!("; {}", again.join(", "))
-        };
+        let again = sent_again(summary.fixed, summary.retried)
+            .map(|again| format!("; {again}"))
+            .unwrap_or_default();
         eprintln!(
             "Done: {} rows in {} ({} completed, {} failed{rejected}{again}) in {:.1} s ({:.0} rows/s). Group: {}",
             summary.total,

@@ -11,7 +11,7 @@ use super::line_map::LineMap;
 use crate::counts::Counts;
 use crate::error::Error;
 use crate::finish::Order;
-use crate::output::{Checkpoint, OutputFormat, OutputWriter, Record};
+use crate::output::{Checkpoint, OutputFormat, OutputWriter, Outputs, Record};
 use crate::row_set::RowSet;
 use crate::state::State;
 
@@ -34,6 +34,8 @@ pub(crate) struct Sink {
     /// What the input's positions count (`line`, or `row` for Parquet).
     unit: &'static str,
     pub(crate) counts: Counts,
+    /// `--basis`: the output fields whose sources are written.
+    basis: Option<Vec<String>>,
 }
 
 impl Sink {
@@ -47,7 +49,15 @@ impl Sink {
         let state_file = job.files().state();
         let rows_file = job.rows_file();
         let format = job.output_format;
-        let output_fields = job.task.output_fields.as_deref();
+        let sources = job
+            .basis
+            .as_deref()
+            .map(crate::basis::column_names)
+            .unwrap_or_default();
+        let outputs = Outputs {
+            fields: job.task.output_fields.as_deref(),
+            sources: &sources,
+        };
         super::rewrite::settle(&rows_file, &mut state, &state_file)?;
         let files = job.files();
         let checkpoint = Checkpoint {
@@ -60,7 +70,7 @@ impl Sink {
             format.appended(),
             &checkpoint,
             input_columns,
-            output_fields,
+            outputs,
         )?;
         Ok(Self {
             output: rows_file,
@@ -75,6 +85,7 @@ impl Sink {
             state_file,
             counts: state.counts,
             state,
+            basis: job.basis.clone(),
         })
     }
 
@@ -109,15 +120,19 @@ impl Sink {
 
     /// Writes a finished run's row.
     pub(crate) fn result(&mut self, result: &BatchResult) -> Result<(), Error> {
+        let mut sources = None;
         let (output, error) = match &result.outcome {
             Ok(output) => {
-                let content = output.content().map_err(|e| {
+                let view = output.view().map_err(|e| {
                     Error::api(
                         format!("cannot read the output of row {}", result.position),
                         e,
                     )
                 })?;
-                (Some(content), None)
+                if let Some(fields) = &self.basis {
+                    sources = Some(crate::basis::sources(view.basis, fields, result.position)?);
+                }
+                (Some(view.content), None)
             }
             Err(error) => (None, Some(error.message.as_str())),
         };
@@ -128,6 +143,7 @@ impl Sink {
             run_id: &result.run.run_id,
             status: result.run.status.as_str(),
             error,
+            sources: sources.as_deref().or(self.no_sources()),
         };
         if self.write(&record)? {
             if result.is_completed() {
@@ -153,12 +169,18 @@ impl Sink {
             run_id: "",
             status: REJECTED,
             error: Some(&reason),
+            sources: self.no_sources(),
         };
         if self.write(&record)? {
             self.counts.rejected += 1;
             self.rejected_rows.insert(rejection.position);
         }
         Ok(())
+    }
+
+    /// The sources of a row without an output: `null` with `--basis`, else none.
+    fn no_sources(&self) -> Option<&'static RawValue> {
+        self.basis.is_some().then_some(RawValue::NULL)
     }
 
     /// Writes `record` unless its row is in the file already; whether it wrote.

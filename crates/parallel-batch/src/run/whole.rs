@@ -93,6 +93,7 @@ fn write_parquet(job: &Job, scanned: &Scanned, state: &State) -> Result<FileStam
         }
     };
     let journal = job.files().journal();
+    let sources = job.basis.as_deref().map(crate::basis::column_names);
     WholeOutput {
         output: &job.output,
         journal: &journal,
@@ -103,6 +104,7 @@ fn write_parquet(job: &Job, scanned: &Scanned, state: &State) -> Result<FileStam
             fields,
             single: single_output,
         },
+        sources: sources.as_deref(),
     }
     .write()
 }

@@ -147,6 +147,21 @@ fn a_job_an_earlier_release_started_resumes_and_its_files_move_in() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("is the output of a `run` job"));
+    // A dry run, which moves nothing, says how to go on instead of taking the output for
+    // someone else's file.
+    let before = files_in(dir.path());
+    let out = run_command(&emu, &[], &input, &output)
+        .args(SLOW)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("an earlier parallel-batch started"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(files_in(dir.path()), before);
 
     let out = run_ok(run_command(&emu, &[], &input, &output).args(SLOW));
     let stderr = stderr_of(&out);

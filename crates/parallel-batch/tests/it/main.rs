@@ -1,8 +1,12 @@
 //! End-to-end tests: the real `parallel-batch` binary against an emulator over loopback TCP.
 
+mod basis;
 mod companion;
+mod cost;
 mod errors;
 mod fixes;
+#[cfg(unix)]
+mod generate;
 #[cfg(unix)]
 mod links;
 mod messages;
@@ -17,3 +21,4 @@ mod results;
 mod resume;
 mod roundtrip;
 mod support;
+mod typed;

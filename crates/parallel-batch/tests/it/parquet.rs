@@ -728,3 +728,54 @@ fn typed_columns_become_typed_parquet_columns() {
         assert_eq!(json!(date), out["listed"], "row {row}");
     }
 }
+
+#[test]
+fn basis_columns_are_a_list_of_urls_and_text_in_run_and_results() {
+    let emu = Emu::start(0.2, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 30);
+    let output = dir.path().join("out.parquet");
+    let out = run_ok(run_command(&emu, &["--json"], &input, &output).args([
+        "--columns",
+        "ceo: CEO, tags (list): industries",
+        "--basis",
+    ]));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let group = summary["group_id"].as_str().unwrap().to_owned();
+    let sources = crate::basis::sources_by_row(&journal_of(&output));
+    let exported = dir.path().join("runs.parquet");
+    run_ok(results_command(&emu.url(), &group, &exported).arg("--basis"));
+    for file in [&output, &exported] {
+        let batches = read_parquet(file);
+        let types = field_types(&batches);
+        let at = |name: &str| types.iter().position(|(n, _)| n == name).unwrap();
+        assert!(at("tags") < at("ceo_citations") && at("tags_reasoning") < at("run_id"));
+        let list = DataType::new_list(DataType::Utf8, true);
+        assert_eq!(types[at("ceo_citations")].1, list);
+        assert_eq!(types[at("tags_citations")].1, list);
+        assert_eq!(types[at("ceo_confidence")].1, DataType::Utf8);
+        assert_eq!(types[at("tags_reasoning")].1, DataType::Utf8);
+        let rows = column(&batches, "row");
+        let mut nulls = 0;
+        for name in [
+            "ceo_citations",
+            "ceo_confidence",
+            "tags_citations",
+            "tags_reasoning",
+        ] {
+            for (row, value) in rows.iter().zip(column(&batches, name)) {
+                let expected = &sources[&row.as_u64().unwrap()];
+                if expected.is_null() {
+                    nulls += 1;
+                    assert_eq!(value, Value::Null, "{}: row {row}", file.display());
+                } else {
+                    assert_eq!(value, expected[name], "{}: row {row}", file.display());
+                }
+            }
+        }
+        assert!(
+            nulls > 0 && nulls < 4 * 30,
+            "failed rows have no sources: {nulls}"
+        );
+    }
+}
