@@ -260,6 +260,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
     let chunk_size = usize::from(args.chunk_size);
     Ok(Job {
         input: args.input.clone(),
+        delimiter: delimiter(args, input_format)?,
         input_format,
         map,
         max_row_lines: args.max_row_lines,
@@ -287,6 +288,21 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         fetch_concurrency: args.fetch_concurrency,
         waiting_notice: seconds("--waiting-notice", args.waiting_notice)?,
     })
+}
+
+/// `--delimiter`, for a CSV input only.
+fn delimiter(args: &RunArgs, format: InputFormat) -> Result<Option<u8>, Error> {
+    let Some(value) = &args.delimiter else {
+        return Ok(None);
+    };
+    if format != InputFormat::Csv {
+        return Err(Error::usage(format!(
+            "--delimiter applies to CSV input; {} is read as {}",
+            args.input.display(),
+            format.name()
+        )));
+    }
+    crate::input::parse_delimiter(value).map(Some)
 }
 
 fn task_source(args: &RunArgs) -> TaskSource {

@@ -25,6 +25,8 @@ pub(crate) struct Job {
     pub(crate) input_format: InputFormat,
     /// `--input-columns`: which columns are sent, under which names.
     pub(crate) map: Option<ColumnMap>,
+    /// `--delimiter`: the CSV input's field delimiter (else the header line's).
+    pub(crate) delimiter: Option<u8>,
     /// The most lines one CSV row may span.
     pub(crate) max_row_lines: u64,
     /// The limit on one row's input plus the spec, in characters.

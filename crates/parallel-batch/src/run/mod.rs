@@ -97,6 +97,9 @@ async fn run_job(
             files.dir().display()
         ));
     }
+    if let Some(note) = scanned.delimiter.and_then(|d| d.notice(&job.input)) {
+        progress.println(&note);
+    }
     let resume_or_not = resume_command.unwrap_or("parallel-batch run ...");
     let batch = tokio::select! {
         started = start::start(backend, job, &mut sink, resume_or_not) => started?,
@@ -125,7 +128,7 @@ async fn run_job(
         submitted_at_start: sink.submitted.len(),
         changes,
     };
-    let (rows, feed_error) = feed::rows(job, Arc::new(sink.written.clone()));
+    let (rows, feed_error) = feed::rows(job, &scanned, Arc::new(sink.written.clone()));
     let items = batch.run(rows);
     let waiting = Waiting::new(job.waiting_notice);
     let ending = follow::follow(

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `parallel-batch` binary against an emulator over loopback TCP.
 
 mod companion;
+mod delimited;
 mod errors;
 mod fixes;
 #[cfg(unix)]
