@@ -7,6 +7,7 @@ use std::time::Duration;
 use parallel_client::Client;
 use parallel_types::{Metadata, MetadataValue, Processor, TaskSpec};
 
+use super::watch::LastFailure;
 use crate::error::Error;
 use crate::files::{Companion, Fnv64};
 use crate::finish::Order;
@@ -116,6 +117,19 @@ pub(crate) struct Backend {
     /// `embedded-emulator`, or the base URL.
     pub(crate) label: String,
     pub(crate) embedded: bool,
+    /// How the client's last request to the server failed, if it did.
+    pub(crate) last_failure: LastFailure,
+}
+
+impl Backend {
+    /// The server, in messages: its base URL, or the embedded emulator.
+    pub(crate) fn address(&self) -> String {
+        if self.embedded {
+            "the embedded emulator".to_owned()
+        } else {
+            self.label.clone()
+        }
+    }
 }
 
 /// The label of the embedded emulator's backend (it dies with the process, and so do its

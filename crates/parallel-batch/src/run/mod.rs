@@ -19,6 +19,7 @@ mod sink;
 mod start;
 mod stdio;
 mod waiting;
+pub(crate) mod watch;
 mod whole;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use parallel_client::batch::StartedBatch;
 use crate::error::Error;
 use crate::files::{OutputLock, earlier};
 use crate::progress::{Progress, ProgressMode};
+use crate::row_set::RowSet;
 use crate::state::State;
 pub(crate) use checks::{MAX_INPUT_CHARS, output_schema, processor};
 use feed::Scanned;
@@ -39,10 +41,12 @@ use report::Report;
 pub(crate) use report::Summary;
 use signals::Signals;
 use sink::Sink;
+use start::Starting;
 #[cfg(test)]
 pub(crate) use start::options as batch_options;
 pub(crate) use stdio::{copy_to_stdout, is_dash};
 use waiting::Waiting;
+pub(crate) use watch::{LastFailure, Watched};
 
 /// Runs the `run` command to completion, interruption or error.
 pub(crate) async fn run(
@@ -86,10 +90,8 @@ async fn run_job(
             }
         },
     };
-    let mut sink = Sink::open(job, state, scanned.columns.as_deref())?;
-    sink.set_lines(scanned.lines.clone(), job.input_format.unit());
     let mut progress = Progress::new(mode, scanned.total, &backend.client);
-    progress.update(sink.submitted.len(), &sink.counts);
+    progress.update(RowSet::from_ranges(&state.submitted).len(), &state.counts);
     if !moved.is_empty() {
         progress.println(&format!(
             "Moved this job's files ({}) into {}.",
@@ -100,12 +102,14 @@ async fn run_job(
     if let Some(note) = scanned.delimiter.and_then(|d| d.notice(&job.input)) {
         progress.println(&note);
     }
-    let resume_or_not = resume_command.unwrap_or("parallel-batch run ...");
-    let batch = tokio::select! {
-        started = start::start(backend, job, &mut sink, resume_or_not) => started?,
-        stop = signals.recv() => return Err(report::stopped_early(stop, resume_command)),
-        () = Waiting::new(job.waiting_notice).notify_forever(&progress) => unreachable!(),
+    let stopping = Stopping {
+        signals: &mut signals,
+        progress: &progress,
+        resume_command,
     };
+    let (mut sink, batch) =
+        open_and_start(job, backend, state, &scanned, resumed, stopping).await?;
+    sink.set_lines(scanned.lines.clone(), job.input_format.unit());
     announce(
         &progress,
         job,
@@ -130,7 +134,7 @@ async fn run_job(
     };
     let (rows, feed_error) = feed::rows(job, &scanned, Arc::new(sink.written.clone()));
     let items = batch.run(rows);
-    let waiting = Waiting::new(job.waiting_notice);
+    let waiting = Waiting::new(job.waiting_notice, backend);
     let ending = follow::follow(
         items,
         feed_error,
@@ -149,6 +153,65 @@ async fn run_job(
     }
     progress.finish(sink.submitted.len(), &sink.counts);
     report.end(ending, &sink, &progress)
+}
+
+/// What stops a run before its batch started, and where it says so.
+struct Stopping<'a> {
+    signals: &'a mut Signals,
+    progress: &'a Progress,
+    resume_command: Option<&'a str>,
+}
+
+/// The sink and the started engine. A job resumed opens its output first (a file changed
+/// since is refused before the server is asked anything); a new job starts first, and saves
+/// its state and makes its output only once its group exists, so that a start that fails
+/// leaves nothing behind.
+async fn open_and_start(
+    job: &Job,
+    backend: &Backend,
+    mut state: State,
+    scanned: &Scanned,
+    resumed: bool,
+    stopping: Stopping<'_>,
+) -> Result<(Sink, StartedBatch), Error> {
+    let command = stopping.resume_command.unwrap_or("parallel-batch run ...");
+    if resumed {
+        let mut sink = Sink::open(job, state, scanned.columns.as_deref())?;
+        let (state, written) = sink.parts();
+        let starting = Starting {
+            state,
+            written,
+            new_job: None,
+        };
+        let start = start::start(backend, job, starting, command);
+        let batch = until_stopped(start, job, backend, stopping).await?;
+        return Ok((sink, batch));
+    }
+    let starting = Starting {
+        state: &mut state,
+        written: &RowSet::default(),
+        new_job: Some(&scanned.row_hashes),
+    };
+    let start = start::start(backend, job, starting, command);
+    let batch = until_stopped(start, job, backend, stopping).await?;
+    open::replace_link(job)?;
+    let sink = Sink::open(job, state, scanned.columns.as_deref())?;
+    Ok((sink, batch))
+}
+
+/// `start`'s outcome, unless a signal comes first; says that it waits while the server is
+/// silent.
+async fn until_stopped<T>(
+    start: impl Future<Output = Result<T, Error>>,
+    job: &Job,
+    backend: &Backend,
+    stopping: Stopping<'_>,
+) -> Result<T, Error> {
+    tokio::select! {
+        started = start => started,
+        stop = stopping.signals.recv() => Err(report::stopped_early(stop, stopping.resume_command)),
+        () = Waiting::new(job.waiting_notice, backend).notify_forever(stopping.progress) => unreachable!(),
+    }
 }
 
 /// The job's input checked and its state found or made: work to do, or a job an earlier

@@ -85,7 +85,8 @@ pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Res
     })
 }
 
-/// A new job's state, saved with the input's row hashes before anything is sent.
+/// A new job's state. It is saved, with the input's row hashes, once the job's group exists
+/// ([`super::start`]): until then nothing ties the output to a server or a group.
 fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, Error> {
     let files = job.files();
     // An output with a state that held nothing worth keeping (see above) is this tool's.
@@ -98,12 +99,6 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
             job.output.display(),
             files.state().display()
         )));
-    }
-    if crate::files::no_follow::is_link(&job.output) {
-        // Allowed with --force only (checked up front): the link goes, the output takes its
-        // place.
-        std::fs::remove_file(&job.output)
-            .map_err(|e| Error::io(format!("cannot replace {}", job.output.display()), e))?;
     }
     let state = State {
         version: STATE_VERSION,
@@ -127,13 +122,21 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
         pending_rewrite: None,
         finished_output: None,
     };
-    state.save(&files.state())?;
-    row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
     Ok(Opened::Ready {
         state,
         resumed: false,
         changes: Changes::default(),
     })
+}
+
+/// A new job's output in the place of a link (allowed with --force only, checked up front):
+/// the link goes, the output takes its place. Once the job's group exists.
+pub(crate) fn replace_link(job: &Job) -> Result<(), Error> {
+    if crate::files::no_follow::is_link(&job.output) {
+        std::fs::remove_file(&job.output)
+            .map_err(|e| Error::io(format!("cannot replace {}", job.output.display()), e))?;
+    }
+    Ok(())
 }
 
 fn check_resumable(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Error> {

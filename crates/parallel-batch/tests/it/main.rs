@@ -16,4 +16,5 @@ mod quota;
 mod results;
 mod resume;
 mod roundtrip;
+mod start;
 mod support;

@@ -21,21 +21,31 @@ impl Emu {
     /// An emulator on `addr` (say the address of one that was stopped: a server restarted
     /// empty).
     pub(crate) fn start_at(fail_rate: f64, time_scale: f64, addr: std::net::SocketAddr) -> Self {
+        Self::start_with(
+            Emulator::builder()
+                .listen(addr)
+                .time_scale(time_scale)
+                .fail_rate(fail_rate),
+        )
+    }
+
+    /// An instant emulator that answers only requests with the API key `key`.
+    pub(crate) fn start_requiring_key(key: &str) -> Self {
+        Self::start_with(
+            Emulator::builder()
+                .listen("127.0.0.1:0".parse().unwrap())
+                .time_scale(0.0)
+                .api_key(key),
+        )
+    }
+
+    fn start_with(builder: parallel_emulator::EmulatorBuilder) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let handle = runtime
-            .block_on(
-                Emulator::builder()
-                    .listen(addr)
-                    .time_scale(time_scale)
-                    .fail_rate(fail_rate)
-                    .seed(11)
-                    .start(),
-            )
-            .unwrap();
+        let handle = runtime.block_on(builder.seed(11).start()).unwrap();
         Self { handle, runtime }
     }
 
@@ -274,6 +284,15 @@ pub(crate) fn group_with_runs(emu: &Emu, runs: u64, processor: &str) -> String {
             .unwrap();
         group.taskgroup_id
     })
+}
+
+/// A port on this machine that nothing listens on (one just let go).
+pub(crate) fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The names of the files in `dir`, sorted.
