@@ -29,6 +29,11 @@ pub(crate) struct State {
     pub(crate) version: u32,
     /// The batch token tagging every run of this job (`client_tag = "<token>:<row>"`).
     pub(crate) token: String,
+    /// The tokens of earlier rounds of this job in the same group (`--retry-failed` sends
+    /// rows again under a new token), oldest first: with `token`, they tell this job's runs
+    /// in the group from others', to write the output again from the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) earlier_tokens: Vec<String>,
     /// The task group, once created.
     pub(crate) group_id: Option<String>,
     /// Where the group lives: `embedded-emulator` or the API base URL.
@@ -141,6 +146,7 @@ mod tests {
         let mut state = State {
             version: STATE_VERSION,
             token: "abc".into(),
+            earlier_tokens: vec!["0a".into()],
             group_id: None,
             backend: "embedded-emulator".into(),
             input: FileStamp {

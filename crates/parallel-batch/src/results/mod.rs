@@ -14,7 +14,7 @@
 //! the runs it read in `FILE.partial`, whose name says what it is.
 
 mod file;
-mod runs;
+pub(crate) mod runs;
 
 use std::path::{Path, PathBuf};
 

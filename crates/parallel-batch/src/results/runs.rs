@@ -54,6 +54,29 @@ impl Decoded {
     }
 }
 
+/// Appends `run` to `lines` as the JSON Lines record of its row if it is a run of the `run`
+/// job whose client tags carry one of `tokens`; its row, or `None` for another run.
+pub(crate) fn job_run(
+    run: &GroupRun,
+    tokens: &[&str],
+    lines: &mut Vec<u8>,
+) -> Result<Option<u64>, Error> {
+    let event = RunResultRef::from_slice(run.json())
+        .map_err(|e| Error::api("cannot read a run of the group", e.into()))?;
+    let tag = event.run.metadata_as::<Tag<'_>>().ok().flatten();
+    let position = tag
+        .as_ref()
+        .and_then(|tag| ClientTag::parse(tag.client_tag.as_deref()?))
+        .filter(|tag| tokens.contains(&tag.token()))
+        .map(|tag| tag.position());
+    let Some(position) = position else {
+        return Ok(None);
+    };
+    let line = RunLine::read(run, position)?;
+    jsonl_line(lines, &line.record())?;
+    Ok(Some(line.row))
+}
+
 /// One run as a row of the file, borrowed from the stream's bytes.
 struct RunLine<'a> {
     row: u64,

@@ -11,6 +11,7 @@ mod follow;
 mod job;
 mod line_map;
 mod open;
+mod rebuild;
 mod report;
 mod rewrite;
 mod row_hashes;
@@ -229,10 +230,19 @@ enum Prepared {
 
 async fn prepare(job: &Job, backend: &Backend) -> Result<Prepared, Error> {
     let scanned = feed::scan(job).await?;
-    Ok(match open::open_state(job, backend, &scanned)? {
+    let mut opened = open::open_state(job, backend, &scanned)?;
+    let mut rebuilt = false;
+    if let Opened::Lost(mut state) = opened {
+        rebuild::rebuild(job, backend, &scanned, &mut state).await?;
+        rebuilt = true;
+        opened = open::open_state(job, backend, &scanned)?;
+    }
+    Ok(match opened {
         Opened::Complete(mut state) => {
             whole::ensure(job, &scanned, &mut state)?;
-            Prepared::Complete(report::already_complete(job, &state, scanned.total))
+            let mut summary = report::already_complete(job, &state, scanned.total);
+            summary.rebuilt = rebuilt;
+            Prepared::Complete(summary)
         }
         Opened::Ready {
             state,
@@ -242,8 +252,14 @@ async fn prepare(job: &Job, backend: &Backend) -> Result<Prepared, Error> {
             scanned,
             state,
             resumed,
-            changes,
+            changes: Changes { rebuilt, ..changes },
         },
+        Opened::Lost(_) => {
+            return Err(Error::state(format!(
+                "{} is still missing after it was written again",
+                job.output.display()
+            )));
+        }
     })
 }
 
@@ -264,6 +280,14 @@ fn announce(
             sink.written.len(),
             total,
             batch.resumed()
+        ));
+    }
+    if changes.rebuilt {
+        progress.println(&format!(
+            "Wrote the {} rows of {} again from group {}: read back, none was sent again.",
+            sink.written.len(),
+            job.rows_are_in(),
+            batch.group_id()
         ));
     }
     if changes.fixed > 0 {

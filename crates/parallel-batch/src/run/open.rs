@@ -13,6 +13,9 @@ use crate::state::{STATE_VERSION, State};
 pub(crate) enum Opened {
     /// An earlier run finished the job.
     Complete(State),
+    /// The job's output, which held rows, is gone: to be written again from the job's
+    /// group ([`super::rebuild`]).
+    Lost(State),
     /// Work to do; `resumed` when an earlier run's state was taken up.
     Ready {
         state: State,
@@ -28,6 +31,8 @@ pub(crate) struct Changes {
     pub(crate) fixed: u64,
     /// Failed rows (`--retry-failed`).
     pub(crate) retried: u64,
+    /// The output of the finished job was gone and was written again from its group first.
+    pub(crate) rebuilt: bool,
 }
 
 /// Loads the state beside the output (resume) or creates it, refusing an output that
@@ -44,6 +49,9 @@ pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Res
         return new_state(job, backend, scanned);
     };
     check_resumable(job, &state, scanned)?;
+    if !state.written.is_empty() && output_lost(job, state.complete) {
+        return Ok(Opened::Lost(state));
+    }
     let fixed = if state.input == scanned.fingerprint {
         if row_hashes::load(&files, &state.input.hash).is_none() {
             row_hashes::save(&files, &state.input.hash, &scanned.row_hashes)?;
@@ -75,13 +83,18 @@ pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Res
         state.group_id = None;
         state.submitted.clear();
         state.token = new_token();
+        state.earlier_tokens.clear();
     }
     // Saved before anything is submitted: a retry round's token above all.
     state.save(&files.state())?;
     Ok(Opened::Ready {
         state,
         resumed: true,
-        changes: Changes { fixed, retried },
+        changes: Changes {
+            fixed,
+            retried,
+            rebuilt: false,
+        },
     })
 }
 
@@ -103,6 +116,7 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
     let state = State {
         version: STATE_VERSION,
         token: new_token(),
+        earlier_tokens: Vec::new(),
         group_id: job.group.clone(),
         backend: backend.label.clone(),
         input: scanned.fingerprint.clone(),
@@ -127,6 +141,18 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
         resumed: false,
         changes: Changes::default(),
     })
+}
+
+/// Whether a job's output is gone: the output (for an output written whole, with the
+/// journal it is written from; an unfinished one, the journal).
+fn output_lost(job: &Job, complete: bool) -> bool {
+    let gone = |path: &std::path::Path| matches!(path.symlink_metadata(), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    let journal_gone = || gone(&job.files().journal());
+    match (job.written_whole(), complete) {
+        (false, _) => gone(&job.output),
+        (true, true) => gone(&job.output) && journal_gone(),
+        (true, false) => journal_gone(),
+    }
 }
 
 /// A new job's output in the place of a link (allowed with --force only, checked up front):

@@ -77,6 +77,7 @@ mod tests {
         State {
             version: STATE_VERSION,
             token: "t".into(),
+            earlier_tokens: Vec::new(),
             group_id: None,
             backend: "b".into(),
             input: FileStamp {

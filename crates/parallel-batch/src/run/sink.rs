@@ -16,7 +16,7 @@ use crate::row_set::RowSet;
 use crate::state::State;
 
 /// The status written for an input the API refused.
-const REJECTED: &str = "rejected";
+pub(crate) const REJECTED: &str = "rejected";
 
 pub(crate) struct Sink {
     output: PathBuf,

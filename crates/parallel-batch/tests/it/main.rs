@@ -13,6 +13,7 @@ mod outage;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod quota;
+mod rebuild;
 mod results;
 mod resume;
 mod roundtrip;
