@@ -441,26 +441,7 @@ impl Client {
             call.throttled = throttled.cloned();
             match inner.json::<AddRunsResponse>(&call).await {
                 Ok(response) => {
-                    if response.run_ids.len() != pending.len() {
-                        return Err(Error::new(
-                            Kind::Decode,
-                            format!(
-                                "adding runs to task group {group_id}: the server returned {} run ids \
-                                 for {} inputs; the runs may exist, check the group before retrying",
-                                response.run_ids.len(),
-                                pending.len()
-                            ),
-                        ));
-                    }
-                    for (&i, id) in pending.iter().zip(response.run_ids) {
-                        outcome.ids[i] = Some(id);
-                    }
-                    outcome.status = Some(response.status);
-                    // After reconciling or a rejection, the answer is for part of the chunk
-                    // only: its cursors are not before the whole chunk.
-                    if whole {
-                        outcome.cursors = Some((response.run_cursor, response.event_cursor));
-                    }
+                    outcome.record(group_id, &pending, response, whole)?;
                     break;
                 }
                 Err(error)
@@ -498,6 +479,40 @@ impl Client {
         }
         outcome.rejected.sort_by_key(|(index, _)| *index);
         Ok(outcome)
+    }
+}
+
+impl ChunkOutcome {
+    /// Records the answer to a request for the `pending` inputs of the chunk; `whole` says
+    /// whether that request was the whole chunk (only then are its cursors the chunk's).
+    fn record(
+        &mut self,
+        group_id: &str,
+        pending: &[usize],
+        response: AddRunsResponse,
+        whole: bool,
+    ) -> Result<(), Error> {
+        if response.run_ids.len() != pending.len() {
+            return Err(Error::new(
+                Kind::Decode,
+                format!(
+                    "adding runs to task group {group_id}: the server returned {} run ids for {} \
+                     inputs; the runs may exist, check the group before retrying",
+                    response.run_ids.len(),
+                    pending.len()
+                ),
+            ));
+        }
+        for (&i, id) in pending.iter().zip(response.run_ids) {
+            self.ids[i] = Some(id);
+        }
+        self.status = Some(response.status);
+        // After reconciling or a rejection, the answer is for part of the chunk only: its
+        // cursors are not before the whole chunk.
+        if whole {
+            self.cursors = Some((response.run_cursor, response.event_cursor));
+        }
+        Ok(())
     }
 }
 

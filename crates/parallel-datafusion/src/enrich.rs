@@ -59,7 +59,7 @@ pub(crate) async fn enrich(
     if let Some(group) = &call.options.group {
         // The same rows give the same token on every attempt: a call run again finds the
         // runs of the first attempt by their client tags and adds none.
-        let token = call_token(settings, columns, &inputs, call.key);
+        let token = call_token(&settings.processor, columns, &inputs, call.key);
         batch = batch.group(group.as_str()).token(token);
     }
     let mut items = settings.client.batch(batch).run_iter(inputs);

@@ -16,15 +16,14 @@ use parallel_client::batch::BatchInput;
 use ring::digest::{Context, SHA256};
 
 use crate::columns::Columns;
-use crate::enrich::Settings;
 
 /// Hex digits of the token: 128 bits of the digest, far from any chance collision.
 const TOKEN_HEX: usize = 32;
 
-/// The token of a call sending `inputs` with these settings and columns, and these rows'
+/// The token of a call sending `inputs` to `processor` with these columns, and these rows'
 /// keys if there are.
 pub(crate) fn call_token(
-    settings: &Settings,
+    processor: &str,
     columns: &Columns,
     inputs: &[BatchInput],
     keys: Option<&ArrayRef>,
@@ -35,7 +34,7 @@ pub(crate) fn call_token(
         digest.update(&(bytes.len() as u64).to_le_bytes());
         digest.update(bytes);
     };
-    field(settings.processor.as_bytes());
+    field(processor.as_bytes());
     field(&serde_json::to_vec(&columns.spec).unwrap_or_default());
     let mut key = Vec::new();
     for input in inputs {
@@ -62,18 +61,6 @@ pub(crate) fn call_token(
 mod tests {
     use super::*;
 
-    fn settings(processor: &str) -> Settings {
-        Settings {
-            client: parallel_client::Client::builder()
-                .api_key("k")
-                .build()
-                .unwrap(),
-            processor: processor.to_owned(),
-            timeout: None,
-            outage_tolerance: std::time::Duration::from_secs(1),
-        }
-    }
-
     #[test]
     fn the_token_follows_what_the_call_sends_and_nothing_else() {
         let columns = Columns::parse("ceo: CEO name", false).unwrap();
@@ -84,17 +71,12 @@ mod tests {
                 .map(|(i, t)| BatchInput::new(i as u64, *t))
                 .collect()
         };
-        let lite = settings("lite");
-        let token = call_token(&lite, &columns, &inputs(&["Acme", "Globex"]), None);
+        let lite = "lite";
+        let token = call_token(lite, &columns, &inputs(&["Acme", "Globex"]), None);
         assert_eq!(token.len(), TOKEN_HEX);
-        // Another process, another client: the same rows give the same token.
+        // Another call, another process: the same rows give the same token.
         assert_eq!(
-            call_token(
-                &settings("lite"),
-                &columns,
-                &inputs(&["Acme", "Globex"]),
-                None
-            ),
+            call_token("lite", &columns, &inputs(&["Acme", "Globex"]), None),
             token
         );
         // The same rows with keys: the same token for the same keys, another for others.
@@ -102,25 +84,20 @@ mod tests {
             std::sync::Arc::new(datafusion::arrow::array::Int64Array::from(ids))
         };
         let rows = inputs(&["Acme", "Globex"]);
-        let keyed = call_token(&lite, &columns, &rows, Some(&keys(vec![1, 2])));
+        let keyed = call_token(lite, &columns, &rows, Some(&keys(vec![1, 2])));
         assert_ne!(keyed, token);
         assert_eq!(
-            call_token(&lite, &columns, &rows, Some(&keys(vec![1, 2]))),
+            call_token(lite, &columns, &rows, Some(&keys(vec![1, 2]))),
             keyed
         );
         assert_ne!(
-            call_token(&lite, &columns, &rows, Some(&keys(vec![3, 4]))),
+            call_token(lite, &columns, &rows, Some(&keys(vec![3, 4]))),
             keyed
         );
         for other in [
-            call_token(&lite, &columns, &inputs(&["Globex", "Acme"]), None),
-            call_token(&lite, &columns, &inputs(&["Acme"]), None),
-            call_token(
-                &settings("base"),
-                &columns,
-                &inputs(&["Acme", "Globex"]),
-                None,
-            ),
+            call_token(lite, &columns, &inputs(&["Globex", "Acme"]), None),
+            call_token(lite, &columns, &inputs(&["Acme"]), None),
+            call_token("base", &columns, &inputs(&["Acme", "Globex"]), None),
             call_token(
                 &lite,
                 &Columns::parse("ceo: CEO", false).unwrap(),

@@ -4,13 +4,8 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
+use crate::clock::CEILING;
 use crate::config::{EmulatorBuilder, Faults};
-
-/// The largest `Limits::max_duration` accepted: a century, far from the overflow of an
-/// `Instant` anywhere.
-pub(crate) const CEILING: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Seconds from a number given by a client (`field` names it): at least zero and at most
 /// `max`, or a message that says which bound it broke.
@@ -80,15 +75,6 @@ impl EmulatorBuilder {
     }
 }
 
-/// The instant `after` from now. A duration no bound was applied to (one given straight to
-/// the handle) that would overflow ends a century from now instead.
-pub(crate) fn deadline(after: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(after)
-        .or_else(|| now.checked_add(CEILING))
-        .unwrap_or(now)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,9 +96,9 @@ mod tests {
 
     #[test]
     fn deadlines_never_overflow() {
-        let far = deadline(Duration::MAX);
-        assert!(far > Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600));
-        let near = deadline(Duration::from_secs(1));
-        assert!(near <= Instant::now() + Duration::from_secs(1));
+        let far = crate::clock::deadline(Duration::MAX);
+        assert!(far > tokio::time::Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600));
+        let near = crate::clock::deadline(Duration::from_secs(1));
+        assert!(near <= tokio::time::Instant::now() + Duration::from_secs(1));
     }
 }

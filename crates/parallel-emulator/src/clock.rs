@@ -43,6 +43,19 @@ impl Clock {
     }
 }
 
+/// The largest `Limits::max_duration` accepted: a century, far from the overflow of an
+/// `Instant` anywhere.
+pub(crate) const CEILING: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The instant `after` from now. A duration no bound was applied to (one given straight to
+/// the handle) that would overflow ends a century from now instead.
+pub(crate) fn deadline(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(CEILING))
+        .unwrap_or(now)
+}
+
 /// A duration in whole microseconds, saturating.
 pub(crate) fn duration_micros(d: Duration) -> Micros {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)

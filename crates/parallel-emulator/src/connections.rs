@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -19,27 +18,6 @@ use crate::stats::Counters;
 pub(crate) struct Connections {
     pub(crate) header_read_timeout: Duration,
     pub(crate) max: usize,
-}
-
-/// One of the `max_connections` places, given back when dropped.
-#[derive(Debug)]
-pub(crate) struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    /// Takes a place, or `None` when all are taken.
-    pub(crate) fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
-        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < max).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Slot(Arc::clone(open)))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// How long an over-cap connection is given to send its request before the `503`, and to
@@ -101,20 +79,5 @@ pub(crate) async fn refuse_until_over(
             _ = shutdown.wait_for(|down| *down) => return None,
         }
         backoff = (backoff * 2).min(Duration::from_secs(1));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_are_capped_and_given_back() {
-        let open = Arc::new(AtomicUsize::new(0));
-        let a = Slot::take(&open, 2).unwrap();
-        let _b = Slot::take(&open, 2).unwrap();
-        assert!(Slot::take(&open, 2).is_none());
-        drop(a);
-        assert!(Slot::take(&open, 2).is_some());
     }
 }

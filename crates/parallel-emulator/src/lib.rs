@@ -117,6 +117,7 @@ mod rng;
 mod schema;
 mod server;
 mod sim;
+mod slot;
 mod spec;
 mod sse;
 mod state;

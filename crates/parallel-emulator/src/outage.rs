@@ -55,7 +55,7 @@ impl Outages {
 
     /// Starts an outage now; it replaces any outage in progress.
     pub(crate) fn start(&self, mode: OutageMode, duration: Duration) {
-        let until = crate::bounds::deadline(duration);
+        let until = crate::clock::deadline(duration);
         self.tx.send_replace(Some(Window { mode, until }));
     }
 

@@ -199,29 +199,7 @@ pub(crate) fn run_input_varied(
             "each input must be a JSON object with `input` and `processor`",
         ));
     };
-    let input = match obj.get("input") {
-        Some(v @ (Value::String(_) | Value::Object(_))) => v,
-        Some(_) => {
-            return Err(ApiError::validation(
-                &at(loc, "input"),
-                "must be a string or an object",
-            ));
-        }
-        None => return Err(ApiError::validation(&at(loc, "input"), "is required")),
-    };
-    let processor = match obj.get("processor") {
-        Some(Value::String(name)) => Processor::from_name(name).ok_or_else(|| ApiError {
-            status: StatusCode::FORBIDDEN,
-            message: format!(
-                "Forbidden: invalid processor in request: {}: `{name}` is not a processor; use one of {}",
-                at(loc, "processor"),
-                Processor::all_names().collect::<Vec<_>>().join(", ")
-            ),
-            detail: Some(serde_json::json!({"loc": at(loc, "processor"), "processor": name})),
-        })?,
-        Some(_) => return Err(ApiError::validation(&at(loc, "processor"), "must be a string")),
-        None => return Err(ApiError::validation(&at(loc, "processor"), "is required")),
-    };
+    let (input, processor) = input_and_processor(obj, loc)?;
     let metadata = metadata(obj.get("metadata"), &at(loc, "metadata"), lenient.is_some())?;
     let own_spec = task_spec(obj.get("task_spec"), &at(loc, "task_spec"), limits)?;
     check_source_policy(obj.get("source_policy"), &at(loc, "source_policy"))?;
@@ -239,7 +217,8 @@ pub(crate) fn run_input_varied(
             ("secret", Kind::String),
         ],
     )?;
-    let webhook = crate::webhook::target(obj.get("webhook"), &at(loc, "webhook"))?;
+    let webhook = crate::webhook::target(obj.get("webhook"))
+        .map_err(|problem| ApiError::validation(&at(&at(loc, "webhook"), "url"), problem))?;
     let mcp_servers = check_mcp_servers(obj.get("mcp_servers"), &at(loc, "mcp_servers"))?;
     for field in ["previous_interaction_id", "memory_scope_key"] {
         if !matches!(obj.get(field), None | Some(Value::Null | Value::String(_))) {
@@ -295,6 +274,37 @@ pub(crate) fn run_input_varied(
         lenient,
         webhook,
     })
+}
+
+/// A run input's `input` (a string or an object) and its processor (`403` for an unknown one).
+fn input_and_processor<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    loc: &str,
+) -> Result<(&'a Value, Processor), ApiError> {
+    let input = match obj.get("input") {
+        Some(v @ (Value::String(_) | Value::Object(_))) => v,
+        Some(_) => {
+            return Err(ApiError::validation(
+                &at(loc, "input"),
+                "must be a string or an object",
+            ));
+        }
+        None => return Err(ApiError::validation(&at(loc, "input"), "is required")),
+    };
+    let processor = match obj.get("processor") {
+        Some(Value::String(name)) => Processor::from_name(name).ok_or_else(|| ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: format!(
+                "Forbidden: invalid processor in request: {}: `{name}` is not a processor; use one of {}",
+                at(loc, "processor"),
+                Processor::all_names().collect::<Vec<_>>().join(", ")
+            ),
+            detail: Some(serde_json::json!({"loc": at(loc, "processor"), "processor": name})),
+        })?,
+        Some(_) => return Err(ApiError::validation(&at(loc, "processor"), "must be a string")),
+        None => return Err(ApiError::validation(&at(loc, "processor"), "is required")),
+    };
+    Ok((input, processor))
 }
 
 /// Start and end offsets inside a buffer.

@@ -16,11 +16,12 @@ use tokio::task::JoinHandle;
 
 use crate::api::App;
 use crate::config::{EmulatorBuilder, Faults, ScheduledOutage};
-use crate::connections::{Connections, Slot, hold_unanswered, refuse_over_cap, refuse_until_over};
+use crate::connections::{Connections, hold_unanswered, refuse_over_cap, refuse_until_over};
 use crate::error::Error;
 use crate::idle::{Activity, TrackedBody};
 use crate::outage::OutageMode;
 use crate::random::OsRandom;
+use crate::slot::Slot;
 use crate::stats::{Counters, Stats};
 use crate::webhook::WebhookDelivery;
 

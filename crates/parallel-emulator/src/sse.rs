@@ -9,9 +9,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::config::Drip;
-use crate::connections::Slot;
 use crate::outage::Outages;
 use crate::rng::DetRng;
+use crate::slot::Slot;
 use crate::wire;
 
 /// Flush once this much is buffered, so a large snapshot streams in pieces of about this size.

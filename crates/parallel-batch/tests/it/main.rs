@@ -13,6 +13,7 @@ mod outage;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod quota;
+mod real_time;
 mod rebuild;
 mod results;
 mod resume;

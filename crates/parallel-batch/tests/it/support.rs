@@ -39,7 +39,8 @@ impl Emu {
         )
     }
 
-    fn start_with(builder: parallel_emulator::EmulatorBuilder) -> Self {
+    /// An emulator with these settings (seed 11 unless they set another).
+    pub(crate) fn start_with(builder: parallel_emulator::EmulatorBuilder) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

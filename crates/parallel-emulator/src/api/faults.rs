@@ -130,7 +130,7 @@ impl App {
             cut_offset: f.sse_cut_offset,
             drip: f.drip,
             rng: DetRng::new(seed),
-            close_at: f.close_streams_after.map(crate::bounds::deadline),
+            close_at: f.close_streams_after.map(crate::clock::deadline),
             error_after: error_message.and(f.error_event_after),
             error_message: error_message.unwrap_or(""),
         }

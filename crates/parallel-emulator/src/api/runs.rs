@@ -136,7 +136,7 @@ impl App {
         let timeout = params
             .seconds("timeout", self.limits.max_duration)?
             .unwrap_or(self.limits.default_result_timeout);
-        let deadline = crate::bounds::deadline(timeout);
+        let deadline = crate::clock::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         loop {
             let notified = group.changed.notified();

@@ -9,8 +9,8 @@ use super::faults::with_retry_after;
 use super::route::Query;
 use super::{App, Reply};
 use crate::body::ResponseBody;
-use crate::connections::Slot;
 use crate::request::ApiError;
+use crate::slot::Slot;
 use crate::sse::{Incident, SseSink, Stop};
 use crate::state::{Group, LoggedEvent, Run, Status};
 use crate::stats::Counters;
@@ -222,7 +222,7 @@ impl App {
         after: u64,
         timeout: Duration,
     ) -> Result<(), Stop> {
-        let deadline = crate::bounds::deadline(timeout);
+        let deadline = crate::clock::deadline(timeout);
         let mut shutdown = self.shutdown.clone();
         let mut cursor = usize::try_from(after).unwrap_or(usize::MAX);
         // A client that has caught up with the log first gets the current status as a
@@ -316,7 +316,7 @@ impl App {
         index: usize,
         sink: &mut SseSink,
     ) -> Result<(), Stop> {
-        let deadline = crate::bounds::deadline(self.limits.run_events_max);
+        let deadline = crate::clock::deadline(self.limits.run_events_max);
         let mut shutdown = self.shutdown.clone();
         let first = group.lock().runs[index].clone();
         sink.event("task_run.state", true, |out| {
