@@ -1,11 +1,11 @@
-//! Issue 25, case 6: the output of a finished job deleted, the same command writes it again
-//! from the job's group, without sending any row again.
+//! Issue 25, case 6: the output of a job deleted, the same command writes it again from the
+//! job's group, without sending any row again.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::support::{
-    COLUMNS, Emu, SLOW, batch, companion, read_csv_output, run_command, run_ok, signal_after_lines,
+    COLUMNS, Emu, SLOW, batch, companion, interrupted_job, read_csv_output, run_command, run_ok,
     state_of, stderr_of, write_csv,
 };
 
@@ -51,15 +51,7 @@ fn the_deleted_output_of_an_interrupted_job_is_written_again_and_the_job_goes_on
     const ROWS: u64 = 2000;
     let emu = Emu::start(0.0, 0.002);
     let dir = tempfile::tempdir().unwrap();
-    let input = write_csv(dir.path(), ROWS);
-    let output = dir.path().join("out.csv");
-    let out = signal_after_lines(
-        run_command(&emu, &[], &input, &output).args(SLOW),
-        &output,
-        100,
-        "INT",
-    );
-    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    let (input, output) = interrupted_job(&emu, dir.path(), ROWS);
     let (_, kept) = read_csv_output(&output);
     assert_eq!(state_of(&output)["complete"], false);
     std::fs::remove_file(&output).unwrap();

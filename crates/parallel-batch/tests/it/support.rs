@@ -226,6 +226,21 @@ pub(crate) fn lines_in(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.split(|&c| c == b'\n').count().saturating_sub(1))
 }
 
+/// Runs `rows` rows of [`write_csv`] to `out.csv` until about 100 are written, then Ctrl-C:
+/// a checkpointed partial job; its input and output.
+pub(crate) fn interrupted_job(emu: &Emu, dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
+    let input = write_csv(dir, rows);
+    let output = dir.join("out.csv");
+    let out = signal_after_lines(
+        run_command(emu, &[], &input, &output).args(SLOW),
+        &output,
+        100,
+        "INT",
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    (input, output)
+}
+
 /// Spawns `cmd` (stdout and stderr piped), waits until `output` holds `lines` data lines,
 /// then sends `signal` (`INT`, `TERM`) and returns the finished process's output.
 pub(crate) fn signal_after_lines(
