@@ -24,6 +24,7 @@ mod counts;
 mod error;
 mod files;
 mod finish;
+mod group_runs;
 mod input;
 mod inspect;
 mod output;

@@ -158,7 +158,7 @@ async fn read_runs(
             Error::api(what, e)
         })?;
         line.clear();
-        let row = crate::results::runs::job_run(&run, &tokens, &mut line)?;
+        let row = crate::group_runs::job_run(&run, &tokens, &mut line)?;
         if let Some(row) = row.filter(|&row| written.contains(row)) {
             found.insert(row);
             writer.write_jsonl(&line)?;

@@ -1,4 +1,5 @@
-//! The runs of a group as rows of the file: each read on demand from the stream's bytes
+//! The runs of a group as rows of a file (what `results` writes, and what `run` reads back
+//! to write a lost output again): each read on demand from the stream's bytes
 //! ([`RunResultRef`]), the run, its input and its output content (not the research basis
 //! after them), the input and the content kept as the JSON they came as.
 
@@ -17,13 +18,13 @@ use crate::output::{Record, jsonl_line};
 
 /// A batch of runs read into JSON Lines records, up to the first failure.
 #[derive(Default)]
-pub(super) struct Decoded {
-    pub(super) lines: Vec<u8>,
-    pub(super) counts: Counts,
-    pub(super) error: Option<Failure>,
+pub(crate) struct Decoded {
+    pub(crate) lines: Vec<u8>,
+    pub(crate) counts: Counts,
+    pub(crate) error: Option<Failure>,
 }
 
-pub(super) enum Failure {
+pub(crate) enum Failure {
     /// The stream failed.
     Stream(parallel_client::Error),
     /// A run could not be read.
@@ -32,7 +33,7 @@ pub(super) enum Failure {
 
 impl Decoded {
     /// Reads `runs`, the first of which is the stream's run number `first`.
-    pub(super) fn of(runs: Vec<Result<GroupRun, parallel_client::Error>>, first: u64) -> Self {
+    pub(crate) fn of(runs: Vec<Result<GroupRun, parallel_client::Error>>, first: u64) -> Self {
         let mut decoded = Self::default();
         for (index, run) in (first..).zip(runs) {
             let added = match run {
