@@ -43,6 +43,10 @@ pub(crate) struct State {
     /// The input's absolute path when the job started (to tell another file from an edit).
     #[serde(default)]
     pub(crate) input_path: Option<String>,
+    /// The field delimiter a CSV input is read with; a CSV job's state without one was made
+    /// by an earlier release, which read every file with `,`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delimiter: Option<u8>,
     /// Hash of everything that shapes the runs and the output (task spec, processor, columns).
     pub(crate) task_hash: String,
     /// The number of data rows in the input.
@@ -154,6 +158,7 @@ mod tests {
                 hash: "00".into(),
             },
             input_path: None,
+            delimiter: Some(b';'),
             task_hash: "t".into(),
             total_rows: 10,
             output_len: 0,

@@ -169,7 +169,7 @@ fn header_line(start: &[u8]) -> &[u8] {
 }
 
 /// A delimiter in words: `` `;` (semicolon) ``.
-fn name(byte: u8) -> String {
+pub(crate) fn name(byte: u8) -> String {
     let word = match byte {
         b',' => " (comma)",
         b';' => " (semicolon)",
@@ -181,7 +181,7 @@ fn name(byte: u8) -> String {
 }
 
 /// A delimiter as it is typed after `--delimiter`.
-fn shown(byte: u8) -> String {
+pub(crate) fn shown(byte: u8) -> String {
     if byte == b'\t' {
         "tab".to_owned()
     } else {

@@ -17,7 +17,9 @@ use crate::files::{FileStamp, Hashing};
 use delimited::CsvRows;
 pub(crate) use delimiter::Chosen;
 use delimiter::Delimiter;
-pub(crate) use delimiter::parse as parse_delimiter;
+pub(crate) use delimiter::{
+    name as delimiter_name, parse as parse_delimiter, shown as delimiter_shown,
+};
 
 mod delimited;
 mod delimiter;

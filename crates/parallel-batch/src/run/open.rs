@@ -7,6 +7,7 @@ use super::job::{Backend, EMBEDDED, Job};
 use super::row_hashes;
 use crate::counts::Counts;
 use crate::error::Error;
+use crate::input::{InputFormat, delimiter_name, delimiter_shown};
 use crate::state::{STATE_VERSION, State};
 
 /// The job's state, as found or made.
@@ -43,7 +44,10 @@ pub(crate) fn open_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Res
     // worth keeping: a rerun with corrected options starts over instead of refusing.
     let loaded = State::load(&files.state())?.filter(|s| {
         let fresh_start = s.submitted.is_empty() && s.written.is_empty();
-        !(fresh_start && (s.input != scanned.fingerprint || s.task_hash != job.task_hash))
+        let differs = s.input != scanned.fingerprint
+            || s.task_hash != job.task_hash
+            || read_with(s, job) != used(scanned);
+        !(fresh_start && differs)
     });
     let Some(mut state) = loaded else {
         return new_state(job, backend, scanned);
@@ -121,6 +125,7 @@ fn new_state(job: &Job, backend: &Backend, scanned: &Scanned) -> Result<Opened, 
         backend: backend.label.clone(),
         input: scanned.fingerprint.clone(),
         input_path: canonical(&job.input),
+        delimiter: used(scanned),
         task_hash: job.task_hash.clone(),
         total_rows: scanned.total,
         output_len: 0,
@@ -178,6 +183,7 @@ fn check_resumable(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Er
             job.input.display()
         )));
     }
+    check_delimiter(job, state, scanned)?;
     if state.task_hash != job.task_hash {
         return Err(Error::state(format!(
             "the task (spec, processor, columns or output format) differs from the one \
@@ -194,6 +200,41 @@ fn check_resumable(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Er
         )));
     }
     Ok(())
+}
+
+/// The delimiter the job read its CSV input with: the state's, or for a state an earlier
+/// release made, `,`.
+fn read_with(state: &State, job: &Job) -> Option<u8> {
+    (job.input_format == InputFormat::Csv).then(|| state.delimiter.unwrap_or(b','))
+}
+
+/// The delimiter this run reads the CSV input with.
+fn used(scanned: &Scanned) -> Option<u8> {
+    scanned.delimiter.map(|chosen| chosen.byte)
+}
+
+/// A job goes on reading its input as it started: with another delimiter its rows are other
+/// rows (a line read as one column, then as several).
+fn check_delimiter(job: &Job, state: &State, scanned: &Scanned) -> Result<(), Error> {
+    let (Some(was), Some(now)) = (read_with(state, job), used(scanned)) else {
+        return Ok(());
+    };
+    if was == now {
+        return Ok(());
+    }
+    let earlier = if state.delimiter.is_none() {
+        " (the release that started it read every file so)"
+    } else {
+        ""
+    };
+    Err(Error::state(format!(
+        "this job reads {} with {} as the delimiter{earlier}, not {}: pass --delimiter '{}' \
+         to go on as it started, or write to another output file to read it anew",
+        job.input.display(),
+        delimiter_name(was),
+        delimiter_name(now),
+        delimiter_shown(was)
+    )))
 }
 
 /// The input's absolute path, as the state records it.

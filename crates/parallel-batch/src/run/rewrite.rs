@@ -85,6 +85,7 @@ mod tests {
                 hash: String::new(),
             },
             input_path: None,
+            delimiter: None,
             task_hash: String::new(),
             total_rows: 3,
             output_len: len,

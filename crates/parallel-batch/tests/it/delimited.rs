@@ -1,10 +1,12 @@
 //! Issue 25, cases 1 and 2: the lines of files with Windows line endings are the lines an
 //! editor shows, and a file separated by `;`, tabs or `|` is read by its columns.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::support::{
-    COLUMNS, Emu, batch, companion, files_in, read_csv_output, run_command, run_ok, stderr_of,
+    COLUMNS, Emu, SLOW, batch, companion, files_in, read_csv_output, run_command, run_ok,
+    signal_after_lines, state_of, state_path, stderr_of,
 };
 
 /// The tool's own size check is raised so that the API is the one refusing a long row.
@@ -200,4 +202,63 @@ fn the_delimiter_flag_is_for_csv_input_and_one_character() {
         assert!(stderr.contains(says), "{stderr}");
     }
     assert_eq!(files_in(dir.path()), ["in.csv", "in.jsonl"]);
+}
+
+#[test]
+fn a_job_goes_on_reading_its_input_with_the_delimiter_it_started_with() {
+    const ROWS: u64 = 2000;
+    let emu = Emu::start(0.0, 0.002);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let output = dir.path().join("out.csv");
+    let mut text = String::from("name;website\n");
+    for i in 0..ROWS {
+        writeln!(text, "Company {i};https://c{i}.example").unwrap();
+    }
+    std::fs::write(&input, text).unwrap();
+    // Started as an earlier release ran it: every line one column, and no delimiter in the
+    // state.
+    let out = signal_after_lines(
+        run_command(&emu, &[], &input, &output)
+            .args(SLOW)
+            .args(["--delimiter", ","]),
+        &output,
+        100,
+        "INT",
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    let mut state = state_of(&output);
+    assert_eq!(
+        state["delimiter"],
+        u64::from(b','),
+        "the delimiter is recorded"
+    );
+    state.as_object_mut().unwrap().remove("delimiter");
+    std::fs::write(state_path(&output), state.to_string()).unwrap();
+    let written = std::fs::read(&output).unwrap();
+    let runs = emu.runs_created();
+
+    let out = run_command(&emu, &[], &input, &output)
+        .args(SLOW)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("with `,` (comma) as the delimiter (the release that started it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pass --delimiter ','"), "{stderr}");
+    assert_eq!(std::fs::read(&output).unwrap(), written, "left as it was");
+    assert_eq!(emu.runs_created(), runs, "nothing sent");
+
+    run_ok(
+        run_command(&emu, &["--quiet"], &input, &output)
+            .args(SLOW)
+            .args(["--delimiter", ","]),
+    );
+    let (header, rows) = read_csv_output(&output);
+    assert_eq!(header[1], "name;website");
+    assert_eq!(rows.len() as u64, ROWS);
+    assert_eq!(emu.runs_created(), ROWS);
 }
