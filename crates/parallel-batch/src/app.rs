@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::input::{ColumnMap, InputFormat};
 use crate::output::OutputFormat;
 use crate::progress::ProgressMode;
-use crate::run::{Backend, EMBEDDED, Job};
+use crate::run::{Backend, EMBEDDED, Job, LastFailure, Watched, watch};
 use crate::spec::{Task, TaskSource};
 
 /// Parses the command line, runs the command, and returns the process exit code.
@@ -107,12 +107,23 @@ fn api_key() -> Option<String> {
 }
 
 fn client_for(base_url: &str, key: Option<&str>) -> Result<Client, Error> {
+    client_watched(base_url, key, &LastFailure::default())
+}
+
+/// A client whose requests record in `last` how they failed (what the "waiting for the
+/// server" line of `run` tells).
+fn client_watched(base_url: &str, key: Option<&str>, last: &LastFailure) -> Result<Client, Error> {
     crate::base_url::check(base_url)?;
+    let transport = parallel_client::transport::HyperTransport::new()
+        .map_err(|e| Error::state("cannot set up the HTTPS transport").with_source(e))?;
+    let reconnected = last.clone();
     // From the environment for `PARALLEL_CUSTOM_HEADERS`; the key and the URL were chosen
     // above. An emulator started without a key accepts any; the client insists on sending one.
     ClientBuilder::from_env()
         .base_url(base_url)
         .api_key(key.unwrap_or("no-key"))
+        .transport(Watched::new(transport, last.clone()))
+        .on_reconnect(move |reconnect| reconnected.set(Some(watch::chain(reconnect.error))))
         .build()
         .map_err(|e| Error::api("cannot set up the API client", e))
 }
@@ -222,18 +233,21 @@ async fn run_command(
     } else {
         None
     };
+    let last_failure = LastFailure::default();
     let backend = if let Some(emulator) = &emulator {
         Backend {
-            client: client_for(&emulator.base_url(), None)?,
+            client: client_watched(&emulator.base_url(), None, &last_failure)?,
             label: EMBEDDED.to_owned(),
             embedded: true,
+            last_failure,
         }
     } else {
         let url = api_url(cli);
         Backend {
-            client: client_for(&url, key.as_deref())?,
+            client: client_watched(&url, key.as_deref(), &last_failure)?,
             label: url,
             embedded: false,
+            last_failure,
         }
     };
     let result = crate::run::run(job, &backend, mode, resume_command).await;
@@ -283,6 +297,7 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
     let chunk_size = usize::from(args.chunk_size);
     Ok(Job {
         input: args.input.clone(),
+        delimiter: delimiter(args, input_format)?,
         input_format,
         map,
         max_row_lines: args.max_row_lines,
@@ -313,6 +328,21 @@ fn job(args: &RunArgs) -> Result<Job, Error> {
         pricing: crate::cost::Pricing::new(args.prices.as_deref(), args.max_cost)?,
         basis,
     })
+}
+
+/// `--delimiter`, for a CSV input only.
+fn delimiter(args: &RunArgs, format: InputFormat) -> Result<Option<u8>, Error> {
+    let Some(value) = &args.delimiter else {
+        return Ok(None);
+    };
+    if format != InputFormat::Csv {
+        return Err(Error::usage(format!(
+            "--delimiter applies to CSV input; {} is read as {}",
+            args.input.display(),
+            format.name()
+        )));
+    }
+    crate::input::parse_delimiter(value).map(Some)
 }
 
 fn task_source(args: &RunArgs) -> TaskSource {

@@ -162,6 +162,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum)]
     pub(crate) format: Option<InputFormat>,
 
+    /// The CSV input's field delimiter: `,` `;` `|` `tab` or another character (default:
+    /// the one of `,` `;` tab `|` the header line is delimited by).
+    #[arg(long, value_name = "CHAR")]
+    pub(crate) delimiter: Option<String>,
+
     /// The order of the rows once the job is done: `input` (the input's order), or
     /// `completion` (the order they finished in, as the output grew while the job ran). A
     /// Parquet output is always in input order.

@@ -27,6 +27,7 @@ mod error;
 mod files;
 mod finish;
 mod generate;
+mod group_runs;
 mod input;
 mod inspect;
 mod output;

@@ -29,6 +29,11 @@ pub(crate) struct State {
     pub(crate) version: u32,
     /// The batch token tagging every run of this job (`client_tag = "<token>:<row>"`).
     pub(crate) token: String,
+    /// The tokens of earlier rounds of this job in the same group (`--retry-failed` sends
+    /// rows again under a new token), oldest first: with `token`, they tell this job's runs
+    /// in the group from others', to write the output again from the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) earlier_tokens: Vec<String>,
     /// The task group, once created.
     pub(crate) group_id: Option<String>,
     /// Where the group lives: `embedded-emulator` or the API base URL.
@@ -38,6 +43,10 @@ pub(crate) struct State {
     /// The input's absolute path when the job started (to tell another file from an edit).
     #[serde(default)]
     pub(crate) input_path: Option<String>,
+    /// The field delimiter a CSV input is read with; a CSV job's state without one was made
+    /// by an earlier release, which read every file with `,`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delimiter: Option<u8>,
     /// Hash of everything that shapes the runs and the output (task spec, processor, columns).
     pub(crate) task_hash: String,
     /// The number of data rows in the input.
@@ -141,6 +150,7 @@ mod tests {
         let mut state = State {
             version: STATE_VERSION,
             token: "abc".into(),
+            earlier_tokens: vec!["0a".into()],
             group_id: None,
             backend: "embedded-emulator".into(),
             input: FileStamp {
@@ -148,6 +158,7 @@ mod tests {
                 hash: "00".into(),
             },
             input_path: None,
+            delimiter: Some(b';'),
             task_hash: "t".into(),
             total_rows: 10,
             output_len: 0,

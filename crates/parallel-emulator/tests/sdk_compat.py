@@ -156,7 +156,11 @@ def workflow(client):
         ok(event.input.metadata == sent["metadata"], "get_runs() echoes the input metadata")
         ok(isinstance(event.output, pt.TaskRunJsonOutput), "completed runs carry a json output")
         check_content(event.output.content, company)
-        ok({b.field for b in event.output.basis} == set(event.output.content), "one basis entry per output field")
+        expected_fields = set(event.output.content) | {
+            f"{name}.{i}" for name, value in event.output.content.items()
+            if isinstance(value, list) for i in range(len(value))}
+        ok({b.field for b in event.output.basis} == expected_fields,
+           "one basis entry per output field, and one per element of a list field")
         ok(all(b.citations and b.reasoning and b.confidence for b in event.output.basis), "basis entries are complete")
 
     bare = list(client.task_group.get_runs(group.task_group_id))

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::files::{FileStamp, Fresh, Hashing, no_follow};
+use crate::output::JournalLine;
 pub(crate) use order::Order;
 pub(crate) use records::{RecordFormat, Records};
 
@@ -33,4 +34,26 @@ pub(crate) fn write_fresh(
     let stamp = out.stamp();
     drop(out);
     Ok((fresh, stamp))
+}
+
+/// Calls `each` with every JSON Lines record of the first `len` bytes of `path`.
+pub(crate) fn each_journal_line(
+    path: &Path,
+    len: u64,
+    mut each: impl FnMut(&JournalLine<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    use std::io::{BufRead, Read};
+    let io = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let file = no_follow::open_to_read(path).map_err(io)?;
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file.take(len));
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+            return Ok(());
+        }
+        let line: JournalLine<'_> = serde_json::from_slice(&buf)
+            .map_err(|e| Error::state(format!("{} is damaged: {e}", path.display())))?;
+        each(&line)?;
+    }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::Order;
 use crate::error::Error;
+use crate::row_set::RowSet;
 
 /// How the records of a file are delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,19 @@ impl Records {
         total: u64,
         order: Order,
     ) -> Result<Self, Error> {
+        Self::last_of_rows(path, format, len, total, None, order)
+    }
+
+    /// Each row's last record, for the rows of `0..total` in `rows` (every one must have one;
+    /// `None`: every row), in `order`.
+    pub(crate) fn last_of_rows(
+        path: &Path,
+        format: RecordFormat,
+        len: u64,
+        total: u64,
+        rows: Option<&RowSet>,
+        order: Order,
+    ) -> Result<Self, Error> {
         let slots = usize::try_from(total).map_err(|_| too_large(path))?;
         let (mut offsets, mut lens) = (vec![NONE; slots], vec![0u32; slots]);
         let (mut records, mut in_row_order) = (0u64, true);
@@ -77,14 +91,20 @@ impl Records {
             lens[slot] = found.len;
             Ok(())
         })?;
-        if let Some(row) = offsets.iter().position(|&offset| offset == NONE) {
+        let wanted = |row: usize| rows.is_none_or(|rows| rows.contains(row as u64));
+        if let Some(row) = (0..slots).find(|&row| offsets[row] == NONE && wanted(row)) {
             return Err(Error::state(format!(
-                "row {row} is missing from {}, though the job's state says every row was \
-                 written",
+                "row {row} is missing from {}, though the job's state says it was written",
                 path.display()
             )));
         }
-        let once_each = records == total;
+        if rows.is_some() {
+            let kept: Vec<(u64, u32)> = (offsets.iter().copied().zip(lens.iter().copied()))
+                .filter(|&(offset, _)| offset != NONE)
+                .collect();
+            (offsets, lens) = kept.into_iter().unzip();
+        }
+        let once_each = records == offsets.len() as u64;
         let mut kept = Self {
             head,
             offsets,
@@ -373,6 +393,11 @@ mod tests {
         let err =
             Records::last_of_each_row(&path, RecordFormat::Jsonl, 20, 3, Order::Input).unwrap_err();
         assert!(err.to_string().contains("row 1 is missing"), "{err}");
+        let some = RowSet::from_ranges(&[[0, 1], [2, 3]]);
+        let records =
+            Records::last_of_rows(&path, RecordFormat::Jsonl, 20, 3, Some(&some), Order::Input)
+                .unwrap();
+        assert_eq!(records.offsets, [0, 10], "the rows asked for");
         let err =
             Records::last_of_each_row(&path, RecordFormat::Jsonl, 20, 2, Order::Input).unwrap_err();
         assert!(err.to_string().contains("holds row 2"), "{err}");

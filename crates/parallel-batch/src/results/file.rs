@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use super::KeepPartial;
 use crate::error::Error;
 use crate::files::{Fresh, with_suffix};
-use crate::finish::{Order, RecordFormat, Records};
-use crate::output::{JournalLine, KeyOrder, OutputFormat, OutputWriter, Outputs};
+use crate::finish::{Order, RecordFormat, Records, each_journal_line};
+use crate::output::{KeyOrder, OutputFormat, OutputWriter, Outputs};
 
 /// Where the runs are written until all of them are: `FILE.partial` beside `FILE`.
 fn partial_path(output: &Path) -> PathBuf {
@@ -101,7 +101,7 @@ impl<'p> ResultsFile<'p> {
         let (mut inputs, mut outputs, mut objects) =
             (KeyOrder::default(), KeyOrder::default(), true);
         let mut sources = KeyOrder::default();
-        each_line(runs, len, |line| {
+        each_journal_line(runs, len, |line| {
             match crate::spec::object_keys(line.input.get()) {
                 Some(keys) => inputs.add(keys.iter().map(String::as_str)),
                 None => inputs.add(["input"]),
@@ -129,7 +129,7 @@ impl<'p> ResultsFile<'p> {
         let file = tmp.file().try_clone().map_err(io)?;
         let mut writer =
             OutputWriter::create(file, self.output, OutputFormat::Csv, Some(&inputs), fields)?;
-        each_line(runs, len, |line| writer.write(&line.record()))?;
+        each_journal_line(runs, len, |line| writer.write(&line.record()))?;
         writer.flush()?;
         drop(writer);
         tmp.persist(self.output).map_err(io)
@@ -181,27 +181,5 @@ impl<'p> ResultsFile<'p> {
             drop(self.writer);
             let _ = std::fs::remove_file(&self.partial);
         }
-    }
-}
-
-/// Calls `each` with every JSON Lines record of the first `len` bytes of `runs`.
-fn each_line(
-    runs: &Path,
-    len: u64,
-    mut each: impl FnMut(&JournalLine<'_>) -> Result<(), Error>,
-) -> Result<(), Error> {
-    use std::io::{BufRead, Read};
-    let io = |e| Error::io(format!("cannot read {}", runs.display()), e);
-    let file = crate::files::no_follow::open_to_read(runs).map_err(io)?;
-    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file.take(len));
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
-            return Ok(());
-        }
-        let line: JournalLine<'_> = serde_json::from_slice(&buf)
-            .map_err(|e| Error::state(format!("{} is damaged: {e}", runs.display())))?;
-        each(&line)?;
     }
 }

@@ -14,7 +14,6 @@
 //! the runs it read in `FILE.partial`, whose name says what it is.
 
 mod file;
-mod runs;
 
 use std::path::{Path, PathBuf};
 
@@ -25,9 +24,9 @@ use crate::counts::Counts;
 use crate::error::Error;
 use crate::files::Companion;
 use crate::finish::Order;
+use crate::group_runs::{Decoded, Failure};
 use crate::output::OutputFormat;
 use file::ResultsFile;
-use runs::{Decoded, Failure};
 
 /// What `results` is asked for.
 pub(crate) struct Export<'a> {

@@ -15,7 +15,7 @@ use super::job::Job;
 use super::line_map::LineMap;
 use crate::error::Error;
 use crate::files::{FileStamp, Fnv64};
-use crate::input::{ColumnMap, InputFormat, InputReader};
+use crate::input::{Chosen, ColumnMap, InputFormat, InputReader};
 use crate::output::KeyOrder;
 use crate::output::OutputFormat;
 use crate::row_set::RowSet;
@@ -36,15 +36,18 @@ pub(crate) struct Scanned {
     pub(crate) row_hashes: Vec<u64>,
     /// The line each row starts on.
     pub(crate) lines: LineMap,
+    /// The delimiter of a CSV input.
+    pub(crate) delimiter: Option<Chosen>,
 }
 
 /// Reads the whole input once: a bad row stops the job before anything is submitted.
 pub(crate) async fn scan(job: &Job) -> Result<Scanned, Error> {
     let (path, format, map) = (job.input.clone(), job.input_format, job.map.clone());
     let (spec_chars, limit, max_lines) = (job.spec_chars, job.max_input_chars, job.max_row_lines);
+    let delimiter = job.delimiter;
     let columned = job.output_format != OutputFormat::Jsonl;
     tokio::task::spawn_blocking(move || {
-        let mut reader = InputReader::open(&path, format, map.as_ref())?;
+        let mut reader = InputReader::open(&path, format, map.as_ref(), delimiter)?;
         reader.set_max_row_lines(max_lines);
         let mut columns = reader.columns().map(<[String]>::to_vec);
         // Inputs without a header (JSON Lines, Parquet): a CSV or Parquet output has a column
@@ -76,6 +79,7 @@ pub(crate) async fn scan(job: &Job) -> Result<Scanned, Error> {
             columns,
             row_hashes,
             lines,
+            delimiter: reader.delimiter(),
         })
     })
     .await
@@ -90,9 +94,11 @@ pub(crate) fn row_hash(input: &str) -> u64 {
 }
 
 /// The rows of the job's input not in `written`, as batch inputs at their row index, each
-/// with the job's metadata. A read error ends the stream and is sent on the returned channel.
+/// with the job's metadata; a CSV input read with the delimiter the first pass used. A read
+/// error ends the stream and is sent on the returned channel.
 pub(crate) fn rows(
     job: &Job,
+    scanned: &Scanned,
     written: Arc<RowSet>,
 ) -> (
     impl Stream<Item = BatchInput> + Send + 'static,
@@ -104,6 +110,7 @@ pub(crate) fn rows(
         path: job.input.clone(),
         format: job.input_format,
         map: job.map.clone(),
+        delimiter: scanned.delimiter.map(|chosen| chosen.byte),
         metadata: (!job.metadata.is_empty()).then(|| job.metadata.clone()),
         max_row_lines: job.max_row_lines,
     };
@@ -124,6 +131,7 @@ struct SendPass {
     path: PathBuf,
     format: InputFormat,
     map: Option<ColumnMap>,
+    delimiter: Option<u8>,
     metadata: Option<Metadata>,
     max_row_lines: u64,
 }
@@ -131,7 +139,7 @@ struct SendPass {
 impl SendPass {
     fn read(&self, written: &RowSet, tx: &mpsc::Sender<BatchInput>) -> Result<(), Error> {
         let path: &Path = &self.path;
-        let mut reader = InputReader::open(path, self.format, self.map.as_ref())?;
+        let mut reader = InputReader::open(path, self.format, self.map.as_ref(), self.delimiter)?;
         reader.set_max_row_lines(self.max_row_lines);
         while let Some(row) = reader.next_row()? {
             if written.contains(row.index) {

@@ -137,7 +137,8 @@ pub(crate) fn start_retry(state: &mut State, token: String) -> u64 {
     state.superseded = superseded.ranges();
     state.failed_rows.clear();
     state.counts.failed = state.counts.failed.saturating_sub(count);
-    state.token = token;
+    let earlier = std::mem::replace(&mut state.token, token);
+    state.earlier_tokens.push(earlier);
     state.retrying = count;
     state.complete = false;
     count

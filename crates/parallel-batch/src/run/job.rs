@@ -7,6 +7,7 @@ use std::time::Duration;
 use parallel_client::Client;
 use parallel_types::{Metadata, MetadataValue, Processor, TaskSpec};
 
+use super::watch::LastFailure;
 use crate::error::Error;
 use crate::files::{Companion, Fnv64};
 use crate::finish::Order;
@@ -25,6 +26,8 @@ pub(crate) struct Job {
     pub(crate) input_format: InputFormat,
     /// `--input-columns`: which columns are sent, under which names.
     pub(crate) map: Option<ColumnMap>,
+    /// `--delimiter`: the CSV input's field delimiter (else the header line's).
+    pub(crate) delimiter: Option<u8>,
     /// The most lines one CSV row may span.
     pub(crate) max_row_lines: u64,
     /// The limit on one row's input plus the spec, in characters.
@@ -118,6 +121,19 @@ pub(crate) struct Backend {
     /// `embedded-emulator`, or the base URL.
     pub(crate) label: String,
     pub(crate) embedded: bool,
+    /// How the client's last request to the server failed, if it did.
+    pub(crate) last_failure: LastFailure,
+}
+
+impl Backend {
+    /// The server, in messages: its base URL, or the embedded emulator.
+    pub(crate) fn address(&self) -> String {
+        if self.embedded {
+            "the embedded emulator".to_owned()
+        } else {
+            self.label.clone()
+        }
+    }
 }
 
 /// The label of the embedded emulator's backend (it dies with the process, and so do its

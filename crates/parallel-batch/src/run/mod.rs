@@ -13,6 +13,7 @@ mod job;
 mod line_map;
 mod open;
 mod plan;
+mod rebuild;
 mod report;
 mod rewrite;
 mod row_hashes;
@@ -21,6 +22,7 @@ mod sink;
 mod start;
 mod stdio;
 mod waiting;
+pub(crate) mod watch;
 mod whole;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use parallel_client::batch::StartedBatch;
 use crate::error::Error;
 use crate::files::{OutputLock, earlier};
 use crate::progress::{Progress, ProgressMode};
+use crate::row_set::RowSet;
 use crate::state::State;
 pub(crate) use checks::{MAX_INPUT_CHARS, output_schema, processor};
 pub(crate) use dry_run::dry_run;
@@ -42,10 +45,12 @@ use report::Report;
 pub(crate) use report::Summary;
 use signals::Signals;
 use sink::Sink;
+use start::Starting;
 #[cfg(test)]
 pub(crate) use start::options as batch_options;
 pub(crate) use stdio::{copy_to_stdout, is_dash};
 use waiting::Waiting;
+pub(crate) use watch::{LastFailure, Watched};
 
 /// Runs the `run` command to completion, interruption or error.
 pub(crate) async fn run(
@@ -89,10 +94,8 @@ async fn run_job(
             }
         },
     };
-    let mut sink = Sink::open(job, state, scanned.columns.as_deref())?;
-    sink.set_lines(scanned.lines.clone(), job.input_format.unit());
     let mut progress = Progress::new(mode, scanned.total, &backend.client);
-    progress.update(sink.submitted.len(), &sink.counts);
+    progress.update(RowSet::from_ranges(&state.submitted).len(), &state.counts);
     if !moved.is_empty() {
         progress.println(&format!(
             "Moved this job's files ({}) into {}.",
@@ -100,12 +103,17 @@ async fn run_job(
             files.dir().display()
         ));
     }
-    let resume_or_not = resume_command.unwrap_or("parallel-batch run ...");
-    let batch = tokio::select! {
-        started = start::start(backend, job, &mut sink, resume_or_not) => started?,
-        stop = signals.recv() => return Err(report::stopped_early(stop, resume_command)),
-        () = Waiting::new(job.waiting_notice).notify_forever(&progress) => unreachable!(),
+    if let Some(note) = scanned.delimiter.and_then(|d| d.notice(&job.input)) {
+        progress.println(&note);
+    }
+    let stopping = Stopping {
+        signals: &mut signals,
+        progress: &progress,
+        resume_command,
     };
+    let (mut sink, batch) =
+        open_and_start(job, backend, state, &scanned, resumed, stopping).await?;
+    sink.set_lines(scanned.lines.clone(), job.input_format.unit());
     announce(
         &progress,
         job,
@@ -128,9 +136,9 @@ async fn run_job(
         submitted_at_start: sink.submitted.len(),
         changes,
     };
-    let (rows, feed_error) = feed::rows(job, Arc::new(sink.written.clone()));
+    let (rows, feed_error) = feed::rows(job, &scanned, Arc::new(sink.written.clone()));
     let items = batch.run(rows);
-    let waiting = Waiting::new(job.waiting_notice);
+    let waiting = Waiting::new(job.waiting_notice, backend);
     let ending = follow::follow(
         items,
         feed_error,
@@ -151,6 +159,65 @@ async fn run_job(
     report.end(ending, &sink, &progress)
 }
 
+/// What stops a run before its batch started, and where it says so.
+struct Stopping<'a> {
+    signals: &'a mut Signals,
+    progress: &'a Progress,
+    resume_command: Option<&'a str>,
+}
+
+/// The sink and the started engine. A job resumed opens its output first (a file changed
+/// since is refused before the server is asked anything); a new job starts first, and saves
+/// its state and makes its output only once its group exists, so that a start that fails
+/// leaves nothing behind.
+async fn open_and_start(
+    job: &Job,
+    backend: &Backend,
+    mut state: State,
+    scanned: &Scanned,
+    resumed: bool,
+    stopping: Stopping<'_>,
+) -> Result<(Sink, StartedBatch), Error> {
+    let command = stopping.resume_command.unwrap_or("parallel-batch run ...");
+    if resumed {
+        let mut sink = Sink::open(job, state, scanned.columns.as_deref())?;
+        let (state, written) = sink.parts();
+        let starting = Starting {
+            state,
+            written,
+            new_job: None,
+        };
+        let start = start::start(backend, job, starting, command);
+        let batch = until_stopped(start, job, backend, stopping).await?;
+        return Ok((sink, batch));
+    }
+    let starting = Starting {
+        state: &mut state,
+        written: &RowSet::default(),
+        new_job: Some(&scanned.row_hashes),
+    };
+    let start = start::start(backend, job, starting, command);
+    let batch = until_stopped(start, job, backend, stopping).await?;
+    open::replace_link(job)?;
+    let sink = Sink::open(job, state, scanned.columns.as_deref())?;
+    Ok((sink, batch))
+}
+
+/// `start`'s outcome, unless a signal comes first; says that it waits while the server is
+/// silent.
+async fn until_stopped<T>(
+    start: impl Future<Output = Result<T, Error>>,
+    job: &Job,
+    backend: &Backend,
+    stopping: Stopping<'_>,
+) -> Result<T, Error> {
+    tokio::select! {
+        started = start => started,
+        stop = stopping.signals.recv() => Err(report::stopped_early(stop, stopping.resume_command)),
+        () = Waiting::new(job.waiting_notice, backend).notify_forever(stopping.progress) => unreachable!(),
+    }
+}
+
 /// The job's input checked and its state found or made: work to do, or a job an earlier
 /// run finished.
 #[allow(clippy::large_enum_variant)] // one, once a run
@@ -169,10 +236,19 @@ async fn prepare(job: &Job, backend: &Backend, quiet: bool) -> Result<Prepared, 
     // What the job is about to cost, refused over --max-cost before the state is written.
     let plan = plan::plan(job, &backend.label, backend.embedded, &scanned)?;
     plan::announce(job, &plan, quiet)?;
-    Ok(match open::open_state(job, backend, &scanned)? {
+    let mut opened = open::open_state(job, backend, &scanned)?;
+    let mut rebuilt = false;
+    if let Opened::Lost(mut state) = opened {
+        rebuild::rebuild(job, backend, &scanned, &mut state).await?;
+        rebuilt = true;
+        opened = open::open_state(job, backend, &scanned)?;
+    }
+    Ok(match opened {
         Opened::Complete(mut state) => {
             whole::ensure(job, &scanned, &mut state)?;
-            Prepared::Complete(report::already_complete(job, &state, scanned.total))
+            let mut summary = report::already_complete(job, &state, scanned.total);
+            summary.rebuilt = rebuilt;
+            Prepared::Complete(summary)
         }
         Opened::Ready {
             state,
@@ -182,8 +258,14 @@ async fn prepare(job: &Job, backend: &Backend, quiet: bool) -> Result<Prepared, 
             scanned,
             state,
             resumed,
-            changes,
+            changes: Changes { rebuilt, ..changes },
         },
+        Opened::Lost(_) => {
+            return Err(Error::state(format!(
+                "{} is still missing after it was written again",
+                job.output.display()
+            )));
+        }
     })
 }
 
@@ -204,6 +286,14 @@ fn announce(
             sink.written.len(),
             total,
             batch.resumed()
+        ));
+    }
+    if changes.rebuilt {
+        progress.println(&format!(
+            "Wrote the {} rows of {} again from group {}: read back, none was sent again.",
+            sink.written.len(),
+            job.rows_are_in(),
+            batch.group_id()
         ));
     }
     if changes.fixed > 0 {

@@ -36,6 +36,9 @@ pub(crate) struct Summary {
     pub(crate) retried: u64,
     /// `429` (too many requests) answers this run met and rode out.
     pub(crate) throttled: u64,
+    /// The output of the finished job was gone and was written again from its group (no
+    /// row was sent again).
+    pub(crate) rebuilt: bool,
 }
 
 /// Why a job on standard input or output has no command to resume it.
@@ -143,6 +146,7 @@ impl Report<'_> {
             fixed: self.changes.fixed,
             retried: self.changes.retried,
             throttled: self.backend.client.rate_limited_answers(),
+            rebuilt: self.changes.rebuilt,
         }
     }
 }
@@ -177,6 +181,7 @@ pub(crate) fn already_complete(job: &Job, state: &State, total: u64) -> Summary 
         fixed: 0,
         retried: 0,
         throttled: 0,
+        rebuilt: false,
     }
 }
 
@@ -204,10 +209,24 @@ impl Summary {
             );
             return;
         }
+        if summary.rebuilt && summary.written_now == 0 {
+            eprintln!(
+                "Wrote {} again from group {}: all {} rows ({} completed, {} failed, {} \
+                 rejected), read back from the group; none was sent again.",
+                summary.output.display(),
+                summary.group_id,
+                summary.total,
+                summary.counts.completed,
+                summary.counts.failed,
+                summary.counts.rejected
+            );
+            return;
+        }
         if summary.written_now == 0 && summary.complete && summary.resumed {
             eprintln!(
-                "Nothing to do: all {} rows are already in {} (group {}). Delete {} and {} to \
-             run again.",
+                "Nothing to do: all {} rows are already in {} (group {}). To run the job \
+                 again from the start, sending (and paying for) every row again, delete {} \
+                 and {}.",
                 summary.total,
                 summary.output.display(),
                 summary.group_id,

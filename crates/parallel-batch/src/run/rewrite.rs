@@ -77,6 +77,7 @@ mod tests {
         State {
             version: STATE_VERSION,
             token: "t".into(),
+            earlier_tokens: Vec::new(),
             group_id: None,
             backend: "b".into(),
             input: FileStamp {
@@ -84,6 +85,7 @@ mod tests {
                 hash: String::new(),
             },
             input_path: None,
+            delimiter: None,
             task_hash: String::new(),
             total_rows: 3,
             output_len: len,

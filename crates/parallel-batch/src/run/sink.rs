@@ -16,7 +16,7 @@ use crate::row_set::RowSet;
 use crate::state::State;
 
 /// The status written for an input the API refused.
-const REJECTED: &str = "rejected";
+pub(crate) const REJECTED: &str = "rejected";
 
 pub(crate) struct Sink {
     output: PathBuf,
@@ -104,11 +104,9 @@ impl Sink {
         &mut self.state
     }
 
-    /// Records the group the job's runs go to, durably, before any run is created.
-    pub(crate) fn set_group(&mut self, group_id: &str, token: &str) -> Result<(), Error> {
-        self.state.group_id = Some(group_id.to_owned());
-        token.clone_into(&mut self.state.token);
-        self.state.save(&self.state_file)
+    /// The state, to change, and the rows written.
+    pub(crate) fn parts(&mut self) -> (&mut State, &RowSet) {
+        (&mut self.state, &self.written)
     }
 
     /// Rows the API accepted.

@@ -1,38 +1,96 @@
-//! Starting the engine on the job's group: made now, or the one the state names.
-
-use std::sync::Arc;
+//! Starting the engine on the job's group: made now, or the one the state (or `--group`)
+//! names. A new job's state is saved here, once the server has proved the group exists: a
+//! start that fails (a wrong address, key or group id) leaves nothing that ties the output
+//! to a server or a group, so the corrected command simply runs.
 
 use parallel_client::batch::{BatchOptions, StartedBatch};
 use parallel_types::MetadataValue;
 
 use super::job::{Backend, Job};
-use super::sink::Sink;
+use super::row_hashes;
 use crate::error::Error;
+use crate::row_set::RowSet;
 use crate::state::State;
+
+/// What is known of the job when its engine starts.
+pub(crate) struct Starting<'a> {
+    pub(crate) state: &'a mut State,
+    /// Rows already in the output (not sent again).
+    pub(crate) written: &'a RowSet,
+    /// For a new job, the hash of every input row: saved with the state, which is saved for
+    /// the first time once the group exists. `None` for a job whose state is saved already.
+    pub(crate) new_job: Option<&'a [u64]>,
+}
 
 /// Starts the engine and records the group and token in the state before any run is created.
 pub(crate) async fn start(
     backend: &Backend,
     job: &Job,
-    sink: &mut Sink,
+    starting: Starting<'_>,
     resume_command: &str,
 ) -> Result<StartedBatch, Error> {
-    let state = sink.state();
-    let written = Arc::new(sink.written.clone());
+    let Starting {
+        state,
+        written,
+        new_job,
+    } = starting;
+    let skipped = std::sync::Arc::new(written.clone());
     let options = options(job, &state.token, state.group_id.as_deref())
-        .skip(move |row| written.contains(row));
-    let had_group = state.group_id.is_some();
+        .skip(move |row| skipped.contains(row));
     let started = backend.client.batch(options).start().await.map_err(|e| {
-        if had_group && e.status().is_some_and(|s| s.as_u16() == 404) {
-            group_gone(state, sink.written.len(), resume_command)
-        } else if had_group {
-            Error::api("cannot open the task group to resume", e)
-        } else {
-            Error::api("cannot create the task group", e)
-        }
+        not_started(
+            backend,
+            state,
+            new_job.is_some(),
+            written.len(),
+            resume_command,
+            e,
+        )
     })?;
-    sink.set_group(started.group_id(), started.token())?;
+    state.group_id = Some(started.group_id().to_owned());
+    started.token().clone_into(&mut state.token);
+    let files = job.files();
+    state.save(&files.state())?;
+    if let Some(hashes) = new_job {
+        row_hashes::save(&files, &state.input.hash, hashes)?;
+    }
     Ok(started)
+}
+
+/// Why the engine did not start, in the user's terms: which server, which group, and what
+/// to do.
+fn not_started(
+    backend: &Backend,
+    state: &State,
+    new_job: bool,
+    written: u64,
+    resume_command: &str,
+    error: parallel_client::Error,
+) -> Error {
+    let at = backend.address();
+    let not_found = error.status().is_some_and(|s| s.as_u16() == 404);
+    match (&state.group_id, new_job) {
+        (Some(group), true) if not_found => Error::api(
+            format!(
+                "the task group {group} (--group) was not found on {at}; check the id \
+                 (`parallel-batch status GROUP` shows a group), or leave --group out to \
+                 create one"
+            ),
+            error,
+        ),
+        (Some(group), true) => {
+            Error::api(format!("cannot open the task group {group} on {at}"), error)
+        }
+        (Some(_), false) if not_found => group_gone(state, written, resume_command),
+        (Some(group), false) => Error::api(
+            format!(
+                "cannot open the task group {group} on {at} to resume (nothing is lost: once \
+                 it answers, run the same command again)"
+            ),
+            error,
+        ),
+        (None, _) => Error::api(format!("cannot create the task group on {at}"), error),
+    }
 }
 
 /// The engine's settings for `job`, its runs tagged with `token`, in `group` or a new one.

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::job::Backend;
+use super::watch::LastFailure;
 use crate::progress::Progress;
 
 /// Tracks the time since the server was last heard from.
@@ -11,15 +13,20 @@ pub(crate) struct Waiting {
     since: Instant,
     /// Notices printed since the last news.
     told: u32,
+    /// The server, in the notice.
+    address: String,
+    last_failure: LastFailure,
 }
 
 impl Waiting {
-    /// A notice every `period` of silence (`Duration::ZERO`: never).
-    pub(crate) fn new(period: Duration) -> Self {
+    /// A notice every `period` of silence (`Duration::ZERO`: never) from `backend`'s server.
+    pub(crate) fn new(period: Duration, backend: &Backend) -> Self {
         Self {
             period,
             since: Instant::now(),
             told: 0,
+            address: backend.address(),
+            last_failure: backend.last_failure.clone(),
         }
     }
 
@@ -37,7 +44,8 @@ impl Waiting {
         let silent = self.since.elapsed();
         if silent >= self.period * (self.told + 1) {
             self.told += 1;
-            progress.println(&message(silent));
+            let failure = self.last_failure.get();
+            progress.println(&message(&self.address, silent, failure.as_deref()));
         }
     }
 
@@ -54,7 +62,31 @@ impl Waiting {
     }
 }
 
-/// `waiting for the server, 20 s`.
-fn message(silent: Duration) -> String {
-    format!("waiting for the server, {} s", silent.as_secs())
+/// `waiting for the server at https://api.parallel.ai, 20 s (last error: ...)`.
+fn message(address: &str, silent: Duration, failure: Option<&str>) -> String {
+    let server = if address.starts_with("the ") {
+        address.to_owned()
+    } else {
+        format!("the server at {address}")
+    };
+    let failure = failure.map_or_else(String::new, |f| format!(" (last error: {f})"));
+    format!("waiting for {server}, {} s{failure}", silent.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notice_names_the_server_and_the_last_error() {
+        let silent = Duration::from_secs(20);
+        assert_eq!(
+            message("http://127.0.0.1:9", silent, Some("connection refused")),
+            "waiting for the server at http://127.0.0.1:9, 20 s (last error: connection refused)"
+        );
+        assert_eq!(
+            message("the embedded emulator", silent, None),
+            "waiting for the embedded emulator, 20 s"
+        );
+    }
 }

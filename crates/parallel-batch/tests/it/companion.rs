@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::support::{
-    COLUMNS, Emu, SLOW, companion, files_in, read_csv_output, results_command, run_command, run_ok,
-    send_signal, signal_after_lines, state_of, state_path, stderr_of, wait_until, write_csv,
+    COLUMNS, Emu, SLOW, companion, files_in, interrupted_job, read_csv_output, results_command,
+    run_command, run_ok, send_signal, signal_after_lines, state_of, state_path, stderr_of,
+    wait_until, write_csv,
 };
 
 #[test]
@@ -116,15 +117,7 @@ fn a_job_an_earlier_release_started_resumes_and_its_files_move_in() {
     const ROWS: u64 = 2000;
     let emu = Emu::start(0.0, 0.002);
     let dir = tempfile::tempdir().unwrap();
-    let input = write_csv(dir.path(), ROWS);
-    let output = dir.path().join("out.csv");
-    let out = signal_after_lines(
-        run_command(&emu, &[], &input, &output).args(SLOW),
-        &output,
-        100,
-        "INT",
-    );
-    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    let (input, output) = interrupted_job(&emu, dir.path(), ROWS);
     let group = state_of(&output)["group_id"].as_str().unwrap().to_owned();
     let submitted = emu.runs_created();
     as_an_earlier_release_left_it(&output);

@@ -3,6 +3,7 @@
 mod basis;
 mod companion;
 mod cost;
+mod delimited;
 mod errors;
 mod fixes;
 #[cfg(unix)]
@@ -17,8 +18,10 @@ mod outage;
 mod parquet;
 mod quota;
 mod real_time;
+mod rebuild;
 mod results;
 mod resume;
 mod roundtrip;
+mod start;
 mod support;
 mod typed;

@@ -7,23 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    COLUMNS, Emu, SLOW, batch, files_in, lines_in, read_csv_output, results_command, run_command,
-    run_ok, signal_after_lines, state_of, stderr_of, write_csv,
+    COLUMNS, Emu, SLOW, batch, files_in, interrupted_job, lines_in, read_csv_output,
+    results_command, run_command, run_ok, state_of, stderr_of, write_csv,
 };
-
-/// Runs `ROWS` rows until about 100 are written, then Ctrl-C: a checkpointed partial job.
-fn interrupted_job(emu: &Emu, dir: &Path, rows: u64) -> (std::path::PathBuf, std::path::PathBuf) {
-    let input = write_csv(dir, rows);
-    let output = dir.join("out.csv");
-    let out = signal_after_lines(
-        run_command(emu, &[], &input, &output).args(SLOW),
-        &output,
-        100,
-        "INT",
-    );
-    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
-    (input, output)
-}
 
 #[test]
 fn case1_resume_refuses_an_output_sorted_since_the_checkpoint() {

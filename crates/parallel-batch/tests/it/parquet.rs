@@ -594,6 +594,30 @@ fn a_crash_in_the_finishing_step_is_repaired_and_a_finished_job_is_left_alone() 
 }
 
 #[test]
+fn a_parquet_output_deleted_with_its_journal_is_written_again_from_the_group() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), 100);
+    let output = dir.path().join("out.parquet");
+    run_ok(run_command(&emu, &["--quiet"], &input, &output).args(["--columns", COLUMNS]));
+    let before = read_parquet(&output);
+    std::fs::remove_file(&output).unwrap();
+    std::fs::remove_file(journal_of(&output)).unwrap();
+
+    let out = run_ok(run_command(&emu, &[], &input, &output).args(["--columns", COLUMNS]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("again from group"), "{stderr}");
+    let after = read_parquet(&output);
+    for name in [
+        "row", "name", "website", "ceo_name", "run_id", "status", "error",
+    ] {
+        assert_eq!(column(&after, name), column(&before, name), "{name}");
+    }
+    assert_eq!(emu.runs_created(), 100, "no row sent again");
+    assert!(journal_of(&output).exists());
+}
+
+#[test]
 fn retry_failed_rewrites_the_parquet_output_with_each_row_once() {
     let emu = Emu::start(0.3, 0.0);
     let dir = tempfile::tempdir().unwrap();

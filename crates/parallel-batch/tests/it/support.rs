@@ -29,6 +29,16 @@ impl Emu {
         )
     }
 
+    /// An instant emulator that answers only requests with the API key `key`.
+    pub(crate) fn start_requiring_key(key: &str) -> Self {
+        Self::start_with(
+            Emulator::builder()
+                .listen("127.0.0.1:0".parse().unwrap())
+                .time_scale(0.0)
+                .api_key(key),
+        )
+    }
+
     /// An emulator with these settings (seed 11 unless they set another).
     pub(crate) fn start_with(builder: parallel_emulator::EmulatorBuilder) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -216,6 +226,21 @@ pub(crate) fn lines_in(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.split(|&c| c == b'\n').count().saturating_sub(1))
 }
 
+/// Runs `rows` rows of [`write_csv`] to `out.csv` until about 100 are written, then Ctrl-C:
+/// a checkpointed partial job; its input and output.
+pub(crate) fn interrupted_job(emu: &Emu, dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
+    let input = write_csv(dir, rows);
+    let output = dir.join("out.csv");
+    let out = signal_after_lines(
+        run_command(emu, &[], &input, &output).args(SLOW),
+        &output,
+        100,
+        "INT",
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    (input, output)
+}
+
 /// Spawns `cmd` (stdout and stderr piped), waits until `output` holds `lines` data lines,
 /// then sends `signal` (`INT`, `TERM`) and returns the finished process's output.
 pub(crate) fn signal_after_lines(
@@ -275,6 +300,15 @@ pub(crate) fn group_with_runs(emu: &Emu, runs: u64, processor: &str) -> String {
             .unwrap();
         group.taskgroup_id
     })
+}
+
+/// A port on this machine that nothing listens on (one just let go).
+pub(crate) fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The names of the files in `dir`, sorted.

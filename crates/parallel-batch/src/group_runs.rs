@@ -1,4 +1,5 @@
-//! The runs of a group as rows of the file: each read on demand from the stream's bytes
+//! The runs of a group as rows of a file (what `results` writes, and what `run` reads back
+//! to write a lost output again): each read on demand from the stream's bytes
 //! ([`RunResultRef`]), the run, its input and its output content (not the research basis
 //! after them), the input and the content kept as the JSON they came as.
 
@@ -17,13 +18,13 @@ use crate::output::{Record, jsonl_line};
 
 /// A batch of runs read into JSON Lines records, up to the first failure.
 #[derive(Default)]
-pub(super) struct Decoded {
-    pub(super) lines: Vec<u8>,
-    pub(super) counts: Counts,
-    pub(super) error: Option<Failure>,
+pub(crate) struct Decoded {
+    pub(crate) lines: Vec<u8>,
+    pub(crate) counts: Counts,
+    pub(crate) error: Option<Failure>,
 }
 
-pub(super) enum Failure {
+pub(crate) enum Failure {
     /// The stream failed.
     Stream(parallel_client::Error),
     /// A run could not be read.
@@ -33,7 +34,7 @@ pub(super) enum Failure {
 impl Decoded {
     /// Reads `runs`, the first of which is the stream's run number `first`; with `basis`,
     /// each output's sources too.
-    pub(super) fn of(
+    pub(crate) fn of(
         runs: Vec<Result<GroupRun, parallel_client::Error>>,
         first: u64,
         basis: bool,
@@ -55,11 +56,39 @@ impl Decoded {
     fn add(&mut self, run: &GroupRun, index: u64, basis: bool) -> Result<(), Error> {
         let mut line = RunLine::read(run, index)?;
         if basis {
-            line.sources = Some(line.sources_of(run)?);
+            line.sources = Some(line.sources_of(run, None)?);
         }
         self.counts.add_outcome(line.completed, line.finished, 1);
         jsonl_line(&mut self.lines, &line.record())
     }
+}
+
+/// Appends `run` to `lines` as the JSON Lines record of its row if it is a run of the `run`
+/// job whose client tags carry one of `tokens`, with the sources of the `basis` fields
+/// when the job has `--basis`; its row, or `None` for another run.
+pub(crate) fn job_run(
+    run: &GroupRun,
+    tokens: &[&str],
+    basis: Option<&[String]>,
+    lines: &mut Vec<u8>,
+) -> Result<Option<u64>, Error> {
+    let event = RunResultRef::from_slice(run.json())
+        .map_err(|e| Error::api("cannot read a run of the group", e.into()))?;
+    let tag = event.run.metadata_as::<Tag<'_>>().ok().flatten();
+    let position = tag
+        .as_ref()
+        .and_then(|tag| ClientTag::parse(tag.client_tag.as_deref()?))
+        .filter(|tag| tokens.contains(&tag.token()))
+        .map(|tag| tag.position());
+    let Some(position) = position else {
+        return Ok(None);
+    };
+    let mut line = RunLine::read(run, position)?;
+    if let Some(fields) = basis {
+        line.sources = Some(line.sources_of(run, Some(fields))?);
+    }
+    jsonl_line(lines, &line.record())?;
+    Ok(Some(line.row))
 }
 
 /// One run as a row of the file, borrowed from the stream's bytes.
@@ -124,10 +153,14 @@ impl<'a> RunLine<'a> {
         })
     }
 
-    /// The sources of the output's fields (its members, or `output` for a text output),
-    /// read from the basis of `run`, the event this line was read from; `null` without an
-    /// output.
-    fn sources_of(&self, run: &GroupRun) -> Result<Box<RawValue>, Error> {
+    /// The sources of `fields` (by default the output's fields: its members, or `output` for
+    /// a text output), read from the basis of `run`, the event this line was read from;
+    /// `null` without an output.
+    fn sources_of(
+        &self,
+        run: &GroupRun,
+        fields: Option<&[String]>,
+    ) -> Result<Box<RawValue>, Error> {
         #[derive(Deserialize)]
         struct Event<'a> {
             #[serde(borrow, default)]
@@ -144,7 +177,10 @@ impl<'a> RunLine<'a> {
         let event: Event<'_> = serde_json::from_slice(run.json())
             .map_err(|e| Error::state(format!("cannot read the basis of row {}: {e}", self.row)))?;
         let basis = event.output.and_then(|o| o.basis);
-        crate::basis::sources(basis, &crate::basis::fields_in(content), self.row)
+        match fields {
+            Some(fields) => crate::basis::sources(basis, fields, self.row),
+            None => crate::basis::sources(basis, &crate::basis::fields_in(content), self.row),
+        }
     }
 
     fn record(&self) -> Record<'_> {

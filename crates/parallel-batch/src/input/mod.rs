@@ -7,18 +7,29 @@
 //! text. A malformed row is an error naming its line and column.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::files::{FileStamp, Hashing};
+use delimited::CsvRows;
+pub(crate) use delimiter::Chosen;
+use delimiter::Delimiter;
+pub(crate) use delimiter::{
+    name as delimiter_name, parse as parse_delimiter, shown as delimiter_shown,
+};
+
+mod delimited;
+mod delimiter;
+mod lines;
 
 /// The input file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum InputFormat {
-    /// Comma-separated values with a header line.
+    /// Delimited values with a header line: comma-, semicolon-, tab- or `|`-separated, as
+    /// the header is (`--delimiter` to choose); a `.tsv` file is tab-separated.
     Csv,
     /// One JSON object (or string) per line.
     Jsonl,
@@ -37,6 +48,15 @@ impl InputFormat {
         }
     }
 
+    /// The format's name, as `--format` takes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Jsonl => "jsonl",
+            Self::Parquet => "parquet",
+        }
+    }
+
     /// The format named by `explicit`, else guessed from the file extension.
     pub(crate) fn resolve(path: &Path, explicit: Option<Self>) -> Result<Self, Error> {
         if let Some(format) = explicit {
@@ -52,12 +72,12 @@ impl InputFormat {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         match ext.as_deref() {
-            Some("csv") => Ok(Self::Csv),
+            Some("csv" | "tsv") => Ok(Self::Csv),
             Some("jsonl" | "ndjson" | "json") => Ok(Self::Jsonl),
             Some("parquet") => Ok(Self::Parquet),
             _ => Err(Error::usage(format!(
-                "cannot tell the format of {} from its extension; pass --format csv, \
-                 --format jsonl or --format parquet",
+                "cannot tell the format of {} from its extension (.csv, .tsv, .jsonl, \
+                 .parquet); pass --format csv, --format jsonl or --format parquet",
                 path.display()
             ))),
         }
@@ -137,101 +157,6 @@ enum Source {
 /// Default for [`InputReader::set_max_row_lines`].
 pub(crate) const MAX_ROW_LINES: u64 = 100;
 
-struct CsvRows {
-    reader: csv::Reader<Hashing<File>>,
-    record: csv::StringRecord,
-    /// For each output key: (index in the CSV record, key already JSON-escaped).
-    picks: Vec<(usize, String)>,
-    headers: Vec<String>,
-    /// The size of a regular file (not a pipe), to tell a row that runs to its end.
-    file_len: Option<u64>,
-}
-
-impl CsvRows {
-    fn next(&mut self, path: &Path, index: u64, max_lines: u64) -> Result<Option<Row>, Error> {
-        match self.reader.read_record(&mut self.record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(e) => return Err(csv_error(path, &e, &self.headers)),
-        }
-        let line = self.record.position().map_or(0, csv::Position::line);
-        let spans = self.reader.position().line().saturating_sub(line);
-        if spans > 1 {
-            self.check_multiline(path, line, spans, max_lines)?;
-        }
-        let record = &self.record;
-        let mut input = String::with_capacity(record.as_slice().len() + 16 * self.picks.len());
-        input.push('{');
-        for (n, (index, key)) in self.picks.iter().enumerate() {
-            if n > 0 {
-                input.push(',');
-            }
-            input.push_str(key);
-            input.push(':');
-            push_json_string(&mut input, record.get(*index).unwrap_or(""));
-        }
-        input.push('}');
-        Ok(Some(Row { index, line, input }))
-    }
-
-    /// A row over several lines is a quoted field with line breaks: refused when it spans
-    /// more than `max_lines`, or when its last field runs to the end of the file without a
-    /// closing quote (a quote opened and never closed swallows every later row).
-    fn check_multiline(
-        &mut self,
-        path: &Path,
-        line: u64,
-        spans: u64,
-        max_lines: u64,
-    ) -> Result<(), Error> {
-        let last = self.record.len().saturating_sub(1);
-        let column = match self.headers.get(last) {
-            Some(name) => format!("{} (`{name}`)", last + 1),
-            None => (last + 1).to_string(),
-        };
-        if spans > max_lines {
-            return Err(Error::input(
-                path,
-                line,
-                None,
-                format!(
-                    "this row spans {spans} lines, more than --max-row-lines {max_lines}: a \
-                     quoted field (starting with `\"`) is probably never closed"
-                ),
-            ));
-        }
-        let runs_to_end = self
-            .file_len
-            .is_some_and(|len| self.reader.position().byte() >= len);
-        let last_has_break = self.record.get(last).is_some_and(|f| f.contains('\n'));
-        if last_has_break && runs_to_end && !ends_with_quote(path)? {
-            return Err(Error::input(
-                path,
-                line,
-                Some(column),
-                "a quoted field opens on this line and is not closed before the end of the \
-                 file (a missing `\"`?)",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Whether the file's last character, line breaks aside, is a `"`.
-fn ends_with_quote(path: &Path) -> Result<bool, Error> {
-    use std::io::Seek;
-    let io = |e| Error::io(format!("cannot read {}", path.display()), e);
-    let mut file = File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    let take = len.min(64);
-    file.seek(std::io::SeekFrom::Start(len - take))
-        .map_err(io)?;
-    let mut tail = Vec::new();
-    file.read_to_end(&mut tail).map_err(io)?;
-    let trimmed = tail.trim_ascii_end();
-    Ok(trimmed.last() == Some(&b'"'))
-}
-
 struct JsonlRows {
     reader: BufReader<Hashing<File>>,
     buf: String,
@@ -295,72 +220,29 @@ impl std::fmt::Debug for InputReader {
 }
 
 impl InputReader {
-    /// Opens `path`; for CSV, reads and checks the header line.
+    /// Opens `path`; for CSV, reads and checks the header line, with `delimiter` or the
+    /// one the header is delimited by.
     pub(crate) fn open(
         path: &Path,
         format: InputFormat,
         map: Option<&ColumnMap>,
+        delimiter: Option<u8>,
     ) -> Result<Self, Error> {
         if format == InputFormat::Parquet {
             return Self::open_parquet(path, map);
         }
         let file = File::open(path)
             .map_err(|e| Error::io(format!("cannot open input {}", path.display()), e))?;
-        let file_len = file
-            .metadata()
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .map(|m| m.len());
-        let hashing = Hashing::new(file);
         let (source, columns) = match format {
             InputFormat::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .flexible(false)
-                    .buffer_capacity(256 * 1024)
-                    .from_reader(hashing);
-                let headers: Vec<String> = reader
-                    .headers()
-                    .map_err(|e| csv_error(path, &e, &[]))?
-                    .iter()
-                    .map(|h| h.trim().to_owned())
-                    .collect();
-                check_header(path, &headers)?;
-                let pairs: Vec<(String, String)> = match map {
-                    Some(map) => map.picks.clone(),
-                    None => headers.iter().map(|h| (h.clone(), h.clone())).collect(),
-                };
-                let mut picks = Vec::with_capacity(pairs.len());
-                for (source, target) in &pairs {
-                    let Some(index) = headers.iter().position(|h| h == source) else {
-                        return Err(Error::input(
-                            path,
-                            1,
-                            None,
-                            format!(
-                                "no column `{source}` in the header (columns: {})",
-                                headers.join(", ")
-                            ),
-                        ));
-                    };
-                    picks.push((index, json_string(target)));
-                }
-                let columns = pairs.into_iter().map(|(_, t)| t).collect();
-                (
-                    Source::Csv(CsvRows {
-                        reader,
-                        record: csv::StringRecord::new(),
-                        picks,
-                        headers,
-                        file_len,
-                    }),
-                    Some(columns),
-                )
+                let (rows, columns) =
+                    CsvRows::open(path, file, map, Delimiter::of(path, delimiter))?;
+                (Source::Csv(rows), Some(columns))
             }
             InputFormat::Parquet => return Self::open_parquet(path, map),
             InputFormat::Jsonl => (
                 Source::Jsonl(JsonlRows {
-                    reader: BufReader::with_capacity(256 * 1024, hashing),
+                    reader: BufReader::with_capacity(256 * 1024, Hashing::new(file)),
                     buf: String::new(),
                     line: 0,
                     map: map.cloned(),
@@ -399,6 +281,16 @@ impl InputReader {
         self.columns.as_deref()
     }
 
+    /// The delimiter a CSV input is read with.
+    pub(crate) fn delimiter(&self) -> Option<Chosen> {
+        match &self.source {
+            Source::Csv(csv) => Some(csv.delimiter()),
+            Source::Jsonl(_) => None,
+            #[cfg(feature = "parquet")]
+            Source::Parquet(_) => None,
+        }
+    }
+
     /// The next row, or `None` at the end of the file.
     pub(crate) fn next_row(&mut self) -> Result<Option<Row>, Error> {
         let index = self.next_index;
@@ -429,7 +321,7 @@ impl InputReader {
     #[cfg_attr(not(feature = "parquet"), allow(clippy::unnecessary_wraps))]
     pub(crate) fn fingerprint(&self) -> Result<FileStamp, Error> {
         let hashing = match &self.source {
-            Source::Csv(csv) => csv.reader.get_ref(),
+            Source::Csv(csv) => csv.hashing(),
             Source::Jsonl(jsonl) => jsonl.reader.get_ref(),
             #[cfg(feature = "parquet")]
             Source::Parquet(_) => {
@@ -461,38 +353,6 @@ pub(crate) fn check_input(path: &Path) -> Result<(), Error> {
     // by the job).
     if metadata.is_file() {
         std::fs::File::open(path).map_err(cannot)?;
-    }
-    Ok(())
-}
-
-/// The header names every column, each once. Linear in the number of columns.
-fn check_header(path: &Path, headers: &[String]) -> Result<(), Error> {
-    if headers.iter().all(String::is_empty) {
-        return Err(Error::input(
-            path,
-            1,
-            None,
-            "the header line is empty; the first line must name the columns",
-        ));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(headers.len());
-    for (i, h) in headers.iter().enumerate() {
-        if h.is_empty() {
-            return Err(Error::input(
-                path,
-                1,
-                Some((i + 1).to_string()),
-                "this column has no name in the header; name it, or remove the column",
-            ));
-        }
-        if !seen.insert(h.as_str()) {
-            return Err(Error::input(
-                path,
-                1,
-                Some(format!("{} (`{h}`)", i + 1)),
-                "this column name appears twice in the header",
-            ));
-        }
     }
     Ok(())
 }
@@ -538,49 +398,6 @@ fn jsonl_input(text: &str, map: Option<&ColumnMap>) -> Result<String, (Option<St
             Some("1".to_owned()),
             "expected a JSON object (or a JSON string) on each line".to_owned(),
         )),
-    }
-}
-
-fn csv_error(path: &Path, error: &csv::Error, headers: &[String]) -> Error {
-    let line = error.position().map_or(0, csv::Position::line);
-    let column_name = |index: usize| -> String {
-        match headers.get(index) {
-            Some(name) if !name.is_empty() => format!("{} (`{name}`)", index + 1),
-            _ => (index + 1).to_string(),
-        }
-    };
-    match error.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            #[allow(clippy::cast_possible_truncation)]
-            let (expected, found) = (*expected_len as usize, *len as usize);
-            let column = if found < expected {
-                column_name(found)
-            } else {
-                column_name(expected)
-            };
-            Error::input(
-                path,
-                line,
-                Some(column),
-                format!(
-                    "expected {expected} fields like the header, found {found} (a stray comma, \
-                     or a quote not closed?)"
-                ),
-            )
-        }
-        csv::ErrorKind::Utf8 { err, .. } => Error::input(
-            path,
-            line,
-            Some(column_name(err.field())),
-            "the field is not valid UTF-8 (save the file as UTF-8)",
-        ),
-        csv::ErrorKind::Io(e) => Error::io(
-            format!("cannot read {}", path.display()),
-            std::io::Error::new(e.kind(), e.to_string()),
-        ),
-        _ => Error::input(path, line.max(1), None, error.to_string()),
     }
 }
 
@@ -645,7 +462,7 @@ mod tests {
             "name,website,country\nAcme \"A\",acme.example,US\n\"Multi\nLine\",m.example,GB\n",
         );
         let map = ColumnMap::parse("name=company, website").unwrap();
-        let mut reader = InputReader::open(&path, InputFormat::Csv, Some(&map)).unwrap();
+        let mut reader = InputReader::open(&path, InputFormat::Csv, Some(&map), None).unwrap();
         assert_eq!(reader.columns().unwrap(), ["company", "website"]);
         let rows = all(&mut reader);
         assert_eq!(rows.len(), 2);
@@ -665,24 +482,11 @@ mod tests {
     }
 
     #[test]
-    fn csv_row_with_wrong_field_count_names_line_and_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(&dir, "in.csv", "name,website\na,b\nc\nd,e\n");
-        let mut reader = InputReader::open(&path, InputFormat::Csv, None).unwrap();
-        assert!(reader.next_row().unwrap().is_some());
-        let err = reader.next_row().unwrap_err();
-        assert!(err.is_input());
-        assert_eq!(err.line(), Some(3));
-        let text = err.to_string();
-        assert!(text.contains("line 3, column 2 (`website`)"), "{text}");
-    }
-
-    #[test]
     fn csv_unknown_input_column_is_reported_with_the_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "in.csv", "name,website\na,b\n");
         let map = ColumnMap::parse("nmae").unwrap();
-        let err = InputReader::open(&path, InputFormat::Csv, Some(&map)).unwrap_err();
+        let err = InputReader::open(&path, InputFormat::Csv, Some(&map), None).unwrap_err();
         assert_eq!(err.line(), Some(1));
         assert!(err.to_string().contains("no column `nmae`"));
     }
@@ -695,7 +499,7 @@ mod tests {
             "in.jsonl",
             "{\"a\": 1}\n\n\"free text\"\n{\"a\":2,\"b\":[1]}\n",
         );
-        let mut reader = InputReader::open(&path, InputFormat::Jsonl, None).unwrap();
+        let mut reader = InputReader::open(&path, InputFormat::Jsonl, None, None).unwrap();
         let rows = all(&mut reader);
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].input, "{\"a\": 1}");
@@ -707,14 +511,14 @@ mod tests {
     fn jsonl_bad_line_names_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "in.jsonl", "{\"a\":1}\n{\"a\":2}\n{\"a\" 3}\n");
-        let mut reader = InputReader::open(&path, InputFormat::Jsonl, None).unwrap();
+        let mut reader = InputReader::open(&path, InputFormat::Jsonl, None, None).unwrap();
         reader.next_row().unwrap();
         reader.next_row().unwrap();
         let err = reader.next_row().unwrap_err();
         assert_eq!(err.line(), Some(3));
         assert!(err.to_string().contains("line 3, column 6"), "{err}");
         let path = write(&dir, "arr.jsonl", "[1,2]\n");
-        let err = InputReader::open(&path, InputFormat::Jsonl, None)
+        let err = InputReader::open(&path, InputFormat::Jsonl, None, None)
             .unwrap()
             .next_row()
             .unwrap_err();
@@ -730,7 +534,7 @@ mod tests {
             "{\"n\":\"x\",\"skip\":1,\"w\":{\"u\":2}}\n{\"w\":1}\n",
         );
         let map = ColumnMap::parse("n=name,w").unwrap();
-        let mut reader = InputReader::open(&path, InputFormat::Jsonl, Some(&map)).unwrap();
+        let mut reader = InputReader::open(&path, InputFormat::Jsonl, Some(&map), None).unwrap();
         let row = reader.next_row().unwrap().unwrap();
         assert_eq!(row.input, "{\"name\":\"x\",\"w\":{\"u\":2}}");
         let err = reader.next_row().unwrap_err();
