@@ -26,7 +26,7 @@ pub(crate) async fn wait(
     json: bool,
 ) -> Result<(), Error> {
     let first = get(client, group).await?;
-    let mut progress = Progress::new(mode, first.status.num_task_runs, client);
+    let mut progress = Progress::new(mode, first.status.num_task_runs);
     show(&mut progress, &first.status);
     let waiting = std::future::IntoFuture::into_future(client.group(group).wait());
     tokio::pin!(waiting);

@@ -75,8 +75,6 @@ impl ProgressMode {
 #[derive(Debug)]
 pub(crate) struct Progress {
     mode: ProgressMode,
-    /// The client whose `429` answers show as throttling.
-    client: parallel_client::Client,
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
     started: Instant,
     /// Rows in the job (runs in the group).
@@ -85,7 +83,9 @@ pub(crate) struct Progress {
     /// the first update.
     done_at_start: Option<u64>,
     last_line: Instant,
-    /// `429` answers already told about, and when last.
+    /// `429` answers the batch met so far (from the engine's progress), and those already
+    /// told about, and when last.
+    throttled: u64,
     throttled_told: u64,
     throttle_notice: Option<Instant>,
 }
@@ -95,9 +95,8 @@ const THROTTLE_NOTICE_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
     /// Starts the display of a job of `total` rows; the first [`Progress::update`] says how
-    /// many were done already (shown, not counted in the rate). The `429` answers `client`
-    /// gets show as throttling.
-    pub(crate) fn new(mode: ProgressMode, total: u64, client: &parallel_client::Client) -> Self {
+    /// many were done already (shown, not counted in the rate).
+    pub(crate) fn new(mode: ProgressMode, total: u64) -> Self {
         let bars = (mode == ProgressMode::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let style = |template: &str| {
@@ -117,15 +116,26 @@ impl Progress {
         });
         Self {
             mode,
-            client: client.clone(),
             bars,
             started: Instant::now(),
             total,
             done_at_start: None,
             last_line: Instant::now(),
+            throttled: 0,
             throttled_told: 0,
             throttle_notice: None,
         }
+    }
+
+    /// The `429 Too Many Requests` answers the batch has met so far, as the engine's
+    /// progress reports them; shown as throttling.
+    pub(crate) fn set_throttled(&mut self, throttled: u64) {
+        self.throttled = throttled;
+    }
+
+    /// The `429` answers the batch has met so far.
+    pub(crate) fn throttled(&self) -> u64 {
+        self.throttled
     }
 
     /// A new total (the runs of a group grow while it is watched).
@@ -154,7 +164,7 @@ impl Progress {
                 if let Some((_, submitted_bar, done)) = &self.bars {
                     submitted_bar.set_position(submitted);
                     done.set_position(counts.done());
-                    let throttled = self.client.rate_limited_answers();
+                    let throttled = self.throttled;
                     let note = if throttled > 0 {
                         format!(" · throttled (429) {throttled}")
                     } else {
@@ -190,7 +200,7 @@ impl Progress {
         let remaining = self.total.saturating_sub(counts.done());
         #[allow(clippy::cast_precision_loss)]
         let eta = (rate > 0.0).then(|| remaining as f64 / rate);
-        let throttled = self.client.rate_limited_answers();
+        let throttled = self.throttled;
         let mut err = std::io::stderr().lock();
         if let ProgressMode::Json(_) = self.mode {
             let line = serde_json::json!({
@@ -223,7 +233,7 @@ impl Progress {
     /// Says so when the API has throttled the batch (`429`) since the last notice; at most one
     /// notice every [`THROTTLE_NOTICE_EVERY`].
     pub(crate) fn note_throttling(&mut self) {
-        let throttled = self.client.rate_limited_answers();
+        let throttled = self.throttled;
         if throttled <= self.throttled_told
             || self
                 .throttle_notice

@@ -65,8 +65,6 @@ pub(crate) struct Inner {
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) max_response_bytes: usize,
     pub(crate) sse_limits: SseLimits,
-    /// Answers of `429 Too Many Requests` had so far ([`Client::rate_limited_answers`]).
-    pub(crate) rate_limited: std::sync::atomic::AtomicU64,
     /// Whether the server ever answered, and who is told of stream reconnects.
     pub(crate) reachability: Reachability,
 }
@@ -123,22 +121,6 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
-    }
-
-    /// How many answers of `429 Too Many Requests` this client (and its clones) has had so
-    /// far, each one retried or given up on. Under a rate limit the retry policy and the
-    /// batch engine wait and try again, so a batch slows down without an error; this count
-    /// lets a progress display say why.
-    ///
-    /// ```
-    /// let client = parallel_client::Client::builder().api_key("key").build()?;
-    /// assert_eq!(client.rate_limited_answers(), 0);
-    /// # Ok::<(), parallel_client::Error>(())
-    /// ```
-    pub fn rate_limited_answers(&self) -> u64 {
-        self.inner
-            .rate_limited
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -439,7 +421,6 @@ impl ClientBuilder {
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
                 sse_limits: self.sse_limits.unwrap_or_default(),
-                rate_limited: std::sync::atomic::AtomicU64::new(0),
                 reachability: Reachability::new(self.on_reconnect),
             }),
         })

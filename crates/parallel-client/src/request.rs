@@ -297,12 +297,10 @@ impl Inner {
             };
         }
 
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.rate_limited
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(throttled) = &call.throttled {
-                throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(throttled) = &call.throttled
+        {
+            throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let (parts, body) = response.into_parts();
         // The error body is informative only; if it cannot be read the status still decides.

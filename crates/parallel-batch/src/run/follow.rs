@@ -58,6 +58,9 @@ pub(crate) async fn follow(
                 }
                 Some(Ok(item)) => {
                     waiting.heard();
+                    if let BatchItem::Progress(snapshot) = &item {
+                        progress.set_throttled(snapshot.throttled);
+                    }
                     take(item, sink)?;
                 }
             },

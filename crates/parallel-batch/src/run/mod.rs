@@ -94,7 +94,7 @@ async fn run_job(
             }
         },
     };
-    let mut progress = Progress::new(mode, scanned.total, &backend.client);
+    let mut progress = Progress::new(mode, scanned.total);
     progress.update(RowSet::from_ranges(&state.submitted).len(), &state.counts);
     if !moved.is_empty() {
         progress.println(&format!(

@@ -81,7 +81,7 @@ impl Report<'_> {
                 crate::progress::notice("interrupted", &self.after_interruption(&stopped));
                 Err(stop.error())
             }
-            Ending::Done => Ok(self.summary(sink)),
+            Ending::Done => Ok(self.summary(sink, progress.throttled())),
         }
     }
 
@@ -122,7 +122,7 @@ impl Report<'_> {
         }
     }
 
-    fn summary(self, sink: &Sink) -> Summary {
+    fn summary(self, sink: &Sink, throttled: u64) -> Summary {
         let seconds = self.started_at.elapsed().as_secs_f64();
         let written_now = sink.written.len() - self.written_at_start;
         #[allow(clippy::cast_precision_loss)]
@@ -145,7 +145,7 @@ impl Report<'_> {
             duplicate_runs: self.duplicate_runs,
             fixed: self.changes.fixed,
             retried: self.changes.retried,
-            throttled: self.backend.client.rate_limited_answers(),
+            throttled,
             rebuilt: self.changes.rebuilt,
         }
     }

@@ -69,8 +69,6 @@ async fn rate_limits_and_server_errors_are_retried_then_succeed() {
         stats.injected_429 > 0 && stats.injected_5xx > 0,
         "{stats:?}"
     );
-    // Every 429 the server sent reached this client, which counts them for progress displays.
-    assert_eq!(client.rate_limited_answers(), stats.injected_429);
     // 5xx answers to add-runs were reconciled, not resubmitted blindly.
     assert_eq!(stats.runs_created, 2500);
     assert_each_input_ran_once(&client, &id, 2500).await;
