@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use parallel_client::batch::BatchInput;
 use parallel_types::Metadata;
 use tokio::sync::{mpsc, oneshot};
@@ -20,8 +20,12 @@ use crate::output::KeyOrder;
 use crate::output::OutputFormat;
 use crate::row_set::RowSet;
 
-/// Rows sent to the engine ahead of its reading them.
-const FEED_BUFFER: usize = 1024;
+/// Rows the reading thread hands over at once: one wake-up of the engine's side per batch,
+/// not per row (a row at a time, the two threads woke each other about three times a row).
+const FEED_BATCH: usize = 256;
+
+/// Batches sent to the engine ahead of its reading them (with [`FEED_BATCH`], 1,024 rows).
+const FEED_BUFFER: usize = 4;
 
 /// What the first pass learnt.
 pub(crate) struct Scanned {
@@ -120,9 +124,10 @@ pub(crate) fn rows(
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let input = rx.recv().await?;
-        Some((input, rx))
-    });
+        let batch = rx.recv().await?;
+        Some((futures::stream::iter(batch), rx))
+    })
+    .flatten();
     (stream, error_rx)
 }
 
@@ -137,7 +142,23 @@ struct SendPass {
 }
 
 impl SendPass {
-    fn read(&self, written: &RowSet, tx: &mpsc::Sender<BatchInput>) -> Result<(), Error> {
+    /// Sends the rows not `written`, in batches; the rows read before an error are sent
+    /// before it.
+    fn read(&self, written: &RowSet, tx: &mpsc::Sender<Vec<BatchInput>>) -> Result<(), Error> {
+        let mut batch = Vec::with_capacity(FEED_BATCH);
+        let read = self.read_into(written, tx, &mut batch);
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        read
+    }
+
+    fn read_into(
+        &self,
+        written: &RowSet,
+        tx: &mpsc::Sender<Vec<BatchInput>>,
+        batch: &mut Vec<BatchInput>,
+    ) -> Result<(), Error> {
         let path: &Path = &self.path;
         let mut reader = InputReader::open(path, self.format, self.map.as_ref(), self.delimiter)?;
         reader.set_max_row_lines(self.max_row_lines);
@@ -148,12 +169,15 @@ impl SendPass {
             let input = BatchInput::from_json(row.index, row.input).map_err(|e| {
                 Error::input_at(path, self.format.unit(), row.line, None, e.to_string())
             })?;
-            let input = match &self.metadata {
+            batch.push(match &self.metadata {
                 Some(metadata) => input.with_metadata(metadata.clone()),
                 None => input,
-            };
-            if tx.blocking_send(input).is_err() {
-                return Ok(()); // the batch stopped
+            });
+            if batch.len() == FEED_BATCH {
+                let full = std::mem::replace(batch, Vec::with_capacity(FEED_BATCH));
+                if tx.blocking_send(full).is_err() {
+                    return Ok(()); // the batch stopped
+                }
             }
         }
         Ok(())
