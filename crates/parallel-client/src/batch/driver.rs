@@ -209,6 +209,8 @@ impl Driver {
             events_reopen_at: Some(Instant::now()),
             ..InFlight::default()
         };
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
+        let mut timer_at = None;
         loop {
             self.start_work(&mut work);
             if self.inputs_done && self.chunk.is_empty() && self.all_delivered(&work) {
@@ -219,10 +221,15 @@ impl Driver {
             let can_read = !self.inputs_done
                 && self.chunk.len() < self.chunk_size
                 && self.awaited.len() < self.max_in_flight;
-            let linger_at = self.chunk_since + CHUNK_LINGER;
-            let plan_at = (work.sweep.is_none() && work.sweep_retry_at.is_none())
-                .then(|| self.ledger.next_check())
-                .flatten();
+            // One timer for the earliest of the moments the loop waits for; a timer made anew
+            // for each on every turn cost a registration and a clock read per result.
+            let wake_at = self.wake_at(&work);
+            if let Some(at) = wake_at
+                && Some(at) != timer_at
+            {
+                timer.as_mut().reset(at);
+                timer_at = Some(at);
+            }
             tokio::select! {
                 Some(fetched) = work.fetches.next(), if !work.fetches.is_empty() => {
                     let (position, run, output) = fetched?;
@@ -249,16 +256,39 @@ impl Driver {
                     }
                     None => self.inputs_done = true,
                 },
-                () = tokio::time::sleep_until(linger_at), if !self.chunk.is_empty() && work.submission.is_none() => {}
-                () = tokio::time::sleep_until(plan_at.unwrap_or_else(Instant::now)), if plan_at.is_some() => {}
-                () = tokio::time::sleep_until(work.sweep_retry_at.unwrap_or_else(Instant::now)), if work.sweep_retry_at.is_some() => {
-                    work.sweep_retry_at = None;
-                }
-                () = tokio::time::sleep_until(work.events_reopen_at.unwrap_or_else(Instant::now)), if work.events_reopen_at.is_some() && self.follows_events(&work) => {
-                    work.events_reopen_at = None;
-                    work.events = Some(self.open_events());
+                () = timer.as_mut(), if wake_at.is_some() => {
+                    timer_at = None;
+                    self.on_timer(&mut work);
                 }
             }
+        }
+    }
+
+    /// The earliest moment the loop waits for, if any: a chunk's linger ending, the ledger's
+    /// next check, a sweep's retry, reopening the events stream.
+    fn wake_at(&self, work: &InFlight) -> Option<Instant> {
+        let linger = (!self.chunk.is_empty() && work.submission.is_none())
+            .then(|| self.chunk_since + CHUNK_LINGER);
+        let plan = (work.sweep.is_none() && work.sweep_retry_at.is_none())
+            .then(|| self.ledger.next_check())
+            .flatten();
+        let reopen = work.events_reopen_at.filter(|_| self.follows_events(work));
+        [linger, plan, work.sweep_retry_at, reopen]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The timer of [`Driver::wake_at`] fired: what was due is done (a chunk that lingered
+    /// and the ledger's reads start at the top of the loop).
+    fn on_timer(&mut self, work: &mut InFlight) {
+        let now = Instant::now();
+        if work.sweep_retry_at.is_some_and(|at| at <= now) {
+            work.sweep_retry_at = None;
+        }
+        if work.events_reopen_at.is_some_and(|at| at <= now) && self.follows_events(work) {
+            work.events_reopen_at = None;
+            work.events = Some(self.open_events());
         }
     }
 
