@@ -16,6 +16,25 @@ use crate::progress::ProgressMode;
 use crate::run::{Backend, EMBEDDED, Job, LastFailure, Watched, watch};
 use crate::spec::{Task, TaskSource};
 
+/// The runtime the command runs on. `run` against a server elsewhere runs on this one thread:
+/// the input's reader, the batch engine and the file writer hand every row along, and across
+/// threads those hand-offs cost more CPU than working in parallel saves (100,000 rows on the
+/// emulator: about a tenth less CPU, the same wall time). Everything else has two workers:
+/// `results` receives a stream while it decodes and writes it (a fifth faster than on one
+/// thread), and the embedded emulator serves from the same process.
+fn runtime_for(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
+    if matches!(cli.command, Command::Run(_)) && !embedded(cli) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .worker_threads(2)
+            .build()
+    }
+}
+
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn main_with_args<I, T>(args: I) -> ExitCode
 where
@@ -37,11 +56,7 @@ where
         }
     };
     crate::progress::set_json_messages(cli.json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()
-    {
+    let runtime = match runtime_for(&cli) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -50,7 +65,14 @@ where
     };
     let resume_command = shell_command(&args);
     let json = cli.json;
-    let outcome = runtime.block_on(dispatch(cli, &resume_command));
+    // On a worker, not on this thread: the engine's items, the sink and the HTTP tasks then
+    // wake each other on the workers' own queues.
+    let outcome = runtime.block_on(async move {
+        match tokio::spawn(async move { dispatch(cli, &resume_command).await }).await {
+            Ok(outcome) => outcome,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    });
     // Everything the command does is done (files written and synced): the process exits
     // without waiting for idle workers, pooled connections or a blocked reader of standard
     // input to wind down.
@@ -98,6 +120,11 @@ fn shell_command(args: &[std::ffi::OsString]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether `run` uses the embedded emulator: asked for, or neither a key nor a URL given.
+fn embedded(cli: &Cli) -> bool {
+    cli.emulator || (api_key().is_none() && cli.base_url.is_none())
 }
 
 fn api_key() -> Option<String> {
@@ -216,7 +243,7 @@ async fn run_command(
     crate::files::check_output(&args.output, args.force)?;
     let job = job(args)?;
     let key = api_key();
-    let embedded = cli.emulator || (key.is_none() && cli.base_url.is_none());
+    let embedded = embedded(cli);
     if args.dry_run {
         let label = if embedded {
             EMBEDDED.to_owned()
