@@ -19,6 +19,9 @@ pub(crate) struct DryRun {
     job: Job,
     plan: Plan,
     estimate: Option<Estimate>,
+    /// Which delimiter a CSV input is read with, when its header chose another than its
+    /// extension implies.
+    delimiter_note: Option<String>,
 }
 
 /// Checks `job` as a run would before sending anything, on the backend `label`
@@ -42,10 +45,12 @@ pub(crate) async fn dry_run(mut job: Job, label: &str, embedded: bool) -> Result
     let plan = plan::plan(&job, label, embedded, &scanned)?;
     let estimate = job.pricing.check(&job.processor, plan.runs)?;
     (job.input, job.output) = (input, output);
+    let delimiter_note = scanned.delimiter.and_then(|d| d.notice(&job.input));
     Ok(DryRun {
         job,
         plan,
         estimate,
+        delimiter_note,
     })
 }
 
@@ -59,6 +64,9 @@ impl DryRun {
             members.insert("dry_run".into(), true.into());
             members.insert("input".into(), path_json(&job.input));
             members.insert("output".into(), path_json(&job.output));
+            if let Some(note) = &self.delimiter_note {
+                members.insert("delimiter_note".into(), note.clone().into());
+            }
             println!("{}", serde_json::Value::Object(members));
             return;
         }
@@ -81,6 +89,9 @@ impl DryRun {
                 plan::describe(job, plan, self.estimate.as_ref())
             )
         };
+        if let Some(note) = &self.delimiter_note {
+            println!("{note}");
+        }
         println!("{what}\nNothing was sent and no file was written.");
     }
 }

@@ -119,6 +119,29 @@ fn a_semicolon_separated_file_is_read_by_its_columns_and_the_tool_says_so() {
 }
 
 #[test]
+fn a_dry_run_says_which_delimiter_the_file_would_be_read_with() {
+    let emu = Emu::start(0.0, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("companies.csv");
+    let output = dir.path().join("out.csv");
+    std::fs::write(
+        &input,
+        "name;website\nAcme;acme.example\nBeta;beta.example\n",
+    )
+    .unwrap();
+    let out =
+        run_ok(run_command(&emu, &[], &input, &output).args(["--dry-run", "--columns", COLUMNS]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("companies.csv: read as `;` (semicolon)-separated values"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 of the 2 rows"), "{stdout}");
+    assert_eq!(emu.runs_created(), 0);
+    assert!(!output.exists());
+}
+
+#[test]
 fn tab_and_pipe_separated_files_are_read_by_their_columns() {
     let emu = Emu::start(0.0, 0.0);
     let dir = tempfile::tempdir().unwrap();
