@@ -81,6 +81,12 @@ impl Job {
         self.output_format == OutputFormat::Parquet
     }
 
+    /// `--basis`: the source columns after the output's (`X_citations`, ...); `None` without
+    /// it.
+    pub(crate) fn source_columns(&self) -> Option<Vec<String>> {
+        self.basis.as_deref().map(crate::basis::column_names)
+    }
+
     /// Where rows are appended as they finish: the output itself, or the journal of an
     /// output written whole.
     pub(crate) fn rows_file(&self) -> PathBuf {

@@ -262,11 +262,7 @@ fn write_csv(
     let (ordered, ordered_stamp) = write_fresh(runs, records, runs)?;
     let csv = Fresh::beside(output).map_err(io)?;
     let file = csv.file().try_clone().map_err(io)?;
-    let sources = job
-        .basis
-        .as_deref()
-        .map(crate::basis::column_names)
-        .unwrap_or_default();
+    let sources = job.source_columns().unwrap_or_default();
     let outputs = crate::output::Outputs {
         fields: job.task.output_fields.as_deref(),
         sources: &sources,

@@ -49,11 +49,7 @@ impl Sink {
         let state_file = job.files().state();
         let rows_file = job.rows_file();
         let format = job.output_format;
-        let sources = job
-            .basis
-            .as_deref()
-            .map(crate::basis::column_names)
-            .unwrap_or_default();
+        let sources = job.source_columns().unwrap_or_default();
         let outputs = Outputs {
             fields: job.task.output_fields.as_deref(),
             sources: &sources,

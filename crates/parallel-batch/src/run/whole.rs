@@ -93,7 +93,7 @@ fn write_parquet(job: &Job, scanned: &Scanned, state: &State) -> Result<FileStam
         }
     };
     let journal = job.files().journal();
-    let sources = job.basis.as_deref().map(crate::basis::column_names);
+    let sources = job.source_columns();
     WholeOutput {
         output: &job.output,
         journal: &journal,
